@@ -1,0 +1,10 @@
+// Package policies embeds the casbin model and the permissions that are not
+// workflow events, and the account and role settings.
+package policies
+
+import "embed"
+
+// FS holds model.conf, policy.csv, roles.yaml and accounts.yaml.
+//
+//go:embed model.conf policy.csv roles.yaml accounts.yaml
+var FS embed.FS

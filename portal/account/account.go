@@ -1,0 +1,436 @@
+// Package account registers applicants, adds staff and system accounts,
+// checks logins (argon2id, lockout after repeated failures, every attempt
+// audited) and reveals ID numbers to the staff allowed to see them.
+package account
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"tzportal/portal"
+	"tzportal/portal/audit"
+	"tzportal/portal/pii"
+	"tzportal/portal/session"
+	"tzportal/portal/validate"
+)
+
+// Policy holds the account settings of policies/accounts.yaml.
+type Policy struct {
+	Password struct {
+		MinLength  int `yaml:"min_length"`
+		MinClasses int `yaml:"min_classes"`
+	} `yaml:"password"`
+	Lockout struct {
+		Failures int `yaml:"failures"`
+		Minutes  int `yaml:"minutes"`
+	} `yaml:"lockout"`
+	Session struct {
+		IdleMinutes   int `yaml:"idle_minutes"`
+		AbsoluteHours int `yaml:"absolute_hours"`
+	} `yaml:"session"`
+}
+
+// LoadPolicy reads accounts.yaml from fsys and checks every number is set.
+func LoadPolicy(fsys fs.FS) (*Policy, error) {
+	src, err := fs.ReadFile(fsys, "accounts.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("policies/accounts.yaml: %w", err)
+	}
+	var p Policy
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("policies/accounts.yaml: %w", err)
+	}
+	for name, v := range map[string]int{
+		"password.min_length": p.Password.MinLength, "password.min_classes": p.Password.MinClasses,
+		"lockout.failures": p.Lockout.Failures, "lockout.minutes": p.Lockout.Minutes,
+		"session.idle_minutes": p.Session.IdleMinutes, "session.absolute_hours": p.Session.AbsoluteHours,
+	} {
+		if v <= 0 {
+			return nil, fmt.Errorf("policies/accounts.yaml: %s must be a positive number", name)
+		}
+	}
+	return &p, nil
+}
+
+// LockWindow is how long a lock lasts after the last counted failure.
+func (p *Policy) LockWindow() time.Duration { return time.Duration(p.Lockout.Minutes) * time.Minute }
+
+// Role is one entry of policies/roles.yaml.
+type Role struct {
+	Kind   portal.UserKind `yaml:"kind"`
+	Levels []string        `yaml:"levels"` // city, county, leaf
+}
+
+// LoadRoles reads roles.yaml from fsys.
+func LoadRoles(fsys fs.FS) (map[string]Role, error) {
+	src, err := fs.ReadFile(fsys, "roles.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("policies/roles.yaml: %w", err)
+	}
+	var f struct {
+		Roles map[string]Role `yaml:"roles"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("policies/roles.yaml: %w", err)
+	}
+	for name, r := range f.Roles {
+		switch r.Kind {
+		case portal.KindApplicant, portal.KindStaff, portal.KindSystem:
+		default:
+			return nil, fmt.Errorf("policies/roles.yaml: role %s: kind must be applicant, staff or system", name)
+		}
+		for _, l := range r.Levels {
+			if l != "city" && l != "county" && l != "leaf" {
+				return nil, fmt.Errorf("policies/roles.yaml: role %s: level %q (want city, county or leaf)", name, l)
+			}
+		}
+	}
+	return f.Roles, nil
+}
+
+// Authorizer is the part of authz accounts need.
+type Authorizer interface {
+	Reach(u *portal.User, c *portal.Case) bool
+	Can(u *portal.User, division, obj, act string) (string, bool)
+	Divisions() *portal.Divisions
+}
+
+// Accounts is the account service.
+type Accounts struct {
+	Store     portal.Store
+	Sealer    *pii.Sealer
+	Validator *validate.Validator
+	Audit     *audit.Log
+	Failures  session.Counter // failed-login counters (Redis, or in-process)
+	Authz     Authorizer
+	Policy    *Policy
+	Roles     map[string]Role
+	Now       func() time.Time
+
+	dummyOnce sync.Once
+	dummy     string // a hash to check against when the account does not exist
+}
+
+// Registration is an applicant's registration form.
+type Registration struct {
+	Name     string `json:"name" validate:"required,min=2,max=50"`
+	IDNumber string `json:"id_number" validate:"required,idnumber"`
+	Mobile   string `json:"mobile" validate:"required,mobile"`
+	Password string `json:"password" validate:"required,password"`
+	// PasswordConfirm is asked by the HTML form (a typo in a password a person
+	// cannot see locks them out); API clients may leave it out.
+	PasswordConfirm *string `json:"password_confirm,omitempty"`
+}
+
+// Register creates an applicant account.
+func (a *Accounts) Register(ctx context.Context, actor portal.Actor, r Registration) (*portal.User, error) {
+	r.Name = strings.TrimSpace(r.Name)
+	r.IDNumber = strings.TrimSpace(r.IDNumber)
+	r.Mobile = strings.TrimSpace(r.Mobile)
+	if err := a.Validator.Struct(r); err != nil {
+		return nil, err
+	}
+	if r.PasswordConfirm != nil && *r.PasswordConfirm != r.Password {
+		return nil, portal.Invalid(portal.FieldError{Field: "password_confirm", Rule: "confirm"})
+	}
+	id, _ := validate.IDNumber(r.IDNumber, a.Now())
+	mobile, _ := validate.Mobile(r.Mobile)
+	cipher, index, err := a.Sealer.Seal(id)
+	if err != nil {
+		return nil, fmt.Errorf("account.Register: %w", err)
+	}
+	hash, err := HashPassword(r.Password)
+	if err != nil {
+		return nil, err
+	}
+	u := &portal.User{Kind: portal.KindApplicant, Name: r.Name, Mobile: mobile, IDIndex: index, IDCipher: cipher,
+		PasswordHash: hash, CreatedAt: a.Now()}
+	err = a.Store.Tx(ctx, func(tx portal.Tx) error {
+		if err := tx.InsertUser(ctx, u); err != nil {
+			return err
+		}
+		actor.User = u
+		return a.Audit.Append(ctx, tx, audit.Entry(actor, "account.register", userObject(u), audit.ResultOK))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func userObject(u *portal.User) string { return "user:" + strconv.FormatInt(u.ID, 10) }
+
+// errLogin is the one answer to every failed login: it does not tell whether
+// the account exists, is locked, or the password was wrong.
+func errLogin() error {
+	return portal.Errorf(portal.EUNAUTHORIZED, "error.login_failed", nil)
+}
+
+func (a *Accounts) dummyHash() string {
+	a.dummyOnce.Do(func() { a.dummy, _ = HashPassword("not a password of anyone") })
+	return a.dummy
+}
+
+// Login checks a login (ID number, mobile number, or staff login name) and
+// password. After Policy.Lockout.Failures failures the account is locked for
+// Policy.Lockout.Minutes, with the same answer as a wrong password. Every
+// attempt is audited.
+func (a *Accounts) Login(ctx context.Context, actor portal.Actor, login, password string) (*portal.User, error) {
+	u, err := a.find(ctx, strings.TrimSpace(login))
+	if err != nil && portal.ErrorCode(err) != portal.ENOTFOUND {
+		return nil, err
+	}
+	fail := func(u *portal.User, reason string) (*portal.User, error) {
+		ent := audit.Entry(actor, "login", "login", audit.ResultFailed)
+		if u != nil {
+			ent = audit.Entry(portal.Actor{User: u, IP: actor.IP}, "login", userObject(u), audit.ResultFailed)
+		}
+		ent = audit.WithDetail(ent, map[string]string{"reason": reason, "login": maskLogin(login)})
+		if err := a.Audit.Record(ctx, a.Store, ent); err != nil {
+			return nil, err
+		}
+		return nil, errLogin()
+	}
+	if u == nil {
+		CheckPassword(a.dummyHash(), password) // the same time as a real check
+		return fail(nil, "unknown_login")
+	}
+	key := "login-fail:" + strconv.FormatInt(u.ID, 10)
+	n, err := a.Failures.Get(ctx, key)
+	if err != nil {
+		return nil, err // a counter we cannot read must not become a way around the lock
+	}
+	if n >= int64(a.Policy.Lockout.Failures) {
+		CheckPassword(a.dummyHash(), password)
+		return fail(u, "locked")
+	}
+	ok, err := CheckPassword(u.PasswordHash, password)
+	if err != nil || !ok {
+		if _, err := a.Failures.Incr(ctx, key, a.Policy.LockWindow()); err != nil {
+			return nil, err
+		}
+		return fail(u, "wrong_password")
+	}
+	if u.DisabledAt != nil {
+		return fail(u, "disabled")
+	}
+	if err := a.Failures.Reset(ctx, key); err != nil {
+		return nil, err
+	}
+	if err := a.Audit.Record(ctx, a.Store, audit.Entry(portal.Actor{User: u, IP: actor.IP}, "login", userObject(u), audit.ResultOK)); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// find looks a login up as an ID number, a mobile number, or a staff login.
+func (a *Accounts) find(ctx context.Context, login string) (*portal.User, error) {
+	if login == "" {
+		return nil, portal.NotFound(nil)
+	}
+	if id, ok := validate.IDNumber(login, a.Now()); ok {
+		return a.Store.UserByIDIndex(ctx, a.Sealer.Index(id))
+	}
+	if m, ok := validate.Mobile(login); ok {
+		return a.Store.UserByMobile(ctx, m)
+	}
+	u, err := a.Store.UserByLogin(ctx, login)
+	if err == nil && u.Kind != portal.KindStaff {
+		return nil, portal.NotFound(nil) // system accounts use tokens, not passwords
+	}
+	return u, err
+}
+
+// maskLogin keeps enough of a login for an auditor to correlate attempts
+// without writing an ID or mobile number into the audit trail.
+func maskLogin(login string) string {
+	login = strings.TrimSpace(login)
+	if len(login) == 18 {
+		return pii.MaskID(login)
+	}
+	if m, ok := validate.Mobile(login); ok {
+		return pii.MaskMobile(m)
+	}
+	if len(login) > 40 {
+		login = login[:40]
+	}
+	return login
+}
+
+var loginRE = regexp.MustCompile(`^[a-z][a-z0-9_.-]{2,31}$`)
+
+// Staff is a new staff account.
+type Staff struct {
+	Login    string
+	Password string
+	Name     string
+	Role     string
+	Division string
+}
+
+// AddStaff creates a staff account with one grant. The login must be a name
+// (lower-case letters, digits, _.-), so it can never be taken for a mobile
+// or ID number at the login form.
+func (a *Accounts) AddStaff(ctx context.Context, actor portal.Actor, s Staff) (*portal.User, error) {
+	if !loginRE.MatchString(s.Login) {
+		return nil, fmt.Errorf("login %q: use 3–32 lower-case letters, digits, '_', '.' or '-', starting with a letter", s.Login)
+	}
+	if strings.TrimSpace(s.Name) == "" {
+		return nil, errors.New("name: required")
+	}
+	if err := a.checkGrant(portal.KindStaff, s.Role, s.Division); err != nil {
+		return nil, err
+	}
+	if len(s.Password) < a.Policy.Password.MinLength || validate.PasswordClasses(s.Password) < a.Policy.Password.MinClasses {
+		return nil, fmt.Errorf("password: at least %d characters with %d of: lower case, upper case, digits, symbols",
+			a.Policy.Password.MinLength, a.Policy.Password.MinClasses)
+	}
+	hash, err := HashPassword(s.Password)
+	if err != nil {
+		return nil, err
+	}
+	u := &portal.User{Kind: portal.KindStaff, Login: s.Login, Name: strings.TrimSpace(s.Name), PasswordHash: hash,
+		CreatedAt: a.Now(), Grants: []portal.Grant{{Role: s.Role, Division: s.Division}}}
+	return u, a.insertWithGrants(ctx, actor, u, "staff.add")
+}
+
+// AddSystem creates a system account (another system calling the API with a
+// bearer token) and returns the token, which is shown once and stored hashed.
+func (a *Accounts) AddSystem(ctx context.Context, actor portal.Actor, login, name, role, division string) (*portal.User, string, error) {
+	if !loginRE.MatchString(login) {
+		return nil, "", fmt.Errorf("login %q: use 3–32 lower-case letters, digits, '_', '.' or '-'", login)
+	}
+	if err := a.checkGrant(portal.KindSystem, role, division); err != nil {
+		return nil, "", err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, "", err
+	}
+	token := "tzs_" + base64.RawURLEncoding.EncodeToString(raw)
+	u := &portal.User{Kind: portal.KindSystem, Login: login, Name: name, TokenHash: TokenHash(token), CreatedAt: a.Now(),
+		Grants: []portal.Grant{{Role: role, Division: division}}}
+	return u, token, a.insertWithGrants(ctx, actor, u, "system.add")
+}
+
+// TokenHash is how API tokens are stored and looked up.
+func TokenHash(token string) string {
+	s := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(s[:])
+}
+
+func (a *Accounts) insertWithGrants(ctx context.Context, actor portal.Actor, u *portal.User, action string) error {
+	return a.Store.Tx(ctx, func(tx portal.Tx) error {
+		if err := tx.InsertUser(ctx, u); err != nil {
+			if e := portal.AsError(err); e != nil && e.Code == portal.EINVALID {
+				return fmt.Errorf("login %q is taken", u.Login)
+			}
+			return err
+		}
+		if err := tx.SetGrants(ctx, u.ID, u.Grants); err != nil {
+			return err
+		}
+		ent := audit.WithDetail(audit.Entry(actor, action, userObject(u), audit.ResultOK), map[string]any{"grants": u.Grants})
+		return a.Audit.Append(ctx, tx, ent)
+	})
+}
+
+// checkGrant refuses a role the account kind cannot hold or a division at a
+// level the role is not granted at.
+func (a *Accounts) checkGrant(kind portal.UserKind, role, division string) error {
+	r, ok := a.Roles[role]
+	if !ok || r.Kind != kind {
+		var names []string
+		for name, r := range a.Roles {
+			if r.Kind == kind {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		return fmt.Errorf("role %q: want one of %s", role, strings.Join(names, ", "))
+	}
+	divs := a.Authz.Divisions()
+	d, ok := divs.Get(division)
+	if !ok {
+		return fmt.Errorf("division %q: not a Taizhou division code (6 or 9 digits, e.g. 321202 or 321202001)", division)
+	}
+	level := "leaf"
+	switch {
+	case division == divs.Root:
+		level = "city"
+	case !d.Leaf():
+		level = "county"
+	}
+	for _, l := range r.Levels {
+		if l == level {
+			return nil
+		}
+	}
+	return fmt.Errorf("role %s is granted at the %s level, not at %s %s (a %s)", role, strings.Join(r.Levels, "/"), d.Code, d.Name, level)
+}
+
+// IDNumber returns the applicant's own ID number (decrypted).
+func (a *Accounts) IDNumber(u *portal.User) (string, error) {
+	id, err := a.Sealer.Open(u.IDCipher, u.IDIndex)
+	if err != nil {
+		return "", fmt.Errorf("account.IDNumber(user %d): %w", u.ID, err)
+	}
+	return id, nil
+}
+
+// MaskedIDNumber returns the applicant's ID number masked for display.
+func (a *Accounts) MaskedIDNumber(u *portal.User) string {
+	id, err := a.IDNumber(u)
+	if err != nil {
+		return "******************"
+	}
+	return pii.MaskID(id)
+}
+
+// RevealID returns the full ID number of the case's applicant to a staff
+// member allowed to see it, and audits the view.
+func (a *Accounts) RevealID(ctx context.Context, actor portal.Actor, c *portal.Case) (string, error) {
+	if actor.User == nil || !a.Authz.Reach(actor.User, c) {
+		return "", portal.NotFound(nil)
+	}
+	role, ok := a.Authz.Can(actor.User, c.Division, "idnumber", "reveal")
+	if !ok {
+		ent := audit.Entry(actor, "idnumber.reveal", "case:"+c.No, audit.ResultDenied)
+		_ = a.Audit.Record(ctx, a.Store, ent)
+		return "", portal.Errorf(portal.EFORBIDDEN, "error.forbidden", nil)
+	}
+	u, err := a.Store.UserByID(ctx, c.ApplicantID)
+	if err != nil {
+		return "", err
+	}
+	id, err := a.IDNumber(u)
+	result := audit.ResultOK
+	if err != nil {
+		result = audit.ResultFailed // tampered ciphertext: audited, and an error, never a crash
+	}
+	ent := audit.Entry(actor, "idnumber.reveal", "case:"+c.No, result)
+	ent.Role, ent.Division = role, c.Division
+	if aerr := a.Audit.Record(ctx, a.Store, audit.WithDetail(ent, map[string]any{"applicant": userObject(u)})); aerr != nil {
+		return "", aerr
+	}
+	return id, err
+}

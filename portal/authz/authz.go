@@ -1,0 +1,221 @@
+// Package authz decides who may do what where. It wraps a casbin enforcer
+// (model and static policy from policies/, event permissions from the
+// workflow files, role grants from the database) and the division tree.
+package authz
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/casbin/casbin/v2"
+	"github.com/casbin/casbin/v2/model"
+
+	"tzportal/portal"
+)
+
+// Authz is safe for concurrent use.
+type Authz struct {
+	e *casbin.SyncedCachedEnforcer
+
+	mu   sync.RWMutex
+	divs *portal.Divisions
+}
+
+// within is the domain matching function: a grant on domain pattern reaches
+// the request domain if it is the same division or an ancestor.
+func within(request, grant string) bool {
+	return request == grant || strings.HasPrefix(request, grant+"/")
+}
+
+// New builds the enforcer from the model text and the static policy CSV.
+func New(modelText string, policyCSV []byte, divs *portal.Divisions) (*Authz, error) {
+	m, err := model.NewModelFromString(modelText)
+	if err != nil {
+		return nil, fmt.Errorf("authz.New: model: %w", err)
+	}
+	e, err := casbin.NewSyncedCachedEnforcer(m)
+	if err != nil {
+		return nil, fmt.Errorf("authz.New: %w", err)
+	}
+	e.EnableLog(false)
+	e.AddNamedDomainMatchingFunc("g", "within", within)
+	a := &Authz{e: e, divs: divs}
+	if err := a.addCSV(policyCSV); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// addCSV adds the p lines of a casbin policy file (comments and blanks skipped).
+func (a *Authz) addCSV(csv []byte) error {
+	var rules [][]string
+	for i, line := range strings.Split(string(csv), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		var fields []string
+		for _, f := range strings.Split(line, ",") {
+			fields = append(fields, strings.TrimSpace(f))
+		}
+		if len(fields) != 5 || fields[0] != "p" {
+			return fmt.Errorf("authz: policy.csv:%d: want \"p, role, domain, object, action\"", i+1)
+		}
+		rules = append(rules, fields[1:])
+	}
+	return a.AddPolicies(rules)
+}
+
+// AddPolicies adds permissions (role, domain, object, action).
+func (a *Authz) AddPolicies(rules [][]string) error {
+	var fresh [][]string
+	for _, r := range rules {
+		if ok, _ := a.e.HasPolicy(r); !ok {
+			fresh = append(fresh, r)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if _, err := a.e.AddPolicies(fresh); err != nil {
+		return fmt.Errorf("authz.AddPolicies: %w", err)
+	}
+	return a.e.InvalidateCache()
+}
+
+// SetDivisions replaces the division tree (an admin corrected it).
+func (a *Authz) SetDivisions(d *portal.Divisions) {
+	a.mu.Lock()
+	a.divs = d
+	a.mu.Unlock()
+	a.e.InvalidateCache()
+}
+
+// Divisions returns the current division tree.
+func (a *Authz) Divisions() *portal.Divisions {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.divs
+}
+
+func subject(u *portal.User) string {
+	if u.Kind == portal.KindApplicant {
+		return portal.RoleApplicant
+	}
+	return "user:" + strconv.FormatInt(u.ID, 10)
+}
+
+// Sync makes the enforcer's grants for u equal to u.Grants, which the caller
+// loaded from the database for this request. Grants therefore take effect,
+// and revocations bite, on the next request on every node, with no reload
+// signal between nodes.
+func (a *Authz) Sync(u *portal.User) error {
+	if u.Kind == portal.KindApplicant {
+		return nil
+	}
+	sub := subject(u)
+	divs := a.Divisions()
+	want := map[string]bool{}
+	for _, g := range u.Grants {
+		want[g.Role+"\x00"+divs.Path(g.Division)] = true
+	}
+	have, err := a.e.GetFilteredGroupingPolicy(0, sub)
+	if err != nil {
+		return fmt.Errorf("authz.Sync: %w", err)
+	}
+	same := len(have) == len(want)
+	for _, h := range have {
+		if len(h) < 3 || !want[h[1]+"\x00"+h[2]] {
+			same = false
+		}
+	}
+	if same {
+		return nil
+	}
+	if _, err := a.e.RemoveFilteredGroupingPolicy(0, sub); err != nil {
+		return fmt.Errorf("authz.Sync: %w", err)
+	}
+	var rules [][]string
+	for _, g := range u.Grants {
+		if p := divs.Path(g.Division); p != "" {
+			rules = append(rules, []string{sub, g.Role, p})
+		}
+	}
+	if len(rules) > 0 {
+		if _, err := a.e.AddGroupingPolicies(rules); err != nil {
+			return fmt.Errorf("authz.Sync: %w", err)
+		}
+	}
+	return a.e.InvalidateCache()
+}
+
+// Can reports whether u may do act on obj in division, and in which role.
+// For applicants it answers for the applicant role; ownership of the case is
+// the caller's to check (see Reach).
+func (a *Authz) Can(u *portal.User, division, obj, act string) (string, bool) {
+	if u == nil || u.DisabledAt != nil {
+		return "", false
+	}
+	dom := a.Divisions().Path(division)
+	if dom == "" {
+		return "", false
+	}
+	sub := subject(u)
+	ok, err := a.e.Enforce(sub, dom, obj, act)
+	if err != nil || !ok {
+		return "", false
+	}
+	if u.Kind == portal.KindApplicant {
+		return portal.RoleApplicant, true
+	}
+	// The matched rule names the role that allowed it, for the timeline.
+	_, explain, err := a.e.EnforceEx(sub, dom, obj, act)
+	if err != nil || len(explain) == 0 {
+		return "", false
+	}
+	return explain[0], true
+}
+
+// Reach reports whether u may see case c at all: applicants their own cases,
+// staff the cases of the divisions their grants cover.
+func (a *Authz) Reach(u *portal.User, c *portal.Case) bool {
+	if u == nil || u.DisabledAt != nil {
+		return false
+	}
+	if u.Kind == portal.KindApplicant {
+		return c.ApplicantID == u.ID
+	}
+	_, ok := a.Can(u, c.Division, "case", "read")
+	return ok
+}
+
+// Scope turns u's grants that carry (obj, act) into a list filter.
+func (a *Authz) Scope(u *portal.User, obj, act string) portal.CaseFilter {
+	var f portal.CaseFilter
+	if u.Kind == portal.KindApplicant {
+		f.ApplicantID = u.ID
+		return f
+	}
+	divs := a.Divisions()
+	for _, g := range u.Grants {
+		if ok, _ := a.e.Enforce(g.Role, divs.Path(g.Division), obj, act); !ok {
+			continue
+		}
+		d, ok := divs.Get(g.Division)
+		switch {
+		case !ok:
+		case g.Division == divs.Root:
+			f.AllScope = true
+		case d.Leaf():
+			f.Scope = append(f.Scope, portal.ScopeTerm{Division: g.Division})
+		default:
+			f.Scope = append(f.Scope, portal.ScopeTerm{District: g.Division})
+		}
+	}
+	if f.AllScope {
+		f.Scope = nil
+	}
+	return f
+}

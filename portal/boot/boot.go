@@ -1,0 +1,221 @@
+// Package boot assembles a running portal from its configuration: the store,
+// sessions, policies, workflows, services and the HTTP server. The binary
+// and the end-to-end tests build the portal the same way, through Open.
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"tzportal/i18n"
+	"tzportal/policies"
+	"tzportal/portal"
+	"tzportal/portal/account"
+	"tzportal/portal/audit"
+	"tzportal/portal/authz"
+	"tzportal/portal/config"
+	"tzportal/portal/locale"
+	"tzportal/portal/pii"
+	"tzportal/portal/redisstore"
+	"tzportal/portal/residence"
+	"tzportal/portal/server"
+	"tzportal/portal/session"
+	"tzportal/portal/sqlstore"
+	"tzportal/portal/validate"
+	"tzportal/portal/workflow"
+	"tzportal/workflows"
+)
+
+// Options adjust Open for tests and tools.
+type Options struct {
+	Logger      *slog.Logger
+	Now         func() time.Time // default time.Now
+	Migrate     bool             // apply pending migrations first
+	RedisPrefix string           // key prefix in Redis (default "tz:"); tests use their own
+}
+
+// Portal is a fully wired portal.
+type Portal struct {
+	Config    *config.Config
+	Logger    *slog.Logger
+	DB        *sqlstore.DB
+	Redis     *redis.Client // nil with in-process sessions
+	Sessions  session.Store
+	Failures  session.Counter
+	Authz     *authz.Authz
+	Engine    *workflow.Engine
+	Accounts  *account.Accounts
+	Audit     *audit.Log
+	Catalog   *locale.Catalog
+	Validator *validate.Validator
+	Server    *server.Server
+	Now       func() time.Time
+}
+
+// Open wires a portal. On error everything opened is closed again.
+func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.RedisPrefix == "" {
+		o.RedisPrefix = "tz:"
+	}
+	p = &Portal{Config: cfg, Logger: o.Logger, Now: o.Now}
+	defer func() {
+		if err != nil {
+			p.Close()
+			p = nil
+		}
+	}()
+
+	if p.DB, err = sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Options{}); err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	if o.Migrate {
+		n, err := p.DB.Migrate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			o.Logger.Info("migrated", "migrations", n, "dialect", p.DB.Dialect())
+		}
+	}
+
+	// Policies, roles and the division tree.
+	divList, err := p.DB.Divisions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(divList) == 0 {
+		return nil, errors.New("the divisions table is empty: run \"portal migrate\"")
+	}
+	divs := portal.NewDivisions(divList)
+	modelText, err := fs.ReadFile(policies.FS, "model.conf")
+	if err != nil {
+		return nil, err
+	}
+	policyCSV, err := fs.ReadFile(policies.FS, "policy.csv")
+	if err != nil {
+		return nil, err
+	}
+	if p.Authz, err = authz.New(string(modelText), policyCSV, divs); err != nil {
+		return nil, err
+	}
+	roles, err := account.LoadRoles(policies.FS)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := account.LoadPolicy(policies.FS)
+	if err != nil {
+		return nil, err
+	}
+
+	// Validation, services, workflows.
+	p.Validator = validate.New(validate.Options{
+		Now: o.Now,
+		IsLeafDivision: func(code string) bool {
+			d, ok := p.Authz.Divisions().Get(code)
+			return ok && d.Leaf()
+		},
+		PasswordMinLen:     policy.Password.MinLength,
+		PasswordMinClasses: policy.Password.MinClasses,
+	})
+	services := []workflow.Service{residence.New(p.Validator)}
+	roleNames := map[string]bool{}
+	for name := range roles {
+		roleNames[name] = true
+	}
+	defs, err := workflow.LoadAll(workflows.FS, workflow.RegistryFor(roleNames, services))
+	if err != nil {
+		return nil, err
+	}
+	calSrc, err := fs.ReadFile(workflows.FS, workflow.CalendarFile)
+	if err != nil {
+		return nil, err
+	}
+	cal, err := workflow.ParseCalendar(calSrc)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range defs {
+		if err := p.Authz.AddPolicies(d.Policies()); err != nil {
+			return nil, err
+		}
+	}
+	p.Audit = audit.New(cfg.Key(config.KeyAudit), o.Now)
+	if p.Engine, err = workflow.NewEngine(defs, services); err != nil {
+		return nil, err
+	}
+	p.Engine.Store, p.Engine.Authz, p.Engine.Audit, p.Engine.Calendar, p.Engine.Now = p.DB, p.Authz, p.Audit, cal, o.Now
+
+	// Sessions: Redis when configured, else in-process.
+	sopts := session.Options{
+		Idle:     time.Duration(policy.Session.IdleMinutes) * time.Minute,
+		Absolute: time.Duration(policy.Session.AbsoluteHours) * time.Hour,
+		Now:      o.Now,
+	}
+	if cfg.RedisURL != "" {
+		client, err := redisstore.Dial(ctx, cfg.RedisURL, redisstore.DialOptions{})
+		if client != nil {
+			p.Redis = client
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		rs := redisstore.NewSessions(client, o.RedisPrefix, sopts)
+		p.Sessions, p.Failures = rs, rs.Counter()
+	} else {
+		o.Logger.Warn("REDIS_URL is not set: sessions and login counters are kept in this process (one node only; all sessions end when it restarts)")
+		m := session.NewMemory(sopts)
+		p.Sessions, p.Failures = m, m.Counter()
+	}
+
+	sealer, err := pii.NewSealer(cfg.Key(config.KeyIDEncryption), cfg.Key(config.KeyIDIndex))
+	if err != nil {
+		return nil, err
+	}
+	p.Accounts = &account.Accounts{Store: p.DB, Sealer: sealer, Validator: p.Validator, Audit: p.Audit, Failures: p.Failures,
+		Authz: p.Authz, Policy: policy, Roles: roles, Now: o.Now}
+
+	if p.Catalog, err = locale.Load(i18n.FS); err != nil {
+		return nil, err
+	}
+	p.Server, err = server.New(server.Deps{
+		Store: p.DB, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Authz: p.Authz, Catalog: p.Catalog,
+		Logger: o.Logger, Now: o.Now, CSRFKey: cfg.Key(config.KeyCSRF), CookieSecure: cfg.CookieSecure,
+		TrustedProxies: cfg.TrustedProxies, Ready: p.Ready,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Ready reports whether the database and the session store answer.
+func (p *Portal) Ready(ctx context.Context) error {
+	if err := p.DB.Ping(ctx); err != nil {
+		return err
+	}
+	return p.Sessions.Ping(ctx)
+}
+
+// Close closes what Open opened. Shut the server down first.
+func (p *Portal) Close() error {
+	var errs []error
+	if p.Redis != nil {
+		errs = append(errs, p.Redis.Close())
+	}
+	if p.DB != nil {
+		errs = append(errs, p.DB.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,255 @@
+// Command portal runs the Taizhou citizen-services portal and its tools.
+//
+//	portal serve [--demo]      run the portal (migrates first)
+//	portal migrate             apply database migrations
+//	portal staff add ...       add a staff account with one grant
+//	portal system add ...      add a system account; prints its API token once
+//	portal audit verify        check the audit hash chain
+//
+// Configuration comes from the environment: see README.md.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"os/user"
+	"strings"
+	"syscall"
+	"time"
+
+	"tzportal/portal"
+	"tzportal/portal/account"
+	"tzportal/portal/audit"
+	"tzportal/portal/boot"
+	"tzportal/portal/config"
+	"tzportal/portal/sqlstore"
+)
+
+const usage = `usage: portal <command> [flags]
+
+commands:
+  serve [--demo]   run the portal on PORTAL_ADDR (migrates the database first);
+                   --demo also creates ./data/secret if PORTAL_SECRET is unset
+                   and seeds demo accounts
+  migrate          apply pending database migrations
+  staff add        add a staff account:
+                   --login L --password P --name N --role ROLE --division CODE
+                   (--password - reads the password from standard input)
+  system add       add a system account for another system calling the API:
+                   --login L --name N --role ROLE --division CODE
+  audit verify     verify the audit hash chain; exit status 1 names the first broken entry
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "portal:", err)
+	}
+	os.Exit(code)
+}
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) (int, error) {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2, nil
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	switch cmd := strings.Join(args[:min(2, len(args))], " "); {
+	case args[0] == "serve":
+		return serve(ctx, args[1:], stdout, logger, getenv)
+	case args[0] == "migrate":
+		return migrate(ctx, stdout, getenv)
+	case cmd == "staff add":
+		return staffAdd(ctx, args[2:], stdin, stdout, logger, getenv)
+	case cmd == "system add":
+		return systemAdd(ctx, args[2:], stdout, logger, getenv)
+	case cmd == "audit verify":
+		return auditVerify(ctx, stdout, logger, getenv)
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+		fmt.Fprint(stdout, usage)
+		return 0, nil
+	}
+	fmt.Fprint(stderr, usage)
+	return 2, fmt.Errorf("unknown command %q", strings.Join(args, " "))
+}
+
+func serve(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	demo := fs.Bool("demo", false, "seed demo accounts; create ./data/secret if PORTAL_SECRET is unset")
+	if err := fs.Parse(args); err != nil {
+		return 2, nil
+	}
+	cfg, err := config.FromEnv(getenv, config.Needs{Secret: true, Demo: *demo})
+	if err != nil {
+		return 2, err
+	}
+	if cfg.SecretCreated {
+		logger.Warn("created a new secret for the demo", "file", cfg.DataDir+"/secret")
+	}
+	if !cfg.CookieSecure {
+		logger.Warn("PORTAL_COOKIE_SECURE=off: cookies are sent over plain HTTP; use this for local development only")
+	}
+	p, err := boot.Open(ctx, cfg, boot.Options{Logger: logger, Migrate: true})
+	if err != nil {
+		return 1, err
+	}
+	defer p.Close()
+	if *demo {
+		if err := seedDemo(ctx, p, stdout); err != nil {
+			return 1, fmt.Errorf("demo: %w", err)
+		}
+	}
+	timers, stopTimers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopTimers()
+	go p.Engine.RunTimers(timers, 30*time.Second, logger)
+
+	errc := make(chan error, 1)
+	go func() { errc <- p.Server.Listen(cfg.Addr) }()
+	logger.Info("serving", "addr", cfg.Addr, "database", p.DB.Dialect(), "redis", cfg.RedisURL != "")
+	fmt.Fprintf(stdout, "tzportal is running: open http://localhost%s\n", addrPort(cfg.Addr))
+	select {
+	case err := <-errc:
+		return 1, err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	stopTimers()
+	if err := p.Server.Shutdown(20 * time.Second); err != nil {
+		return 1, err
+	}
+	return 0, nil
+}
+
+func addrPort(addr string) string {
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		return addr[i:]
+	}
+	return addr
+}
+
+func migrate(ctx context.Context, stdout io.Writer, getenv func(string) string) (int, error) {
+	cfg, err := config.FromEnv(getenv, config.Needs{})
+	if err != nil {
+		return 2, err
+	}
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Options{})
+	if err != nil {
+		return 1, err
+	}
+	defer db.Close()
+	n, err := db.Migrate(ctx)
+	if err != nil {
+		return 1, err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s) to the %s database\n", n, db.Dialect())
+	return 0, nil
+}
+
+// cliActor is who a command-line action is recorded as in the audit trail.
+func cliActor() portal.Actor {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return portal.Actor{System: "cli:" + name, IP: "local"}
+}
+
+func openTool(ctx context.Context, logger *slog.Logger, getenv func(string) string) (*boot.Portal, error) {
+	cfg, err := config.FromEnv(getenv, config.Needs{Secret: true})
+	if err != nil {
+		return nil, err
+	}
+	return boot.Open(ctx, cfg, boot.Options{Logger: logger, Migrate: true})
+}
+
+func staffAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
+	fs := flag.NewFlagSet("staff add", flag.ContinueOnError)
+	var s account.Staff
+	fs.StringVar(&s.Login, "login", "", "login name (lower-case letters, digits, _ . -)")
+	fs.StringVar(&s.Password, "password", "", "password, or - to read it from standard input")
+	fs.StringVar(&s.Name, "name", "", "full name")
+	fs.StringVar(&s.Role, "role", "", "street_clerk, district_officer, supervisor or admin")
+	fs.StringVar(&s.Division, "division", "", "Taizhou division code (6 or 9 digits)")
+	if err := fs.Parse(args); err != nil {
+		return 2, nil
+	}
+	if s.Login == "" || s.Password == "" || s.Name == "" || s.Role == "" || s.Division == "" {
+		return 2, errors.New("staff add needs --login, --password, --name, --role and --division")
+	}
+	if s.Password == "-" {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return 1, err
+		}
+		s.Password = strings.TrimRight(line, "\r\n")
+	}
+	p, err := openTool(ctx, logger, getenv)
+	if err != nil {
+		return 1, err
+	}
+	defer p.Close()
+	u, err := p.Accounts.AddStaff(ctx, cliActor(), s)
+	if err != nil {
+		return 1, err
+	}
+	fmt.Fprintf(stdout, "added staff %s (user %d): %s in %s\n", u.Login, u.ID, s.Role, s.Division)
+	return 0, nil
+}
+
+func systemAdd(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
+	fs := flag.NewFlagSet("system add", flag.ContinueOnError)
+	login := fs.String("login", "", "login name of the system")
+	name := fs.String("name", "", "what the system is")
+	role := fs.String("role", "", "a system role from policies/roles.yaml")
+	division := fs.String("division", "", "division code the grant covers")
+	if err := fs.Parse(args); err != nil {
+		return 2, nil
+	}
+	if *login == "" || *name == "" || *role == "" || *division == "" {
+		return 2, errors.New("system add needs --login, --name, --role and --division")
+	}
+	p, err := openTool(ctx, logger, getenv)
+	if err != nil {
+		return 1, err
+	}
+	defer p.Close()
+	u, token, err := p.Accounts.AddSystem(ctx, cliActor(), *login, *name, *role, *division)
+	if err != nil {
+		return 1, err
+	}
+	fmt.Fprintf(stdout, "added system account %s (user %d)\nAPI token (shown once; send it as \"Authorization: Bearer <token>\"):\n%s\n", u.Login, u.ID, token)
+	return 0, nil
+}
+
+func auditVerify(ctx context.Context, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
+	cfg, err := config.FromEnv(getenv, config.Needs{Secret: true})
+	if err != nil {
+		return 2, err
+	}
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Options{})
+	if err != nil {
+		return 1, err
+	}
+	defer db.Close()
+	n, err := audit.New(cfg.Key(config.KeyAudit), time.Now).Verify(ctx, db)
+	var broken *audit.Broken
+	if errors.As(err, &broken) {
+		fmt.Fprintf(stdout, "%v (%d entries before it are intact)\n", broken, n)
+		return 1, nil
+	}
+	if err != nil {
+		return 1, err
+	}
+	fmt.Fprintf(stdout, "audit chain intact: %d entries\n", n)
+	return 0, nil
+}

@@ -1,0 +1,189 @@
+// Package config reads the portal's configuration from the environment and
+// checks it, with messages that say how to fix what is wrong.
+package config
+
+import (
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is the portal's configuration. It is passed around, never global.
+type Config struct {
+	Addr        string // PORTAL_ADDR, default :8080
+	DatabaseURL string // normalized: sqlite:PATH or postgres://…
+	RedisURL    string // "" → in-process sessions
+	Secret      []byte // 32 bytes from PORTAL_SECRET
+	DataDir     string // ./data: the default SQLite file and the demo secret
+
+	// CookieSecure marks cookies Secure (and names the session cookie with the
+	// __Host- prefix). PORTAL_COOKIE_SECURE=off is for plain-http local use only.
+	CookieSecure bool
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
+	TrustedProxies []string
+
+	Demo bool // serve --demo: seed demo accounts, create a secret if needed
+
+	// SecretCreated is set when --demo wrote a new ./data/secret.
+	SecretCreated bool
+}
+
+// SecretHelp says how to make a secret.
+const SecretHelp = `PORTAL_SECRET is not set. It must be the base64 of 32 random bytes, for example:
+    export PORTAL_SECRET=$(head -c 32 /dev/urandom | base64)
+Keep it safe: it encrypts ID numbers and seals the audit trail; a lost secret makes them unreadable.
+(For a local demo, "portal serve --demo" makes one in ./data/secret.)`
+
+// Needs says what a command needs from the environment.
+type Needs struct {
+	Secret bool // the command encrypts, seals or verifies
+	Demo   bool // serve --demo: may create ./data/secret
+}
+
+// FromEnv reads the configuration from getenv.
+func FromEnv(getenv func(string) string, n Needs) (*Config, error) {
+	c := &Config{Addr: getenv("PORTAL_ADDR"), DataDir: "data", Demo: n.Demo, CookieSecure: true}
+	if c.Addr == "" {
+		c.Addr = ":8080"
+	}
+	if d := getenv("PORTAL_DATA_DIR"); d != "" {
+		c.DataDir = d
+	}
+	var errs []error
+	if _, err := netip.ParseAddrPort(normalizeAddr(c.Addr)); err != nil {
+		errs = append(errs, fmt.Errorf("PORTAL_ADDR=%q: want host:port or :port, e.g. :8080", c.Addr))
+	}
+
+	switch db := getenv("DATABASE_URL"); {
+	case db == "":
+		c.DatabaseURL = "sqlite:" + filepath.Join(c.DataDir, "portal.db")
+	case strings.HasPrefix(db, "sqlite:") && len(db) > len("sqlite:"):
+		c.DatabaseURL = db
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		c.DatabaseURL = db
+	default:
+		errs = append(errs, errors.New("DATABASE_URL: want sqlite:PATH (e.g. sqlite:./data/portal.db) or postgres://user@host:5432/db"))
+	}
+
+	switch r := getenv("REDIS_URL"); {
+	case r == "":
+	case strings.HasPrefix(r, "redis://"), strings.HasPrefix(r, "rediss://"):
+		c.RedisURL = r
+	default:
+		errs = append(errs, errors.New("REDIS_URL: want redis://host:6379/0 (or unset for in-process sessions)"))
+	}
+
+	switch v := strings.ToLower(getenv("PORTAL_COOKIE_SECURE")); v {
+	case "", "on", "true", "1":
+	case "off", "false", "0":
+		c.CookieSecure = false
+	default:
+		errs = append(errs, fmt.Errorf("PORTAL_COOKIE_SECURE=%q: want on or off", v))
+	}
+	if v := getenv("PORTAL_TRUSTED_PROXIES"); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			if _, err := netip.ParsePrefix(p); err != nil {
+				if _, err := netip.ParseAddr(p); err != nil {
+					errs = append(errs, fmt.Errorf("PORTAL_TRUSTED_PROXIES: %q is not an address or CIDR prefix", p))
+					continue
+				}
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
+	}
+
+	if n.Secret {
+		secret, err := c.loadSecret(getenv("PORTAL_SECRET"), n.Demo)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.Secret = secret
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+func normalizeAddr(a string) string {
+	if strings.HasPrefix(a, ":") {
+		return "0.0.0.0" + a
+	}
+	if strings.HasPrefix(a, "localhost:") {
+		return "127.0.0.1" + strings.TrimPrefix(a, "localhost")
+	}
+	return a
+}
+
+// loadSecret decodes PORTAL_SECRET; in demo mode without it, it reads or
+// creates DataDir/secret.
+func (c *Config) loadSecret(env string, demo bool) ([]byte, error) {
+	if env != "" {
+		return decodeSecret(env, "PORTAL_SECRET")
+	}
+	if !demo {
+		return nil, errors.New(SecretHelp)
+	}
+	path := filepath.Join(c.DataDir, "secret")
+	if b, err := os.ReadFile(path); err == nil {
+		return decodeSecret(strings.TrimSpace(string(b)), path)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("config: making a secret: %w", err)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	// O_EXCL: two demo processes starting at once must not make two secrets.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if b, rerr := os.ReadFile(path); rerr == nil {
+			return decodeSecret(strings.TrimSpace(string(b)), path)
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(raw) + "\n"); err != nil {
+		return nil, fmt.Errorf("config: writing %s: %w", path, err)
+	}
+	c.SecretCreated = true
+	return raw, nil
+}
+
+func decodeSecret(s, source string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		b, err = base64.RawStdEncoding.DecodeString(s)
+	}
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("%s: must be the base64 of exactly 32 random bytes\n%s", source, SecretHelp)
+	}
+	return b, nil
+}
+
+// Key derives the 32-byte key for one purpose from the secret (HKDF-SHA256),
+// so that no two uses share a key.
+func (c *Config) Key(purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, c.Secret, nil, "tzportal/"+purpose, 32)
+	if err != nil {
+		panic(err) // only for lengths HKDF cannot produce; 32 always works
+	}
+	return k
+}
+
+// Key purposes.
+const (
+	KeyIDEncryption = "id-number-encryption"
+	KeyIDIndex      = "id-number-index"
+	KeyCSRF         = "csrf"
+	KeyAudit        = "audit-chain"
+)

@@ -1,0 +1,266 @@
+// Package portal holds the domain of the Taizhou citizen-services portal:
+// users, grants, divisions, cases and their history, audit entries, and the
+// interfaces that the stores implement. It imports nothing of the project.
+package portal
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// UserKind tells applicants (citizens), staff (people with grants) and system
+// accounts (other systems calling the API with a token) apart.
+type UserKind string
+
+const (
+	KindApplicant UserKind = "applicant"
+	KindStaff     UserKind = "staff"
+	KindSystem    UserKind = "system"
+)
+
+// RoleApplicant is the role every applicant holds on their own cases.
+const RoleApplicant = "applicant"
+
+// User is an account. For applicants, IDCipher holds the encrypted resident ID
+// number and IDIndex its blind index; the plain number is never stored.
+type User struct {
+	ID           int64
+	Kind         UserKind
+	Name         string
+	Login        string // staff and system accounts
+	Mobile       string // applicants, normalized to 11 digits
+	IDIndex      string
+	IDCipher     []byte
+	PasswordHash string
+	TokenHash    string // system accounts
+	Locale       string
+	DisabledAt   *time.Time
+	CreatedAt    time.Time
+	Grants       []Grant
+}
+
+// Grant gives a user a role in a division and everything beneath it.
+type Grant struct {
+	Role     string `json:"role"`
+	Division string `json:"division"`
+}
+
+// Roles returns the distinct roles of the user's grants.
+func (u *User) Roles() []string {
+	if u.Kind == KindApplicant {
+		return []string{RoleApplicant}
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, g := range u.Grants {
+		if !seen[g.Role] {
+			seen[g.Role] = true
+			out = append(out, g.Role)
+		}
+	}
+	return out
+}
+
+// HasRole reports whether the user holds role anywhere.
+func (u *User) HasRole(role string) bool {
+	for _, r := range u.Roles() {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Actor is who does something, as the audit trail records it.
+type Actor struct {
+	User *User  // nil for the scheduler and anonymous callers
+	IP   string // client address
+	// System names a built-in actor (e.g. "scheduler") when User is nil.
+	System string
+}
+
+// ID returns the audit name of the actor: "user:42", "scheduler" or "anonymous".
+func (a Actor) ID() string {
+	switch {
+	case a.User != nil:
+		return "user:" + strconv.FormatInt(a.User.ID, 10)
+	case a.System != "":
+		return a.System
+	default:
+		return "anonymous"
+	}
+}
+
+// Division is a node of the administrative division tree (GB/T 2260 and the
+// statistical codes below it): the city, its county-level units, and streets
+// and towns.
+type Division struct {
+	Code   string `json:"code"`
+	Name   string `json:"name"`
+	Parent string `json:"parent"`
+	Level  string `json:"level"` // city, county, street, town, township, zone
+}
+
+// Leaf reports whether the division is township-level (a 9-digit code), the
+// level where applicants live and street clerks work.
+func (d Division) Leaf() bool { return len(d.Code) == 9 }
+
+// Divisions is the jurisdiction tree, loaded from the database.
+type Divisions struct {
+	Root   string
+	byCode map[string]Division
+	kids   map[string][]string
+	order  []string
+}
+
+// NewDivisions builds the tree; the root is the division whose parent is not in the list.
+func NewDivisions(list []Division) *Divisions {
+	t := &Divisions{byCode: map[string]Division{}, kids: map[string][]string{}}
+	for _, d := range list {
+		t.byCode[d.Code] = d
+		t.order = append(t.order, d.Code)
+	}
+	for _, d := range list {
+		if _, ok := t.byCode[d.Parent]; ok {
+			t.kids[d.Parent] = append(t.kids[d.Parent], d.Code)
+		} else if t.Root == "" {
+			t.Root = d.Code
+		}
+	}
+	return t
+}
+
+// Get returns the division with code.
+func (t *Divisions) Get(code string) (Division, bool) {
+	d, ok := t.byCode[code]
+	return d, ok
+}
+
+// Children returns the codes directly beneath code, in data order.
+func (t *Divisions) Children(code string) []string { return t.kids[code] }
+
+// All returns every division in data order.
+func (t *Divisions) All() []Division {
+	out := make([]Division, 0, len(t.order))
+	for _, c := range t.order {
+		out = append(out, t.byCode[c])
+	}
+	return out
+}
+
+// Path returns the slash-separated path from the root, e.g.
+// "321200/321202/321202001", or "" for an unknown code. Casbin domains are paths.
+func (t *Divisions) Path(code string) string {
+	var parts []string
+	for c := code; c != ""; {
+		d, ok := t.byCode[c]
+		if !ok {
+			break
+		}
+		parts = append(parts, c)
+		if _, ok := t.byCode[d.Parent]; !ok {
+			break
+		}
+		c = d.Parent
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+		parts[i], parts[j] = parts[j], parts[i]
+	}
+	return strings.Join(parts, "/")
+}
+
+// Covers reports whether a grant on division outer reaches division inner.
+func (t *Divisions) Covers(outer, inner string) bool {
+	po, pi := t.Path(outer), t.Path(inner)
+	return po != "" && pi != "" && (pi == po || strings.HasPrefix(pi, po+"/"))
+}
+
+// District returns the county-level ancestor of a leaf division ("" if none).
+func (t *Divisions) District(code string) string {
+	for c := code; c != ""; {
+		d, ok := t.byCode[c]
+		if !ok {
+			return ""
+		}
+		if d.Parent == t.Root {
+			return c
+		}
+		c = d.Parent
+	}
+	return ""
+}
+
+// Case is one application (办件) as stored.
+type Case struct {
+	ID          int64
+	No          string // 办件编号, e.g. TZRP20261128000123
+	Service     string // service id, e.g. residence-permit
+	ItemCode    string // GB/T 39554.1 service-item code
+	State       string
+	Version     int // equals the number of history rows
+	ApplicantID int64
+	Division    string // the 9-digit division the case belongs to
+	District    string // its county-level ancestor
+	Form        json.RawMessage
+	Result      json.RawMessage
+	StateSince  time.Time
+	DueAt       *time.Time // deadline of the current state, if it has one
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+
+	// ApplicantName is filled by lists, for staff worklists.
+	ApplicantName string
+}
+
+// History is one row of a case's timeline.
+type History struct {
+	CaseID    int64
+	Seq       int // 1-based; the case's version after this step
+	Event     string
+	From      string
+	To        string
+	ActorID   *int64
+	ActorRole string
+	Reason    string
+	Items     []string
+	At        time.Time
+}
+
+// Pseudo-events recorded in history that are not workflow events: the case's
+// creation and an applicant's edit of an editable case.
+const (
+	EventCreate = "create"
+	EventEdit   = "edit"
+)
+
+// AuditEntry is one link of the audit hash chain.
+type AuditEntry struct {
+	Seq      int64           `json:"seq"`
+	At       time.Time       `json:"at"`
+	Actor    string          `json:"actor"`
+	Role     string          `json:"role"`
+	Division string          `json:"division"`
+	Action   string          `json:"action"`
+	Object   string          `json:"object"`
+	Result   string          `json:"result"`
+	IP       string          `json:"ip"`
+	Detail   json.RawMessage `json:"detail,omitempty"`
+	PrevHash string          `json:"prev_hash"`
+	Hash     string          `json:"hash"`
+}
+
+// Job is a timer: fire Event on the case when DueAt passes, if the case is
+// still at Version (otherwise the case moved on and the job is obsolete).
+type Job struct {
+	ID      int64
+	CaseID  int64
+	CaseNo  string
+	Event   string
+	Version int
+	DueAt   time.Time
+}

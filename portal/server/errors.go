@@ -1,0 +1,150 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tzportal/portal"
+)
+
+// status maps an error code to its HTTP status: the one table.
+func status(code string) int {
+	switch code {
+	case portal.EINVALID, portal.ERULE:
+		return fiber.StatusUnprocessableEntity
+	case portal.EUNAUTHORIZED:
+		return fiber.StatusUnauthorized
+	case portal.EFORBIDDEN:
+		return fiber.StatusForbidden
+	case portal.ENOTFOUND:
+		return fiber.StatusNotFound
+	case portal.ECONFLICT:
+		return fiber.StatusConflict
+	case portal.ETOOMANY:
+		return fiber.StatusTooManyRequests
+	case portal.EUNAVAILABLE:
+		return fiber.StatusServiceUnavailable
+	}
+	return fiber.StatusInternalServerError
+}
+
+// classify turns any error into a *portal.Error; fiber's own errors (404 for
+// an unknown route, 405, 413 for a body too large) keep their meaning.
+func classify(err error) *portal.Error {
+	if e := portal.AsError(err); e != nil {
+		return e
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		switch fe.Code {
+		case fiber.StatusNotFound, fiber.StatusMethodNotAllowed:
+			return &portal.Error{Code: portal.ENOTFOUND, Message: "error.not_found", Err: err}
+		case fiber.StatusRequestEntityTooLarge:
+			return &portal.Error{Code: portal.EINVALID, Message: "error.too_large", Err: err}
+		case fiber.StatusBadRequest, fiber.StatusUnprocessableEntity:
+			return &portal.Error{Code: portal.EINVALID, Message: "error.bad_request", Err: err}
+		case fiber.StatusServiceUnavailable, fiber.StatusRequestTimeout:
+			return portal.Unavailable("server", err)
+		}
+	}
+	return &portal.Error{Code: portal.EINTERNAL, Err: err}
+}
+
+// problemField is one field error in a problem document.
+type problemField struct {
+	Field   string `json:"field"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+// problem is an RFC 9457 problem document.
+type problem struct {
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail,omitempty"`
+	Code      string         `json:"code"`
+	Rule      string         `json:"rule,omitempty"`
+	Errors    []problemField `json:"errors,omitempty"`
+	RequestID string         `json:"request_id"`
+}
+
+// handleError is fiber's error handler and the one place errors become
+// responses: a problem document for the API, a page for people. Internal
+// errors are logged with the request id and shown as a generic message.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	e := classify(err)
+	st := status(e.Code)
+	rid := requestID(c)
+	switch {
+	case st >= 500:
+		s.Logger.Error("request failed", "rid", rid, "code", e.Code, "err", err)
+	case e.Err != nil:
+		s.Logger.Info("request refused", "rid", rid, "code", e.Code, "err", err)
+	}
+	if st == fiber.StatusServiceUnavailable {
+		c.Set(fiber.HeaderRetryAfter, "5")
+	}
+	if e.Code == portal.EINTERNAL {
+		e = &portal.Error{Code: portal.EINTERNAL, Message: "error.internal"} // never show the cause
+	}
+	l := loc(c)
+	if isAPI(c) || c.Locals(localL) == nil {
+		p := problem{Type: "about:blank", Title: l.T("status." + e.Code), Status: st, Detail: l.Error(e),
+			Code: e.Code, Rule: e.Rule, RequestID: rid}
+		for _, f := range e.Fields {
+			p.Errors = append(p.Errors, problemField{Field: f.Field, Rule: f.Rule, Message: l.Field(f)})
+		}
+		c.Status(st)
+		return c.JSON(p, "application/problem+json")
+	}
+	return s.renderStatus(c, st, "error", &errorPage{Code: e.Code, Title: l.T("status." + e.Code), Detail: l.Error(e), RequestID: rid})
+}
+
+type errorPage struct {
+	Code      string
+	Title     string
+	Detail    string
+	RequestID string
+}
+
+// fieldMessages turns an EINVALID error into localized messages by field,
+// for a form page to show next to each field and in its error summary.
+func fieldMessages(c *fiber.Ctx, err error) (map[string]string, []summaryItem) {
+	e := portal.AsError(err)
+	if e == nil {
+		return nil, nil
+	}
+	l := loc(c)
+	msgs := map[string]string{}
+	var summary []summaryItem
+	if e.Code != portal.EINVALID {
+		return msgs, []summaryItem{{Message: l.Error(e)}}
+	}
+	for _, f := range e.Fields {
+		if _, dup := msgs[f.Field]; dup {
+			continue
+		}
+		m := l.Field(f)
+		msgs[f.Field] = m
+		summary = append(summary, summaryItem{Field: f.Field, Message: m})
+	}
+	return msgs, summary
+}
+
+// summaryItem is one line of an error summary, linking to its field.
+type summaryItem struct {
+	Field   string
+	Message string
+}
+
+// formError reports whether err is one a form page shows in place (bad
+// input, a refused rule, a lost race) rather than as an error page.
+func formError(err error) bool {
+	switch portal.ErrorCode(err) {
+	case portal.EINVALID, portal.ERULE, portal.ECONFLICT:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,125 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tzportal/portal"
+	"tzportal/portal/locale"
+	"tzportal/web"
+)
+
+// views holds one template set per page: the layout, the partials and the
+// page, parsed once at start. Separate sets keep one page's "main" from
+// overwriting another's.
+type views struct {
+	pages map[string]*template.Template
+	pool  sync.Pool
+}
+
+func loadViews(funcs template.FuncMap) (*views, error) {
+	tfs, err := fs.Sub(web.FS, "templates")
+	if err != nil {
+		return nil, err
+	}
+	pages, err := fs.Glob(tfs, "pages/*.html")
+	if err != nil {
+		return nil, err
+	}
+	v := &views{pages: map[string]*template.Template{}, pool: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+	for _, p := range pages {
+		name := strings.TrimSuffix(path.Base(p), ".html")
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(tfs, "layout.html", "partials/*.html", p)
+		if err != nil {
+			return nil, fmt.Errorf("server: template %s: %w", p, err)
+		}
+		v.pages[name] = t
+	}
+	return v, nil
+}
+
+// page is what every page template receives.
+type page struct {
+	L         *locale.L
+	Lang      string
+	Langs     []string
+	User      *portal.User
+	Staff     bool
+	CSRF      string
+	Path      string // current path and query, for the language switch
+	Title     string
+	Errors    map[string]string // field → message
+	Summary   []summaryItem
+	Notice    string
+	RequestID string
+	D         any // the page's own data
+}
+
+func (s *Server) newPage(c *fiber.Ctx, title string, d any) *page {
+	l := loc(c)
+	u := currentUser(c)
+	return &page{L: l, Lang: l.Lang, Langs: locale.Supported, User: u, Staff: u != nil && u.Kind == portal.KindStaff,
+		CSRF: s.formToken(c), Path: c.OriginalURL(), Title: l.T(title), RequestID: requestID(c), D: d}
+}
+
+// render writes a page with status 200.
+func (s *Server) render(c *fiber.Ctx, name string, p *page) error {
+	return s.write(c, fiber.StatusOK, name, p)
+}
+
+// renderStatus renders a page (the error page) outside a handler's own data.
+func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, d any) error {
+	var p *page
+	if c.Locals(localL) == nil {
+		c.Locals(localL, s.Catalog.L(""))
+	}
+	if ep, ok := d.(*errorPage); ok {
+		p = s.newPage(c, "", ep)
+		p.Title = ep.Title
+	} else {
+		p = s.newPage(c, "", d)
+	}
+	return s.write(c, status, name, p)
+}
+
+func (s *Server) write(c *fiber.Ctx, status int, name string, p *page) error {
+	t, ok := s.views.pages[name]
+	if !ok {
+		return fmt.Errorf("server: no template %q", name)
+	}
+	buf := s.views.pool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer s.views.pool.Put(buf)
+	if err := t.ExecuteTemplate(buf, "layout.html", p); err != nil {
+		return fmt.Errorf("server: render %s: %w", name, err)
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Send(buf.Bytes())
+}
+
+// redirect sends a 303 to a local path.
+func redirect(c *fiber.Ctx, to string) error { return c.Redirect(to, fiber.StatusSeeOther) }
+
+// localPath returns next if it is a path on this site, else fallback. It
+// stops open redirects: no scheme, no host, no "//" or "\" tricks.
+func localPath(next, fallback string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
+		return fallback
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return fallback
+	}
+	return next
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -1,0 +1,191 @@
+// Package server is the portal's HTTP face: server-rendered HTML pages that
+// work without JavaScript, and their JSON twins under /api/v1. Both call the
+// same services; a handler parses, calls, and renders. errors.go is the one
+// place that maps an error to a status, a page and a problem document.
+package server
+
+import (
+	"context"
+	"html/template"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+
+	"tzportal/portal"
+	"tzportal/portal/account"
+	"tzportal/portal/authz"
+	"tzportal/portal/locale"
+	"tzportal/portal/session"
+	"tzportal/portal/workflow"
+)
+
+// Deps are the services the server calls.
+type Deps struct {
+	Store    portal.Store
+	Sessions session.Store
+	Engine   *workflow.Engine
+	Accounts *account.Accounts
+	Authz    *authz.Authz
+	Catalog  *locale.Catalog
+	Logger   *slog.Logger
+	Now      func() time.Time
+
+	CSRFKey        []byte
+	CookieSecure   bool
+	TrustedProxies []string
+	// Ready reports whether the dependencies answer (for /readyz).
+	Ready func(ctx context.Context) error
+	// RequestTimeout bounds the work of one request (default 10 s).
+	RequestTimeout time.Duration
+}
+
+// Server is the fiber app with its dependencies.
+type Server struct {
+	Deps
+	app   *fiber.App
+	views *views
+}
+
+// New builds the app and its routes.
+func New(d Deps) (*Server, error) {
+	if d.RequestTimeout == 0 {
+		d.RequestTimeout = 10 * time.Second
+	}
+	s := &Server{Deps: d}
+	v, err := loadViews(s.funcs())
+	if err != nil {
+		return nil, err
+	}
+	s.views = v
+	cfg := fiber.Config{
+		// Strings from Params/Query/FormValue are otherwise borrowed from a
+		// buffer fasthttp reuses after the handler returns.
+		Immutable:             true,
+		ErrorHandler:          s.handleError,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           60 * time.Second,
+		BodyLimit:             1 << 20,
+		DisableStartupMessage: true,
+		AppName:               "tzportal",
+	}
+	if len(d.TrustedProxies) > 0 {
+		cfg.EnableTrustedProxyCheck = true
+		cfg.TrustedProxies = d.TrustedProxies
+		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	s.app = fiber.New(cfg)
+	s.routes()
+	return s, nil
+}
+
+// App returns the fiber app (for tests and Listen).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen serves on addr until Shutdown.
+func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+
+// Shutdown stops accepting requests and waits for those in flight.
+func (s *Server) Shutdown(timeout time.Duration) error { return s.app.ShutdownWithTimeout(timeout) }
+
+func (s *Server) routes() {
+	app := s.app
+	app.Use(s.recoverPanic)
+	app.Use(requestid.New(requestid.Config{
+		// Never adopt the client's id: it would go into our logs unchecked.
+		Next: func(c *fiber.Ctx) bool { c.Request().Header.Del(fiber.HeaderXRequestID); return false },
+	}))
+	app.Use(s.accessLog)
+	app.Use(s.securityHeaders)
+
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	app.Get("/readyz", s.readyz)
+	s.staticRoutes(app)
+
+	app.Use(s.locale, s.authenticate, s.csrf)
+
+	// HTML pages.
+	app.Get("/", s.home)
+	app.Get("/services/:service", s.guide)
+	app.Get("/lang", s.switchLanguage)
+	app.Get("/register", s.registerPage)
+	app.Post("/register", s.register)
+	app.Get("/login", s.loginPage)
+	app.Post("/login", s.login)
+	app.Post("/logout", s.logout)
+	app.Get("/cases", s.requireLogin, s.casesPage)
+	app.Get("/cases/new", s.requireLogin, s.newCasePage)
+	app.Post("/cases", s.requireLogin, s.createCase)
+	app.Get("/cases/:no", s.requireLogin, s.casePage)
+	app.Get("/cases/:no/edit", s.requireLogin, s.editCasePage)
+	app.Post("/cases/:no/edit", s.requireLogin, s.editCase)
+	app.Post("/cases/:no/events/:event", s.requireLogin, s.fireEvent)
+	app.Post("/cases/:no/reveal", s.requireLogin, s.revealID)
+	app.Get("/cases/:no/audit", s.requireLogin, s.auditPage)
+
+	// The JSON API: the same services, the same rules.
+	api := app.Group("/api/v1", s.markAPI)
+	api.Get("/services", s.apiServices)
+	api.Get("/divisions", s.apiDivisions)
+	api.Post("/accounts", s.apiRegister)
+	api.Post("/session", s.apiLogin)
+	api.Get("/session", s.requireLogin, s.apiSession)
+	api.Delete("/session", s.requireLogin, s.apiLogout)
+	api.Get("/cases", s.requireLogin, s.apiListCases)
+	api.Post("/cases", s.requireLogin, s.apiCreateCase)
+	api.Get("/cases/:no", s.requireLogin, s.apiGetCase)
+	api.Put("/cases/:no/form", s.requireLogin, s.apiEditCase)
+	api.Post("/cases/:no/events/:event", s.requireLogin, s.apiFireEvent)
+	api.Get("/audit", s.requireLogin, s.apiAudit)
+	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+
+	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.Ready(ctx); err != nil {
+		s.Logger.Warn("not ready", "err", err, "rid", requestID(c))
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return c.Status(fiber.StatusServiceUnavailable).SendString("unavailable")
+	}
+	return c.SendString("ready")
+}
+
+// funcs are the template functions.
+func (s *Server) funcs() template.FuncMap {
+	return template.FuncMap{
+		"t": func(l *locale.L, id string, kv ...any) string {
+			if len(kv) == 0 {
+				return l.T(id)
+			}
+			data := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				if k, ok := kv[i].(string); ok {
+					data[k] = kv[i+1]
+				}
+			}
+			return l.T(id, data)
+		},
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				if k, ok := kv[i].(string); ok {
+					m[k] = kv[i+1]
+				}
+			}
+			return m
+		},
+		"has": func(list []string, v string) bool {
+			for _, x := range list {
+				if x == v {
+					return true
+				}
+			}
+			return false
+		},
+	}
+}

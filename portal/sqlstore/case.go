@@ -1,0 +1,240 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"tzportal/portal"
+)
+
+const caseColumns = `id, case_no, service, item_code, state, version, applicant_id, division, district,
+	form, result, state_since, due_at, created_at, updated_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanCase(r rowScanner, extra ...any) (*portal.Case, error) {
+	c := &portal.Case{}
+	var form, result []byte
+	dest := append([]any{&c.ID, &c.No, &c.Service, &c.ItemCode, &c.State, &c.Version, &c.ApplicantID, &c.Division, &c.District,
+		&form, &result, scanTime{&c.StateSince}, scanNullTime{&c.DueAt}, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}}, extra...)
+	err := r.Scan(dest...)
+	c.Form, c.Result = json.RawMessage(form), json.RawMessage(result)
+	return c, err
+}
+
+func (q q) caseBy(ctx context.Context, op, query string, args ...any) (*portal.Case, error) {
+	c, err := scanCase(q.ex.QueryRowContext(ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, portal.NotFound(fmt.Errorf("%s: no case", op))
+	}
+	if err != nil {
+		return nil, dbError(op, err)
+	}
+	return c, nil
+}
+
+// CaseByNo returns the case with the case number.
+func (q q) CaseByNo(ctx context.Context, no string) (*portal.Case, error) {
+	return q.caseBy(ctx, "sqlstore.CaseByNo", `SELECT `+caseColumns+` FROM cases WHERE case_no = $1`, no)
+}
+
+// CaseByID returns the case with the internal id.
+func (q q) CaseByID(ctx context.Context, id int64) (*portal.Case, error) {
+	return q.caseBy(ctx, "sqlstore.CaseByID", `SELECT `+caseColumns+` FROM cases WHERE id = $1`, id)
+}
+
+// CaseByNoForUpdate returns the case and locks it until the transaction ends.
+func (t *Tx) CaseByNoForUpdate(ctx context.Context, no string) (*portal.Case, error) {
+	return t.caseBy(ctx, "sqlstore.CaseByNoForUpdate", `SELECT `+caseColumns+` FROM cases WHERE case_no = $1`+t.d.forUpdate(), no)
+}
+
+// History returns the case's timeline, oldest first.
+func (q q) History(ctx context.Context, caseID int64) ([]portal.History, error) {
+	rows, err := q.ex.QueryContext(ctx, `SELECT case_id, seq, event, from_state, to_state, actor_id, actor_role, reason, items, at
+		FROM case_history WHERE case_id = $1 ORDER BY seq`, caseID)
+	if err != nil {
+		return nil, dbError("sqlstore.History", err)
+	}
+	defer rows.Close()
+	var out []portal.History
+	for rows.Next() {
+		var h portal.History
+		var actor sql.NullInt64
+		var items []byte
+		if err := rows.Scan(&h.CaseID, &h.Seq, &h.Event, &h.From, &h.To, &actor, &h.ActorRole, &h.Reason, &items, scanTime{&h.At}); err != nil {
+			return nil, dbError("sqlstore.History", err)
+		}
+		if actor.Valid {
+			h.ActorID = &actor.Int64
+		}
+		if err := json.Unmarshal(items, &h.Items); err != nil {
+			return nil, fmt.Errorf("sqlstore.History: items of case %d: %w", caseID, err)
+		}
+		out = append(out, h)
+	}
+	return out, dbError("sqlstore.History", rows.Err())
+}
+
+// ListCases returns one page of cases matching f, keyset-paginated on id.
+// The jurisdiction filter is part of the SQL, so nothing outside the
+// caller's reach is ever read.
+func (q q) ListCases(ctx context.Context, f portal.CaseFilter) ([]portal.Case, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	switch {
+	case f.ApplicantID != 0:
+		where = append(where, "applicant_id = "+arg(f.ApplicantID))
+	case f.AllScope:
+	case len(f.Scope) > 0:
+		var or []string
+		for _, s := range f.Scope {
+			if s.Division != "" {
+				or = append(or, "division = "+arg(s.Division))
+			} else {
+				or = append(or, "district = "+arg(s.District))
+			}
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	default:
+		return nil, nil // no reach, no cases
+	}
+	if f.Service != "" {
+		where = append(where, "service = "+arg(f.Service))
+	}
+	if len(f.States) > 0 {
+		var ph []string
+		for _, s := range f.States {
+			ph = append(ph, arg(s))
+		}
+		where = append(where, "state IN ("+strings.Join(ph, ", ")+")")
+	}
+	if f.OverdueAt != nil {
+		where = append(where, "due_at < "+arg(q.d.time(*f.OverdueAt)))
+	}
+	order := "id"
+	if f.Desc {
+		order = "id DESC"
+		if f.After > 0 {
+			where = append(where, "id < "+arg(f.After))
+		}
+	} else if f.After > 0 {
+		where = append(where, "id > "+arg(f.After))
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	// The applicant's name comes in the same query: a worklist is one round trip.
+	query := `SELECT ` + caseColumns + `, (SELECT name FROM users u WHERE u.id = cases.applicant_id) FROM cases`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY " + order + " LIMIT " + arg(limit)
+	rows, err := q.ex.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, dbError("sqlstore.ListCases", err)
+	}
+	defer rows.Close()
+	var out []portal.Case
+	for rows.Next() {
+		var name string
+		c, err := scanCase(rows, &name)
+		if err != nil {
+			return nil, dbError("sqlstore.ListCases", err)
+		}
+		c.ApplicantName = name
+		out = append(out, *c)
+	}
+	return out, dbError("sqlstore.ListCases", rows.Err())
+}
+
+// InsertCase inserts c and sets c.ID.
+func (t *Tx) InsertCase(ctx context.Context, c *portal.Case) error {
+	err := t.ex.QueryRowContext(ctx, `INSERT INTO cases (case_no, service, item_code, state, version, applicant_id,
+		division, district, form, result, state_since, due_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+		c.No, c.Service, c.ItemCode, c.State, c.Version, c.ApplicantID, c.Division, c.District,
+		string(c.Form), jsonOr(c.Result, "{}"), t.d.time(c.StateSince), nullTime(t.d, c.DueAt),
+		t.d.time(c.CreatedAt), t.d.time(c.UpdatedAt)).Scan(&c.ID)
+	return dbError("sqlstore.InsertCase", err)
+}
+
+// UpdateCase writes c's mutable columns if the stored version is still
+// prevVersion: the compare-and-set that makes a transition happen once.
+func (t *Tx) UpdateCase(ctx context.Context, c *portal.Case, prevVersion int) error {
+	res, err := t.ex.ExecContext(ctx, `UPDATE cases SET state = $1, version = $2, division = $3, district = $4,
+		form = $5, result = $6, state_since = $7, due_at = $8, updated_at = $9
+		WHERE id = $10 AND version = $11`,
+		c.State, c.Version, c.Division, c.District, string(c.Form), jsonOr(c.Result, "{}"),
+		t.d.time(c.StateSince), nullTime(t.d, c.DueAt), t.d.time(c.UpdatedAt), c.ID, prevVersion)
+	if err != nil {
+		return dbError("sqlstore.UpdateCase", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return dbError("sqlstore.UpdateCase", err)
+	}
+	if n != 1 {
+		return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict",
+			Err: fmt.Errorf("sqlstore.UpdateCase(%s): version %d is gone", c.No, prevVersion)}
+	}
+	return nil
+}
+
+// InsertHistory appends a timeline row.
+func (t *Tx) InsertHistory(ctx context.Context, h *portal.History) error {
+	items := h.Items
+	if items == nil {
+		items = []string{}
+	}
+	b, err := json.Marshal(items)
+	if err != nil {
+		return fmt.Errorf("sqlstore.InsertHistory: %w", err)
+	}
+	_, err = t.ex.ExecContext(ctx, `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, reason, items, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		h.CaseID, h.Seq, h.Event, h.From, h.To, h.ActorID, h.ActorRole, h.Reason, string(b), t.d.time(h.At))
+	if t.d.isUnique(err) {
+		return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict", Err: err}
+	}
+	return dbError("sqlstore.InsertHistory", err)
+}
+
+func jsonOr(b json.RawMessage, empty string) string {
+	if len(b) == 0 {
+		return empty
+	}
+	return string(b)
+}
+
+// Idempotency returns what was recorded for (user, key), ENOTFOUND if nothing.
+func (q q) Idempotency(ctx context.Context, userID int64, key string) (int64, string, error) {
+	var caseID int64
+	var hash string
+	err := q.ex.QueryRowContext(ctx, `SELECT case_id, request_hash FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
+		userID, key).Scan(&caseID, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", portal.NotFound(fmt.Errorf("sqlstore.Idempotency: none"))
+	}
+	return caseID, hash, dbError("sqlstore.Idempotency", err)
+}
+
+// ClaimIdempotency records (user, key) → case. A concurrent claim of the
+// same key is ECONFLICT: the caller's transaction retries and then finds it.
+func (t *Tx) ClaimIdempotency(ctx context.Context, userID int64, key, requestHash string, caseID int64, at time.Time) error {
+	_, err := t.ex.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, key, request_hash, case_id, created_at)
+		VALUES ($1, $2, $3, $4, $5)`, userID, key, requestHash, caseID, t.d.time(at))
+	if t.d.isUnique(err) {
+		return &portal.Error{Code: portal.ECONFLICT, Message: "error.duplicate_submission", Err: err}
+	}
+	return dbError("sqlstore.ClaimIdempotency", err)
+}

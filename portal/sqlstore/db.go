@@ -1,0 +1,291 @@
+// Package sqlstore implements portal.Store on database/sql, for SQLite
+// (modernc.org/sqlite, pure Go, the embedded default) and PostgreSQL (pgx v5).
+// The dialect differences live in dialect.go.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"tzportal/migrations"
+	"tzportal/portal"
+)
+
+// Options tune the connection pools.
+type Options struct {
+	MaxOpenConns int           // PostgreSQL pool size; SQLite readers
+	AcquireWait  time.Duration // how long a transaction may wait for a connection
+}
+
+// DB is a portal.Store. On SQLite it keeps two pools: one connection that
+// writes (SQLite has one writer; queueing in Go beats spinning on
+// SQLITE_BUSY) and several read-only ones. On PostgreSQL both are one pool.
+type DB struct {
+	q
+	write   *sql.DB
+	read    *sql.DB
+	dialect dialect
+	opts    Options
+}
+
+var _ portal.Store = (*DB)(nil)
+
+// Open connects to the database named by url: "" or "sqlite:PATH" or a
+// "postgres://" URL. It does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string, o Options) (*DB, error) {
+	if o.MaxOpenConns == 0 {
+		o.MaxOpenConns = 16
+	}
+	if o.AcquireWait == 0 {
+		o.AcquireWait = 3 * time.Second
+	}
+	db := &DB{opts: o}
+	switch {
+	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		db.dialect = postgres{}
+		pool, err := sql.Open("pgx", withPostgresDefaults(dsn))
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore.Open: %w", err)
+		}
+		pool.SetMaxOpenConns(o.MaxOpenConns)
+		pool.SetMaxIdleConns(o.MaxOpenConns)
+		pool.SetConnMaxIdleTime(5 * time.Minute)
+		db.write, db.read = pool, pool
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, fmt.Errorf("sqlstore.Open: sqlite: needs a file path, e.g. sqlite:./data/portal.db")
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("sqlstore.Open: %w", err)
+			}
+		}
+		db.dialect = sqliteDialect{}
+		w, err := sql.Open("sqlite", sqliteDSN(path, false))
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore.Open: %w", err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetConnMaxIdleTime(0)
+		r, err := sql.Open("sqlite", sqliteDSN(path, true))
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("sqlstore.Open: %w", err)
+		}
+		r.SetMaxOpenConns(o.MaxOpenConns)
+		r.SetMaxIdleConns(o.MaxOpenConns)
+		db.write, db.read = w, r
+	default:
+		return nil, fmt.Errorf("sqlstore.Open: unsupported database URL (want sqlite:PATH or postgres://…)")
+	}
+	db.q = q{ex: db.read, d: db.dialect}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.Ping(pctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// sqliteDSN puts every pragma in the DSN: a pragma run with Exec reaches one
+// pooled connection only. synchronous=FULL because users are told "saved".
+func sqliteDSN(path string, readOnly bool) string {
+	v := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(FULL)"} {
+		v.Add("_pragma", p)
+	}
+	if readOnly {
+		v.Add("_pragma", "query_only(1)")
+	} else {
+		v.Set("_txlock", "immediate") // take the write lock at BEGIN, not at the first write
+	}
+	return "file:" + path + "?" + v.Encode()
+}
+
+// withPostgresDefaults bounds every statement, so a slow database gives an
+// error instead of a pile of stuck requests. A URL that sets its own
+// statement_timeout keeps it.
+func withPostgresDefaults(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	q := u.Query()
+	if q.Get("statement_timeout") == "" {
+		q.Set("statement_timeout", "5000")
+	}
+	if q.Get("application_name") == "" {
+		q.Set("application_name", "tzportal")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect.name() }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.read.PingContext(ctx); err != nil {
+		return portal.Unavailable("database", fmt.Errorf("sqlstore.Ping: %w", err))
+	}
+	if db.write != db.read {
+		if err := db.write.PingContext(ctx); err != nil {
+			return portal.Unavailable("database", fmt.Errorf("sqlstore.Ping: %w", err))
+		}
+	}
+	return nil
+}
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// SQL returns the write pool, for tools (fsck, tests) that need raw access.
+func (db *DB) SQL() *sql.DB { return db.write }
+
+// Migrate applies every pending migration of the dialect and returns how many ran.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	sub, err := fs.Sub(migrations.FS, db.dialect.name())
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore.Migrate: %w", err)
+	}
+	var opts []goose.ProviderOption
+	if db.dialect.name() == "postgres" {
+		// Several nodes starting at once must not migrate twice.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return 0, fmt.Errorf("sqlstore.Migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(db.dialect.gooseDialect(), db.write, sub, opts...)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore.Migrate: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return len(res), fmt.Errorf("sqlstore.Migrate: %w", err)
+	}
+	return len(res), nil
+}
+
+// Tx runs fn in one transaction. On PostgreSQL it retries serialization
+// failures and deadlocks, on SQLite a busy database, at most 5 times.
+func (db *DB) Tx(ctx context.Context, fn func(portal.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = db.tx(ctx, fn)
+		if err == nil || !retryable(err) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+	return err
+}
+
+func (db *DB) tx(ctx context.Context, fn func(portal.Tx) error) (err error) {
+	// database/sql ends a transaction when the context given to BeginTx ends,
+	// so the acquire timeout cancels that context only if BeginTx has not
+	// returned in time; otherwise it lives until the transaction is over.
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	timer := time.AfterFunc(db.opts.AcquireWait, cancel)
+	sqltx, err := db.write.BeginTx(tctx, nil)
+	if !timer.Stop() {
+		if err == nil {
+			sqltx.Rollback()
+		}
+		return portal.Unavailable("database", fmt.Errorf("sqlstore.Tx: no connection within %s", db.opts.AcquireWait))
+	}
+	if err != nil {
+		return dbError("sqlstore.Tx", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			sqltx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			sqltx.Rollback()
+		}
+	}()
+	t := &Tx{q: q{ex: sqltx, d: db.dialect}}
+	if err = fn(t); err != nil {
+		return err
+	}
+	if err = sqltx.Commit(); err != nil {
+		return dbError("sqlstore.Tx commit", err)
+	}
+	return nil
+}
+
+// retryable reports a transient conflict the transaction may be run again for.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()&0xff == sqlite3.SQLITE_BUSY
+	}
+	return false
+}
+
+// dbError classifies a driver error: a database that cannot be reached or
+// timed out is EUNAVAILABLE (503); anything else is internal.
+func dbError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if pe := portal.AsError(err); pe != nil {
+		return err
+	}
+	if retryable(err) {
+		return err // Tx retries it; it stays internal if retries run out
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "57014", pe.Code == "55P03": // statement timeout, lock timeout
+			return portal.Unavailable("database", fmt.Errorf("%s: %w", op, err))
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"): // connection, shutdown
+			return portal.Unavailable("database", fmt.Errorf("%s: %w", op, err))
+		}
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) || isNetError(err) {
+		return portal.Unavailable("database", fmt.Errorf("%s: %w", op, err))
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

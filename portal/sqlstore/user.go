@@ -1,0 +1,190 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"tzportal/portal"
+)
+
+// q holds the queries shared by the pool (DB) and a transaction (Tx).
+type q struct {
+	ex querier
+	d  dialect
+}
+
+const userColumns = `id, kind, name, COALESCE(login, ''), COALESCE(mobile, ''), COALESCE(id_index, ''), id_cipher,
+	password_hash, COALESCE(token_hash, ''), locale, disabled_at, created_at`
+
+func (q q) userBy(ctx context.Context, op, where string, arg any) (*portal.User, error) {
+	u := &portal.User{}
+	var kind string
+	err := q.ex.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg).Scan(
+		&u.ID, &kind, &u.Name, &u.Login, &u.Mobile, &u.IDIndex, &u.IDCipher,
+		&u.PasswordHash, &u.TokenHash, &u.Locale, scanNullTime{&u.DisabledAt}, scanTime{&u.CreatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, portal.NotFound(fmt.Errorf("%s: no user", op))
+	}
+	if err != nil {
+		return nil, dbError(op, err)
+	}
+	u.Kind = portal.UserKind(kind)
+	if u.Kind != portal.KindApplicant {
+		if u.Grants, err = q.grants(ctx, u.ID); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+func (q q) grants(ctx context.Context, userID int64) ([]portal.Grant, error) {
+	rows, err := q.ex.QueryContext(ctx, `SELECT role, division FROM grants WHERE user_id = $1 ORDER BY role, division`, userID)
+	if err != nil {
+		return nil, dbError("sqlstore.grants", err)
+	}
+	defer rows.Close()
+	var out []portal.Grant
+	for rows.Next() {
+		var g portal.Grant
+		if err := rows.Scan(&g.Role, &g.Division); err != nil {
+			return nil, dbError("sqlstore.grants", err)
+		}
+		out = append(out, g)
+	}
+	return out, dbError("sqlstore.grants", rows.Err())
+}
+
+// UserByID returns the user with id, with its grants.
+func (q q) UserByID(ctx context.Context, id int64) (*portal.User, error) {
+	return q.userBy(ctx, "sqlstore.UserByID", "id = $1", id)
+}
+
+// UserByLogin returns the staff or system account with login.
+func (q q) UserByLogin(ctx context.Context, login string) (*portal.User, error) {
+	return q.userBy(ctx, "sqlstore.UserByLogin", "login = $1", login)
+}
+
+// UserByMobile returns the applicant with the (normalized) mobile number.
+func (q q) UserByMobile(ctx context.Context, mobile string) (*portal.User, error) {
+	return q.userBy(ctx, "sqlstore.UserByMobile", "mobile = $1", mobile)
+}
+
+// UserByIDIndex returns the applicant whose ID number has the blind index.
+func (q q) UserByIDIndex(ctx context.Context, index string) (*portal.User, error) {
+	return q.userBy(ctx, "sqlstore.UserByIDIndex", "id_index = $1", index)
+}
+
+// UserByTokenHash returns the system account whose API token hashes to hash.
+func (q q) UserByTokenHash(ctx context.Context, hash string) (*portal.User, error) {
+	return q.userBy(ctx, "sqlstore.UserByTokenHash", "token_hash = $1", hash)
+}
+
+// Divisions returns the division tree in code order.
+func (q q) Divisions(ctx context.Context) ([]portal.Division, error) {
+	rows, err := q.ex.QueryContext(ctx, `SELECT code, name, parent, level FROM divisions ORDER BY code`)
+	if err != nil {
+		return nil, dbError("sqlstore.Divisions", err)
+	}
+	defer rows.Close()
+	var out []portal.Division
+	for rows.Next() {
+		var d portal.Division
+		if err := rows.Scan(&d.Code, &d.Name, &d.Parent, &d.Level); err != nil {
+			return nil, dbError("sqlstore.Divisions", err)
+		}
+		out = append(out, d)
+	}
+	return out, dbError("sqlstore.Divisions", rows.Err())
+}
+
+// Tx is a read-write transaction.
+type Tx struct{ q }
+
+var _ portal.Tx = (*Tx)(nil)
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// InsertUser inserts u and sets u.ID. A taken login, mobile or ID number is
+// an EINVALID error naming the field.
+func (t *Tx) InsertUser(ctx context.Context, u *portal.User) error {
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = time.Now()
+	}
+	var cipher any
+	if len(u.IDCipher) > 0 {
+		cipher = u.IDCipher
+	}
+	err := t.ex.QueryRowContext(ctx, `INSERT INTO users
+		(kind, name, login, mobile, id_index, id_cipher, password_hash, token_hash, locale, disabled_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		string(u.Kind), u.Name, nullString(u.Login), nullString(u.Mobile), nullString(u.IDIndex), cipher,
+		u.PasswordHash, nullString(u.TokenHash), u.Locale, nullTime(t.d, u.DisabledAt), t.d.time(u.CreatedAt),
+	).Scan(&u.ID)
+	if t.d.isUnique(err) {
+		return t.whichTaken(ctx, u, err)
+	}
+	return dbError("sqlstore.InsertUser", err)
+}
+
+// whichTaken names the field whose unique column refused the insert, so the
+// person is told which field to change. Both drivers name the column or
+// constraint in the error.
+func (t *Tx) whichTaken(_ context.Context, _ *portal.User, cause error) error {
+	msg := cause.Error()
+	var pe *pgconn.PgError
+	if errors.As(cause, &pe) {
+		msg = pe.ConstraintName
+	}
+	var fields []portal.FieldError
+	for _, c := range []struct{ field, col string }{{"id_number", "id_index"}, {"mobile", "mobile"}, {"login", "login"}} {
+		if strings.Contains(msg, c.col) {
+			fields = append(fields, portal.FieldError{Field: c.field, Rule: "taken"})
+		}
+	}
+	if len(fields) == 0 {
+		return fmt.Errorf("sqlstore.InsertUser: %w", cause)
+	}
+	e := portal.Invalid(fields...)
+	e.Err = cause
+	return e
+}
+
+// UpdateUser writes the mutable columns of u.
+func (t *Tx) UpdateUser(ctx context.Context, u *portal.User) error {
+	_, err := t.ex.ExecContext(ctx, `UPDATE users SET name = $1, password_hash = $2, token_hash = $3, locale = $4, disabled_at = $5
+		WHERE id = $6`, u.Name, u.PasswordHash, nullString(u.TokenHash), u.Locale, nullTime(t.d, u.DisabledAt), u.ID)
+	return dbError("sqlstore.UpdateUser", err)
+}
+
+// SetGrants replaces the user's grants.
+func (t *Tx) SetGrants(ctx context.Context, userID int64, grants []portal.Grant) error {
+	if _, err := t.ex.ExecContext(ctx, `DELETE FROM grants WHERE user_id = $1`, userID); err != nil {
+		return dbError("sqlstore.SetGrants", err)
+	}
+	for _, g := range grants {
+		if _, err := t.ex.ExecContext(ctx, `INSERT INTO grants (user_id, role, division) VALUES ($1, $2, $3)`,
+			userID, g.Role, g.Division); err != nil {
+			return dbError("sqlstore.SetGrants", err)
+		}
+	}
+	return nil
+}
+
+// NextSeq increments the counter (name, period) and returns its new value.
+func (t *Tx) NextSeq(ctx context.Context, name, period string) (int64, error) {
+	var v int64
+	err := t.ex.QueryRowContext(ctx, `INSERT INTO counters (name, period, value) VALUES ($1, $2, 1)
+		ON CONFLICT (name, period) DO UPDATE SET value = counters.value + 1 RETURNING value`, name, period).Scan(&v)
+	return v, dbError("sqlstore.NextSeq", err)
+}

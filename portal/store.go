@@ -1,0 +1,97 @@
+package portal
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence the portal needs. sqlstore implements it for SQLite
+// and PostgreSQL.
+type Store interface {
+	Reader
+	// Tx runs fn in one read-write transaction and commits when fn returns nil.
+	// It retries fn on SQLite busy and PostgreSQL serialization failures, so fn
+	// must not have effects outside the transaction.
+	Tx(ctx context.Context, fn func(Tx) error) error
+	Ping(ctx context.Context) error
+	Dialect() string // "sqlite" or "postgres"
+	Close() error
+}
+
+// Reader holds the queries that may run inside or outside a transaction.
+type Reader interface {
+	UserByID(ctx context.Context, id int64) (*User, error)
+	UserByLogin(ctx context.Context, login string) (*User, error)
+	UserByMobile(ctx context.Context, mobile string) (*User, error)
+	UserByIDIndex(ctx context.Context, index string) (*User, error)
+	UserByTokenHash(ctx context.Context, hash string) (*User, error)
+
+	Divisions(ctx context.Context) ([]Division, error)
+
+	CaseByNo(ctx context.Context, no string) (*Case, error)
+	CaseByID(ctx context.Context, id int64) (*Case, error)
+	History(ctx context.Context, caseID int64) ([]History, error)
+	ListCases(ctx context.Context, f CaseFilter) ([]Case, error)
+
+	AuditByObject(ctx context.Context, object string, limit int) ([]AuditEntry, error)
+	// AuditAfter returns up to limit entries with Seq > after, in order.
+	AuditAfter(ctx context.Context, after int64, limit int) ([]AuditEntry, error)
+	// AuditHead returns the sequence number and hash of the newest entry as
+	// recorded in the chain head.
+	AuditHead(ctx context.Context) (seq int64, hash string, err error)
+
+	DueJobs(ctx context.Context, now time.Time, limit int) ([]Job, error)
+}
+
+// Tx is one read-write transaction.
+type Tx interface {
+	Reader
+
+	InsertUser(ctx context.Context, u *User) error
+	UpdateUser(ctx context.Context, u *User) error
+	SetGrants(ctx context.Context, userID int64, grants []Grant) error
+
+	// NextSeq increments and returns the counter (name, period), starting at 1.
+	NextSeq(ctx context.Context, name, period string) (int64, error)
+
+	// CaseByNoForUpdate loads the case and locks its row until commit.
+	CaseByNoForUpdate(ctx context.Context, no string) (*Case, error)
+	InsertCase(ctx context.Context, c *Case) error
+	// UpdateCase writes c if the stored version is still prevVersion, else
+	// returns ECONFLICT.
+	UpdateCase(ctx context.Context, c *Case, prevVersion int) error
+	InsertHistory(ctx context.Context, h *History) error
+
+	// LockAuditHead locks the chain head until commit and returns it.
+	LockAuditHead(ctx context.Context) (seq int64, hash string, err error)
+	// AppendAudit inserts e (already sealed) and moves the head to it.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+
+	// Idempotency returns the case id and request hash recorded for (user,
+	// key), ENOTFOUND if none; ClaimIdempotency records them.
+	Idempotency(ctx context.Context, userID int64, key string) (caseID int64, requestHash string, err error)
+	ClaimIdempotency(ctx context.Context, userID int64, key, requestHash string, caseID int64, at time.Time) error
+
+	InsertJob(ctx context.Context, j *Job) error
+	FinishJob(ctx context.Context, id int64, at time.Time, outcome string) error
+}
+
+// CaseFilter selects cases for a list. Scope fields are ANDed with the
+// jurisdiction: exactly one of ApplicantID, or a non-empty Scope, or AllScope.
+type CaseFilter struct {
+	ApplicantID int64
+	Scope       []ScopeTerm // OR of terms: staff jurisdiction
+	AllScope    bool        // city-wide staff
+	Service     string
+	States      []string
+	OverdueAt   *time.Time // only cases whose DueAt is before this instant
+	After       int64      // keyset: cases with id beyond this (direction by Desc)
+	Desc        bool
+	Limit       int
+}
+
+// ScopeTerm is one grant's reach in SQL terms: a leaf division or a district.
+type ScopeTerm struct {
+	Division string
+	District string
+}

@@ -1,0 +1,236 @@
+// Package validate holds the portal's one validator instance: the custom tags
+// for Chinese identity data (idnumber, mobile, division), dates, passwords, and
+// the mapping of failures to portal.FieldError.
+//
+// Translations live in i18n/validate.<lang>.yaml, one message per tag
+// (validation.<tag>). The server fills {{.Field}} with the localized field
+// label and {{.Param}} with FieldError.Param.
+//
+// For the password tag, Param is only the minimum length; the messages spell
+// out "three of upper case, lower case, digits, symbols" in words. If
+// Options.PasswordMinClasses changes, edit validation.password in both
+// translation files with it.
+package validate
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+
+	"tzportal/portal"
+)
+
+// Defaults for a zero Options field.
+const (
+	DefaultPasswordMinLen     = 8
+	DefaultPasswordMinClasses = 3
+)
+
+// shanghai is China Standard Time. A fixed zone is exact here (China has had
+// no daylight saving since 1991) and, unlike time.LoadLocation, does not
+// depend on the host's tzdata.
+var shanghai = time.FixedZone("CST", 8*60*60)
+
+// supportedTags is every tag Struct may report; each needs a translation.
+// Built-ins not listed here make Struct fail loudly (EINTERNAL) instead of
+// showing a user an untranslated message id.
+var supportedTags = [...]string{
+	// built-in
+	"required", "min", "max", "len", "oneof",
+	// custom
+	"idnumber", "mobile", "password", "division", "date", "notfuture",
+}
+
+// Tags returns every tag Struct can report, built-in and custom, so that tests
+// can check each has a translation.
+func Tags() []string {
+	return append([]string(nil), supportedTags[:]...)
+}
+
+// Options configures a Validator. Zero fields take safe defaults: Now is
+// time.Now, a nil IsLeafDivision accepts no division (fail closed), and the
+// password policy falls back to DefaultPasswordMinLen and
+// DefaultPasswordMinClasses.
+type Options struct {
+	Now                func() time.Time
+	IsLeafDivision     func(code string) bool
+	PasswordMinLen     int
+	PasswordMinClasses int
+}
+
+// Validator validates form structs. It is safe for concurrent use; all
+// registrations happen in New because the underlying validator's are not.
+type Validator struct {
+	v      *validator.Validate
+	minLen int
+}
+
+// New returns the Validator, with every custom tag registered.
+func New(o Options) *Validator {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.IsLeafDivision == nil {
+		o.IsLeafDivision = func(string) bool { return false }
+	}
+	if o.PasswordMinLen <= 0 {
+		o.PasswordMinLen = DefaultPasswordMinLen
+	}
+	if o.PasswordMinClasses <= 0 {
+		o.PasswordMinClasses = DefaultPasswordMinClasses
+	}
+
+	// WithTagNameFuncBlankOmit lets an embedded struct drop out of the error
+	// path, as encoding/json flattens it.
+	v := validator.New(validator.WithRequiredStructEnabled(), validator.WithTagNameFuncBlankOmit())
+	v.RegisterTagNameFunc(fieldName)
+
+	rules := map[string]func(string) bool{
+		"idnumber": func(s string) bool {
+			_, ok := IDNumber(s, o.Now().In(shanghai))
+			return ok
+		},
+		"mobile": func(s string) bool {
+			_, ok := Mobile(s)
+			return ok
+		},
+		"password": func(s string) bool {
+			return len([]rune(s)) >= o.PasswordMinLen && PasswordClasses(s) >= o.PasswordMinClasses
+		},
+		"division": func(s string) bool {
+			return len(s) == 9 && allDigits(s) && o.IsLeafDivision(s)
+		},
+		"date": func(s string) bool {
+			return realDate(s, time.DateOnly)
+		},
+		"notfuture": func(s string) bool {
+			// Dates in the same layout compare as strings.
+			return realDate(s, time.DateOnly) && s <= o.Now().In(shanghai).Format(time.DateOnly)
+		},
+	}
+	for tag, ok := range rules {
+		if err := v.RegisterValidation(tag, stringRule(tag, ok)); err != nil {
+			// Only an empty or reserved tag name fails, which is a bug here.
+			panic(fmt.Sprintf("validate.New: register %s: %v", tag, err))
+		}
+	}
+	return &Validator{v: v, minLen: o.PasswordMinLen}
+}
+
+// stringRule adapts a rule on strings to a validator.Func. A custom tag on a
+// field that is not a string is a programming error, so it panics, as the
+// built-in tags do on types they cannot handle.
+func stringRule(tag string, ok func(string) bool) validator.Func {
+	return func(fl validator.FieldLevel) bool {
+		f := fl.Field()
+		if f.Kind() != reflect.String {
+			panic(fmt.Sprintf("validate: tag %s on field %s of kind %s, want string", tag, fl.StructFieldName(), f.Kind()))
+		}
+		return ok(f.String())
+	}
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldName names a field in errors as clients know it: its json name, else
+// its form name, else its Go name ("-" counts as no name). An untagged
+// embedded struct gets no name, so its fields appear at the parent's level as
+// in JSON.
+func fieldName(f reflect.StructField) string {
+	for _, key := range []string{"json", "form"} {
+		name, _, _ := strings.Cut(f.Tag.Get(key), ",")
+		if name != "" && name != "-" {
+			return name
+		}
+	}
+	if f.Anonymous {
+		t := f.Type
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() == reflect.Struct {
+			return ""
+		}
+	}
+	return f.Name
+}
+
+// Struct validates s (a struct or a pointer to one). It returns nil, an
+// EINVALID *portal.Error with one FieldError per failing field, or an
+// EINTERNAL *portal.Error when s cannot be validated at all or fails a tag
+// that has no translation. It does not modify s.
+func (v *Validator) Struct(s any) error {
+	err := v.v.Struct(s)
+	if err == nil {
+		return nil
+	}
+	var errs validator.ValidationErrors
+	if !errors.As(err, &errs) {
+		return internal(fmt.Errorf("validate.Struct(%T): %w", s, err))
+	}
+	top := topName(s)
+	fields := make([]portal.FieldError, 0, len(errs))
+	for _, fe := range errs {
+		tag := fe.Tag()
+		if !supported(tag) {
+			return internal(fmt.Errorf("validate.Struct(%T): field %s failed tag %q, which has no translation; add it to Tags and i18n/validate.*.yaml", s, fe.Namespace(), tag))
+		}
+		param := fe.Param()
+		if tag == "password" {
+			// The tag itself carries no parameter; the message needs the policy.
+			param = strconv.Itoa(v.minLen)
+		}
+		fields = append(fields, portal.FieldError{Field: path(fe.Namespace(), top), Rule: tag, Param: param})
+	}
+	return portal.Invalid(fields...)
+}
+
+func internal(err error) *portal.Error {
+	return &portal.Error{Code: portal.EINTERNAL, Message: "error.internal", Err: err}
+}
+
+func supported(tag string) bool {
+	for _, t := range supportedTags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// topName is the name the validator puts in front of every namespace: the
+// struct's type name, empty for an anonymous struct type.
+func topName(s any) string {
+	t := reflect.TypeOf(s)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return ""
+	}
+	return t.Name()
+}
+
+// path turns a validator namespace ("Form.items[0].name") into the field path
+// a client sees ("items[0].name").
+func path(ns, top string) string {
+	if top == "" {
+		return ns
+	}
+	if ns == top {
+		return ""
+	}
+	return strings.TrimPrefix(ns, top+".")
+}

@@ -1,0 +1,119 @@
+package workflow
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// CalendarFile is the working-day calendar in workflows/.
+const CalendarFile = "calendar.yaml"
+
+// Calendar knows which days are working days: Monday to Friday, minus public
+// holidays, plus the weekend days the State Council moves work to (调休).
+// Days are civil days in the calendar's time zone (China Standard Time).
+type Calendar struct {
+	Zone     *time.Location
+	holidays map[string]bool
+	workdays map[string]bool
+}
+
+type calendarFile struct {
+	UTCOffsetHours int      `yaml:"utc_offset_hours"`
+	Holidays       []string `yaml:"holidays"`
+	Workdays       []string `yaml:"workdays"`
+}
+
+// ParseCalendar reads calendar.yaml.
+func ParseCalendar(src []byte) (*Calendar, error) {
+	var f calendarFile
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("workflows/%s: %w", CalendarFile, err)
+	}
+	c := &Calendar{
+		Zone:     time.FixedZone(fmt.Sprintf("UTC%+d", f.UTCOffsetHours), f.UTCOffsetHours*3600),
+		holidays: map[string]bool{},
+		workdays: map[string]bool{},
+	}
+	for _, list := range []struct {
+		days []string
+		set  map[string]bool
+		name string
+	}{{f.Holidays, c.holidays, "holidays"}, {f.Workdays, c.workdays, "workdays"}} {
+		for _, d := range list.days {
+			if _, err := time.Parse(time.DateOnly, d); err != nil {
+				return nil, fmt.Errorf("workflows/%s: %s: %q is not a YYYY-MM-DD date", CalendarFile, list.name, d)
+			}
+			list.set[d] = true
+		}
+	}
+	for d := range c.holidays {
+		if c.workdays[d] {
+			return nil, fmt.Errorf("workflows/%s: %s is both a holiday and a workday", CalendarFile, d)
+		}
+	}
+	return c, nil
+}
+
+// IsWorkingDay reports whether the civil day of t (in the calendar's zone) is a working day.
+func (c *Calendar) IsWorkingDay(t time.Time) bool {
+	t = t.In(c.Zone)
+	key := t.Format(time.DateOnly)
+	if c.workdays[key] {
+		return true
+	}
+	if c.holidays[key] {
+		return false
+	}
+	wd := t.Weekday()
+	return wd != time.Saturday && wd != time.Sunday
+}
+
+// startOfDay returns midnight of t's civil day.
+func (c *Calendar) startOfDay(t time.Time) time.Time {
+	t = t.In(c.Zone)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, c.Zone)
+}
+
+// Due returns the deadline for a time limit starting at from: the end of the
+// N-th day (or working day) after from's day. The day itself does not count,
+// as the Administrative Licensing Law counts periods. The result is the
+// midnight that ends that day.
+func (c *Calendar) Due(from time.Time, d Deadline) time.Time {
+	day := c.startOfDay(from)
+	if !d.Working {
+		return day.AddDate(0, 0, d.N+1)
+	}
+	for n := 0; n < d.N; {
+		day = day.AddDate(0, 0, 1)
+		if c.IsWorkingDay(day) {
+			n++
+		}
+	}
+	return day.AddDate(0, 0, 1)
+}
+
+// LastDay returns the civil date of the last day before due (the day a
+// person is told "by").
+func (c *Calendar) LastDay(due time.Time) time.Time {
+	return c.startOfDay(due.Add(-time.Nanosecond))
+}
+
+// Remaining counts the days (working days if working) from now's day up to
+// and including the last day before due; 0 when due has passed.
+func (c *Calendar) Remaining(now, due time.Time, working bool) int {
+	if !now.Before(due) {
+		return 0
+	}
+	n := 0
+	for day := c.startOfDay(now); day.Before(due); day = day.AddDate(0, 0, 1) {
+		if !working || c.IsWorkingDay(day) {
+			n++
+		}
+	}
+	return n
+}
