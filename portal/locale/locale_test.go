@@ -37,4 +37,3 @@ func TestFieldErrorNamesTheField(t *testing.T) {
 		t.Errorf("template data: %q", got)
 	}
 }
-

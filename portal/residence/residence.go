@@ -25,11 +25,11 @@ const ServiceID = "residence-permit"
 // Form is what the applicant fills in. Name and ID number come from the
 // account; the form asks only what the rules need (PIPL: collect the minimum).
 type Form struct {
-	Division     string `json:"division" validate:"required,division"`                     // 9-digit street/town where they live
-	Address      string `json:"address" validate:"required,min=5,max=200"`                 // street address in Taizhou
-	ResidedSince string `json:"resided_since" validate:"required,date,notfuture"`          // residence registration date
+	Division     string `json:"division" validate:"required,division"`                      // 9-digit street/town where they live
+	Address      string `json:"address" validate:"required,min=5,max=200"`                  // street address in Taizhou
+	ResidedSince string `json:"resided_since" validate:"required,date,notfuture"`           // residence registration date
 	Basis        string `json:"basis" validate:"required,oneof=employment residence study"` // legal stable employment, residence, or study
-	BasisDetail  string `json:"basis_detail" validate:"required,min=2,max=100"`            // employer, landlord/certificate no., or school
+	BasisDetail  string `json:"basis_detail" validate:"required,min=2,max=100"`             // employer, landlord/certificate no., or school
 	Phone        string `json:"phone" validate:"required,mobile"`
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"html/template"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -86,6 +87,9 @@ func (s *Server) App() *fiber.App { return s.app }
 
 // Listen serves on addr until Shutdown.
 func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+
+// Serve serves on a listener until Shutdown (tests use port 0).
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
 // Shutdown stops accepting requests and waits for those in flight.
 func (s *Server) Shutdown(timeout time.Duration) error { return s.app.ShutdownWithTimeout(timeout) }

@@ -1,0 +1,308 @@
+// Package testkit starts real portals for tests: a fresh SQLite file or
+// PostgreSQL schema, optionally Redis under a key prefix of its own, the
+// whole server on a free port, and clients that speak its API and its HTML
+// forms. Nothing is mocked.
+//
+// PostgreSQL and Redis come from PORTAL_TEST_DATABASE_URL and
+// PORTAL_TEST_REDIS_URL (defaults: the local servers). When one does not
+// answer, the test fails and says how to start it; PORTAL_TEST_EXTERNAL=off
+// skips those tests instead (never in CI).
+package testkit
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/redis/go-redis/v9"
+
+	"tzportal/portal"
+	"tzportal/portal/account"
+	"tzportal/portal/boot"
+	"tzportal/portal/config"
+)
+
+// Defaults of the external servers.
+const (
+	DefaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	DefaultRedis    = "redis://127.0.0.1:6379/15"
+)
+
+// External reports whether tests against PostgreSQL and Redis run.
+func External() bool { return os.Getenv("PORTAL_TEST_EXTERNAL") != "off" }
+
+func needExternal(tb testing.TB, what, how string, err error) {
+	tb.Helper()
+	if !External() {
+		tb.Skipf("PORTAL_TEST_EXTERNAL=off: skipping the %s test", what)
+	}
+	tb.Fatalf("%s is not reachable (%v).\nStart it with:\n    %s\nor point the tests elsewhere, or set PORTAL_TEST_EXTERNAL=off to skip (never in CI)", what, err, how)
+}
+
+func randomName(prefix string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// SQLite returns the URL of a fresh SQLite file in a temp dir.
+func SQLite(tb testing.TB) string {
+	tb.Helper()
+	return "sqlite:" + tb.TempDir() + "/portal.db"
+}
+
+// Postgres creates a fresh schema for the test and returns a URL whose
+// search_path is that schema; the schema is dropped at the end.
+func Postgres(tb testing.TB) string {
+	tb.Helper()
+	if !External() {
+		tb.Skip("PORTAL_TEST_EXTERNAL=off: skipping a PostgreSQL test")
+	}
+	base := os.Getenv("PORTAL_TEST_DATABASE_URL")
+	if base == "" {
+		base = DefaultPostgres
+	}
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		needExternal(tb, "PostgreSQL", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", err)
+	}
+	schema := randomName("t_")
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		db.Exec("DROP SCHEMA " + schema + " CASCADE")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Redis returns the URL of the test Redis and a fresh key prefix; the keys
+// under the prefix are deleted at the end (never FLUSHDB: Redis is shared).
+func Redis(tb testing.TB) (string, string) {
+	tb.Helper()
+	if !External() {
+		tb.Skip("PORTAL_TEST_EXTERNAL=off: skipping a Redis test")
+	}
+	u := os.Getenv("PORTAL_TEST_REDIS_URL")
+	if u == "" {
+		u = DefaultRedis
+	}
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		needExternal(tb, "Redis", `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no`, err)
+	}
+	prefix := randomName("test:") + ":"
+	tb.Cleanup(func() {
+		defer c.Close()
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+	})
+	return u, prefix
+}
+
+// Clock is a settable clock for tests that move time (deadlines, lockouts,
+// session lifetimes) without sleeping.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Set puts the clock at t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// Backend chooses the database and session store of a test portal.
+type Backend struct {
+	Name     string // for t.Run
+	Postgres bool
+	Redis    bool
+}
+
+// Backends are the two ways the portal runs: embedded defaults, and
+// production (PostgreSQL + Redis).
+var Backends = []Backend{{Name: "sqlite"}, {Name: "postgres+redis", Postgres: true, Redis: true}}
+
+// Portal is a running test portal.
+type Portal struct {
+	*boot.Portal
+	URL    string // http://127.0.0.1:PORT
+	Clock  *Clock
+	Config *config.Config
+}
+
+// Start runs a portal for the test on a free port and stops it at the end.
+// The clock starts at Monday 2026-11-30 10:00 China time unless clock is given.
+func Start(tb testing.TB, b Backend, clock *Clock) *Portal {
+	tb.Helper()
+	if clock == nil {
+		clock = NewClock(time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC))
+	}
+	env := map[string]string{"PORTAL_COOKIE_SECURE": "off", "PORTAL_SECRET": NewSecret()}
+	if b.Postgres {
+		env["DATABASE_URL"] = Postgres(tb)
+	} else {
+		env["DATABASE_URL"] = SQLite(tb)
+	}
+	prefix := ""
+	if b.Redis {
+		env["REDIS_URL"], prefix = Redis(tb)
+	}
+	cfg, err := config.FromEnv(func(k string) string { return env[k] }, config.Needs{Secret: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("PORTAL_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	p, err := boot.Open(context.Background(), cfg, boot.Options{Logger: logger, Now: clock.Now, Migrate: true, RedisPrefix: prefix})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		p.Close()
+		tb.Fatal(err)
+	}
+	go p.Server.Serve(ln)
+	tb.Cleanup(func() {
+		p.Server.Shutdown(5 * time.Second)
+		p.Close()
+	})
+	return &Portal{Portal: p, URL: "http://" + ln.Addr().String(), Clock: clock, Config: cfg}
+}
+
+// NewSecret returns a fresh PORTAL_SECRET value.
+func NewSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return encodeStd(b)
+}
+
+// Password is the password of every account the kit creates.
+const Password = "Taizhou-2026"
+
+// MustStaff adds a staff account with one grant and returns it.
+func (p *Portal) MustStaff(tb testing.TB, login, role, division string) *portal.User {
+	tb.Helper()
+	u, err := p.Accounts.AddStaff(context.Background(), portal.Actor{System: "test"}, account.Staff{
+		Login: login, Password: Password, Name: "测试 " + login, Role: role, Division: division})
+	if err != nil {
+		tb.Fatalf("MustStaff(%s): %v", login, err)
+	}
+	return u
+}
+
+// Applicant is a test applicant's identity.
+type Applicant struct {
+	Name, IDNumber, Mobile string
+}
+
+// Applicants are valid identities (GB 11643 checksums) for tests.
+var Applicants = []Applicant{
+	{"张三", "321202199001010017", "13800000001"},
+	{"李四", "321283198506150027", "13800000002"},
+	{"王五", "11010519491231002X", "13800000003"},
+}
+
+// MustApplicant registers one of Applicants through the service.
+func (p *Portal) MustApplicant(tb testing.TB, a Applicant) *portal.User {
+	tb.Helper()
+	u, err := p.Accounts.Register(context.Background(), portal.Actor{System: "test"}, account.Registration{
+		Name: a.Name, IDNumber: a.IDNumber, Mobile: a.Mobile, Password: Password})
+	if err != nil {
+		tb.Fatalf("MustApplicant(%s): %v", a.Name, err)
+	}
+	return u
+}
+
+// Count runs a count query on the portal's database (a test's view of what
+// was written).
+func (p *Portal) Count(tb testing.TB, query string, args ...any) int {
+	tb.Helper()
+	var n int
+	if err := p.DB.SQL().QueryRow(query, args...).Scan(&n); err != nil {
+		tb.Fatalf("Count(%q): %v", query, err)
+	}
+	return n
+}
+
+// ResidenceForm is a complete residence-permit form; override fields with kv pairs.
+func ResidenceForm(kv ...string) map[string]string {
+	f := map[string]string{
+		"division": "321202001", "address": "海陵区东进东路18号3幢201室", "resided_since": "2025-01-01",
+		"basis": "employment", "basis_detail": "泰州市某机械有限公司", "phone": "13912345678",
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f[kv[i]] = kv[i+1]
+	}
+	return f
+}
+
+// MustUserID returns the id of the staff account with login.
+func (p *Portal) MustUserID(tb testing.TB, login string) int64 {
+	tb.Helper()
+	u, err := p.DB.UserByLogin(context.Background(), login)
+	if err != nil {
+		tb.Fatalf("MustUserID(%s): %v", login, err)
+	}
+	return u.ID
+}
