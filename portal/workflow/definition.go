@@ -249,7 +249,32 @@ func (v *validator) fail(line int, format string, args ...any) {
 	v.errs = append(v.errs, &LoadError{File: v.file, Line: line, Reason: fmt.Sprintf(format, args...)})
 }
 
-// node finds the mapping value at a key path, for line numbers.
+// line returns the line of the last key of a path (e.g. events, approve,
+// to), or of the deepest key that exists, so an error points at the very
+// line to fix.
+func (v *validator) line(keys ...string) int {
+	n := v.root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, k := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			break
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				line, next = n.Content[i].Line, n.Content[i+1]
+				break
+			}
+		}
+		n = next
+	}
+	return line
+}
+
+// node finds the value at a key path.
 func (v *validator) node(keys ...string) *yaml.Node {
 	n := v.root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
@@ -269,13 +294,6 @@ func (v *validator) node(keys ...string) *yaml.Node {
 		n = next
 	}
 	return n
-}
-
-func (v *validator) line(keys ...string) int {
-	if n := v.node(keys...); n != nil {
-		return n.Line
-	}
-	return 0
 }
 
 func (v *validator) keys(section string) []string {
@@ -325,7 +343,7 @@ func (v *validator) check() {
 		if _, clash := d.Events[name]; clash {
 			v.fail(ln, "%q is both a state and an event", name)
 		}
-		v.roles(ln, "state "+name+" editable_by", s.EditableBy)
+		v.roles(v.line("states", name, "editable_by"), "state "+name+" editable_by", s.EditableBy)
 		if s.Final && (!s.Deadline.IsZero() || s.OnTimeout != "" || len(s.EditableBy) > 0) {
 			v.fail(ln, "state %s is final: it can have no deadline, timeout or editors", name)
 		}
@@ -333,11 +351,11 @@ func (v *validator) check() {
 			e, ok := d.Events[s.OnTimeout]
 			switch {
 			case s.Deadline.IsZero():
-				v.fail(ln, "state %s: on_timeout needs a deadline", name)
+				v.fail(v.line("states", name, "on_timeout"), "state %s: on_timeout needs a deadline", name)
 			case !ok:
-				v.fail(ln, "state %s: on_timeout event %q is not defined", name, s.OnTimeout)
+				v.fail(v.line("states", name, "on_timeout"), "state %s: on_timeout event %q is not defined", name, s.OnTimeout)
 			case !slices.Contains(e.From, name):
-				v.fail(ln, "state %s: on_timeout event %q cannot fire from %s", name, s.OnTimeout, name)
+				v.fail(v.line("states", name, "on_timeout"), "state %s: on_timeout event %q cannot fire from %s", name, s.OnTimeout, name)
 			}
 		}
 	}
@@ -356,40 +374,41 @@ func (v *validator) check() {
 			v.fail(ln, "event %s: no from states", name)
 		}
 		for _, s := range e.From {
+			from := v.line("events", name, "from")
 			if _, ok := d.States[s]; !ok {
-				v.fail(ln, "event %s: unknown from state %q", name, s)
+				v.fail(from, "event %s: unknown from state %q", name, s)
 			} else if d.States[s].Final {
-				v.fail(ln, "event %s: cannot leave final state %s", name, s)
+				v.fail(from, "event %s: cannot leave final state %s", name, s)
 			}
 			if s == e.To {
-				v.fail(ln, "event %s: from and to are both %s (a transition must change the state)", name, s)
+				v.fail(from, "event %s: from and to are both %s (a transition must change the state)", name, s)
 			}
 		}
 		if _, ok := d.States[e.To]; !ok {
-			v.fail(ln, "event %s: unknown to state %q", name, e.To)
+			v.fail(v.line("events", name, "to"), "event %s: unknown to state %q", name, e.To)
 		}
 		if len(e.By) == 0 {
-			v.fail(ln, "event %s: no role may fire it (by)", name)
+			v.fail(v.line("events", name, "by"), "event %s: no role may fire it (by)", name)
 		}
-		v.roles(ln, "event "+name+" by", e.By)
+		v.roles(v.line("events", name, "by"), "event "+name+" by", e.By)
 		for _, r := range e.Requires {
 			if r != RequireReason && r != RequireItems {
-				v.fail(ln, "event %s: unknown requirement %q (known: reason, items)", name, r)
+				v.fail(v.line("events", name, "requires"), "event %s: unknown requirement %q (known: reason, items)", name, r)
 			}
 		}
 		for _, g := range e.Guards {
 			if !v.reg.Guards[d.Service][g] {
-				v.fail(ln, "event %s: guard %q is not registered by service %s", name, g, d.Service)
+				v.fail(v.line("events", name, "guards"), "event %s: guard %q is not registered by service %s", name, g, d.Service)
 			}
 		}
 		for _, a := range e.Actions {
 			if !v.reg.Actions[d.Service][a] {
-				v.fail(ln, "event %s: action %q is not registered by service %s", name, a, d.Service)
+				v.fail(v.line("events", name, "actions"), "event %s: action %q is not registered by service %s", name, a, d.Service)
 			}
 		}
 		for _, o := range e.NotByActorOf {
 			if _, ok := d.Events[o]; !ok {
-				v.fail(ln, "event %s: not_by_actor_of names unknown event %q", name, o)
+				v.fail(v.line("events", name, "not_by_actor_of"), "event %s: not_by_actor_of names unknown event %q", name, o)
 			}
 		}
 	}
