@@ -24,7 +24,8 @@ type Config struct {
 	DataDir     string // ./data: the default SQLite file and the demo secret
 
 	// CookieSecure marks cookies Secure (and names the session cookie with the
-	// __Host- prefix). PORTAL_COOKIE_SECURE=off is for plain-http local use only.
+	// __Host- prefix). PORTAL_COOKIE_SECURE=off is for plain-http local use
+	// only; serve --demo defaults to off.
 	CookieSecure bool
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
 	TrustedProxies []string
@@ -81,7 +82,10 @@ func FromEnv(getenv func(string) string, n Needs) (*Config, error) {
 	}
 
 	switch v := strings.ToLower(getenv("PORTAL_COOKIE_SECURE")); v {
-	case "", "on", "true", "1":
+	case "":
+		// The demo runs on plain http://localhost; production sits behind TLS.
+		c.CookieSecure = !n.Demo
+	case "on", "true", "1":
 	case "off", "false", "0":
 		c.CookieSecure = false
 	default:

@@ -284,7 +284,8 @@ func dbError(op string, err error) error {
 	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) || isNetError(err) {
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) || isNetError(err) ||
+		err.Error() == "sql: database is closed" { // unexported in database/sql; seen while shutting down
 		return portal.Unavailable("database", fmt.Errorf("%s: %w", op, err))
 	}
 	return fmt.Errorf("%s: %w", op, err)

@@ -164,12 +164,18 @@ func cliActor() portal.Actor {
 	return portal.Actor{System: "cli:" + name, IP: "local"}
 }
 
-func openTool(ctx context.Context, logger *slog.Logger, getenv func(string) string) (*boot.Portal, error) {
+// openTool wires the portal for a command-line tool. The exit status is 2
+// for a configuration error and 1 for anything else.
+func openTool(ctx context.Context, logger *slog.Logger, getenv func(string) string) (*boot.Portal, int, error) {
 	cfg, err := config.FromEnv(getenv, config.Needs{Secret: true})
 	if err != nil {
-		return nil, err
+		return nil, 2, err
 	}
-	return boot.Open(ctx, cfg, boot.Options{Logger: logger, Migrate: true})
+	p, err := boot.Open(ctx, cfg, boot.Options{Logger: logger, Migrate: true})
+	if err != nil {
+		return nil, 1, err
+	}
+	return p, 0, nil
 }
 
 func staffAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
@@ -193,9 +199,9 @@ func staffAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		}
 		s.Password = strings.TrimRight(line, "\r\n")
 	}
-	p, err := openTool(ctx, logger, getenv)
+	p, code, err := openTool(ctx, logger, getenv)
 	if err != nil {
-		return 1, err
+		return code, err
 	}
 	defer p.Close()
 	u, err := p.Accounts.AddStaff(ctx, cliActor(), s)
@@ -218,9 +224,9 @@ func systemAdd(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	if *login == "" || *name == "" || *role == "" || *division == "" {
 		return 2, errors.New("system add needs --login, --name, --role and --division")
 	}
-	p, err := openTool(ctx, logger, getenv)
+	p, code, err := openTool(ctx, logger, getenv)
 	if err != nil {
-		return 1, err
+		return code, err
 	}
 	defer p.Close()
 	u, token, err := p.Accounts.AddSystem(ctx, cliActor(), *login, *name, *role, *division)

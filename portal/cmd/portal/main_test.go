@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"tzportal/portal/testkit"
+)
+
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }
+
+func runCmd(t *testing.T, e env, stdin string, args ...string) (int, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code, err := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, e.get)
+	return code, out.String(), err
+}
+
+func TestCommandsNeedASecret(t *testing.T) {
+	e := env{"DATABASE_URL": testkit.SQLite(t)}
+	for _, args := range [][]string{{"serve"}, {"audit", "verify"}, {"staff", "add", "--login", "x", "--password", "y", "--name", "n", "--role", "admin", "--division", "321200"}} {
+		code, _, err := runCmd(t, e, "", args...)
+		if code != 2 || err == nil || !strings.Contains(err.Error(), "PORTAL_SECRET") || !strings.Contains(err.Error(), "head -c 32 /dev/urandom | base64") {
+			t.Errorf("%v without a secret: code %d, %v", args, code, err)
+		}
+	}
+	if code, _, err := runCmd(t, env{"DATABASE_URL": "mysql://x"}, "", "migrate"); code != 2 || !strings.Contains(err.Error(), "DATABASE_URL") {
+		t.Errorf("bad DATABASE_URL: %d %v", code, err)
+	}
+	if code, _, _ := runCmd(t, e, "", "frobnicate"); code != 2 {
+		t.Errorf("unknown command: %d", code)
+	}
+}
+
+func TestStaffAddAndAuditVerify(t *testing.T) {
+	for _, b := range testkit.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			db := testkit.SQLite(t)
+			if b.Postgres {
+				db = testkit.Postgres(t)
+			}
+			e := env{"DATABASE_URL": db, "PORTAL_SECRET": testkit.NewSecret()}
+			if code, out, err := runCmd(t, e, "", "migrate"); code != 0 || !strings.Contains(out, "applied 2 migration(s)") {
+				t.Fatalf("migrate: %d %q %v", code, out, err)
+			}
+			code, out, err := runCmd(t, e, "", "staff", "add", "--login", "clerk1", "--password", "Taizhou-2026", "--name", "王窗口",
+				"--role", "street_clerk", "--division", "321202001")
+			if code != 0 || !strings.Contains(out, "added staff clerk1") {
+				t.Fatalf("staff add: %d %q %v", code, out, err)
+			}
+			code, out, err = runCmd(t, e, "Taizhou-2026\n", "staff", "add", "--login", "officer", "--password", "-", "--name", "李科长",
+				"--role", "district_officer", "--division", "321202")
+			if code != 0 {
+				t.Fatalf("staff add with the password on stdin: %d %q %v", code, out, err)
+			}
+			refusals := []struct {
+				args []string
+				says string
+			}{
+				{[]string{"--login", "clerk1", "--role", "street_clerk", "--division", "321202001"}, "taken"},
+				{[]string{"--login", "someone2", "--role", "mayor", "--division", "321202001"}, `role "mayor"`},
+				{[]string{"--login", "someone3", "--role", "street_clerk", "--division", "999999"}, `division "999999"`},
+				{[]string{"--login", "someone4", "--role", "street_clerk", "--division", "321202"}, "granted at the leaf level"},
+				{[]string{"--login", "13800000001", "--role", "street_clerk", "--division", "321202001"}, "lower-case letters"},
+				{[]string{"--login", "someone5", "--role", "applicant", "--division", "321202001"}, `role "applicant"`},
+			}
+			for _, r := range refusals {
+				args := append([]string{"staff", "add", "--password", "Taizhou-2026", "--name", "某人"}, r.args...)
+				code, _, err := runCmd(t, e, "", args...)
+				if code == 0 || err == nil || !strings.Contains(err.Error(), r.says) {
+					t.Errorf("%v: code %d, %v (want it to say %q)", r.args, code, err, r.says)
+				}
+			}
+			code, out, err = runCmd(t, e, "", "system", "add", "--login", "registry", "--name", "迁出地户籍系统", "--role", "origin_registry", "--division", "321200")
+			if code != 0 || !strings.Contains(out, "tzs_") {
+				t.Fatalf("system add: %d %q %v", code, out, err)
+			}
+
+			code, out, err = runCmd(t, e, "", "audit", "verify")
+			if code != 0 || !strings.Contains(out, "audit chain intact: 3 entries") {
+				t.Fatalf("verify: %d %q %v", code, out, err)
+			}
+			// Another secret cannot verify (or forge) the chain.
+			code, out, _ = runCmd(t, env{"DATABASE_URL": db, "PORTAL_SECRET": testkit.NewSecret()}, "", "audit", "verify")
+			if code != 1 || !strings.Contains(out, "broken at entry 1") {
+				t.Errorf("verify with another secret: %d %q", code, out)
+			}
+		})
+	}
+}
