@@ -108,3 +108,31 @@ func TestDatabaseDownGives503(t *testing.T) {
 		t.Errorf("home page: %d", r.Status)
 	}
 }
+
+// A system account (another government system) calls the API with its
+// bearer token: no cookie, no CSRF token, the reach of its grant.
+func TestSystemAccountToken(t *testing.T) {
+	j := newJourney(t, testkit.Backend{})
+	no := j.create(t, j.alice, testkit.ResidenceForm())
+	fire(t, j.alice, no, "submit", nil, 200)
+	_, token, err := j.p.Accounts.AddSystem(context.Background(), portalActor(), "registry", "迁出地户籍系统", "origin_registry", "321200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := j.p.NewClient(t)
+	r := sys.Do("GET", "/api/v1/cases/"+no, nil, "Authorization", "Bearer "+token)
+	if r.Status != 200 || r.JSON(t)["state"] != "submitted" {
+		t.Fatalf("system reads the case: %d %s", r.Status, r.Body)
+	}
+	// It may not fire a clerk's event, and needs no CSRF token to be told so.
+	if r := sys.Do("POST", "/api/v1/cases/"+no+"/events/accept", nil, "Authorization", "Bearer "+token); r.Status != 403 {
+		t.Errorf("system fires accept: %d %s", r.Status, r.Body)
+	}
+	if r := sys.Do("GET", "/api/v1/cases", nil, "Authorization", "Bearer tzs_not-a-token"); r.Status != 401 {
+		t.Errorf("bad token: %d", r.Status)
+	}
+	// A system account cannot log in with a password form.
+	if r := sys.Do("POST", "/api/v1/session", map[string]string{"login": "registry", "password": token}); r.Status != 401 {
+		t.Errorf("system password login: %d", r.Status)
+	}
+}

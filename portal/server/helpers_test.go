@@ -1,5 +1,11 @@
 package server_test
 
-import "errors"
+import (
+	"errors"
+
+	"tzportal/portal"
+)
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func portalActor() portal.Actor { return portal.Actor{System: "test"} }
