@@ -415,7 +415,9 @@ func (a *Accounts) RevealID(ctx context.Context, actor portal.Actor, c *portal.C
 	role, ok := a.Authz.Can(actor.User, c.Division, "idnumber", "reveal")
 	if !ok {
 		ent := audit.Entry(actor, "idnumber.reveal", "case:"+c.No, audit.ResultDenied)
-		_ = a.Audit.Record(ctx, a.Store, ent)
+		if err := a.Audit.Record(ctx, a.Store, ent); err != nil {
+			return "", err
+		}
 		return "", portal.Errorf(portal.EFORBIDDEN, "error.forbidden", nil)
 	}
 	u, err := a.Store.UserByID(ctx, c.ApplicantID)

@@ -155,7 +155,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 	if p.Engine, err = workflow.NewEngine(defs, services); err != nil {
 		return nil, err
 	}
-	p.Engine.Store, p.Engine.Authz, p.Engine.Audit, p.Engine.Calendar, p.Engine.Now = p.DB, p.Authz, p.Audit, cal, o.Now
+	p.Engine.Store, p.Engine.Authz, p.Engine.Audit, p.Engine.Calendar, p.Engine.Now, p.Engine.Log = p.DB, p.Authz, p.Audit, cal, o.Now, o.Logger
 
 	// Sessions: Redis when configured, else in-process.
 	sopts := session.Options{

@@ -89,6 +89,7 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 	for id := range forms {
 		d.Services = append(d.Services, id)
 	}
+	slices.Sort(d.Services)
 	title := "cases.title_mine"
 	if staff {
 		title = "cases.title_worklist"
@@ -117,7 +118,7 @@ func (s *Server) formPage(c *fiber.Ctx, d *formData, status int, err error) erro
 	}
 	d.Partial = spec.Partial
 	d.Groups = divisionGroups(s.Authz.Divisions())
-	d.Bases = []string{"employment", "residence", "study"}
+	d.Bases = residence.Bases
 	d.Step = 1
 	p := s.newPage(c, "service."+d.Service+".name", d)
 	if err != nil {
@@ -203,10 +204,11 @@ type caseData struct {
 
 // eventForm is one action button (and its inputs) on the case page.
 type eventForm struct {
-	Name    string
-	Reason  bool
-	Items   bool
-	Primary bool
+	Name     string
+	Reason   bool
+	Items    bool
+	Primary  bool
+	Negative bool // ends the case refused or withdrawn: asks to confirm
 }
 
 // loadCase reads a case for its viewer and presents it.
@@ -239,8 +241,9 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 	primary := false
 	for _, name := range v.Allowed {
 		ev := v.Def.Events[name]
-		f := eventForm{Name: name, Reason: slices.Contains(ev.Requires, workflow.RequireReason), Items: slices.Contains(ev.Requires, workflow.RequireItems)}
-		if !primary && len(ev.Requires) == 0 {
+		f := eventForm{Name: name, Reason: slices.Contains(ev.Requires, workflow.RequireReason),
+			Items: slices.Contains(ev.Requires, workflow.RequireItems), Negative: v.Def.Negative(name)}
+		if !primary && len(ev.Requires) == 0 && !f.Negative {
 			f.Primary, primary = true, true
 		}
 		d.Events = append(d.Events, f)

@@ -95,6 +95,20 @@ func (s *Server) apiFireEvent(c *fiber.Ctx) error {
 	return s.caseJSON(c, fiber.StatusOK, no)
 }
 
+// apiRevealID returns the applicant's full ID number to staff allowed to
+// see it; every call is audited.
+func (s *Server) apiRevealID(c *fiber.Ctx) error {
+	v, err := s.Engine.Get(ctx(c), actor(c), c.Params("no"))
+	if err != nil {
+		return err
+	}
+	id, err := s.Accounts.RevealID(ctx(c), actor(c), v.Case)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"case_no": v.Case.No, "id_number": id})
+}
+
 func (s *Server) apiAudit(c *fiber.Ctx) error {
 	no := c.Query("case_no")
 	if no == "" {

@@ -89,8 +89,11 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if e.Code == portal.EINTERNAL {
 		e = &portal.Error{Code: portal.EINTERNAL, Message: "error.internal"} // never show the cause
 	}
+	if c.Locals(localL) == nil { // failed before the locale middleware ran
+		c.Locals(localL, s.Catalog.L(""))
+	}
 	l := loc(c)
-	if isAPI(c) || c.Locals(localL) == nil {
+	if isAPI(c) {
 		p := problem{Type: "about:blank", Title: l.T("status." + e.Code), Status: st, Detail: l.Error(e),
 			Code: e.Code, Rule: e.Rule, RequestID: rid}
 		for _, f := range e.Fields {

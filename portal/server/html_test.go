@@ -85,7 +85,12 @@ func TestHTMLJourney(t *testing.T) {
 	}
 	no := caseNoRE.FindStringSubmatch(loc)[1]
 	page := web.Get(loc)
-	wantText(t, page, "draft", "核对您的申请信息", "海陵区 城东街道", "有合法稳定就业", "提交申请")
+	wantText(t, page, "draft", "核对您的申请信息", "海陵区 城东街道", "有合法稳定就业", "提交申请",
+		// Withdrawing is never the primary button and asks to confirm first.
+		`<details class="confirm">`, "确认撤回")
+	if strings.Contains(page.Text(), `class="button">撤回申请`) {
+		t.Error("withdraw is drawn as the primary button")
+	}
 	r = web.Post("/cases/"+no+"/events/submit", "_csrf", testkit.FormToken(t, page.Text()), "version", "1")
 	wantRedirect(t, r, "/cases/"+no+"?done=submit", "submit")
 	page = web.Get("/cases/" + no + "?done=submit")

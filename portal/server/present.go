@@ -85,7 +85,8 @@ type formField struct {
 // serviceName is the localized name of a service.
 func serviceName(l *locale.L, service string) string { return l.T("service." + service + ".name") }
 
-func stateLabel(l *locale.L, service, state string) string { return l.T("state." + state) }
+// stateLabel is the familiar word for a state (已提交, 需补正, …).
+func stateLabel(l *locale.L, state string) string { return l.T("state." + state) }
 
 // due builds the countdown for a case's current state.
 func (s *Server) due(c *portal.Case, def *workflow.Definition) *dueDoc {
@@ -118,7 +119,7 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc)
 	divs := s.Authz.Divisions()
 	d := &caseDoc{
 		CaseNo: c.No, Service: c.Service, ServiceName: serviceName(l, c.Service), State: c.State,
-		StateLabel: stateLabel(l, c.Service, c.State), Version: c.Version, Division: c.Division,
+		StateLabel: stateLabel(l, c.State), Version: c.Version, Division: c.Division,
 		Form: c.Form, AllowedEvents: v.Allowed, Editable: v.Editable, Result: c.Result,
 		Due: s.due(c, def), Applicant: applicant, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		Final: def.States[c.State].Final,
@@ -135,7 +136,7 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc)
 	zone := s.Engine.Calendar.Zone
 	for _, h := range v.History {
 		t := timelineDoc{Event: h.Event, EventLabel: l.T("event." + h.Event), From: h.From, To: h.To,
-			ToLabel: stateLabel(l, c.Service, h.To), ActorRole: h.ActorRole, RoleLabel: l.T("role." + h.ActorRole),
+			ToLabel: stateLabel(l, h.To), ActorRole: h.ActorRole, RoleLabel: l.T("role." + h.ActorRole),
 			At: h.At, Reason: h.Reason, Items: h.Items, ItemLabels: itemLabels(l, def, h.Items),
 			AtText: h.At.In(zone).Format("2006-01-02 15:04")}
 		d.Timeline = append(d.Timeline, t)
@@ -183,7 +184,7 @@ func (s *Server) summaries(l *locale.L, cases []portal.Case, staff bool) []caseS
 			continue
 		}
 		cs := caseSummary{CaseNo: c.No, Service: c.Service, ServiceName: serviceName(l, c.Service), State: c.State,
-			StateLabel: stateLabel(l, c.Service, c.State), Version: c.Version, Division: c.Division,
+			StateLabel: stateLabel(l, c.State), Version: c.Version, Division: c.Division,
 			Due: s.due(c, def), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, CreatedText: c.CreatedAt.In(zone).Format("2006-01-02")}
 		if dv, ok := divs.Get(c.Division); ok {
 			cs.DivisionName = districtAndName(divs, dv)

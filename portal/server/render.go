@@ -78,9 +78,6 @@ func (s *Server) render(c *fiber.Ctx, name string, p *page) error {
 // renderStatus renders a page (the error page) outside a handler's own data.
 func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, d any) error {
 	var p *page
-	if c.Locals(localL) == nil {
-		c.Locals(localL, s.Catalog.L(""))
-	}
 	if ep, ok := d.(*errorPage); ok {
 		p = s.newPage(c, "", ep)
 		p.Title = ep.Title

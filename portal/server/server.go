@@ -96,12 +96,12 @@ func (s *Server) Shutdown(timeout time.Duration) error { return s.app.ShutdownWi
 
 func (s *Server) routes() {
 	app := s.app
-	app.Use(s.recoverPanic)
 	app.Use(requestid.New(requestid.Config{
 		// Never adopt the client's id: it would go into our logs unchecked.
 		Next: func(c *fiber.Ctx) bool { c.Request().Header.Del(fiber.HeaderXRequestID); return false },
 	}))
-	app.Use(s.accessLog)
+	app.Use(s.accessLog)    // one line per request, panics included
+	app.Use(s.recoverPanic) // a panic becomes a generic 500 with the request id
 	app.Use(s.securityHeaders)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
@@ -142,6 +142,7 @@ func (s *Server) routes() {
 	api.Get("/cases/:no", s.requireLogin, s.apiGetCase)
 	api.Put("/cases/:no/form", s.requireLogin, s.apiEditCase)
 	api.Post("/cases/:no/events/:event", s.requireLogin, s.apiFireEvent)
+	api.Post("/cases/:no/reveal", s.requireLogin, s.apiRevealID)
 	api.Get("/audit", s.requireLogin, s.apiAudit)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 

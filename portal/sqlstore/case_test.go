@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -392,4 +393,80 @@ func TestListCases(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestIdempotencyConcurrentClaim: two requests with the same key race. The
+// store promises (ClaimIdempotency) that the loser's transaction is retried
+// and then finds the winner's case, so both answer with the same case on
+// both databases.
+func TestIdempotencyConcurrentClaim(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		app := MustApplicant(t, db, "张三", 1)
+		const n = 4
+		// Every transaction waits here after its lookup until all have looked
+		// (or a moment passed: on SQLite transactions run one at a time).
+		var looked sync.WaitGroup
+		looked.Add(n)
+		var once [n]sync.Once
+		ids := make([]int64, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = db.Tx(ctx, func(tx portal.Tx) error {
+					id, _, err := tx.Idempotency(ctx, app.ID, "same-key")
+					once[i].Do(func() {
+						looked.Done()
+						waitTimeout(&looked, 150*time.Millisecond)
+					})
+					if err == nil {
+						ids[i] = id
+						return nil
+					}
+					if portal.ErrorCode(err) != portal.ENOTFOUND {
+						return err
+					}
+					c := newCase(fmt.Sprintf("TZRP-race-%d", i), app.ID, "321202001", "321202", "draft", time.Now())
+					if err := tx.InsertCase(ctx, c); err != nil {
+						return err
+					}
+					if err := tx.ClaimIdempotency(ctx, app.ID, "same-key", "hash", c.ID, time.Now()); err != nil {
+						return err
+					}
+					ids[i] = c.ID
+					return nil
+				})
+			}()
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Errorf("request %d: %v (code %s)", i, errs[i], portal.ErrorCode(errs[i]))
+			}
+		}
+		for i := 1; i < n; i++ {
+			if errs[i] == nil && errs[0] == nil && ids[i] != ids[0] {
+				t.Errorf("request %d got case %d, request 0 case %d", i, ids[i], ids[0])
+			}
+		}
+		var rows int
+		if err := db.SQL().QueryRow(`SELECT count(*) FROM idempotency_keys`).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != 1 {
+			t.Errorf("%d idempotency rows, want 1", rows)
+		}
+	})
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }

@@ -132,7 +132,7 @@ func (t *Tx) InsertUser(ctx context.Context, u *portal.User) error {
 		u.PasswordHash, nullString(u.TokenHash), u.Locale, nullTime(t.d, u.DisabledAt), t.d.time(u.CreatedAt),
 	).Scan(&u.ID)
 	if t.d.isUnique(err) {
-		return t.whichTaken(ctx, u, err)
+		return whichTaken(err)
 	}
 	return dbError("sqlstore.InsertUser", err)
 }
@@ -140,7 +140,7 @@ func (t *Tx) InsertUser(ctx context.Context, u *portal.User) error {
 // whichTaken names the field whose unique column refused the insert, so the
 // person is told which field to change. Both drivers name the column or
 // constraint in the error.
-func (t *Tx) whichTaken(_ context.Context, _ *portal.User, cause error) error {
+func whichTaken(cause error) error {
 	msg := cause.Error()
 	var pe *pgconn.PgError
 	if errors.As(cause, &pe) {

@@ -45,6 +45,27 @@ type State struct {
 	EditableBy []string `yaml:"editable_by"` // roles that may edit the form in this state
 	Deadline   Deadline `yaml:"deadline"`
 	OnTimeout  string   `yaml:"on_timeout"` // event fired by the scheduler when the deadline passes
+	// Outcome says how a final state ends the case: granted, refused or
+	// withdrawn (for people's pages and the plan's indicators).
+	Outcome string `yaml:"outcome"`
+}
+
+// Outcomes of final states.
+const (
+	OutcomeGranted   = "granted"
+	OutcomeRefused   = "refused"
+	OutcomeWithdrawn = "withdrawn"
+)
+
+// Negative reports whether firing event ends the case refused or withdrawn:
+// such an action is never the page's primary button.
+func (d *Definition) Negative(event string) bool {
+	e, ok := d.Events[event]
+	if !ok {
+		return false
+	}
+	o := d.States[e.To].Outcome
+	return o == OutcomeRefused || o == OutcomeWithdrawn
 }
 
 // Event is one event (a possible transition) of a workflow.
@@ -346,6 +367,12 @@ func (v *validator) check() {
 		v.roles(v.line("states", name, "editable_by"), "state "+name+" editable_by", s.EditableBy)
 		if s.Final && (!s.Deadline.IsZero() || s.OnTimeout != "" || len(s.EditableBy) > 0) {
 			v.fail(ln, "state %s is final: it can have no deadline, timeout or editors", name)
+		}
+		switch {
+		case s.Final && s.Outcome != OutcomeGranted && s.Outcome != OutcomeRefused && s.Outcome != OutcomeWithdrawn:
+			v.fail(ln, "final state %s needs an outcome: granted, refused or withdrawn", name)
+		case !s.Final && s.Outcome != "":
+			v.fail(v.line("states", name, "outcome"), "state %s is not final: it can have no outcome", name)
 		}
 		if s.OnTimeout != "" {
 			e, ok := d.Events[s.OnTimeout]

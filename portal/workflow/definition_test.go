@@ -26,8 +26,10 @@ states:
     on_timeout: withdraw
   approved:
     final: true
+    outcome: granted
   withdrawn:
     final: true
+    outcome: withdrawn
 events:
   submit:
     from: [draft, correction]
@@ -111,20 +113,20 @@ func TestParseRefusesBadDefinitions(t *testing.T) {
 		line    int // 0: any
 		message string
 	}{
-		{"unknown to state", r("to: approved", "to: aproved"), 30, `unknown to state "aproved"`},
-		{"unknown from state", r("from: [submitted]\n    to: approved", "from: [sent]\n    to: approved"), 29, `unknown from state "sent"`},
+		{"unknown to state", r("to: approved", "to: aproved"), 32, `unknown to state "aproved"`},
+		{"unknown from state", r("from: [submitted]\n    to: approved", "from: [sent]\n    to: approved"), 31, `unknown from state "sent"`},
 		{"unknown initial state", r("initial: draft", "initial: start"), 3, `initial state "start" is not defined`},
-		{"unknown role", r("by: [street_clerk]\n    actions", "by: [street_cleck]\n    actions"), 31, `unknown role "street_cleck"`},
+		{"unknown role", r("by: [street_clerk]\n    actions", "by: [street_cleck]\n    actions"), 33, `unknown role "street_cleck"`},
 		{"unknown editor role", r("editable_by: [applicant]\n  submitted", "editable_by: [citizen]\n  submitted"), 6, `unknown role "citizen"`},
 		{"unregistered guard", r("guards: [complete]", "guards: [complet]"), 0, `guard "complet" is not registered by service demo-service`},
 		{"unregistered action", r("actions: [issue]", "actions: [issue_permit]"), 0, `action "issue_permit" is not registered`},
 		{"unknown requirement", r("requires: [reason, items]", "requires: [reason, photo]"), 0, `unknown requirement "photo"`},
 		{"unknown separation event", r("not_by_actor_of: [correct]", "not_by_actor_of: [review]"), 0, `not_by_actor_of names unknown event "review"`},
-		{"unreachable state", r("  withdrawn:\n    final: true\n", "  withdrawn:\n    final: true\n  archived:\n    final: true\n"), 17, "state archived is unreachable"},
-		{"dead end", r("  approved:\n    final: true", "  approved: {}"), 13, "state approved is a dead end"},
+		{"unreachable state", r("    outcome: withdrawn\n", "    outcome: withdrawn\n  archived:\n    final: true\n    outcome: granted\n"), 19, "state archived is unreachable"},
+		{"dead end", r("  approved:\n    final: true\n    outcome: granted", "  approved: {}"), 13, "state approved is a dead end"},
 		{"no final state", func(s string) string {
-			s = strings.Replace(s, "  approved:\n    final: true", "  approved: {}", 1)
-			s = strings.Replace(s, "  withdrawn:\n    final: true", "  withdrawn: {}", 1)
+			s = strings.Replace(s, "  approved:\n    final: true\n    outcome: granted", "  approved: {}", 1)
+			s = strings.Replace(s, "  withdrawn:\n    final: true\n    outcome: withdrawn", "  withdrawn: {}", 1)
 			return s + "  reopen:\n    from: [approved, withdrawn]\n    to: draft\n    by: [applicant]\n"
 		}, 0, "no final state"},
 		{"leaves a final state", func(s string) string {
@@ -134,7 +136,7 @@ func TestParseRefusesBadDefinitions(t *testing.T) {
 		{"timeout event not from state", r("on_timeout: withdraw", "on_timeout: approve"), 12, `on_timeout event "approve" cannot fire from correction`},
 		{"bad deadline", r("deadline: 2 working days", "deadline: two weeks"), 0, `deadline "two weeks"`},
 		{"unknown key", r("    requires: [reason, items]", "    require: [reason, items]"), 0, "field require not found"},
-		{"no roles", r("    by: [street_clerk]\n    requires", "    by: []\n    requires"), 26, "no role may fire it"},
+		{"no roles", r("    by: [street_clerk]\n    requires", "    by: []\n    requires"), 28, "no role may fire it"},
 		{"self loop", r("from: [submitted]\n    to: correction", "from: [correction]\n    to: correction"), 0, "from and to are both correction"},
 		{"bad code", r("code: DS", "code: ds1"), 2, `code "ds1"`},
 		{"wrong file name", r("service: demo-service", "service: other-service"), 1, `must be defined in other-service.yaml`},
@@ -146,6 +148,8 @@ func TestParseRefusesBadDefinitions(t *testing.T) {
 			return s + "  edit:\n    from: [draft]\n    to: submitted\n    by: [applicant]\n"
 		}, 0, `event name "edit"`},
 		{"final state with deadline", r("  approved:\n    final: true", "  approved:\n    final: true\n    deadline: 3 days"), 0, "state approved is final"},
+		{"final state without outcome", r("    outcome: granted\n", ""), 13, "final state approved needs an outcome"},
+		{"outcome on an open state", r("    deadline: 2 working days", "    deadline: 2 working days\n    outcome: granted"), 0, "state submitted is not final"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,7 +210,7 @@ func TestLoadAllReportsEveryBadFile(t *testing.T) {
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, want := range []string{"workflows/demo-service.yaml:30", "workflows/other-service.yaml", `guard "complete" is not registered by service other-service`} {
+	for _, want := range []string{"workflows/demo-service.yaml:32", "workflows/other-service.yaml", `guard "complete" is not registered by service other-service`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q missing from %v", want, err)
 		}

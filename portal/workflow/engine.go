@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -76,6 +77,7 @@ type Engine struct {
 	Audit    *audit.Log
 	Calendar *Calendar
 	Now      func() time.Time
+	Log      *slog.Logger // optional: failures that must not fail the request
 
 	defs     map[string]*Definition
 	services map[string]Service
@@ -139,9 +141,11 @@ func (e *Engine) Denied(ctx context.Context, actor portal.Actor, action, no stri
 // transaction is rolled back).
 func (e *Engine) denied(ctx context.Context, actor portal.Actor, action, no string) {
 	ent := audit.Entry(actor, action, caseObject(no), audit.ResultDenied)
-	// A failure to audit is logged by the caller through the returned error path;
-	// the person still gets the same 404/403.
-	_ = e.Audit.Record(context.WithoutCancel(ctx), e.Store, ent)
+	// The person gets the same 404/403 either way; an entry that could not be
+	// written must at least reach the operator.
+	if err := e.Audit.Record(context.WithoutCancel(ctx), e.Store, ent); err != nil && e.Log != nil {
+		e.Log.Error("audit: could not record a denied access", "actor", ent.Actor, "action", action, "case", no, "err", err)
+	}
 }
 
 // Fire fires event on the case in one transaction.

@@ -38,10 +38,13 @@ states:
     on_timeout: expire
   settled:
     final: true
+    outcome: granted
   rejected:
     final: true
+    outcome: refused
   expired:
     final: true
+    outcome: withdrawn
 events:
   submit:
     from: [draft]
