@@ -145,7 +145,8 @@ func (l *Log) Verify(ctx context.Context, r portal.Reader) (int64, error) {
 		return n, err
 	}
 	if headSeq != last || headHash != prev {
-		return n, &Broken{Seq: last + 1, Reason: fmt.Sprintf("the chain head names entry %d but the last entry is %d (entries deleted from the end?)", headSeq, last)}
+		return n, &Broken{Seq: min(headSeq, last) + 1,
+			Reason: fmt.Sprintf("the chain head names entry %d but the last entry is %d (entries deleted from the end, or the head moved back)", headSeq, last)}
 	}
 	return n, nil
 }

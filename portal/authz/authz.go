@@ -170,12 +170,19 @@ func (a *Authz) Can(u *portal.User, division, obj, act string) (string, bool) {
 	if u.Kind == portal.KindApplicant {
 		return portal.RoleApplicant, true
 	}
-	// The matched rule names the role that allowed it, for the timeline.
-	_, explain, err := a.e.EnforceEx(sub, dom, obj, act)
-	if err != nil || len(explain) == 0 {
-		return "", false
+	// Name the role that allowed it, for the timeline: the first grant that
+	// covers the division and whose role has the permission. Both checks are
+	// cached decisions (EnforceEx, which would say it directly, is not cached).
+	divs := a.Divisions()
+	for _, g := range u.Grants {
+		if !divs.Covers(g.Division, division) {
+			continue
+		}
+		if ok, err := a.e.Enforce(g.Role, dom, obj, act); err == nil && ok {
+			return g.Role, true
+		}
 	}
-	return explain[0], true
+	return "", false
 }
 
 // Reach reports whether u may see case c at all: applicants their own cases,
@@ -194,6 +201,9 @@ func (a *Authz) Reach(u *portal.User, c *portal.Case) bool {
 // Scope turns u's grants that carry (obj, act) into a list filter.
 func (a *Authz) Scope(u *portal.User, obj, act string) portal.CaseFilter {
 	var f portal.CaseFilter
+	if u == nil || u.DisabledAt != nil {
+		return f // no reach at all
+	}
 	if u.Kind == portal.KindApplicant {
 		f.ApplicantID = u.ID
 		return f

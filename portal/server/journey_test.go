@@ -516,3 +516,41 @@ func TestAuditVerifyDetectsAnEditedRow(t *testing.T) {
 		})
 	}
 }
+
+// A double click or a client retry sends the same request several times at
+// once: all of them get the one case.
+func TestConcurrentIdempotentCreates(t *testing.T) {
+	for _, b := range testkit.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			p := testkit.Start(t, b, nil)
+			p.MustApplicant(t, testkit.Applicants[0])
+			c := p.NewClient(t)
+			c.Login(testkit.Applicants[0].Mobile)
+			body := map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()}
+			var wg sync.WaitGroup
+			nos := make([]string, 8)
+			codes := make([]int, 8)
+			for i := range nos {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := c.Do("POST", "/api/v1/cases", body, "Idempotency-Key", "double-click")
+					codes[i] = r.Status
+					if r.Status == 201 {
+						nos[i], _ = r.JSON(t)["case_no"].(string)
+					}
+				}()
+			}
+			wg.Wait()
+			for i := range nos {
+				if codes[i] != 201 || nos[i] != nos[0] {
+					t.Fatalf("8 concurrent creates with one key: %v %v", codes, nos)
+				}
+			}
+			if n := p.Count(t, "SELECT count(*) FROM cases"); n != 1 {
+				t.Errorf("cases: %d", n)
+			}
+		})
+	}
+}

@@ -228,13 +228,14 @@ func (q q) Idempotency(ctx context.Context, userID int64, key string) (int64, st
 	return caseID, hash, dbError("sqlstore.Idempotency", err)
 }
 
-// ClaimIdempotency records (user, key) → case. A concurrent claim of the
-// same key is ECONFLICT: the caller's transaction retries and then finds it.
+// ClaimIdempotency records (user, key) → case. If a concurrent request
+// claimed the same key first, the error makes Tx run the transaction again,
+// and the rerun finds that request's case.
 func (t *Tx) ClaimIdempotency(ctx context.Context, userID int64, key, requestHash string, caseID int64, at time.Time) error {
 	_, err := t.ex.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, key, request_hash, case_id, created_at)
 		VALUES ($1, $2, $3, $4, $5)`, userID, key, requestHash, caseID, t.d.time(at))
 	if t.d.isUnique(err) {
-		return &portal.Error{Code: portal.ECONFLICT, Message: "error.duplicate_submission", Err: err}
+		return &portal.Error{Code: portal.ECONFLICT, Message: "error.duplicate_submission", Err: rerun{err}}
 	}
 	return dbError("sqlstore.ClaimIdempotency", err)
 }

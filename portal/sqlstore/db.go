@@ -176,7 +176,9 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	var opts []goose.ProviderOption
 	if db.dialect.name() == "postgres" {
 		// Several nodes starting at once must not migrate twice.
-		locker, err := lock.NewPostgresSessionLocker()
+		// The advisory lock is per database, not per schema; retry every
+		// second (not goose's 5 s) for up to five minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return 0, fmt.Errorf("sqlstore.Migrate: %w", err)
 		}
@@ -243,8 +245,18 @@ func (db *DB) tx(ctx context.Context, fn func(portal.Tx) error) (err error) {
 	return nil
 }
 
+// rerun marks an error after which the whole transaction should run again:
+// it lost a race whose winner it will see the second time.
+type rerun struct{ error }
+
+func (r rerun) Unwrap() error { return r.error }
+
 // retryable reports a transient conflict the transaction may be run again for.
 func retryable(err error) bool {
+	var r rerun
+	if errors.As(err, &r) {
+		return true
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		return pe.Code == "40001" || pe.Code == "40P01"
