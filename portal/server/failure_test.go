@@ -13,48 +13,45 @@ import (
 // withdrawn by the scheduler; the timer fires once, and a timer whose case
 // moved on does nothing.
 func TestCorrectionTimeoutWithdraws(t *testing.T) {
-	for _, b := range testkit.Backends {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			j := newJourney(t, b)
-			ctx := context.Background()
-			late := j.create(t, j.alice, testkit.ResidenceForm())
-			quick := j.create(t, j.alice, testkit.ResidenceForm())
-			for _, no := range []string{late, quick} {
-				fire(t, j.alice, no, "submit", nil, 200)
-				fire(t, j.clerk, no, "request_correction", map[string]any{"reason": "缺材料", "items": []string{"photo"}}, 200)
-			}
-			fire(t, j.alice, quick, "submit", nil, 200) // corrected in time: its timer is obsolete
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		j := newJourney(t, b)
+		ctx := context.Background()
+		late := j.create(t, j.alice, testkit.ResidenceForm())
+		quick := j.create(t, j.alice, testkit.ResidenceForm())
+		for _, no := range []string{late, quick} {
+			fire(t, j.alice, no, "submit", nil, 200)
+			fire(t, j.clerk, no, "request_correction", map[string]any{"reason": "缺材料", "items": []string{"photo"}}, 200)
+		}
+		fire(t, j.alice, quick, "submit", nil, 200) // corrected in time: its timer is obsolete
 
-			j.p.Clock.Advance(30 * 24 * time.Hour)
-			if n, err := j.p.Engine.RunDueTimers(ctx); err != nil || n != 0 {
-				t.Fatalf("before the deadline: fired %d, %v", n, err)
-			}
-			j.p.Clock.Advance(24 * time.Hour)
-			if n, err := j.p.Engine.RunDueTimers(ctx); err != nil || n != 1 {
-				t.Fatalf("after the deadline: fired %d, %v", n, err)
-			}
-			if n, err := j.p.Engine.RunDueTimers(ctx); err != nil || n != 0 {
-				t.Fatalf("a second run fired %d, %v", n, err)
-			}
-			j.alice.Login(testkit.Applicants[0].Mobile) // the clock jump ended the session
-			m := j.alice.Do("GET", "/api/v1/cases/"+late, nil).JSON(t)
-			tl := m["timeline"].([]any)
-			last := tl[len(tl)-1].(map[string]any)
-			if m["state"] != "withdrawn" || last["actor_role"] != "scheduler" || last["event"] != "withdraw" {
-				t.Errorf("late case: %v, last step %v", m["state"], last)
-			}
-			if m := j.alice.Do("GET", "/api/v1/cases/"+quick, nil).JSON(t); m["state"] != "submitted" {
-				t.Errorf("corrected case: %v", m["state"])
-			}
-			if got := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE actor = 'scheduler' AND action = 'case.withdraw'"); got != 1 {
-				t.Errorf("scheduler audit entries: %d", got)
-			}
-			if n, err := j.p.Audit.Verify(ctx, j.p.DB); err != nil {
-				t.Errorf("audit chain after timers (%d): %v", n, err)
-			}
-		})
-	}
+		j.p.Clock.Advance(30 * 24 * time.Hour)
+		if n, err := j.p.Engine.RunDueTimers(ctx); err != nil || n != 0 {
+			t.Fatalf("before the deadline: fired %d, %v", n, err)
+		}
+		j.p.Clock.Advance(24 * time.Hour)
+		if n, err := j.p.Engine.RunDueTimers(ctx); err != nil || n != 1 {
+			t.Fatalf("after the deadline: fired %d, %v", n, err)
+		}
+		if n, err := j.p.Engine.RunDueTimers(ctx); err != nil || n != 0 {
+			t.Fatalf("a second run fired %d, %v", n, err)
+		}
+		j.alice.Login(testkit.Applicants[0].Mobile) // the clock jump ended the session
+		m := j.alice.Do("GET", "/api/v1/cases/"+late, nil).JSON(t)
+		tl := m["timeline"].([]any)
+		last := tl[len(tl)-1].(map[string]any)
+		if m["state"] != "withdrawn" || last["actor_role"] != "scheduler" || last["event"] != "withdraw" {
+			t.Errorf("late case: %v, last step %v", m["state"], last)
+		}
+		if m := j.alice.Do("GET", "/api/v1/cases/"+quick, nil).JSON(t); m["state"] != "submitted" {
+			t.Errorf("corrected case: %v", m["state"])
+		}
+		if got := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE actor = 'scheduler' AND action = 'case.withdraw'"); got != 1 {
+			t.Errorf("scheduler audit entries: %d", got)
+		}
+		if n, err := j.p.Audit.Verify(ctx, j.p.DB); err != nil {
+			t.Errorf("audit chain after timers (%d): %v", n, err)
+		}
+	})
 }
 
 // When Redis stops answering, pages that need a login answer 503 (never an

@@ -65,150 +65,144 @@ func fire(t *testing.T, c *testkit.Client, no, event string, body any, want int)
 }
 
 func TestResidencePermitJourney(t *testing.T) {
-	for _, b := range testkit.Backends {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			j := newJourney(t, b)
-			no := j.create(t, j.alice, testkit.ResidenceForm())
-			if !strings.HasPrefix(no, "TZRP20261130") || len(no) != 18 {
-				t.Errorf("case number %q: want TZRP + yyyymmdd (China time) + 6 digits", no)
-			}
-			m := fire(t, j.alice, no, "submit", nil, 200)
-			if m["state"] != "submitted" {
-				t.Fatalf("after submit: %v", m["state"])
-			}
-			due := m["due"].(map[string]any)
-			if due["working_days"] != true || due["remaining"] != float64(3) || due["last_day"] != "2026-12-02" {
-				t.Errorf("submitted countdown: %v (want 2 working days after Monday: until Wednesday 2026-12-02, 3 counting today)", due)
-			}
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		j := newJourney(t, b)
+		no := j.create(t, j.alice, testkit.ResidenceForm())
+		if !strings.HasPrefix(no, "TZRP20261130") || len(no) != 18 {
+			t.Errorf("case number %q: want TZRP + yyyymmdd (China time) + 6 digits", no)
+		}
+		m := fire(t, j.alice, no, "submit", nil, 200)
+		if m["state"] != "submitted" {
+			t.Fatalf("after submit: %v", m["state"])
+		}
+		due := m["due"].(map[string]any)
+		if due["working_days"] != true || due["remaining"] != float64(3) || due["last_day"] != "2026-12-02" {
+			t.Errorf("submitted countdown: %v (want 2 working days after Monday: until Wednesday 2026-12-02, 3 counting today)", due)
+		}
 
-			// The clerk finds it in the worklist of their street.
-			list := j.clerk.Do("GET", "/api/v1/cases", nil).JSON(t)
-			if items := list["items"].([]any); len(items) != 1 || items[0].(map[string]any)["case_no"] != no {
-				t.Fatalf("worklist of 城东街道: %v", list)
-			}
+		// The clerk finds it in the worklist of their street.
+		list := j.clerk.Do("GET", "/api/v1/cases", nil).JSON(t)
+		if items := list["items"].([]any); len(items) != 1 || items[0].(map[string]any)["case_no"] != no {
+			t.Fatalf("worklist of 城东街道: %v", list)
+		}
 
-			// Correction round trip: all missing items told at once.
-			fire(t, j.clerk, no, "request_correction", map[string]any{"reason": "缺少材料"}, 422)
-			m = fire(t, j.clerk, no, "request_correction", map[string]any{
-				"reason": "请补充材料", "items": []string{"address_proof", "房东身份证复印件"}}, 200)
-			if m["state"] != "correction" {
-				t.Fatalf("after request_correction: %v", m["state"])
-			}
-			am := j.alice.Do("GET", "/api/v1/cases/"+no, nil).JSON(t)
-			corr, _ := am["correction"].(map[string]any)
-			if corr == nil || fmt.Sprint(corr["items"]) != "[address_proof 房东身份证复印件]" || am["editable"] != true {
-				t.Fatalf("applicant's view of the correction: %v", am)
-			}
-			r := j.alice.Do("PUT", "/api/v1/cases/"+no+"/form", map[string]any{
-				"form": testkit.ResidenceForm("address", "海陵区东进东路18号3幢201室（已补正）"), "version": am["version"]})
-			if r.Status != 200 {
-				t.Fatalf("edit in correction: %d %s", r.Status, r.Body)
-			}
-			fire(t, j.alice, no, "submit", nil, 200)
+		// Correction round trip: all missing items told at once.
+		fire(t, j.clerk, no, "request_correction", map[string]any{"reason": "缺少材料"}, 422)
+		m = fire(t, j.clerk, no, "request_correction", map[string]any{
+			"reason": "请补充材料", "items": []string{"address_proof", "房东身份证复印件"}}, 200)
+		if m["state"] != "correction" {
+			t.Fatalf("after request_correction: %v", m["state"])
+		}
+		am := j.alice.Do("GET", "/api/v1/cases/"+no, nil).JSON(t)
+		corr, _ := am["correction"].(map[string]any)
+		if corr == nil || fmt.Sprint(corr["items"]) != "[address_proof 房东身份证复印件]" || am["editable"] != true {
+			t.Fatalf("applicant's view of the correction: %v", am)
+		}
+		r := j.alice.Do("PUT", "/api/v1/cases/"+no+"/form", map[string]any{
+			"form": testkit.ResidenceForm("address", "海陵区东进东路18号3幢201室（已补正）"), "version": am["version"]})
+		if r.Status != 200 {
+			t.Fatalf("edit in correction: %d %s", r.Status, r.Body)
+		}
+		fire(t, j.alice, no, "submit", nil, 200)
 
-			fire(t, j.clerk, no, "accept", nil, 200)
-			m = fire(t, j.clerk, no, "approve", nil, 200)
-			res := m["result"].(map[string]any)
-			if m["state"] != "approved" || !strings.HasPrefix(fmt.Sprint(res["permit_no"]), "JZ3212022026") ||
-				res["valid_from"] != "2026-11-30" || res["valid_until"] != "2027-11-29" {
-				t.Fatalf("approved case: %v", m)
-			}
-			am = j.alice.Do("GET", "/api/v1/cases/"+no, nil).JSON(t)
-			if am["result"].(map[string]any)["permit_no"] != res["permit_no"] {
-				t.Errorf("the applicant does not see the permit number: %v", am["result"])
-			}
-			var events []string
-			for _, e := range am["timeline"].([]any) {
-				events = append(events, e.(map[string]any)["event"].(string))
-			}
-			if got := strings.Join(events, ","); got != "create,submit,request_correction,edit,submit,accept,approve" {
-				t.Errorf("timeline: %s", got)
-			}
+		fire(t, j.clerk, no, "accept", nil, 200)
+		m = fire(t, j.clerk, no, "approve", nil, 200)
+		res := m["result"].(map[string]any)
+		if m["state"] != "approved" || !strings.HasPrefix(fmt.Sprint(res["permit_no"]), "JZ3212022026") ||
+			res["valid_from"] != "2026-11-30" || res["valid_until"] != "2027-11-29" {
+			t.Fatalf("approved case: %v", m)
+		}
+		am = j.alice.Do("GET", "/api/v1/cases/"+no, nil).JSON(t)
+		if am["result"].(map[string]any)["permit_no"] != res["permit_no"] {
+			t.Errorf("the applicant does not see the permit number: %v", am["result"])
+		}
+		var events []string
+		for _, e := range am["timeline"].([]any) {
+			events = append(events, e.(map[string]any)["event"].(string))
+		}
+		if got := strings.Join(events, ","); got != "create,submit,request_correction,edit,submit,accept,approve" {
+			t.Errorf("timeline: %s", got)
+		}
 
-			// Every transition is in the supervisor's audit view, and the chain holds.
-			au := j.sup.Do("GET", "/api/v1/audit?case_no="+no, nil)
-			if au.Status != 200 {
-				t.Fatalf("supervisor audit: %d %s", au.Status, au.Body)
-			}
-			var actions []string
-			for _, e := range au.JSON(t)["items"].([]any) {
-				actions = append(actions, e.(map[string]any)["action"].(string))
-			}
-			if got := strings.Join(actions, ","); got != "case.create,case.submit,case.request_correction,case.edit,case.submit,case.accept,case.approve" {
-				t.Errorf("audit of the case: %s", got)
-			}
-			if n, err := j.p.Audit.Verify(context.Background(), j.p.DB); err != nil || n == 0 {
-				t.Errorf("audit verify: %d entries, %v", n, err)
-			}
-			if got := j.p.Count(t, "SELECT count(*) FROM case_history h JOIN cases c ON c.id = h.case_id WHERE c.case_no = $1", no); got != 7 {
-				t.Errorf("history rows: %d, want 7 (= version)", got)
-			}
-		})
-	}
+		// Every transition is in the supervisor's audit view, and the chain holds.
+		au := j.sup.Do("GET", "/api/v1/audit?case_no="+no, nil)
+		if au.Status != 200 {
+			t.Fatalf("supervisor audit: %d %s", au.Status, au.Body)
+		}
+		var actions []string
+		for _, e := range au.JSON(t)["items"].([]any) {
+			actions = append(actions, e.(map[string]any)["action"].(string))
+		}
+		if got := strings.Join(actions, ","); got != "case.create,case.submit,case.request_correction,case.edit,case.submit,case.accept,case.approve" {
+			t.Errorf("audit of the case: %s", got)
+		}
+		if n, err := j.p.Audit.Verify(context.Background(), j.p.DB); err != nil || n == 0 {
+			t.Errorf("audit verify: %d entries, %v", n, err)
+		}
+		if got := j.p.Count(t, "SELECT count(*) FROM case_history h JOIN cases c ON c.id = h.case_id WHERE c.case_no = $1", no); got != 7 {
+			t.Errorf("history rows: %d, want 7 (= version)", got)
+		}
+	})
 }
 
 func TestReachAndPermissions(t *testing.T) {
-	for _, b := range testkit.Backends {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			j := newJourney(t, b)
-			no := j.create(t, j.alice, testkit.ResidenceForm())
-			fire(t, j.alice, no, "submit", nil, 200)
-			missing := j.bob.Do("GET", "/api/v1/cases/TZRP20260101999999", nil)
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		j := newJourney(t, b)
+		no := j.create(t, j.alice, testkit.ResidenceForm())
+		fire(t, j.alice, no, "submit", nil, 200)
+		missing := j.bob.Do("GET", "/api/v1/cases/TZRP20260101999999", nil)
 
-			auditsBefore := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE object = $1 AND result = 'denied'", "case:"+no)
-			for name, c := range map[string]*testkit.Client{"another applicant": j.bob, "clerk of another street": j.otherClerk} {
-				r := c.Do("GET", "/api/v1/cases/"+no, nil)
-				if r.Status != 404 {
-					t.Errorf("%s reads the case: %d", name, r.Status)
-				}
-				if strip(r.Text()) != strip(missing.Text()) {
-					t.Errorf("%s: out-of-reach body differs from not-found body:\n%s\n%s", name, r.Body, missing.Body)
-				}
-				if r := c.Do("POST", "/api/v1/cases/"+no+"/events/accept", nil); r.Status != 404 {
-					t.Errorf("%s fires accept: %d", name, r.Status)
-				}
+		auditsBefore := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE object = $1 AND result = 'denied'", "case:"+no)
+		for name, c := range map[string]*testkit.Client{"another applicant": j.bob, "clerk of another street": j.otherClerk} {
+			r := c.Do("GET", "/api/v1/cases/"+no, nil)
+			if r.Status != 404 {
+				t.Errorf("%s reads the case: %d", name, r.Status)
 			}
-			if got := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE object = $1 AND result = 'denied'", "case:"+no); got != auditsBefore+4 {
-				t.Errorf("denied accesses audited: %d, want %d", got-auditsBefore, 4)
+			if strip(r.Text()) != strip(missing.Text()) {
+				t.Errorf("%s: out-of-reach body differs from not-found body:\n%s\n%s", name, r.Body, missing.Body)
 			}
-			if got := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE object = $1 AND result = 'denied' AND actor = $2", "case:"+no,
-				fmt.Sprintf("user:%d", j.p.MustUserID(t, "westclerk"))); got != 2 {
-				t.Errorf("the other street's clerk's attempts in the audit: %d, want 2", got)
+			if r := c.Do("POST", "/api/v1/cases/"+no+"/events/accept", nil); r.Status != 404 {
+				t.Errorf("%s fires accept: %d", name, r.Status)
 			}
+		}
+		if got := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE object = $1 AND result = 'denied'", "case:"+no); got != auditsBefore+4 {
+			t.Errorf("denied accesses audited: %d, want %d", got-auditsBefore, 4)
+		}
+		if got := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE object = $1 AND result = 'denied' AND actor = $2", "case:"+no,
+			fmt.Sprintf("user:%d", j.p.MustUserID(t, "westclerk"))); got != 2 {
+			t.Errorf("the other street's clerk's attempts in the audit: %d, want 2", got)
+		}
 
-			// The district officer and the city supervisor reach it; the
-			// supervisor reads but cannot act; applicants cannot read audits.
-			if r := j.officer.Do("GET", "/api/v1/cases/"+no, nil); r.Status != 200 {
-				t.Errorf("district officer reads: %d", r.Status)
-			}
-			sr := j.sup.Do("GET", "/api/v1/cases/"+no, nil)
-			if sr.Status != 200 || fmt.Sprint(sr.JSON(t)["allowed_events"]) != "[]" {
-				t.Errorf("supervisor reads: %d %v", sr.Status, sr.JSON(t)["allowed_events"])
-			}
-			fire(t, j.sup, no, "accept", nil, 403)
-			fire(t, j.officer, no, "accept", nil, 403)
-			if r := j.alice.Do("GET", "/api/v1/audit?case_no="+no, nil); r.Status != 404 {
-				t.Errorf("applicant reads the audit: %d", r.Status)
-			}
-			if r := j.clerk.Do("GET", "/api/v1/audit?case_no="+no, nil); r.Status != 404 {
-				t.Errorf("clerk reads the audit: %d", r.Status)
-			}
-			// An applicant cannot fire a clerk's event on their own case.
-			fire(t, j.alice, no, "accept", nil, 403)
-			// Lists are filtered the same way.
-			if items := j.otherClerk.Do("GET", "/api/v1/cases", nil).JSON(t)["items"].([]any); len(items) != 0 {
-				t.Errorf("other street's worklist shows %d cases", len(items))
-			}
-			if items := j.bob.Do("GET", "/api/v1/cases", nil).JSON(t)["items"].([]any); len(items) != 0 {
-				t.Errorf("another applicant's list shows %d cases", len(items))
-			}
-			if items := j.sup.Do("GET", "/api/v1/cases", nil).JSON(t)["items"].([]any); len(items) != 1 {
-				t.Errorf("city supervisor's list shows %d cases", len(items))
-			}
-		})
-	}
+		// The district officer and the city supervisor reach it; the
+		// supervisor reads but cannot act; applicants cannot read audits.
+		if r := j.officer.Do("GET", "/api/v1/cases/"+no, nil); r.Status != 200 {
+			t.Errorf("district officer reads: %d", r.Status)
+		}
+		sr := j.sup.Do("GET", "/api/v1/cases/"+no, nil)
+		if sr.Status != 200 || fmt.Sprint(sr.JSON(t)["allowed_events"]) != "[]" {
+			t.Errorf("supervisor reads: %d %v", sr.Status, sr.JSON(t)["allowed_events"])
+		}
+		fire(t, j.sup, no, "accept", nil, 403)
+		fire(t, j.officer, no, "accept", nil, 403)
+		if r := j.alice.Do("GET", "/api/v1/audit?case_no="+no, nil); r.Status != 404 {
+			t.Errorf("applicant reads the audit: %d", r.Status)
+		}
+		if r := j.clerk.Do("GET", "/api/v1/audit?case_no="+no, nil); r.Status != 404 {
+			t.Errorf("clerk reads the audit: %d", r.Status)
+		}
+		// An applicant cannot fire a clerk's event on their own case.
+		fire(t, j.alice, no, "accept", nil, 403)
+		// Lists are filtered the same way.
+		if items := j.otherClerk.Do("GET", "/api/v1/cases", nil).JSON(t)["items"].([]any); len(items) != 0 {
+			t.Errorf("other street's worklist shows %d cases", len(items))
+		}
+		if items := j.bob.Do("GET", "/api/v1/cases", nil).JSON(t)["items"].([]any); len(items) != 0 {
+			t.Errorf("another applicant's list shows %d cases", len(items))
+		}
+		if items := j.sup.Do("GET", "/api/v1/cases", nil).JSON(t)["items"].([]any); len(items) != 1 {
+			t.Errorf("city supervisor's list shows %d cases", len(items))
+		}
+	})
 }
 
 // strip removes the request id, the one part of an error body that differs.
@@ -220,87 +214,81 @@ func strip(s string) string {
 }
 
 func TestConcurrentApprovalsOneWins(t *testing.T) {
-	for _, b := range testkit.Backends {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			j := newJourney(t, b)
-			no := j.create(t, j.alice, testkit.ResidenceForm())
-			fire(t, j.alice, no, "submit", nil, 200)
-			m := fire(t, j.clerk, no, "accept", nil, 200)
-			version := m["version"]
-			historyBefore := j.p.Count(t, "SELECT count(*) FROM case_history")
-			auditBefore := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE action = 'case.approve'")
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		j := newJourney(t, b)
+		no := j.create(t, j.alice, testkit.ResidenceForm())
+		fire(t, j.alice, no, "submit", nil, 200)
+		m := fire(t, j.clerk, no, "accept", nil, 200)
+		version := m["version"]
+		historyBefore := j.p.Count(t, "SELECT count(*) FROM case_history")
+		auditBefore := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE action = 'case.approve'")
 
-			var wg sync.WaitGroup
-			codes := make([]int, 8)
-			for i := range codes {
-				c := j.clerk
-				if i%2 == 1 {
-					c = j.clerk2
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					codes[i] = c.Do("POST", "/api/v1/cases/"+no+"/events/approve", map[string]any{"version": version}).Status
-				}()
+		var wg sync.WaitGroup
+		codes := make([]int, 8)
+		for i := range codes {
+			c := j.clerk
+			if i%2 == 1 {
+				c = j.clerk2
 			}
-			wg.Wait()
-			ok, conflict := 0, 0
-			for _, c := range codes {
-				switch c {
-				case 200:
-					ok++
-				case 409:
-					conflict++
-				}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i] = c.Do("POST", "/api/v1/cases/"+no+"/events/approve", map[string]any{"version": version}).Status
+			}()
+		}
+		wg.Wait()
+		ok, conflict := 0, 0
+		for _, c := range codes {
+			switch c {
+			case 200:
+				ok++
+			case 409:
+				conflict++
 			}
-			if ok != 1 || conflict != len(codes)-1 {
-				t.Fatalf("8 concurrent approvals of version %v: %v, want one 200 and the rest 409", version, codes)
-			}
-			if got := j.p.Count(t, "SELECT count(*) FROM case_history") - historyBefore; got != 1 {
-				t.Errorf("history rows added: %d, want 1", got)
-			}
-			if got := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE action = 'case.approve'") - auditBefore; got != 1 {
-				t.Errorf("approve audit entries: %d, want 1", got)
-			}
-			if got := j.p.Count(t, "SELECT count(*) FROM counters WHERE name LIKE 'permit:%'"); got != 1 {
-				t.Errorf("permit counters: %d", got)
-			}
-		})
-	}
+		}
+		if ok != 1 || conflict != len(codes)-1 {
+			t.Fatalf("8 concurrent approvals of version %v: %v, want one 200 and the rest 409", version, codes)
+		}
+		if got := j.p.Count(t, "SELECT count(*) FROM case_history") - historyBefore; got != 1 {
+			t.Errorf("history rows added: %d, want 1", got)
+		}
+		if got := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE action = 'case.approve'") - auditBefore; got != 1 {
+			t.Errorf("approve audit entries: %d, want 1", got)
+		}
+		if got := j.p.Count(t, "SELECT count(*) FROM counters WHERE name LIKE 'permit:%'"); got != 1 {
+			t.Errorf("permit counters: %d", got)
+		}
+	})
 }
 
 func TestSubmitUnderSixMonthsWritesNothing(t *testing.T) {
-	for _, b := range testkit.Backends {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			j := newJourney(t, b)
-			// Residence registered 2026-06-01: six months end on 2026-12-01, a day after "today".
-			no := j.create(t, j.alice, testkit.ResidenceForm("resided_since", "2026-06-01"))
-			rows := func() string {
-				return fmt.Sprint(j.p.Count(t, "SELECT count(*) FROM case_history"), j.p.Count(t, "SELECT count(*) FROM audit_log"),
-					j.p.Count(t, "SELECT version FROM cases WHERE case_no = $1", no), j.p.Count(t, "SELECT count(*) FROM jobs"))
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		j := newJourney(t, b)
+		// Residence registered 2026-06-01: six months end on 2026-12-01, a day after "today".
+		no := j.create(t, j.alice, testkit.ResidenceForm("resided_since", "2026-06-01"))
+		rows := func() string {
+			return fmt.Sprint(j.p.Count(t, "SELECT count(*) FROM case_history"), j.p.Count(t, "SELECT count(*) FROM audit_log"),
+				j.p.Count(t, "SELECT version FROM cases WHERE case_no = $1", no), j.p.Count(t, "SELECT count(*) FROM jobs"))
+		}
+		before := rows()
+		for _, lang := range []string{"zh-CN", "en"} {
+			j.alice.Lang = lang
+			r := j.alice.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil)
+			m := r.JSON(t)
+			if r.Status != 422 || m["rule"] != "min_residence" || !strings.Contains(fmt.Sprint(m["detail"]), "2026-12-01") {
+				t.Errorf("%s: %d %v", lang, r.Status, m)
 			}
-			before := rows()
-			for _, lang := range []string{"zh-CN", "en"} {
-				j.alice.Lang = lang
-				r := j.alice.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil)
-				m := r.JSON(t)
-				if r.Status != 422 || m["rule"] != "min_residence" || !strings.Contains(fmt.Sprint(m["detail"]), "2026-12-01") {
-					t.Errorf("%s: %d %v", lang, r.Status, m)
-				}
-			}
-			if after := rows(); after != before {
-				t.Errorf("a refused submit wrote something: history, audit, version, jobs %s → %s", before, after)
-			}
-			j.p.Clock.Advance(24 * time.Hour)
-			if r := j.alice.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil); r.Status != 401 {
-				t.Errorf("a day later the 12-hour session is over: %d %s", r.Status, r.Body)
-			}
-			j.alice.Login(testkit.Applicants[0].Mobile)
-			fire(t, j.alice, no, "submit", nil, 200)
-		})
-	}
+		}
+		if after := rows(); after != before {
+			t.Errorf("a refused submit wrote something: history, audit, version, jobs %s → %s", before, after)
+		}
+		j.p.Clock.Advance(24 * time.Hour)
+		if r := j.alice.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil); r.Status != 401 {
+			t.Errorf("a day later the 12-hour session is over: %d %s", r.Status, r.Body)
+		}
+		j.alice.Login(testkit.Applicants[0].Mobile)
+		fire(t, j.alice, no, "submit", nil, 200)
+	})
 }
 
 func TestBadFieldNamedInBothLanguages(t *testing.T) {
@@ -364,69 +352,63 @@ func TestCSRFRequired(t *testing.T) {
 }
 
 func TestLockoutAfterFiveFailures(t *testing.T) {
-	for _, b := range testkit.Backends {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			p := testkit.Start(t, b, nil)
-			a := testkit.Applicants[0]
-			p.MustApplicant(t, a)
-			c := p.NewClient(t)
-			unknown := c.Do("POST", "/api/v1/session", map[string]string{"login": "13999999999", "password": "Wrong-pass1"})
-			for i := 0; i < 5; i++ {
-				r := c.Do("POST", "/api/v1/session", map[string]string{"login": a.Mobile, "password": "Wrong-pass1"})
-				if r.Status != 401 || strip(r.Text()) != strip(unknown.Text()) {
-					t.Fatalf("failure %d: %d %s (must equal the unknown-account answer %s)", i+1, r.Status, r.Body, unknown.Body)
-				}
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		p := testkit.Start(t, b, nil)
+		a := testkit.Applicants[0]
+		p.MustApplicant(t, a)
+		c := p.NewClient(t)
+		unknown := c.Do("POST", "/api/v1/session", map[string]string{"login": "13999999999", "password": "Wrong-pass1"})
+		for i := 0; i < 5; i++ {
+			r := c.Do("POST", "/api/v1/session", map[string]string{"login": a.Mobile, "password": "Wrong-pass1"})
+			if r.Status != 401 || strip(r.Text()) != strip(unknown.Text()) {
+				t.Fatalf("failure %d: %d %s (must equal the unknown-account answer %s)", i+1, r.Status, r.Body, unknown.Body)
 			}
-			locked := c.Do("POST", "/api/v1/session", map[string]string{"login": a.IDNumber, "password": testkit.Password})
-			if locked.Status != 401 || strip(locked.Text()) != strip(unknown.Text()) {
-				t.Fatalf("locked account with the right password: %d %s", locked.Status, locked.Body)
-			}
-			if got := p.Count(t, "SELECT count(*) FROM audit_log WHERE action = 'login' AND result = 'failed'"); got != 7 {
-				t.Errorf("failed logins audited: %d, want 7", got)
-			}
-			if got := p.Count(t, "SELECT count(*) FROM audit_log WHERE action = 'login' AND detail LIKE '%locked%'"); got != 1 {
-				t.Errorf("locked attempt audited with its reason: %d", got)
-			}
-			if got := p.Count(t, "SELECT count(*) FROM audit_log WHERE detail LIKE $1 OR detail LIKE $2", "%"+a.IDNumber+"%", "%"+a.Mobile+"%"); got != 0 {
-				t.Errorf("the audit trail holds %d unmasked ID or mobile numbers", got)
-			}
-			if b.Redis {
-				return // the lock's end is Redis's TTL; the in-process store shows the clock logic
-			}
-			p.Clock.Advance(16 * time.Minute)
-			if r := c.Do("POST", "/api/v1/session", map[string]string{"login": a.IDNumber, "password": testkit.Password}); r.Status != 200 {
-				t.Errorf("after the lock ends: %d %s", r.Status, r.Body)
-			}
-		})
-	}
+		}
+		locked := c.Do("POST", "/api/v1/session", map[string]string{"login": a.IDNumber, "password": testkit.Password})
+		if locked.Status != 401 || strip(locked.Text()) != strip(unknown.Text()) {
+			t.Fatalf("locked account with the right password: %d %s", locked.Status, locked.Body)
+		}
+		if got := p.Count(t, "SELECT count(*) FROM audit_log WHERE action = 'login' AND result = 'failed'"); got != 7 {
+			t.Errorf("failed logins audited: %d, want 7", got)
+		}
+		if got := p.Count(t, "SELECT count(*) FROM audit_log WHERE action = 'login' AND detail LIKE '%locked%'"); got != 1 {
+			t.Errorf("locked attempt audited with its reason: %d", got)
+		}
+		if got := p.Count(t, "SELECT count(*) FROM audit_log WHERE detail LIKE $1 OR detail LIKE $2", "%"+a.IDNumber+"%", "%"+a.Mobile+"%"); got != 0 {
+			t.Errorf("the audit trail holds %d unmasked ID or mobile numbers", got)
+		}
+		if b.Redis {
+			return // the lock's end is Redis's TTL; the in-process store shows the clock logic
+		}
+		p.Clock.Advance(16 * time.Minute)
+		if r := c.Do("POST", "/api/v1/session", map[string]string{"login": a.IDNumber, "password": testkit.Password}); r.Status != 200 {
+			t.Errorf("after the lock ends: %d %s", r.Status, r.Body)
+		}
+	})
 }
 
 func TestLogoutKillsTheSession(t *testing.T) {
-	for _, b := range testkit.Backends {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			p := testkit.Start(t, b, nil)
-			p.MustApplicant(t, testkit.Applicants[0])
-			c := p.NewClient(t)
-			c.Login(testkit.Applicants[0].Mobile)
-			old := c.Cookie("tz_session")
-			if r := c.Do("GET", "/api/v1/session", nil); r.Status != 200 || r.JSON(t)["csrf_token"] != c.CSRF {
-				t.Fatalf("session: %d %s", r.Status, r.Body)
-			}
-			if r := c.Do("DELETE", "/api/v1/session", nil); r.Status != 204 {
-				t.Fatalf("logout: %d %s", r.Status, r.Body)
-			}
-			c2 := p.NewClient(t)
-			c2.SetCookie("tz_session", old)
-			if r := c2.Do("GET", "/api/v1/session", nil); r.Status != 401 {
-				t.Errorf("the old session cookie still works: %d", r.Status)
-			}
-			if r := c2.Get("/cases"); r.Status != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
-				t.Errorf("HTML with the old cookie: %d %s", r.Status, r.Header.Get("Location"))
-			}
-		})
-	}
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		p := testkit.Start(t, b, nil)
+		p.MustApplicant(t, testkit.Applicants[0])
+		c := p.NewClient(t)
+		c.Login(testkit.Applicants[0].Mobile)
+		old := c.Cookie("tz_session")
+		if r := c.Do("GET", "/api/v1/session", nil); r.Status != 200 || r.JSON(t)["csrf_token"] != c.CSRF {
+			t.Fatalf("session: %d %s", r.Status, r.Body)
+		}
+		if r := c.Do("DELETE", "/api/v1/session", nil); r.Status != 204 {
+			t.Fatalf("logout: %d %s", r.Status, r.Body)
+		}
+		c2 := p.NewClient(t)
+		c2.SetCookie("tz_session", old)
+		if r := c2.Do("GET", "/api/v1/session", nil); r.Status != 401 {
+			t.Errorf("the old session cookie still works: %d", r.Status)
+		}
+		if r := c2.Get("/cases"); r.Status != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+			t.Errorf("HTML with the old cookie: %d %s", r.Status, r.Header.Get("Location"))
+		}
+	})
 }
 
 func TestLoginGivesANewSessionID(t *testing.T) {
@@ -473,84 +455,78 @@ func TestIdempotentCreate(t *testing.T) {
 }
 
 func TestAuditVerifyDetectsAnEditedRow(t *testing.T) {
-	for _, b := range testkit.Backends {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			j := newJourney(t, b)
-			no := j.create(t, j.alice, testkit.ResidenceForm())
-			fire(t, j.alice, no, "submit", nil, 200)
-			ctx := context.Background()
-			n, err := j.p.Audit.Verify(ctx, j.p.DB)
-			if err != nil {
-				t.Fatalf("intact chain: %v", err)
-			}
-			db := j.p.DB.SQL()
-			// The portal itself cannot change the trail.
-			if _, err := db.Exec("UPDATE audit_log SET result = 'ok' WHERE action = 'case.submit'"); err == nil {
-				t.Fatal("UPDATE of audit_log was allowed")
-			}
-			if _, err := db.Exec("DELETE FROM audit_log"); err == nil {
-				t.Fatal("DELETE from audit_log was allowed")
-			}
-			// Someone with direct access to the database removes the guard.
-			if b.Postgres {
-				_, err = db.Exec("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
-			} else {
-				_, err = db.Exec("DROP TRIGGER audit_log_no_update")
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var seq int64
-			if err := db.QueryRow("SELECT seq FROM audit_log WHERE action = 'case.submit'").Scan(&seq); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := db.Exec("UPDATE audit_log SET ip = '10.9.9.9' WHERE seq = $1", seq); err != nil {
-				t.Fatal(err)
-			}
-			_, err = j.p.Audit.Verify(ctx, j.p.DB)
-			var broken *audit.Broken
-			if !errorsAs(err, &broken) || broken.Seq != seq {
-				t.Fatalf("verify after editing entry %d of %d: %v", seq, n, err)
-			}
-		})
-	}
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		j := newJourney(t, b)
+		no := j.create(t, j.alice, testkit.ResidenceForm())
+		fire(t, j.alice, no, "submit", nil, 200)
+		ctx := context.Background()
+		n, err := j.p.Audit.Verify(ctx, j.p.DB)
+		if err != nil {
+			t.Fatalf("intact chain: %v", err)
+		}
+		db := j.p.DB.SQL()
+		// The portal itself cannot change the trail.
+		if _, err := db.Exec("UPDATE audit_log SET result = 'ok' WHERE action = 'case.submit'"); err == nil {
+			t.Fatal("UPDATE of audit_log was allowed")
+		}
+		if _, err := db.Exec("DELETE FROM audit_log"); err == nil {
+			t.Fatal("DELETE from audit_log was allowed")
+		}
+		// Someone with direct access to the database removes the guard.
+		if b.Postgres {
+			_, err = db.Exec("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
+		} else {
+			_, err = db.Exec("DROP TRIGGER audit_log_no_update")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seq int64
+		if err := db.QueryRow("SELECT seq FROM audit_log WHERE action = 'case.submit'").Scan(&seq); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec("UPDATE audit_log SET ip = '10.9.9.9' WHERE seq = $1", seq); err != nil {
+			t.Fatal(err)
+		}
+		_, err = j.p.Audit.Verify(ctx, j.p.DB)
+		var broken *audit.Broken
+		if !errorsAs(err, &broken) || broken.Seq != seq {
+			t.Fatalf("verify after editing entry %d of %d: %v", seq, n, err)
+		}
+	})
 }
 
 // A double click or a client retry sends the same request several times at
 // once: all of them get the one case.
 func TestConcurrentIdempotentCreates(t *testing.T) {
-	for _, b := range testkit.Backends {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			p := testkit.Start(t, b, nil)
-			p.MustApplicant(t, testkit.Applicants[0])
-			c := p.NewClient(t)
-			c.Login(testkit.Applicants[0].Mobile)
-			body := map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()}
-			var wg sync.WaitGroup
-			nos := make([]string, 8)
-			codes := make([]int, 8)
-			for i := range nos {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					r := c.Do("POST", "/api/v1/cases", body, "Idempotency-Key", "double-click")
-					codes[i] = r.Status
-					if r.Status == 201 {
-						nos[i], _ = r.JSON(t)["case_no"].(string)
-					}
-				}()
-			}
-			wg.Wait()
-			for i := range nos {
-				if codes[i] != 201 || nos[i] != nos[0] {
-					t.Fatalf("8 concurrent creates with one key: %v %v", codes, nos)
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		p := testkit.Start(t, b, nil)
+		p.MustApplicant(t, testkit.Applicants[0])
+		c := p.NewClient(t)
+		c.Login(testkit.Applicants[0].Mobile)
+		body := map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()}
+		var wg sync.WaitGroup
+		nos := make([]string, 8)
+		codes := make([]int, 8)
+		for i := range nos {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := c.Do("POST", "/api/v1/cases", body, "Idempotency-Key", "double-click")
+				codes[i] = r.Status
+				if r.Status == 201 {
+					nos[i], _ = r.JSON(t)["case_no"].(string)
 				}
+			}()
+		}
+		wg.Wait()
+		for i := range nos {
+			if codes[i] != 201 || nos[i] != nos[0] {
+				t.Fatalf("8 concurrent creates with one key: %v %v", codes, nos)
 			}
-			if n := p.Count(t, "SELECT count(*) FROM cases"); n != 1 {
-				t.Errorf("cases: %d", n)
-			}
-		})
-	}
+		}
+		if n := p.Count(t, "SELECT count(*) FROM cases"); n != 1 {
+			t.Errorf("cases: %d", n)
+		}
+	})
 }

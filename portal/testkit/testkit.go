@@ -19,7 +19,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +29,7 @@ import (
 	"tzportal/portal/account"
 	"tzportal/portal/boot"
 	"tzportal/portal/config"
+	"tzportal/portal/session/sessiontest"
 )
 
 // Defaults of the external servers.
@@ -139,35 +139,11 @@ func Redis(tb testing.TB) (string, string) {
 }
 
 // Clock is a settable clock for tests that move time (deadlines, lockouts,
-// session lifetimes) without sleeping.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// session lifetimes) without sleeping: the session suite's clock.
+type Clock = sessiontest.Clock
 
 // NewClock returns a clock at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// Set puts the clock at t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
+func NewClock(t time.Time) *Clock { return sessiontest.NewClock(t) }
 
 // Backend chooses the database and session store of a test portal.
 type Backend struct {
@@ -179,6 +155,17 @@ type Backend struct {
 // Backends are the two ways the portal runs: embedded defaults, and
 // production (PostgreSQL + Redis).
 var Backends = []Backend{{Name: "sqlite"}, {Name: "postgres+redis", Postgres: true, Redis: true}}
+
+// EachBackend runs test once per backend, in parallel subtests.
+func EachBackend(t *testing.T, test func(t *testing.T, b Backend)) {
+	t.Helper()
+	for _, b := range Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			test(t, b)
+		})
+	}
+}
 
 // Portal is a running test portal.
 type Portal struct {
