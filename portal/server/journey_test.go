@@ -530,3 +530,48 @@ func TestConcurrentIdempotentCreates(t *testing.T) {
 		}
 	})
 }
+
+// The worklist pages with a cursor (no OFFSET): every case once, oldest first.
+func TestWorklistPages(t *testing.T) {
+	j := newJourney(t, testkit.Backend{})
+	var want []string
+	for i := 0; i < 7; i++ {
+		no := j.create(t, j.alice, testkit.ResidenceForm("address", fmt.Sprintf("海陵区东进东路%d号", i+1)))
+		fire(t, j.alice, no, "submit", nil, 200)
+		want = append(want, no)
+	}
+	var got []string
+	path := "/api/v1/cases?limit=3"
+	for pages := 0; path != ""; pages++ {
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+		m := j.clerk.Do("GET", path, nil).JSON(t)
+		for _, it := range m["items"].([]any) {
+			got = append(got, it.(map[string]any)["case_no"].(string))
+		}
+		path = ""
+		if next, ok := m["next"].(string); ok {
+			path = "/api/v1/cases?limit=3&after=" + next
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("pages: %v, want %v", got, want)
+	}
+	page := j.clerk.Get("/cases?limit=3")
+	if !strings.Contains(page.Text(), "after=") {
+		t.Error("the HTML worklist has no next-page link")
+	}
+	// Filters: a state, and overdue cases only.
+	if items := j.clerk.Do("GET", "/api/v1/cases?state=reviewing", nil).JSON(t)["items"].([]any); len(items) != 0 {
+		t.Errorf("state filter: %d reviewing cases", len(items))
+	}
+	if items := j.clerk.Do("GET", "/api/v1/cases?overdue=1", nil).JSON(t)["items"].([]any); len(items) != 0 {
+		t.Errorf("nothing is overdue yet, got %d", len(items))
+	}
+	j.p.Clock.Advance(4 * 24 * time.Hour)
+	j.clerk.Login("clerk1")
+	if items := j.clerk.Do("GET", "/api/v1/cases?overdue=1", nil).JSON(t)["items"].([]any); len(items) != 7 {
+		t.Errorf("after the 2-working-day limit, overdue: %d, want 7", len(items))
+	}
+}
