@@ -31,9 +31,13 @@ type Reader interface {
 	CaseByNo(ctx context.Context, no string) (*Case, error)
 	CaseByID(ctx context.Context, id int64) (*Case, error)
 	History(ctx context.Context, caseID int64) ([]History, error)
+	// HistoryOf returns the timelines of several cases at once (for fsck).
+	HistoryOf(ctx context.Context, caseIDs []int64) (map[int64][]History, error)
 	ListCases(ctx context.Context, f CaseFilter) ([]Case, error)
 
 	AuditByObject(ctx context.Context, object string, limit int) ([]AuditEntry, error)
+	// AuditOf returns the entries about several objects at once (for fsck).
+	AuditOf(ctx context.Context, objects []string) (map[string][]AuditEntry, error)
 	// AuditAfter returns up to limit entries with Seq > after, in order.
 	AuditAfter(ctx context.Context, after int64, limit int) ([]AuditEntry, error)
 	// AuditHead returns the sequence number and hash of the newest entry as

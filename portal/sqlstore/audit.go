@@ -37,6 +37,24 @@ func (q q) AuditByObject(ctx context.Context, object string, limit int) ([]porta
 		`SELECT `+auditColumns+` FROM audit_log WHERE object = $1 ORDER BY seq LIMIT $2`, object, limit)
 }
 
+// AuditOf returns the entries about several objects, oldest first.
+func (q q) AuditOf(ctx context.Context, objects []string) (map[string][]portal.AuditEntry, error) {
+	out := map[string][]portal.AuditEntry{}
+	if len(objects) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(objects))
+	for i, o := range objects {
+		args[i] = o
+	}
+	list, err := q.audits(ctx, "sqlstore.AuditOf",
+		`SELECT `+auditColumns+` FROM audit_log WHERE object IN (`+placeholders(len(args))+`) ORDER BY seq`, args...)
+	for _, e := range list {
+		out[e.Object] = append(out[e.Object], e)
+	}
+	return out, err
+}
+
 // AuditAfter returns up to limit entries after seq, in chain order.
 func (q q) AuditAfter(ctx context.Context, after int64, limit int) ([]portal.AuditEntry, error) {
 	return q.audits(ctx, "sqlstore.AuditAfter",

@@ -55,29 +55,58 @@ func (t *Tx) CaseByNoForUpdate(ctx context.Context, no string) (*portal.Case, er
 
 // History returns the case's timeline, oldest first.
 func (q q) History(ctx context.Context, caseID int64) ([]portal.History, error) {
+	by, err := q.histories(ctx, "sqlstore.History", `case_id = $1`, caseID)
+	return by[caseID], err
+}
+
+// HistoryOf returns the timelines of several cases, oldest first.
+func (q q) HistoryOf(ctx context.Context, caseIDs []int64) (map[int64][]portal.History, error) {
+	if len(caseIDs) == 0 {
+		return map[int64][]portal.History{}, nil
+	}
+	args := make([]any, len(caseIDs))
+	for i, id := range caseIDs {
+		args[i] = id
+	}
+	return q.histories(ctx, "sqlstore.HistoryOf", "case_id IN ("+placeholders(len(args))+")", args...)
+}
+
+// placeholders returns "$1, $2, …, $n".
+func placeholders(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", i)
+	}
+	return b.String()
+}
+
+func (q q) histories(ctx context.Context, op, where string, args ...any) (map[int64][]portal.History, error) {
 	rows, err := q.ex.QueryContext(ctx, `SELECT case_id, seq, event, from_state, to_state, actor_id, actor_role, reason, items, at
-		FROM case_history WHERE case_id = $1 ORDER BY seq`, caseID)
+		FROM case_history WHERE `+where+` ORDER BY case_id, seq`, args...)
 	if err != nil {
-		return nil, dbError("sqlstore.History", err)
+		return nil, dbError(op, err)
 	}
 	defer rows.Close()
-	var out []portal.History
+	out := map[int64][]portal.History{}
 	for rows.Next() {
 		var h portal.History
 		var actor sql.NullInt64
 		var items []byte
 		if err := rows.Scan(&h.CaseID, &h.Seq, &h.Event, &h.From, &h.To, &actor, &h.ActorRole, &h.Reason, &items, scanTime{&h.At}); err != nil {
-			return nil, dbError("sqlstore.History", err)
+			return nil, dbError(op, err)
 		}
 		if actor.Valid {
 			h.ActorID = &actor.Int64
 		}
 		if err := json.Unmarshal(items, &h.Items); err != nil {
-			return nil, fmt.Errorf("sqlstore.History: items of case %d: %w", caseID, err)
+			return nil, fmt.Errorf("%s: items of case %d: %w", op, h.CaseID, err)
 		}
-		out = append(out, h)
+		out[h.CaseID] = append(out[h.CaseID], h)
 	}
-	return out, dbError("sqlstore.History", rows.Err())
+	return out, dbError(op, rows.Err())
 }
 
 // ListCases returns one page of cases matching f, keyset-paginated on id.

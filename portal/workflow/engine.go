@@ -125,6 +125,9 @@ func (e *Engine) Definition(service string) (*Definition, bool) {
 	return d, ok
 }
 
+// Definitions returns every definition by service id.
+func (e *Engine) Definitions() map[string]*Definition { return e.defs }
+
 // Services returns the service ids in order.
 func (e *Engine) Services() []string { return SortedServices(e.defs) }
 

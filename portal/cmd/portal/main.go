@@ -5,6 +5,7 @@
 //	portal staff add ...       add a staff account with one grant
 //	portal system add ...      add a system account; prints its API token once
 //	portal audit verify        check the audit hash chain
+//	portal fsck                check every invariant of the database
 //
 // Configuration comes from the environment: see README.md.
 package main
@@ -29,6 +30,7 @@ import (
 	"tzportal/portal/audit"
 	"tzportal/portal/boot"
 	"tzportal/portal/config"
+	"tzportal/portal/fsck"
 	"tzportal/portal/sqlstore"
 )
 
@@ -45,6 +47,8 @@ commands:
   system add       add a system account for another system calling the API:
                    --login L --name N --role ROLE --division CODE
   audit verify     verify the audit hash chain; exit status 1 names the first broken entry
+  fsck             check the database's invariants (versions, history edges, audit
+                   entries, audit chain); exit status 1 lists every violation
 `
 
 func main() {
@@ -75,6 +79,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return systemAdd(ctx, args[2:], stdout, logger, getenv)
 	case cmd == "audit verify":
 		return auditVerify(ctx, stdout, logger, getenv)
+	case args[0] == "fsck":
+		return fsckCmd(ctx, stdout, logger, getenv)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return 0, nil
@@ -166,12 +172,12 @@ func cliActor() portal.Actor {
 
 // openTool wires the portal for a command-line tool. The exit status is 2
 // for a configuration error and 1 for anything else.
-func openTool(ctx context.Context, logger *slog.Logger, getenv func(string) string) (*boot.Portal, int, error) {
+func openTool(ctx context.Context, logger *slog.Logger, getenv func(string) string, migrate bool) (*boot.Portal, int, error) {
 	cfg, err := config.FromEnv(getenv, config.Needs{Secret: true})
 	if err != nil {
 		return nil, 2, err
 	}
-	p, err := boot.Open(ctx, cfg, boot.Options{Logger: logger, Migrate: true})
+	p, err := boot.Open(ctx, cfg, boot.Options{Logger: logger, Migrate: migrate})
 	if err != nil {
 		return nil, 1, err
 	}
@@ -199,7 +205,7 @@ func staffAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		}
 		s.Password = strings.TrimRight(line, "\r\n")
 	}
-	p, code, err := openTool(ctx, logger, getenv)
+	p, code, err := openTool(ctx, logger, getenv, true)
 	if err != nil {
 		return code, err
 	}
@@ -224,7 +230,7 @@ func systemAdd(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	if *login == "" || *name == "" || *role == "" || *division == "" {
 		return 2, errors.New("system add needs --login, --name, --role and --division")
 	}
-	p, code, err := openTool(ctx, logger, getenv)
+	p, code, err := openTool(ctx, logger, getenv, true)
 	if err != nil {
 		return code, err
 	}
@@ -257,5 +263,27 @@ func auditVerify(ctx context.Context, stdout io.Writer, logger *slog.Logger, get
 		return 1, err
 	}
 	fmt.Fprintf(stdout, "audit chain intact: %d entries\n", n)
+	return 0, nil
+}
+
+// fsckCmd checks the invariants; it never migrates or writes.
+func fsckCmd(ctx context.Context, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
+	p, code, err := openTool(ctx, logger, getenv, false)
+	if err != nil {
+		return code, err
+	}
+	defer p.Close()
+	res, err := fsck.Check(ctx, p.DB, p.Engine.Definitions(), p.Audit)
+	if err != nil {
+		return 1, err
+	}
+	for _, v := range res.Violations {
+		fmt.Fprintln(stdout, v)
+	}
+	if len(res.Violations) > 0 {
+		fmt.Fprintf(stdout, "fsck: %d violation(s) in %d cases and %d audit entries\n", len(res.Violations), res.Cases, res.Audit)
+		return 1, nil
+	}
+	fmt.Fprintf(stdout, "fsck: ok: %d cases, %d audit entries\n", res.Cases, res.Audit)
 	return 0, nil
 }

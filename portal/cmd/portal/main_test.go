@@ -80,6 +80,9 @@ func TestStaffAddAndAuditVerify(t *testing.T) {
 				t.Fatalf("system add: %d %q %v", code, out, err)
 			}
 
+			if code, out, err := runCmd(t, e, "", "fsck"); code != 0 || !strings.Contains(out, "fsck: ok: 0 cases, 3 audit entries") {
+				t.Errorf("fsck: %d %q %v", code, out, err)
+			}
 			code, out, err = runCmd(t, e, "", "audit", "verify")
 			if code != 0 || !strings.Contains(out, "audit chain intact: 3 entries") {
 				t.Fatalf("verify: %d %q %v", code, out, err)
@@ -88,6 +91,10 @@ func TestStaffAddAndAuditVerify(t *testing.T) {
 			code, out, _ = runCmd(t, env{"DATABASE_URL": db, "PORTAL_SECRET": testkit.NewSecret()}, "", "audit", "verify")
 			if code != 1 || !strings.Contains(out, "broken at entry 1") {
 				t.Errorf("verify with another secret: %d %q", code, out)
+			}
+			code, out, _ = runCmd(t, env{"DATABASE_URL": db, "PORTAL_SECRET": testkit.NewSecret()}, "", "fsck")
+			if code != 1 || !strings.Contains(out, "audit chain broken at entry 1") || !strings.Contains(out, "1 violation(s)") {
+				t.Errorf("fsck with another secret: %d %q", code, out)
 			}
 		})
 	}
