@@ -89,7 +89,9 @@ func Check(ctx context.Context, r portal.Reader, defs map[string]*workflow.Defin
 
 func checkCase(c *portal.Case, def *workflow.Definition, hist []portal.History, entries []portal.AuditEntry) []Violation {
 	var out []Violation
-	bad := func(format string, args ...any) { out = append(out, Violation{Case: c.No, Reason: fmt.Sprintf(format, args...)}) }
+	bad := func(format string, args ...any) {
+		out = append(out, Violation{Case: c.No, Reason: fmt.Sprintf(format, args...)})
+	}
 	if def == nil {
 		bad("service %q has no workflow definition", c.Service)
 		return out

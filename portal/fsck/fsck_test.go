@@ -72,7 +72,7 @@ func TestFsck(t *testing.T) {
 		for _, want := range []string{
 			nos[0] + ": version 4 but 3 history rows",
 			nos[1] + `: history row 1: create from "" to "approved" is not allowed`,
-			nos[1] + `: history row 2 starts in "submitted", but the case was in "approved"`,
+			nos[1] + `: history row 2 starts in "draft", but the case was in "approved"`,
 			nos[2] + `: the case is in "approved" but its history ends in "reviewing"`,
 			nos[3] + ": history row 3 (accept) has no audit entry",
 			"audit chain broken at entry",
