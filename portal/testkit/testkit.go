@@ -179,26 +179,60 @@ type Portal struct {
 // The clock starts at Monday 2026-11-30 10:00 China time unless clock is given.
 func Start(tb testing.TB, b Backend, clock *Clock) *Portal {
 	tb.Helper()
+	return StartWith(tb, Options{Backend: b, Clock: clock})
+}
+
+// Options configure StartWith.
+type Options struct {
+	Backend Backend
+	Clock   *Clock
+	// DatabaseURL and RedisURL replace the fresh ones the backend would get
+	// (e.g. to reach them through a FaultProxy); Backend still says which
+	// kinds are used.
+	DatabaseURL, RedisURL, RedisPrefix string
+	Env                                map[string]string // more environment, e.g. PORTAL_STAFF_MFA
+	Logger                             *slog.Logger      // default: discard (PORTAL_TEST_LOG=1 prints)
+}
+
+// StartWith runs a portal as Start does, with more control.
+func StartWith(tb testing.TB, o Options) *Portal {
+	tb.Helper()
+	clock := o.Clock
 	if clock == nil {
 		clock = NewClock(time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC))
 	}
 	env := map[string]string{"PORTAL_COOKIE_SECURE": "off", "PORTAL_SECRET": NewSecret()}
-	if b.Postgres {
+	switch {
+	case o.DatabaseURL != "":
+		env["DATABASE_URL"] = o.DatabaseURL
+	case o.Backend.Postgres:
 		env["DATABASE_URL"] = Postgres(tb)
-	} else {
+	default:
 		env["DATABASE_URL"] = SQLite(tb)
 	}
-	prefix := ""
-	if b.Redis {
+	prefix := o.RedisPrefix
+	switch {
+	case o.RedisURL != "":
+		env["REDIS_URL"] = o.RedisURL
+		if prefix == "" {
+			prefix = randomName("test:") + ":"
+		}
+	case o.Backend.Redis:
 		env["REDIS_URL"], prefix = Redis(tb)
+	}
+	for k, v := range o.Env {
+		env[k] = v
 	}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] }, config.Needs{Secret: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("PORTAL_TEST_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		if os.Getenv("PORTAL_TEST_LOG") != "" {
+			logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		}
 	}
 	p, err := boot.Open(context.Background(), cfg, boot.Options{Logger: logger, Now: clock.Now, Migrate: true, RedisPrefix: prefix})
 	if err != nil {
