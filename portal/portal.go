@@ -39,6 +39,12 @@ type User struct {
 	DisabledAt   *time.Time
 	CreatedAt    time.Time
 	Grants       []Grant
+
+	// Staff two-factor login: the sealed TOTP secret, when it was confirmed
+	// (nil: set up at next login), and the last time step a code was used for.
+	TOTPSecret      []byte
+	TOTPConfirmedAt *time.Time
+	TOTPLastStep    int64
 }
 
 // Grant gives a user a role in a division and everything beneath it.

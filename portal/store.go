@@ -53,6 +53,9 @@ type Tx interface {
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error
+	// UseTOTPStep records that a code for step was accepted, if no code for
+	// this or a later step was; false means the code was used already.
+	UseTOTPStep(ctx context.Context, userID, step int64) (bool, error)
 	SetGrants(ctx context.Context, userID int64, grants []Grant) error
 
 	// NextSeq increments and returns the counter (name, period), starting at 1.

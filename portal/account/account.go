@@ -36,8 +36,9 @@ type Policy struct {
 		MinClasses int `yaml:"min_classes"`
 	} `yaml:"password"`
 	Lockout struct {
-		Failures int `yaml:"failures"`
-		Minutes  int `yaml:"minutes"`
+		Failures            int `yaml:"failures"`
+		Minutes             int `yaml:"minutes"`
+		IPAttemptsPerMinute int `yaml:"ip_attempts_per_minute"`
 	} `yaml:"lockout"`
 	Session struct {
 		IdleMinutes   int `yaml:"idle_minutes"`
@@ -60,7 +61,8 @@ func LoadPolicy(fsys fs.FS) (*Policy, error) {
 	for name, v := range map[string]int{
 		"password.min_length": p.Password.MinLength, "password.min_classes": p.Password.MinClasses,
 		"lockout.failures": p.Lockout.Failures, "lockout.minutes": p.Lockout.Minutes,
-		"session.idle_minutes": p.Session.IdleMinutes, "session.absolute_hours": p.Session.AbsoluteHours,
+		"lockout.ip_attempts_per_minute": p.Lockout.IPAttemptsPerMinute,
+		"session.idle_minutes":           p.Session.IdleMinutes, "session.absolute_hours": p.Session.AbsoluteHours,
 	} {
 		if v <= 0 {
 			return nil, fmt.Errorf("policies/accounts.yaml: %s must be a positive number", name)
@@ -107,6 +109,11 @@ func LoadRoles(fsys fs.FS) (map[string]Role, error) {
 	return f.Roles, nil
 }
 
+// SessionEnder ends every session of a user (session.Store has it).
+type SessionEnder interface {
+	DeleteUser(ctx context.Context, userID int64) error
+}
+
 // Authorizer is the part of authz accounts need.
 type Authorizer interface {
 	Reach(u *portal.User, c *portal.Case) bool
@@ -125,6 +132,11 @@ type Accounts struct {
 	Policy    *Policy
 	Roles     map[string]Role
 	Now       func() time.Time
+	Sessions  SessionEnder // ends a person's sessions when they lose access
+	// StaffMFA requires staff to give a one-time code (TOTP); TOTPKey
+	// encrypts their secrets.
+	StaffMFA bool
+	TOTPKey  []byte
 
 	dummyOnce sync.Once
 	dummy     string // a hash to check against when the account does not exist
@@ -190,50 +202,111 @@ func (a *Accounts) dummyHash() string {
 	return a.dummy
 }
 
+// What a password login still needs.
+const (
+	NeedTOTP      = "totp"       // a one-time code from the staff member's app
+	NeedTOTPSetup = "totp_setup" // the app is not set up yet: set it up now
+)
+
+// LoginResult is a login whose password was right. Need is "" when the
+// person is logged in, else the step still missing.
+type LoginResult struct {
+	User *portal.User
+	Need string
+}
+
+func failureKey(u *portal.User) string { return "login-fail:" + strconv.FormatInt(u.ID, 10) }
+
 // Login checks a login (ID number, mobile number, or staff login name) and
-// password. After Policy.Lockout.Failures failures the account is locked for
-// Policy.Lockout.Minutes, with the same answer as a wrong password. Every
-// attempt is audited.
-func (a *Accounts) Login(ctx context.Context, actor portal.Actor, login, password string) (*portal.User, error) {
+// password, and for staff the one-time code when one is given. After
+// Policy.Lockout.Failures failures the account is locked for
+// Policy.Lockout.Minutes, with the same answer as a wrong password; more
+// than Policy.Lockout.IPAttemptsPerMinute attempts from one address in a
+// minute are refused with ETOOMANY. Every attempt is audited.
+func (a *Accounts) Login(ctx context.Context, actor portal.Actor, login, password, code string) (*LoginResult, error) {
+	n, err := a.Failures.Incr(ctx, "login-ip:"+actor.IP, time.Minute)
+	if err != nil {
+		return nil, err // a counter we cannot read must not become a way around the limits
+	}
+	if n > int64(a.Policy.Lockout.IPAttemptsPerMinute) {
+		if _, err := a.failLogin(ctx, actor, nil, "ip_throttled", login); err != nil && portal.ErrorCode(err) != portal.EUNAUTHORIZED {
+			return nil, err
+		}
+		return nil, portal.Errorf(portal.ETOOMANY, "error.too_many_logins", nil)
+	}
 	u, err := a.find(ctx, strings.TrimSpace(login))
 	if err != nil && portal.ErrorCode(err) != portal.ENOTFOUND {
 		return nil, err
 	}
-	fail := func(u *portal.User, reason string) (*portal.User, error) {
-		ent := audit.Entry(actor, "login", "login", audit.ResultFailed)
-		if u != nil {
-			ent = audit.Entry(portal.Actor{User: u, IP: actor.IP}, "login", userObject(u), audit.ResultFailed)
-		}
-		ent = audit.WithDetail(ent, map[string]string{"reason": reason, "login": maskLogin(login)})
-		if err := a.Audit.Record(ctx, a.Store, ent); err != nil {
-			return nil, err
-		}
-		return nil, errLogin()
-	}
 	if u == nil {
 		CheckPassword(a.dummyHash(), password) // the same time as a real check
-		return fail(nil, "unknown_login")
+		return a.failLoginResult(ctx, actor, nil, "unknown_login", login)
 	}
-	key := "login-fail:" + strconv.FormatInt(u.ID, 10)
-	n, err := a.Failures.Get(ctx, key)
-	if err != nil {
-		return nil, err // a counter we cannot read must not become a way around the lock
-	}
-	if n >= int64(a.Policy.Lockout.Failures) {
+	key := failureKey(u)
+	if n, err := a.Failures.Get(ctx, key); err != nil {
+		return nil, err
+	} else if n >= int64(a.Policy.Lockout.Failures) {
 		CheckPassword(a.dummyHash(), password)
-		return fail(u, "locked")
+		return a.failLoginResult(ctx, actor, u, "locked", login)
 	}
 	ok, err := CheckPassword(u.PasswordHash, password)
 	if err != nil || !ok {
 		if _, err := a.Failures.Incr(ctx, key, a.Policy.LockWindow()); err != nil {
 			return nil, err
 		}
-		return fail(u, "wrong_password")
+		return a.failLoginResult(ctx, actor, u, "wrong_password", login)
 	}
 	if u.DisabledAt != nil {
-		return fail(u, "disabled")
+		return a.failLoginResult(ctx, actor, u, "disabled", login)
 	}
-	if err := a.Failures.Reset(ctx, key); err != nil {
+	if a.needsTOTP(u) {
+		need := NeedTOTP
+		if u.TOTPConfirmedAt == nil {
+			need = NeedTOTPSetup
+		}
+		if code != "" && need == NeedTOTP {
+			u, err := a.VerifyTOTP(ctx, actor, u.ID, code)
+			if err != nil {
+				return nil, err
+			}
+			return &LoginResult{User: u}, nil
+		}
+		ent := audit.WithDetail(audit.Entry(portal.Actor{User: u, IP: actor.IP}, "login", userObject(u), "pending"),
+			map[string]string{"need": need})
+		if err := a.Audit.Record(ctx, a.Store, ent); err != nil {
+			return nil, err
+		}
+		return &LoginResult{User: u, Need: need}, nil
+	}
+	u, err = a.loggedIn(ctx, actor, u)
+	if err != nil {
+		return nil, err
+	}
+	return &LoginResult{User: u}, nil
+}
+
+// failLogin audits a failed attempt and returns the generic answer.
+func (a *Accounts) failLogin(ctx context.Context, actor portal.Actor, u *portal.User, reason, login string) (*portal.User, error) {
+	ent := audit.Entry(actor, "login", "login", audit.ResultFailed)
+	if u != nil {
+		ent = audit.Entry(portal.Actor{User: u, IP: actor.IP}, "login", userObject(u), audit.ResultFailed)
+	}
+	ent = audit.WithDetail(ent, map[string]string{"reason": reason, "login": maskLogin(login)})
+	if err := a.Audit.Record(ctx, a.Store, ent); err != nil {
+		return nil, err
+	}
+	return nil, errLogin()
+}
+
+func (a *Accounts) failLoginResult(ctx context.Context, actor portal.Actor, u *portal.User, reason, login string) (*LoginResult, error) {
+	_, err := a.failLogin(ctx, actor, u, reason, login)
+	return nil, err
+}
+
+// loggedIn ends a successful login: the failure counter starts again, and
+// the login is audited.
+func (a *Accounts) loggedIn(ctx context.Context, actor portal.Actor, u *portal.User) (*portal.User, error) {
+	if err := a.Failures.Reset(ctx, failureKey(u)); err != nil {
 		return nil, err
 	}
 	if err := a.Audit.Record(ctx, a.Store, audit.Entry(portal.Actor{User: u, IP: actor.IP}, "login", userObject(u), audit.ResultOK)); err != nil {
@@ -285,32 +358,135 @@ type Staff struct {
 	Name     string
 	Role     string
 	Division string
+	// DeferTOTP leaves the one-time-code app to be set up at first login
+	// (the demo does); otherwise AddStaff enrolls it and returns the secret.
+	DeferTOTP bool
 }
 
 // AddStaff creates a staff account with one grant. The login must be a name
 // (lower-case letters, digits, _.-), so it can never be taken for a mobile
 // or ID number at the login form.
-func (a *Accounts) AddStaff(ctx context.Context, actor portal.Actor, s Staff) (*portal.User, error) {
+//
+// Unless s.DeferTOTP, it also enrolls the staff member's one-time-code app
+// and returns the enrollment, to be handed over once (portal staff add
+// prints its otpauth URI).
+func (a *Accounts) AddStaff(ctx context.Context, actor portal.Actor, s Staff) (*portal.User, *Enrollment, error) {
 	if !loginRE.MatchString(s.Login) {
-		return nil, fmt.Errorf("login %q: use 3–32 lower-case letters, digits, '_', '.' or '-', starting with a letter", s.Login)
+		return nil, nil, fmt.Errorf("login %q: use 3–32 lower-case letters, digits, '_', '.' or '-', starting with a letter", s.Login)
 	}
 	if strings.TrimSpace(s.Name) == "" {
-		return nil, errors.New("name: required")
+		return nil, nil, errors.New("name: required")
 	}
 	if err := a.checkGrant(portal.KindStaff, s.Role, s.Division); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(s.Password) < a.Policy.Password.MinLength || validate.PasswordClasses(s.Password) < a.Policy.Password.MinClasses {
-		return nil, fmt.Errorf("password: at least %d characters with %d of: lower case, upper case, digits, symbols",
+		return nil, nil, fmt.Errorf("password: at least %d characters with %d of: lower case, upper case, digits, symbols",
 			a.Policy.Password.MinLength, a.Policy.Password.MinClasses)
 	}
 	hash, err := HashPassword(s.Password)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	u := &portal.User{Kind: portal.KindStaff, Login: s.Login, Name: strings.TrimSpace(s.Name), PasswordHash: hash,
 		CreatedAt: a.Now(), Grants: []portal.Grant{{Role: s.Role, Division: s.Division}}}
-	return u, a.insertWithGrants(ctx, actor, u, "staff.add")
+	var en *Enrollment
+	if !s.DeferTOTP {
+		if en, err = newEnrollment(s.Login); err != nil {
+			return nil, nil, err
+		}
+		if u.TOTPSecret, err = a.sealSecret(en.Secret); err != nil {
+			return nil, nil, err
+		}
+		now := a.Now()
+		u.TOTPConfirmedAt = &now // handed over by the administrator
+	}
+	if err := a.insertWithGrants(ctx, actor, u, "staff.add"); err != nil {
+		return nil, nil, err
+	}
+	return u, en, nil
+}
+
+// staffByLogin finds a staff account for an administrative change.
+func (a *Accounts) staffByLogin(ctx context.Context, login string) (*portal.User, error) {
+	u, err := a.Store.UserByLogin(ctx, login)
+	if portal.ErrorCode(err) == portal.ENOTFOUND || (err == nil && u.Kind == portal.KindApplicant) {
+		return nil, fmt.Errorf("no staff or system account %q", login)
+	}
+	return u, err
+}
+
+// DisableStaff disables an account (staff or system) and ends its sessions
+// at once. Every node refuses it from its next request on, because each
+// request reads the account.
+func (a *Accounts) DisableStaff(ctx context.Context, actor portal.Actor, login string) error {
+	u, err := a.staffByLogin(ctx, login)
+	if err != nil {
+		return err
+	}
+	now := a.Now()
+	u.DisabledAt = &now
+	err = a.Store.Tx(ctx, func(tx portal.Tx) error {
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return a.Audit.Append(ctx, tx, audit.Entry(actor, "staff.disable", userObject(u), audit.ResultOK))
+	})
+	if err != nil {
+		return err
+	}
+	return a.endSessions(ctx, u)
+}
+
+// Grant gives an account one more grant.
+func (a *Accounts) Grant(ctx context.Context, actor portal.Actor, login string, g portal.Grant) error {
+	u, err := a.staffByLogin(ctx, login)
+	if err != nil {
+		return err
+	}
+	if err := a.checkGrant(u.Kind, g.Role, g.Division); err != nil {
+		return err
+	}
+	if slices.Contains(u.Grants, g) {
+		return nil
+	}
+	return a.setGrants(ctx, actor, u, append(u.Grants, g), "staff.grant", g)
+}
+
+// Revoke removes a grant and ends the account's sessions at once: a person
+// who lost a grant logs in again and starts with what they still have.
+func (a *Accounts) Revoke(ctx context.Context, actor portal.Actor, login string, g portal.Grant) error {
+	u, err := a.staffByLogin(ctx, login)
+	if err != nil {
+		return err
+	}
+	i := slices.Index(u.Grants, g)
+	if i < 0 {
+		return fmt.Errorf("%s has no grant %s in %s", login, g.Role, g.Division)
+	}
+	if err := a.setGrants(ctx, actor, u, slices.Delete(slices.Clone(u.Grants), i, i+1), "staff.revoke", g); err != nil {
+		return err
+	}
+	return a.endSessions(ctx, u)
+}
+
+func (a *Accounts) setGrants(ctx context.Context, actor portal.Actor, u *portal.User, grants []portal.Grant, action string, g portal.Grant) error {
+	return a.Store.Tx(ctx, func(tx portal.Tx) error {
+		if err := tx.SetGrants(ctx, u.ID, grants); err != nil {
+			return err
+		}
+		return a.Audit.Append(ctx, tx, audit.WithDetail(audit.Entry(actor, action, userObject(u), audit.ResultOK), g))
+	})
+}
+
+// endSessions ends the user's sessions where this process can reach them
+// (Redis is shared by all nodes; in-process sessions only in this process,
+// which is why every request also re-reads the account).
+func (a *Accounts) endSessions(ctx context.Context, u *portal.User) error {
+	if a.Sessions == nil {
+		return nil
+	}
+	return a.Sessions.DeleteUser(ctx, u.ID)
 }
 
 // AddSystem creates a system account (another system calling the API with a

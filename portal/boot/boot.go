@@ -184,14 +184,16 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		return nil, err
 	}
 	p.Accounts = &account.Accounts{Store: p.DB, Sealer: sealer, Validator: p.Validator, Audit: p.Audit, Failures: p.Failures,
-		Authz: p.Authz, Policy: policy, Roles: roles, Now: o.Now}
+		Authz: p.Authz, Policy: policy, Roles: roles, Now: o.Now, Sessions: p.Sessions,
+		StaffMFA: cfg.StaffMFA, TOTPKey: cfg.Key(config.KeyTOTP)}
 
 	if p.Catalog, err = locale.Load(i18n.FS); err != nil {
 		return nil, err
 	}
 	p.Server, err = server.New(server.Deps{
 		Store: p.DB, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Authz: p.Authz, Catalog: p.Catalog,
-		Logger: o.Logger, Now: o.Now, CSRFKey: cfg.Key(config.KeyCSRF), CookieSecure: cfg.CookieSecure,
+		Logger: o.Logger, Now: o.Now, CSRFKey: cfg.Key(config.KeyCSRF), TicketKey: cfg.Key(config.KeyLoginTicket),
+		CookieSecure:   cfg.CookieSecure,
 		TrustedProxies: cfg.TrustedProxies, Ready: p.Ready,
 	})
 	if err != nil {

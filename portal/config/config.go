@@ -30,6 +30,11 @@ type Config struct {
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
 	TrustedProxies []string
 
+	// StaffMFA requires staff to log in with a one-time code (TOTP) as well
+	// as the password. PORTAL_STAFF_MFA=off is for the demo and local
+	// development only; serve --demo defaults to off.
+	StaffMFA bool
+
 	Demo bool // serve --demo: seed demo accounts, create a secret if needed
 
 	// SecretCreated is set when --demo wrote a new ./data/secret.
@@ -90,6 +95,16 @@ func FromEnv(getenv func(string) string, n Needs) (*Config, error) {
 		c.CookieSecure = false
 	default:
 		errs = append(errs, fmt.Errorf("PORTAL_COOKIE_SECURE=%q: want on or off", v))
+	}
+	switch v := strings.ToLower(getenv("PORTAL_STAFF_MFA")); v {
+	case "":
+		c.StaffMFA = !n.Demo
+	case "on", "true", "1":
+		c.StaffMFA = true
+	case "off", "false", "0":
+		c.StaffMFA = false
+	default:
+		errs = append(errs, fmt.Errorf("PORTAL_STAFF_MFA=%q: want on or off", v))
 	}
 	if v := getenv("PORTAL_TRUSTED_PROXIES"); v != "" {
 		for _, p := range strings.Split(v, ",") {
@@ -190,4 +205,6 @@ const (
 	KeyIDIndex      = "id-number-index"
 	KeyCSRF         = "csrf"
 	KeyAudit        = "audit-chain"
+	KeyTOTP         = "totp-secret-encryption"
+	KeyLoginTicket  = "login-ticket"
 )

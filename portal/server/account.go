@@ -1,9 +1,15 @@
 package server
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"html/template"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -68,19 +74,104 @@ func (s *Server) startSession(c *fiber.Ctx, u *portal.User) (string, error) {
 func (s *Server) login(c *fiber.Ctx) error {
 	login := c.FormValue("login")
 	next := localPath(c.FormValue("next"), "")
-	u, err := s.Accounts.Login(ctx(c), actor(c), login, c.FormValue("password"))
-	if portal.ErrorCode(err) == portal.EUNAUTHORIZED {
+	res, err := s.Accounts.Login(ctx(c), actor(c), login, c.FormValue("password"), "")
+	switch portal.ErrorCode(err) {
+	case "":
+	case portal.EUNAUTHORIZED, portal.ETOOMANY:
 		p := s.newPage(c, "login.title", &accountData{Values: map[string]string{"login": login}, Next: next})
-		p.Summary = []summaryItem{{Field: "login", Message: p.L.T("error.login_failed")}}
-		return s.write(c, fiber.StatusUnauthorized, "login", p)
+		p.Summary = []summaryItem{{Field: "login", Message: p.L.Error(portal.AsError(err))}}
+		return s.write(c, status(portal.ErrorCode(err)), "login", p)
+	default:
+		return err
 	}
+	if res.Need != "" {
+		return s.otpPage(c, res, next, fiber.StatusOK, nil)
+	}
+	if _, err := s.startSession(c, res.User); err != nil {
+		return err
+	}
+	return redirect(c, localPath(next, "/cases"))
+}
+
+type otpData struct {
+	Ticket string
+	Next   string
+	Setup  *account.Enrollment // the app is being set up: show the secret once
+	// QR is Setup's QR code. html/template blocks data: URLs in strings; this
+	// one the server made itself, so it may pass.
+	QR template.URL
+}
+
+// otpPage asks a staff member whose password was right for the one-time
+// code, first showing a new secret if their app is not set up yet.
+func (s *Server) otpPage(c *fiber.Ctx, res *account.LoginResult, next string, status int, err error) error {
+	d := &otpData{Ticket: s.ticket(res.User.ID), Next: next}
+	if res.Need == account.NeedTOTPSetup {
+		en, err := s.Accounts.BeginTOTPSetup(ctx(c), res.User)
+		if err != nil {
+			return err
+		}
+		d.Setup, d.QR = en, template.URL(en.QR)
+	}
+	p := s.newPage(c, "otp.title", d)
 	if err != nil {
+		p.Summary = []summaryItem{{Field: "otp", Message: p.L.Error(portal.AsError(err))}}
+		p.Errors = map[string]string{"otp": p.Summary[0].Message}
+	}
+	return s.write(c, status, "otp", p)
+}
+
+func (s *Server) loginOTP(c *fiber.Ctx) error {
+	next := localPath(c.FormValue("next"), "")
+	userID, ok := s.checkTicket(c.FormValue("ticket"))
+	if !ok {
+		return redirect(c, "/login?expired=1")
+	}
+	u, err := s.Accounts.VerifyTOTP(ctx(c), actor(c), userID, strings.TrimSpace(c.FormValue("otp")))
+	if code := portal.ErrorCode(err); code == portal.EUNAUTHORIZED {
+		owner, lerr := s.Store.UserByID(ctx(c), userID)
+		if lerr != nil {
+			return lerr
+		}
+		res := &account.LoginResult{User: owner, Need: account.NeedTOTP}
+		if owner.TOTPConfirmedAt == nil {
+			res.Need = account.NeedTOTPSetup
+		}
+		return s.otpPage(c, res, next, fiber.StatusUnauthorized, portal.Errorf(portal.EUNAUTHORIZED, "error.otp_failed", nil))
+	} else if err != nil {
 		return err
 	}
 	if _, err := s.startSession(c, u); err != nil {
 		return err
 	}
 	return redirect(c, localPath(next, "/cases"))
+}
+
+// ticket proves, for five minutes, that this user's password was right; it
+// carries nothing secret and is useless without a valid one-time code.
+func (s *Server) ticket(userID int64) string {
+	body := fmt.Sprintf("%d.%d", userID, s.Now().Add(5*time.Minute).Unix())
+	m := hmac.New(sha256.New, s.TicketKey)
+	m.Write([]byte(body))
+	return body + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) checkTicket(t string) (int64, bool) {
+	i := strings.LastIndex(t, ".")
+	if i < 0 {
+		return 0, false
+	}
+	body := t[:i]
+	m := hmac.New(sha256.New, s.TicketKey)
+	m.Write([]byte(body))
+	if !hmac.Equal([]byte(t[i+1:]), []byte(base64.RawURLEncoding.EncodeToString(m.Sum(nil)))) {
+		return 0, false
+	}
+	var id, exp int64
+	if _, err := fmt.Sscanf(body, "%d.%d", &id, &exp); err != nil || s.Now().Unix() > exp {
+		return 0, false
+	}
+	return id, true
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {
@@ -122,14 +213,22 @@ func (s *Server) apiLogin(c *fiber.Ctx) error {
 	var body struct {
 		Login    string `json:"login"`
 		Password string `json:"password"`
+		OTP      string `json:"otp"`
 	}
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	u, err := s.Accounts.Login(ctx(c), actor(c), body.Login, body.Password)
+	res, err := s.Accounts.Login(ctx(c), actor(c), body.Login, body.Password, strings.TrimSpace(body.OTP))
 	if err != nil {
 		return err
 	}
+	switch res.Need {
+	case account.NeedTOTP:
+		return &portal.Error{Code: portal.EUNAUTHORIZED, Rule: "otp_required", Message: "error.otp_required"}
+	case account.NeedTOTPSetup:
+		return &portal.Error{Code: portal.EUNAUTHORIZED, Rule: "otp_setup_required", Message: "error.otp_setup_required"}
+	}
+	u := res.User
 	token, err := s.startSession(c, u)
 	if err != nil {
 		return err

@@ -98,7 +98,7 @@ func TestHTMLJourney(t *testing.T) {
 
 	// The clerk works the case from the worklist and asks for two items at once.
 	clerk := p.NewClient(t)
-	wantRedirect(t, clerk.Submit("/login", "/login", "login", "clerk1", "password", testkit.Password), "/cases", "clerk login")
+	wantRedirect(t, clerk.LoginHTML("clerk1"), "/cases", "clerk login (password, then one-time code)")
 	list := clerk.Get("/cases")
 	wantText(t, list, "worklist", "待办工作台", no, a.Name, "已提交")
 	cp := clerk.Get("/cases/" + no)
@@ -148,7 +148,7 @@ func TestHTMLJourney(t *testing.T) {
 
 	// The supervisor sees every step in the audit view.
 	sup := p.NewClient(t)
-	wantRedirect(t, sup.Submit("/login", "/login", "login", "sup", "password", testkit.Password), "/cases", "supervisor login")
+	wantRedirect(t, sup.LoginHTML("sup"), "/cases", "supervisor login")
 	au := sup.Get("/cases/" + no + "/audit")
 	wantStatus(t, au, 200, "audit view")
 	for _, action := range []string{"case.create", "case.submit", "case.request_correction", "case.edit", "case.accept", "case.approve", "idnumber.reveal"} {

@@ -34,6 +34,7 @@ type Deps struct {
 	Now      func() time.Time
 
 	CSRFKey        []byte
+	TicketKey      []byte // signs the ticket between a staff login's password and its one-time code
 	CookieSecure   bool
 	TrustedProxies []string
 	// Ready reports whether the dependencies answer (for /readyz).
@@ -118,6 +119,7 @@ func (s *Server) routes() {
 	app.Post("/register", s.register)
 	app.Get("/login", s.loginPage)
 	app.Post("/login", s.login)
+	app.Post("/login/otp", s.loginOTP)
 	app.Post("/logout", s.logout)
 	app.Get("/cases", s.requireLogin, s.casesPage)
 	app.Get("/cases/new", s.requireLogin, s.newCasePage)

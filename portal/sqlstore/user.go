@@ -20,14 +20,15 @@ type q struct {
 }
 
 const userColumns = `id, kind, name, COALESCE(login, ''), COALESCE(mobile, ''), COALESCE(id_index, ''), id_cipher,
-	password_hash, COALESCE(token_hash, ''), locale, disabled_at, created_at`
+	password_hash, COALESCE(token_hash, ''), locale, disabled_at, created_at, totp_secret, totp_confirmed_at, totp_last_step`
 
 func (q q) userBy(ctx context.Context, op, where string, arg any) (*portal.User, error) {
 	u := &portal.User{}
 	var kind string
 	err := q.ex.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg).Scan(
 		&u.ID, &kind, &u.Name, &u.Login, &u.Mobile, &u.IDIndex, &u.IDCipher,
-		&u.PasswordHash, &u.TokenHash, &u.Locale, scanNullTime{&u.DisabledAt}, scanTime{&u.CreatedAt})
+		&u.PasswordHash, &u.TokenHash, &u.Locale, scanNullTime{&u.DisabledAt}, scanTime{&u.CreatedAt},
+		&u.TOTPSecret, scanNullTime{&u.TOTPConfirmedAt}, &u.TOTPLastStep)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, portal.NotFound(fmt.Errorf("%s: no user", op))
 	}
@@ -126,10 +127,12 @@ func (t *Tx) InsertUser(ctx context.Context, u *portal.User) error {
 		cipher = u.IDCipher
 	}
 	err := t.ex.QueryRowContext(ctx, `INSERT INTO users
-		(kind, name, login, mobile, id_index, id_cipher, password_hash, token_hash, locale, disabled_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		(kind, name, login, mobile, id_index, id_cipher, password_hash, token_hash, locale, disabled_at, created_at,
+		 totp_secret, totp_confirmed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		string(u.Kind), u.Name, nullString(u.Login), nullString(u.Mobile), nullString(u.IDIndex), cipher,
 		u.PasswordHash, nullString(u.TokenHash), u.Locale, nullTime(t.d, u.DisabledAt), t.d.time(u.CreatedAt),
+		nullBytes(u.TOTPSecret), nullTime(t.d, u.TOTPConfirmedAt),
 	).Scan(&u.ID)
 	if t.d.isUnique(err) {
 		return whichTaken(err)
@@ -162,9 +165,29 @@ func whichTaken(cause error) error {
 
 // UpdateUser writes the mutable columns of u.
 func (t *Tx) UpdateUser(ctx context.Context, u *portal.User) error {
-	_, err := t.ex.ExecContext(ctx, `UPDATE users SET name = $1, password_hash = $2, token_hash = $3, locale = $4, disabled_at = $5
-		WHERE id = $6`, u.Name, u.PasswordHash, nullString(u.TokenHash), u.Locale, nullTime(t.d, u.DisabledAt), u.ID)
+	_, err := t.ex.ExecContext(ctx, `UPDATE users SET name = $1, password_hash = $2, token_hash = $3, locale = $4, disabled_at = $5,
+		totp_secret = $6, totp_confirmed_at = $7 WHERE id = $8`, u.Name, u.PasswordHash, nullString(u.TokenHash), u.Locale,
+		nullTime(t.d, u.DisabledAt), nullBytes(u.TOTPSecret), nullTime(t.d, u.TOTPConfirmedAt), u.ID)
 	return dbError("sqlstore.UpdateUser", err)
+}
+
+// UseTOTPStep moves the user's last used TOTP step forward to step, if it
+// is behind it: the compare-and-set that accepts each code once, even when
+// two requests carry it at the same moment.
+func (t *Tx) UseTOTPStep(ctx context.Context, userID, step int64) (bool, error) {
+	res, err := t.ex.ExecContext(ctx, `UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1`, step, userID)
+	if err != nil {
+		return false, dbError("sqlstore.UseTOTPStep", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, dbError("sqlstore.UseTOTPStep", err)
+}
+
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // SetGrants replaces the user's grants.

@@ -19,6 +19,7 @@ func encodeStd(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // Client is one browser or API client with its own cookies.
 type Client struct {
 	tb   testing.TB
+	p    *Portal
 	base string
 	http *http.Client
 	CSRF string // the API's CSRF token, set by Login
@@ -29,7 +30,7 @@ type Client struct {
 // follow redirects, so tests see them.
 func (p *Portal) NewClient(tb testing.TB) *Client {
 	jar, _ := cookiejar.New(nil)
-	return &Client{tb: tb, base: p.URL, http: &http.Client{Jar: jar,
+	return &Client{tb: tb, p: p, base: p.URL, http: &http.Client{Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -106,17 +107,37 @@ func (c *Client) send(req *http.Request) *Response {
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
-// Login logs in through the API and keeps the CSRF token; it fails the test
-// unless the login succeeds.
+// Login logs in through the API and keeps the CSRF token; staff made with
+// MustStaff also give a one-time code. It fails the test unless the login
+// succeeds.
 func (c *Client) Login(login string) map[string]any {
 	c.tb.Helper()
-	r := c.Do("POST", "/api/v1/session", map[string]string{"login": login, "password": Password})
+	body := map[string]string{"login": login, "password": Password}
+	if c.p.TOTPSecret(login) != "" {
+		body["otp"] = c.p.OTP(c.tb, login)
+	}
+	r := c.Do("POST", "/api/v1/session", body)
 	if r.Status != http.StatusOK {
 		c.tb.Fatalf("login %s: %d %s", login, r.Status, r.Body)
 	}
 	m := r.JSON(c.tb)
 	c.CSRF, _ = m["csrf_token"].(string)
 	return m
+}
+
+var ticketRE = regexp.MustCompile(`name="ticket" value="([^"]*)"`)
+
+// LoginHTML logs in through the login form, and for staff made with
+// MustStaff the one-time-code form after it; it returns the last response
+// (a redirect when all went well).
+func (c *Client) LoginHTML(login string) *Response {
+	c.tb.Helper()
+	r := c.Submit("/login", "/login", "login", login, "password", Password)
+	m := ticketRE.FindStringSubmatch(r.Text())
+	if r.Status != http.StatusOK || m == nil {
+		return r
+	}
+	return c.Post("/login/otp", "_csrf", FormToken(c.tb, r.Text()), "ticket", html.UnescapeString(m[1]), "otp", c.p.OTP(c.tb, login))
 }
 
 // Get fetches a page.

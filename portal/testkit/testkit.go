@@ -19,11 +19,15 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"tzportal/portal"
 	"tzportal/portal/account"
@@ -173,6 +177,32 @@ type Portal struct {
 	URL    string // http://127.0.0.1:PORT
 	Clock  *Clock
 	Config *config.Config
+
+	mu      sync.Mutex
+	secrets map[string]string // staff login → TOTP secret, from MustStaff
+}
+
+// TOTPSecret returns the one-time-code secret MustStaff enrolled for login.
+func (p *Portal) TOTPSecret(login string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.secrets[login]
+}
+
+// OTP returns a fresh one-time code for a staff login. Each call first moves
+// the clock to the next 30-second step, because a code is accepted once.
+func (p *Portal) OTP(tb testing.TB, login string) string {
+	tb.Helper()
+	secret := p.TOTPSecret(login)
+	if secret == "" {
+		tb.Fatalf("OTP(%s): no secret (made with MustStaff?)", login)
+	}
+	p.Clock.Advance(30 * time.Second)
+	code, err := totp.GenerateCodeCustom(secret, p.Clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return code
 }
 
 // Start runs a portal for the test on a free port and stops it at the end.
@@ -248,7 +278,7 @@ func StartWith(tb testing.TB, o Options) *Portal {
 		p.Server.Shutdown(5 * time.Second)
 		p.Close()
 	})
-	return &Portal{Portal: p, URL: "http://" + ln.Addr().String(), Clock: clock, Config: cfg}
+	return &Portal{Portal: p, URL: "http://" + ln.Addr().String(), Clock: clock, Config: cfg, secrets: map[string]string{}}
 }
 
 // NewSecret returns a fresh PORTAL_SECRET value.
@@ -264,11 +294,14 @@ const Password = "Taizhou-2026"
 // MustStaff adds a staff account with one grant and returns it.
 func (p *Portal) MustStaff(tb testing.TB, login, role, division string) *portal.User {
 	tb.Helper()
-	u, err := p.Accounts.AddStaff(context.Background(), portal.Actor{System: "test"}, account.Staff{
+	u, en, err := p.Accounts.AddStaff(context.Background(), portal.Actor{System: "test"}, account.Staff{
 		Login: login, Password: Password, Name: "测试 " + login, Role: role, Division: division})
 	if err != nil {
 		tb.Fatalf("MustStaff(%s): %v", login, err)
 	}
+	p.mu.Lock()
+	p.secrets[login] = en.Secret
+	p.mu.Unlock()
 	return u
 }
 

@@ -47,7 +47,8 @@ func seedDemo(ctx context.Context, p *boot.Portal, out io.Writer) error {
 			continue
 		}
 		s.Password = demoPassword
-		if _, err := p.Accounts.AddStaff(ctx, actor, s); err != nil {
+		s.DeferTOTP = true // with PORTAL_STAFF_MFA=on, the app is set up at first login
+		if _, _, err := p.Accounts.AddStaff(ctx, actor, s); err != nil {
 			return err
 		}
 	}

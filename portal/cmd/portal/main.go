@@ -210,11 +210,12 @@ func staffAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		return code, err
 	}
 	defer p.Close()
-	u, err := p.Accounts.AddStaff(ctx, cliActor(), s)
+	u, en, err := p.Accounts.AddStaff(ctx, cliActor(), s)
 	if err != nil {
 		return 1, err
 	}
 	fmt.Fprintf(stdout, "added staff %s (user %d): %s in %s\n", u.Login, u.ID, s.Role, s.Division)
+	fmt.Fprintf(stdout, "one-time-code app (shown once; hand it over in person, then destroy this output):\n  secret %s\n  %s\n", en.Secret, en.URI)
 	return 0, nil
 }
 

@@ -44,12 +44,12 @@ func TestStaffAddAndAuditVerify(t *testing.T) {
 				db = testkit.Postgres(t)
 			}
 			e := env{"DATABASE_URL": db, "PORTAL_SECRET": testkit.NewSecret()}
-			if code, out, err := runCmd(t, e, "", "migrate"); code != 0 || !strings.Contains(out, "applied 2 migration(s)") {
+			if code, out, err := runCmd(t, e, "", "migrate"); code != 0 || !strings.Contains(out, "applied 3 migration(s)") {
 				t.Fatalf("migrate: %d %q %v", code, out, err)
 			}
 			code, out, err := runCmd(t, e, "", "staff", "add", "--login", "clerk1", "--password", "Taizhou-2026", "--name", "王窗口",
 				"--role", "street_clerk", "--division", "321202001")
-			if code != 0 || !strings.Contains(out, "added staff clerk1") {
+			if code != 0 || !strings.Contains(out, "added staff clerk1") || !strings.Contains(out, "otpauth://totp/") {
 				t.Fatalf("staff add: %d %q %v", code, out, err)
 			}
 			code, out, err = runCmd(t, e, "Taizhou-2026\n", "staff", "add", "--login", "officer", "--password", "-", "--name", "李科长",
