@@ -564,11 +564,13 @@ func (a *Accounts) checkGrant(kind portal.UserKind, role, division string) error
 	return fmt.Errorf("role %s is granted at the %s level, not at %s %s (a %s)", role, strings.Join(r.Levels, "/"), d.Code, d.Name, level)
 }
 
-// IDNumber returns the applicant's own ID number (decrypted).
+// IDNumber returns the applicant's ID number (decrypted). A ciphertext
+// that fails its integrity check (changed in the database) is an error with
+// its own message, never a crash and never a wrong number.
 func (a *Accounts) IDNumber(u *portal.User) (string, error) {
 	id, err := a.Sealer.Open(u.IDCipher, u.IDIndex)
 	if err != nil {
-		return "", fmt.Errorf("account.IDNumber(user %d): %w", u.ID, err)
+		return "", &portal.Error{Code: portal.EINTERNAL, Message: "error.integrity", Err: fmt.Errorf("account.IDNumber(user %d): %w", u.ID, err)}
 	}
 	return id, nil
 }

@@ -38,6 +38,9 @@ type Options struct {
 	Now         func() time.Time // default time.Now
 	Migrate     bool             // apply pending migrations first
 	RedisPrefix string           // key prefix in Redis (default "tz:"); tests use their own
+	// WrapStore, when set, wraps the store the services use (fault
+	// injection in tests: a store that fails or panics on demand).
+	WrapStore func(portal.Store) portal.Store
 }
 
 // Portal is a fully wired portal.
@@ -152,10 +155,14 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		}
 	}
 	p.Audit = audit.New(cfg.Key(config.KeyAudit), o.Now)
+	var store portal.Store = p.DB
+	if o.WrapStore != nil {
+		store = o.WrapStore(store)
+	}
 	if p.Engine, err = workflow.NewEngine(defs, services); err != nil {
 		return nil, err
 	}
-	p.Engine.Store, p.Engine.Authz, p.Engine.Audit, p.Engine.Calendar, p.Engine.Now, p.Engine.Log = p.DB, p.Authz, p.Audit, cal, o.Now, o.Logger
+	p.Engine.Store, p.Engine.Authz, p.Engine.Audit, p.Engine.Calendar, p.Engine.Now, p.Engine.Log = store, p.Authz, p.Audit, cal, o.Now, o.Logger
 
 	// Sessions: Redis when configured, else in-process.
 	sopts := session.Options{
@@ -183,7 +190,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 	if err != nil {
 		return nil, err
 	}
-	p.Accounts = &account.Accounts{Store: p.DB, Sealer: sealer, Validator: p.Validator, Audit: p.Audit, Failures: p.Failures,
+	p.Accounts = &account.Accounts{Store: store, Sealer: sealer, Validator: p.Validator, Audit: p.Audit, Failures: p.Failures,
 		Authz: p.Authz, Policy: policy, Roles: roles, Now: o.Now, Sessions: p.Sessions,
 		StaffMFA: cfg.StaffMFA, TOTPKey: cfg.Key(config.KeyTOTP)}
 
@@ -191,7 +198,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		return nil, err
 	}
 	p.Server, err = server.New(server.Deps{
-		Store: p.DB, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Authz: p.Authz, Catalog: p.Catalog,
+		Store: store, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Authz: p.Authz, Catalog: p.Catalog,
 		Logger: o.Logger, Now: o.Now, CSRFKey: cfg.Key(config.KeyCSRF), TicketKey: cfg.Key(config.KeyLoginTicket),
 		CookieSecure:   cfg.CookieSecure,
 		TrustedProxies: cfg.TrustedProxies, Ready: p.Ready,

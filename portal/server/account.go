@@ -236,9 +236,39 @@ func (s *Server) apiLogin(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"user": newUserDoc(u), "roles": u.Roles(), "csrf_token": token})
 }
 
+// accountPage shows a person their own account: applicants see their own
+// full ID number (the masked one is for everyone else).
+func (s *Server) accountPage(c *fiber.Ctx) error {
+	u := currentUser(c)
+	d := &accountView{Name: u.Name, Mobile: u.Mobile, Login: u.Login, Grants: u.Grants}
+	if u.Kind == portal.KindApplicant {
+		id, err := s.Accounts.IDNumber(u)
+		if err != nil {
+			return err
+		}
+		d.IDNumber = id
+	}
+	return s.render(c, "account", s.newPage(c, "account.title", d))
+}
+
+type accountView struct {
+	Name, IDNumber, Mobile, Login string
+	Grants                        []portal.Grant
+}
+
 func (s *Server) apiSession(c *fiber.Ctx) error {
 	u := currentUser(c)
 	out := fiber.Map{"user": newUserDoc(u), "roles": u.Roles()}
+	if u.Kind == portal.KindApplicant {
+		// Their own: applicants see it whole. A number that fails its
+		// integrity check is left out (and logged) rather than locking the
+		// person out of the API; /account shows the error.
+		if id, err := s.Accounts.IDNumber(u); err == nil {
+			out["id_number"] = id
+		} else {
+			s.Logger.Error("id number", "rid", requestID(c), "user", u.ID, "err", err)
+		}
+	}
 	if sess := currentSession(c); sess != nil {
 		out["csrf_token"] = s.csrfToken(sess.ID)
 		out["expires_at"] = sess.ExpiresAt

@@ -87,7 +87,12 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderRetryAfter, "5")
 	}
 	if e.Code == portal.EINTERNAL {
-		e = &portal.Error{Code: portal.EINTERNAL, Message: "error.internal"} // never show the cause
+		// Never show the cause; keep a message the code chose for people.
+		msg := e.Message
+		if msg == "" {
+			msg = "error.internal"
+		}
+		e = &portal.Error{Code: portal.EINTERNAL, Message: msg}
 	}
 	if c.Locals(localL) == nil { // failed before the locale middleware ran
 		c.Locals(localL, s.Catalog.L(""))

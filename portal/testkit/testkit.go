@@ -222,6 +222,7 @@ type Options struct {
 	DatabaseURL, RedisURL, RedisPrefix string
 	Env                                map[string]string // more environment, e.g. PORTAL_STAFF_MFA
 	Logger                             *slog.Logger      // default: discard (PORTAL_TEST_LOG=1 prints)
+	WrapStore                          func(portal.Store) portal.Store
 }
 
 // StartWith runs a portal as Start does, with more control.
@@ -264,7 +265,7 @@ func StartWith(tb testing.TB, o Options) *Portal {
 			logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 		}
 	}
-	p, err := boot.Open(context.Background(), cfg, boot.Options{Logger: logger, Now: clock.Now, Migrate: true, RedisPrefix: prefix})
+	p, err := boot.Open(context.Background(), cfg, boot.Options{Logger: logger, Now: clock.Now, Migrate: true, RedisPrefix: prefix, WrapStore: o.WrapStore})
 	if err != nil {
 		tb.Fatal(err)
 	}

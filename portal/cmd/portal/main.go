@@ -3,6 +3,7 @@
 //	portal serve [--demo]      run the portal (migrates first)
 //	portal migrate             apply database migrations
 //	portal staff add ...       add a staff account with one grant
+//	portal staff disable|grant|revoke ...  take access away (sessions end at once) or give it
 //	portal system add ...      add a system account; prints its API token once
 //	portal audit verify        check the audit hash chain
 //	portal fsck                check every invariant of the database
@@ -43,7 +44,11 @@ commands:
   migrate          apply pending database migrations
   staff add        add a staff account:
                    --login L --password P --name N --role ROLE --division CODE
-                   (--password - reads the password from standard input)
+                   (--password - reads the password from standard input); prints the
+                   one-time-code app's secret and otpauth:// URI once
+  staff disable    --login L: disable a staff or system account; its sessions end at once
+  staff grant      --login L --role ROLE --division CODE: add a grant
+  staff revoke     --login L --role ROLE --division CODE: remove a grant; sessions end at once
   system add       add a system account for another system calling the API:
                    --login L --name N --role ROLE --division CODE
   audit verify     verify the audit hash chain; exit status 1 names the first broken entry
@@ -75,6 +80,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return migrate(ctx, stdout, getenv)
 	case cmd == "staff add":
 		return staffAdd(ctx, args[2:], stdin, stdout, logger, getenv)
+	case cmd == "staff disable" || cmd == "staff grant" || cmd == "staff revoke":
+		return staffChange(ctx, args[1], args[2:], stdout, logger, getenv)
 	case cmd == "system add":
 		return systemAdd(ctx, args[2:], stdout, logger, getenv)
 	case cmd == "audit verify":
@@ -216,6 +223,41 @@ func staffAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 	}
 	fmt.Fprintf(stdout, "added staff %s (user %d): %s in %s\n", u.Login, u.ID, s.Role, s.Division)
 	fmt.Fprintf(stdout, "one-time-code app (shown once; hand it over in person, then destroy this output):\n  secret %s\n  %s\n", en.Secret, en.URI)
+	return 0, nil
+}
+
+// staffChange disables an account, or grants or revokes a role in a division.
+func staffChange(ctx context.Context, verb string, args []string, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
+	fs := flag.NewFlagSet("staff "+verb, flag.ContinueOnError)
+	login := fs.String("login", "", "login of the staff or system account")
+	var g portal.Grant
+	if verb != "disable" {
+		fs.StringVar(&g.Role, "role", "", "role")
+		fs.StringVar(&g.Division, "division", "", "division code")
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2, nil
+	}
+	if *login == "" || (verb != "disable" && (g.Role == "" || g.Division == "")) {
+		return 2, fmt.Errorf("staff %s needs --login%s", verb, map[bool]string{true: "", false: ", --role and --division"}[verb == "disable"])
+	}
+	p, code, err := openTool(ctx, logger, getenv, true)
+	if err != nil {
+		return code, err
+	}
+	defer p.Close()
+	switch verb {
+	case "disable":
+		err = p.Accounts.DisableStaff(ctx, cliActor(), *login)
+	case "grant":
+		err = p.Accounts.Grant(ctx, cliActor(), *login, g)
+	case "revoke":
+		err = p.Accounts.Revoke(ctx, cliActor(), *login, g)
+	}
+	if err != nil {
+		return 1, err
+	}
+	fmt.Fprintf(stdout, "staff %s %s: done\n", verb, *login)
 	return 0, nil
 }
 

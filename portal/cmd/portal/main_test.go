@@ -75,16 +75,28 @@ func TestStaffAddAndAuditVerify(t *testing.T) {
 					t.Errorf("%v: code %d, %v (want it to say %q)", r.args, code, err, r.says)
 				}
 			}
+			for _, c := range [][]string{
+				{"staff", "grant", "--login", "officer", "--role", "supervisor", "--division", "321202"},
+				{"staff", "revoke", "--login", "officer", "--role", "supervisor", "--division", "321202"},
+				{"staff", "disable", "--login", "officer"},
+			} {
+				if code, out, err := runCmd(t, e, "", c...); code != 0 || !strings.Contains(out, "done") {
+					t.Errorf("%v: %d %q %v", c, code, out, err)
+				}
+			}
+			if code, _, err := runCmd(t, e, "", "staff", "revoke", "--login", "clerk1", "--role", "supervisor", "--division", "321200"); code != 1 || !strings.Contains(err.Error(), "has no grant") {
+				t.Errorf("revoking a grant that does not exist: %d %v", code, err)
+			}
 			code, out, err = runCmd(t, e, "", "system", "add", "--login", "registry", "--name", "迁出地户籍系统", "--role", "origin_registry", "--division", "321200")
 			if code != 0 || !strings.Contains(out, "tzs_") {
 				t.Fatalf("system add: %d %q %v", code, out, err)
 			}
 
-			if code, out, err := runCmd(t, e, "", "fsck"); code != 0 || !strings.Contains(out, "fsck: ok: 0 cases, 3 audit entries") {
+			if code, out, err := runCmd(t, e, "", "fsck"); code != 0 || !strings.Contains(out, "fsck: ok: 0 cases, 6 audit entries") {
 				t.Errorf("fsck: %d %q %v", code, out, err)
 			}
 			code, out, err = runCmd(t, e, "", "audit", "verify")
-			if code != 0 || !strings.Contains(out, "audit chain intact: 3 entries") {
+			if code != 0 || !strings.Contains(out, "audit chain intact: 6 entries") {
 				t.Fatalf("verify: %d %q %v", code, out, err)
 			}
 			// Another secret cannot verify (or forge) the chain.
