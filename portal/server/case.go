@@ -255,6 +255,11 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 	if doc.Final && len(v.History) > 0 {
 		d.Refusal = v.History[len(v.History)-1].Reason
 	}
+	// The confirmation ("submitted", "approved", …) is for the step just
+	// done; an old link or a reload after the case moved on must not show it.
+	if d.Done != "" && (len(v.History) == 0 || v.History[len(v.History)-1].Event != d.Done) {
+		d.Done = ""
+	}
 	p := s.newPage(c, "case.title", d)
 	p.Title = doc.ServiceName + " " + doc.CaseNo
 	if err != nil {

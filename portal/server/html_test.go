@@ -115,7 +115,10 @@ func TestHTMLJourney(t *testing.T) {
 	wantRedirect(t, r, "/cases/"+no, "request correction")
 
 	// The applicant sees the whole checklist, corrects and resubmits.
-	page = web.Get("/cases/" + no)
+	page = web.Get("/cases/" + no + "?done=submit")
+	if strings.Contains(page.Text(), "申请已提交") {
+		t.Error("an old ?done=submit link still says the application was just submitted")
+	}
 	wantText(t, page, "correction", "需要补正的内容（一次性告知）", "居住证明（租赁合同、房产证明或住宿证明）", "近期免冠照片", "房东身份证复印件", "剩余 31 天")
 	edit := web.Get("/cases/" + no + "/edit")
 	wantText(t, edit, "edit form", `value="海陵区东进东路18号3幢201室"`)
