@@ -221,6 +221,8 @@ type Case struct {
 
 	// ApplicantName is filled by lists, for staff worklists.
 	ApplicantName string
+	// Applicant is filled by CaseWithHistory (name, mobile, sealed ID number).
+	Applicant *User
 }
 
 // History is one row of a case's timeline.

@@ -30,6 +30,9 @@ type Reader interface {
 
 	CaseByNo(ctx context.Context, no string) (*Case, error)
 	CaseByID(ctx context.Context, id int64) (*Case, error)
+	// CaseWithHistory returns a case with its applicant and its timeline in
+	// one round trip (a case page is read far more often than written).
+	CaseWithHistory(ctx context.Context, no string) (*Case, []History, error)
 	History(ctx context.Context, caseID int64) ([]History, error)
 	// HistoryOf returns the timelines of several cases at once (for fsck).
 	HistoryOf(ctx context.Context, caseIDs []int64) (map[int64][]History, error)

@@ -218,11 +218,8 @@ func (s *Server) loadCase(c *fiber.Ctx, no string) (*workflow.View, *caseDoc, er
 		return nil, nil, err
 	}
 	var app *applicantDoc
-	if u := currentUser(c); u.Kind != portal.KindApplicant {
-		owner, err := s.Store.UserByID(ctx(c), v.Case.ApplicantID)
-		if err != nil {
-			return nil, nil, err
-		}
+	if u := currentUser(c); u.Kind != portal.KindApplicant && v.Case.Applicant != nil {
+		owner := v.Case.Applicant
 		app = &applicantDoc{Name: owner.Name, IDNumber: s.Accounts.MaskedIDNumber(owner), Mobile: pii.MaskMobile(owner.Mobile)}
 	}
 	return v, s.present(loc(c), v, app), nil

@@ -48,6 +48,74 @@ func (q q) CaseByID(ctx context.Context, id int64) (*portal.Case, error) {
 	return q.caseBy(ctx, "sqlstore.CaseByID", `SELECT `+caseColumns+` FROM cases WHERE id = $1`, id)
 }
 
+// CaseWithHistory returns the case, its applicant's name, mobile and sealed
+// ID number, and its history, with one query.
+func (q q) CaseWithHistory(ctx context.Context, no string) (*portal.Case, []portal.History, error) {
+	const op = "sqlstore.CaseWithHistory"
+	rows, err := q.ex.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+`,
+		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''),
+		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.reason, h.items, h.at
+		FROM cases c JOIN users u ON u.id = c.applicant_id
+		LEFT JOIN case_history h ON h.case_id = c.id
+		WHERE c.case_no = $1 ORDER BY h.seq`, no)
+	if err != nil {
+		return nil, nil, dbError(op, err)
+	}
+	defer rows.Close()
+	var c *portal.Case
+	var hist []portal.History
+	for rows.Next() {
+		app := &portal.User{Kind: portal.KindApplicant}
+		var seq sql.NullInt64
+		var h portal.History
+		var actor sql.NullInt64
+		var items []byte
+		var at sql.Null[any]
+		var event, from, to, role, reason sql.NullString
+		row, err := scanCase(rows, &app.Name, &app.Mobile, &app.IDCipher, &app.IDIndex,
+			&seq, &event, &from, &to, &actor, &role, &reason, &items, &at)
+		if err != nil {
+			return nil, nil, dbError(op, err)
+		}
+		if c == nil {
+			app.ID = row.ApplicantID
+			row.Applicant, row.ApplicantName = app, app.Name
+			c = row
+		}
+		if !seq.Valid {
+			continue
+		}
+		h = portal.History{CaseID: c.ID, Seq: int(seq.Int64), Event: event.String, From: from.String, To: to.String,
+			ActorRole: role.String, Reason: reason.String}
+		if actor.Valid {
+			h.ActorID = &actor.Int64
+		}
+		if err := (scanTime{&h.At}).Scan(at.V); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", op, err)
+		}
+		if err := json.Unmarshal(items, &h.Items); err != nil {
+			return nil, nil, fmt.Errorf("%s: items of case %s: %w", op, no, err)
+		}
+		hist = append(hist, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, dbError(op, err)
+	}
+	if c == nil {
+		return nil, nil, portal.NotFound(fmt.Errorf("%s: no case", op))
+	}
+	return c, hist, nil
+}
+
+// prefixed qualifies each column of a list with a table alias.
+func prefixed(alias, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // CaseByNoForUpdate returns the case and locks it until the transaction ends.
 func (t *Tx) CaseByNoForUpdate(ctx context.Context, no string) (*portal.Case, error) {
 	return t.caseBy(ctx, "sqlstore.CaseByNoForUpdate", `SELECT `+caseColumns+` FROM cases WHERE case_no = $1`+t.d.forUpdate(), no)

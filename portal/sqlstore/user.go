@@ -22,68 +22,65 @@ type q struct {
 const userColumns = `id, kind, name, COALESCE(login, ''), COALESCE(mobile, ''), COALESCE(id_index, ''), id_cipher,
 	password_hash, COALESCE(token_hash, ''), locale, disabled_at, created_at, totp_secret, totp_confirmed_at, totp_last_step`
 
+// userBy loads a user and its grants in one round trip: every request
+// reads its user, so this is on every page's path.
 func (q q) userBy(ctx context.Context, op, where string, arg any) (*portal.User, error) {
-	u := &portal.User{}
-	var kind string
-	err := q.ex.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg).Scan(
-		&u.ID, &kind, &u.Name, &u.Login, &u.Mobile, &u.IDIndex, &u.IDCipher,
-		&u.PasswordHash, &u.TokenHash, &u.Locale, scanNullTime{&u.DisabledAt}, scanTime{&u.CreatedAt},
-		&u.TOTPSecret, scanNullTime{&u.TOTPConfirmedAt}, &u.TOTPLastStep)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, portal.NotFound(fmt.Errorf("%s: no user", op))
-	}
+	rows, err := q.ex.QueryContext(ctx, `SELECT `+userColumns+`, g.role, g.division FROM users
+		LEFT JOIN grants g ON g.user_id = users.id WHERE `+where+` ORDER BY g.role, g.division`, arg)
 	if err != nil {
 		return nil, dbError(op, err)
 	}
-	u.Kind = portal.UserKind(kind)
-	if u.Kind != portal.KindApplicant {
-		if u.Grants, err = q.grants(ctx, u.ID); err != nil {
-			return nil, err
+	defer rows.Close()
+	var u *portal.User
+	for rows.Next() {
+		var row portal.User
+		var kind string
+		var role, division sql.NullString
+		if err := rows.Scan(&row.ID, &kind, &row.Name, &row.Login, &row.Mobile, &row.IDIndex, &row.IDCipher,
+			&row.PasswordHash, &row.TokenHash, &row.Locale, scanNullTime{&row.DisabledAt}, scanTime{&row.CreatedAt},
+			&row.TOTPSecret, scanNullTime{&row.TOTPConfirmedAt}, &row.TOTPLastStep, &role, &division); err != nil {
+			return nil, dbError(op, err)
 		}
+		if u == nil {
+			row.Kind = portal.UserKind(kind)
+			u = &row
+		}
+		if role.Valid {
+			u.Grants = append(u.Grants, portal.Grant{Role: role.String, Division: division.String})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(op, err)
+	}
+	if u == nil {
+		return nil, portal.NotFound(fmt.Errorf("%s: no user", op))
 	}
 	return u, nil
 }
 
-func (q q) grants(ctx context.Context, userID int64) ([]portal.Grant, error) {
-	rows, err := q.ex.QueryContext(ctx, `SELECT role, division FROM grants WHERE user_id = $1 ORDER BY role, division`, userID)
-	if err != nil {
-		return nil, dbError("sqlstore.grants", err)
-	}
-	defer rows.Close()
-	var out []portal.Grant
-	for rows.Next() {
-		var g portal.Grant
-		if err := rows.Scan(&g.Role, &g.Division); err != nil {
-			return nil, dbError("sqlstore.grants", err)
-		}
-		out = append(out, g)
-	}
-	return out, dbError("sqlstore.grants", rows.Err())
-}
-
 // UserByID returns the user with id, with its grants.
 func (q q) UserByID(ctx context.Context, id int64) (*portal.User, error) {
-	return q.userBy(ctx, "sqlstore.UserByID", "id = $1", id)
+	return q.userBy(ctx, "sqlstore.UserByID", "users.id = $1", id)
 }
 
 // UserByLogin returns the staff or system account with login.
 func (q q) UserByLogin(ctx context.Context, login string) (*portal.User, error) {
-	return q.userBy(ctx, "sqlstore.UserByLogin", "login = $1", login)
+	return q.userBy(ctx, "sqlstore.UserByLogin", "users.login = $1", login)
 }
 
 // UserByMobile returns the applicant with the (normalized) mobile number.
 func (q q) UserByMobile(ctx context.Context, mobile string) (*portal.User, error) {
-	return q.userBy(ctx, "sqlstore.UserByMobile", "mobile = $1", mobile)
+	return q.userBy(ctx, "sqlstore.UserByMobile", "users.mobile = $1", mobile)
 }
 
 // UserByIDIndex returns the applicant whose ID number has the blind index.
 func (q q) UserByIDIndex(ctx context.Context, index string) (*portal.User, error) {
-	return q.userBy(ctx, "sqlstore.UserByIDIndex", "id_index = $1", index)
+	return q.userBy(ctx, "sqlstore.UserByIDIndex", "users.id_index = $1", index)
 }
 
 // UserByTokenHash returns the system account whose API token hashes to hash.
 func (q q) UserByTokenHash(ctx context.Context, hash string) (*portal.User, error) {
-	return q.userBy(ctx, "sqlstore.UserByTokenHash", "token_hash = $1", hash)
+	return q.userBy(ctx, "sqlstore.UserByTokenHash", "users.token_hash = $1", hash)
 }
 
 // Divisions returns the division tree in code order.

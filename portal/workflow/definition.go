@@ -89,15 +89,22 @@ type Deadline struct {
 
 var deadlineRE = regexp.MustCompile(`^(\d+) (working )?days?$`)
 
+// maxDeadlineDays bounds a time limit: ten years is already a mistake, and
+// a bound keeps date arithmetic far from overflow.
+const maxDeadlineDays = 3650
+
 // UnmarshalYAML parses "2 working days" or "30 days".
 func (d *Deadline) UnmarshalYAML(n *yaml.Node) error {
 	m := deadlineRE.FindStringSubmatch(strings.TrimSpace(n.Value))
 	if m == nil {
 		return fmt.Errorf("line %d: deadline %q: want \"N days\" or \"N working days\"", n.Line, n.Value)
 	}
-	d.N, _ = strconv.Atoi(m[1])
-	d.Working = m[2] != ""
-	if d.N <= 0 {
+	n64, err := strconv.ParseInt(m[1], 10, 32)
+	d.N, d.Working = int(n64), m[2] != ""
+	switch {
+	case err != nil || d.N > maxDeadlineDays:
+		return fmt.Errorf("line %d: deadline %q: at most %d days", n.Line, n.Value, maxDeadlineDays)
+	case d.N <= 0:
 		return fmt.Errorf("line %d: deadline must be at least one day", n.Line)
 	}
 	return nil
@@ -350,16 +357,25 @@ func (v *validator) check() {
 	if _, ok := d.States[d.Initial]; !ok {
 		v.fail(v.line("initial"), "initial state %q is not defined", d.Initial)
 	}
+	// An entry written with no body ("approve:") decodes as nil: report it
+	// and go on with an empty one, so no check below meets a nil.
+	for _, name := range d.stateOrder {
+		if d.States[name] == nil {
+			v.fail(v.line("states", name), "state %s: empty definition (write {} for a plain state)", name)
+			d.States[name] = &State{}
+		}
+	}
+	for _, name := range d.eventOrder {
+		if d.Events[name] == nil {
+			v.fail(v.line("events", name), "event %s: empty definition", name)
+			d.Events[name] = &Event{}
+		}
+	}
 	for _, name := range d.stateOrder {
 		s := d.States[name]
 		ln := v.line("states", name)
 		if !nameRE.MatchString(name) {
 			v.fail(ln, "state name %q: want lower_snake_case", name)
-		}
-		if s == nil {
-			v.fail(ln, "state %s: empty definition (write {} for a plain state)", name)
-			d.States[name] = &State{}
-			continue
 		}
 		if _, clash := d.Events[name]; clash {
 			v.fail(ln, "%q is both a state and an event", name)
@@ -391,11 +407,6 @@ func (v *validator) check() {
 		ln := v.line("events", name)
 		if !nameRE.MatchString(name) || name == portal.EventCreate || name == portal.EventEdit {
 			v.fail(ln, "event name %q: want lower_snake_case, not create or edit", name)
-		}
-		if e == nil {
-			v.fail(ln, "event %s: empty definition", name)
-			d.Events[name] = &Event{}
-			continue
 		}
 		if len(e.From) == 0 {
 			v.fail(ln, "event %s: no from states", name)

@@ -480,17 +480,13 @@ type View struct {
 // Get returns the case if the actor may see it; otherwise ENOTFOUND,
 // exactly as for a case that does not exist, and an audit entry.
 func (e *Engine) Get(ctx context.Context, actor portal.Actor, no string) (*View, error) {
-	c, err := e.Store.CaseByNo(ctx, no)
+	c, hist, err := e.Store.CaseWithHistory(ctx, no)
 	if err != nil {
 		return nil, err
 	}
 	if actor.User == nil || !e.Authz.Reach(actor.User, c) {
 		e.denied(ctx, actor, "case.read", no)
 		return nil, portal.NotFound(fmt.Errorf("workflow.Get(%s): out of reach", no))
-	}
-	hist, err := e.Store.History(ctx, c.ID)
-	if err != nil {
-		return nil, err
 	}
 	def := e.defs[c.Service]
 	v := &View{Case: c, Def: def, History: hist}
