@@ -63,7 +63,14 @@ func (s *Server) apiCreateCase(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location("/api/v1/cases/" + created.No)
-	return s.caseJSON(c, fiber.StatusCreated, created.No)
+	if err := s.caseJSON(c, fiber.StatusCreated, created.No); err != nil {
+		// The case is saved; only reading it back failed. Say so with 201
+		// and what is known, so the client does not believe it was lost.
+		s.Logger.Warn("created case not read back", "rid", requestID(c), "case", created.No, "err", err)
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"case_no": created.No, "service": created.Service,
+			"state": created.State, "version": created.Version})
+	}
+	return nil
 }
 
 func (s *Server) apiEditCase(c *fiber.Ctx) error {

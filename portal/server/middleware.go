@@ -279,6 +279,9 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 		// cross-site form cannot send without a CORS preflight we never allow.
 		return c.Next()
 	}
+	if err, ok := c.Locals(localAuthErr).(error); ok {
+		return err // the session could not be checked: 503, not "forged request"
+	}
 	seed := c.Cookies(cookiePre)
 	m := hmac.New(sha256.New, s.CSRFKey)
 	m.Write([]byte("pre:" + seed))

@@ -100,7 +100,11 @@ func (s *Server) write(c *fiber.Ctx, status int, name string, p *page) error {
 	}
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Send(buf.Bytes())
+	// SetBody copies. c.Send would keep a reference to the pooled buffer,
+	// which the deferred Put hands to the next request before fasthttp has
+	// written this response: people would get parts of each other's pages.
+	c.Response().SetBody(buf.Bytes())
+	return nil
 }
 
 // redirect sends a 303 to a local path.

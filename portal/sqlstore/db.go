@@ -9,6 +9,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -131,6 +132,9 @@ func withPostgresDefaults(dsn string) string {
 	q := u.Query()
 	if q.Get("statement_timeout") == "" {
 		q.Set("statement_timeout", "5000")
+	}
+	if q.Get("connect_timeout") == "" {
+		q.Set("connect_timeout", "3") // seconds: a server that does not answer is down
 	}
 	if q.Get("application_name") == "" {
 		q.Set("application_name", "tzportal")
@@ -295,7 +299,8 @@ func dbError(op string, err error) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+	if errors.As(err, &ce) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 		errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) || isNetError(err) ||
 		err.Error() == "sql: database is closed" { // unexported in database/sql; seen while shutting down
 		return portal.Unavailable("database", fmt.Errorf("%s: %w", op, err))
