@@ -15,6 +15,7 @@ const (
 	ENOTFOUND     = "not_found"    // no such thing, or outside the caller's reach, 404
 	ECONFLICT     = "conflict"     // lost a race or wrong state, 409
 	ETOOMANY      = "too_many"     // throttled, 429
+	ETOOLARGE     = "too_large"    // body, URL or headers too large, 413
 	EUNAVAILABLE  = "unavailable"  // a dependency is down, 503
 	EINTERNAL     = "internal"     // a bug; details only in the log, 500
 )

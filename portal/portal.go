@@ -225,6 +225,26 @@ type Case struct {
 	Applicant *User
 }
 
+// ValidCaseNo reports whether no has the shape of a case number (TZ, two
+// letters of service code, yyyymmdd, six digits). Anything else cannot be
+// a case, and is answered "not found" without asking the database.
+func ValidCaseNo(no string) bool {
+	if len(no) != 18 || no[0] != 'T' || no[1] != 'Z' {
+		return false
+	}
+	for i := 2; i < 4; i++ {
+		if no[i] < 'A' || no[i] > 'Z' {
+			return false
+		}
+	}
+	for i := 4; i < 18; i++ {
+		if no[i] < '0' || no[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // History is one row of a case's timeline.
 type History struct {
 	CaseID    int64

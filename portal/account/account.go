@@ -317,7 +317,7 @@ func (a *Accounts) loggedIn(ctx context.Context, actor portal.Actor, u *portal.U
 
 // find looks a login up as an ID number, a mobile number, or a staff login.
 func (a *Accounts) find(ctx context.Context, login string) (*portal.User, error) {
-	if login == "" {
+	if login == "" || len(login) > 64 || !validate.CleanText(login) {
 		return nil, portal.NotFound(nil)
 	}
 	if id, ok := validate.IDNumber(login, a.Now()); ok {
@@ -345,6 +345,9 @@ func maskLogin(login string) string {
 	}
 	if len(login) > 40 {
 		login = login[:40]
+	}
+	if !validate.CleanText(login) {
+		return "(unreadable)"
 	}
 	return login
 }

@@ -23,6 +23,8 @@ func status(code string) int {
 		return fiber.StatusConflict
 	case portal.ETOOMANY:
 		return fiber.StatusTooManyRequests
+	case portal.ETOOLARGE:
+		return fiber.StatusRequestEntityTooLarge
 	case portal.EUNAVAILABLE:
 		return fiber.StatusServiceUnavailable
 	}
@@ -40,8 +42,8 @@ func classify(err error) *portal.Error {
 		switch fe.Code {
 		case fiber.StatusNotFound, fiber.StatusMethodNotAllowed:
 			return &portal.Error{Code: portal.ENOTFOUND, Message: "error.not_found", Err: err}
-		case fiber.StatusRequestEntityTooLarge:
-			return &portal.Error{Code: portal.EINVALID, Message: "error.too_large", Err: err}
+		case fiber.StatusRequestEntityTooLarge, fiber.StatusRequestHeaderFieldsTooLarge, fiber.StatusRequestURITooLong:
+			return &portal.Error{Code: portal.ETOOLARGE, Message: "error.too_large", Err: err}
 		case fiber.StatusBadRequest, fiber.StatusUnprocessableEntity:
 			return &portal.Error{Code: portal.EINVALID, Message: "error.bad_request", Err: err}
 		case fiber.StatusServiceUnavailable, fiber.StatusRequestTimeout:
@@ -76,7 +78,16 @@ type problem struct {
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	e := classify(err)
 	st := status(e.Code)
+	// fasthttp refuses some requests (a body over the limit, a URL longer
+	// than the read buffer) before any middleware ran: give them a request
+	// id and the security headers here.
 	rid := requestID(c)
+	if rid == "" {
+		rid = newRequestID()
+		c.Locals("requestid", rid)
+		c.Set(fiber.HeaderXRequestID, rid)
+	}
+	s.setSecurityHeaders(c)
 	switch {
 	case st >= 500:
 		s.Logger.Error("request failed", "rid", rid, "code", e.Code, "err", err)

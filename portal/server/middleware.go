@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -87,6 +88,11 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 
 // securityHeaders are on every response: pages, API, static files, errors.
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	s.setSecurityHeaders(c)
+	return c.Next()
+}
+
+func (s *Server) setSecurityHeaders(c *fiber.Ctx) {
 	h := func(k, v string) { c.Set(k, v) }
 	h("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
 		"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -101,7 +107,14 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	if !strings.HasPrefix(c.Path(), "/static/") {
 		h(fiber.HeaderCacheControl, "no-store")
 	}
-	return c.Next()
+}
+
+// newRequestID makes an id for a request that never reached the requestid
+// middleware.
+func newRequestID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // locale picks the language: the tz_lang cookie (the switch), else for the

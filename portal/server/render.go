@@ -110,15 +110,28 @@ func (s *Server) write(c *fiber.Ctx, status int, name string, p *page) error {
 // redirect sends a 303 to a local path.
 func redirect(c *fiber.Ctx, to string) error { return c.Redirect(to, fiber.StatusSeeOther) }
 
-// localPath returns next if it is a path on this site, else fallback. It
-// stops open redirects: no scheme, no host, no "//" or "\" tricks.
+// localPath returns next if it is a plain path on this site, else
+// fallback. It stops open redirects: no scheme or host, no backslash or
+// control character, no "//" and no "." or ".." segment — also when
+// percent-encoded — because a browser resolves "/..//evil.example" to the
+// path "//evil.example", a scheme-relative URL the moment anything echoes it.
 func localPath(next, fallback string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.ContainsAny(next, "\\\r\n\t\x00") {
 		return fallback
 	}
 	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return fallback
+	}
+	for _, p := range []string{u.Path, u.EscapedPath(), strings.ToLower(u.RawPath)} {
+		if strings.Contains(p, "//") || strings.Contains(p, "%2f") || strings.Contains(p, "%5c") {
+			return fallback
+		}
+		for _, seg := range strings.Split(p, "/") {
+			if seg == "." || seg == ".." {
+				return fallback
+			}
+		}
 	}
 	return next
 }

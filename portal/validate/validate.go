@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 
@@ -44,6 +45,8 @@ var supportedTags = [...]string{
 	"required", "min", "max", "len", "oneof",
 	// custom
 	"idnumber", "mobile", "password", "division", "date", "notfuture",
+	// every string field, checked before the tags
+	"text",
 }
 
 // Tags returns every tag Struct can report, built-in and custom, so that tests
@@ -172,6 +175,9 @@ func fieldName(f reflect.StructField) string {
 // EINTERNAL *portal.Error when s cannot be validated at all or fails a tag
 // that has no translation. It does not modify s.
 func (v *Validator) Struct(s any) error {
+	if bad := textFields(reflect.ValueOf(s), ""); len(bad) > 0 {
+		return portal.Invalid(bad...)
+	}
 	err := v.v.Struct(s)
 	if err == nil {
 		return nil
@@ -233,4 +239,62 @@ func path(ns, top string) string {
 		return ""
 	}
 	return strings.TrimPrefix(ns, top+".")
+}
+
+// CleanText reports whether s is text a person could have typed: valid
+// UTF-8 without control characters other than tab and newline. A NUL byte
+// or broken UTF-8 is refused before it reaches a database (PostgreSQL
+// rejects both; SQLite would store them).
+func CleanText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// textFields returns a "text" field error for every string field of a
+// struct (by its json name) that is not CleanText.
+func textFields(v reflect.Value, prefix string) []portal.FieldError {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []portal.FieldError
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name := prefix + fieldName(f)
+		fv := v.Field(i)
+		for fv.Kind() == reflect.Pointer && !fv.IsNil() {
+			fv = fv.Elem()
+		}
+		switch fv.Kind() {
+		case reflect.String:
+			if !CleanText(fv.String()) {
+				out = append(out, portal.FieldError{Field: name, Rule: "text"})
+			}
+		case reflect.Struct:
+			out = append(out, textFields(fv, name+".")...)
+		case reflect.Slice:
+			for j := 0; j < fv.Len(); j++ {
+				if e := fv.Index(j); e.Kind() == reflect.String && !CleanText(e.String()) {
+					out = append(out, portal.FieldError{Field: fmt.Sprintf("%s[%d]", name, j), Rule: "text"})
+				}
+			}
+		}
+	}
+	return out
 }

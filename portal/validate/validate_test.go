@@ -265,7 +265,7 @@ func TestCustomTagOnNonString(t *testing.T) {
 }
 
 func TestTagsAreReported(t *testing.T) {
-	got := map[string]bool{}
+	got := map[string]bool{"text": true} // checked before the tags: TestTextIsClean
 	for _, f := range invalidFields {
 		got[f.Rule] = true
 	}
@@ -304,4 +304,28 @@ func TestStructConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestTextIsClean: NUL bytes, other control characters and broken UTF-8 in
+// any string field are refused, naming each field, before any other rule.
+func TestTextIsClean(t *testing.T) {
+	v := mustValidator(t)
+	type nested struct {
+		Note string `json:"note"`
+	}
+	form := struct {
+		Name  string   `json:"name" validate:"required"`
+		Addr  string   `json:"address"`
+		Lines []string `json:"items"`
+		Sub   nested   `json:"sub"`
+		Fine  string   `json:"fine"`
+	}{Name: "a\x00b", Addr: "ab\xff\xfe", Lines: []string{"ok", "bell\a"}, Sub: nested{Note: "esc\x1b["}, Fine: "第一行\n第二行\t🙂 <b>"}
+	checkInvalid(t, v.Struct(form), []portal.FieldError{
+		{Field: "name", Rule: "text"}, {Field: "address", Rule: "text"}, {Field: "items[1]", Rule: "text"}, {Field: "sub.note", Rule: "text"},
+	})
+	for s, want := range map[string]bool{"": true, "张三": true, "a\nb\tc": true, "\u202eevil": true, "a\x00": false, "\xc3\x28": false, "del\x7f": false} {
+		if got := CleanText(s); got != want {
+			t.Errorf("CleanText(%q) = %v", s, got)
+		}
+	}
 }

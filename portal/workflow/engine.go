@@ -17,6 +17,7 @@ import (
 
 	"tzportal/portal"
 	"tzportal/portal/audit"
+	"tzportal/portal/validate"
 )
 
 // Service is what a citizen service plugs into the engine.
@@ -153,6 +154,9 @@ func (e *Engine) denied(ctx context.Context, actor portal.Actor, action, no stri
 
 // Fire fires event on the case in one transaction.
 func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string, in Input) (*portal.Case, error) {
+	if !portal.ValidCaseNo(no) {
+		return nil, portal.NotFound(fmt.Errorf("workflow: %q is not a case number", no))
+	}
 	var out *portal.Case
 	var deniedAction string
 	err := e.Store.Tx(ctx, func(tx portal.Tx) error {
@@ -238,6 +242,17 @@ func (e *Engine) requirements(f *Firing, ev *Event) error {
 	}
 	in.Items = items
 	var fields []portal.FieldError
+	if !validate.CleanText(in.Reason) {
+		fields = append(fields, portal.FieldError{Field: "reason", Rule: "text"})
+	}
+	for i, it := range in.Items {
+		if !validate.CleanText(it) {
+			fields = append(fields, portal.FieldError{Field: fmt.Sprintf("items[%d]", i), Rule: "text"})
+		}
+	}
+	if len(fields) > 0 {
+		return portal.Invalid(fields...)
+	}
 	if slices.Contains(ev.Requires, RequireReason) {
 		switch {
 		case in.Reason == "":
@@ -423,6 +438,9 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 // Edit replaces the form of a case in a state where the actor may edit it
 // (a draft, or a case returned for correction).
 func (e *Engine) Edit(ctx context.Context, actor portal.Actor, no string, raw json.RawMessage, version int) (*portal.Case, error) {
+	if !portal.ValidCaseNo(no) {
+		return nil, portal.NotFound(fmt.Errorf("workflow: %q is not a case number", no))
+	}
 	var out *portal.Case
 	var deniedAction string
 	err := e.Store.Tx(ctx, func(tx portal.Tx) error {
@@ -480,6 +498,9 @@ type View struct {
 // Get returns the case if the actor may see it; otherwise ENOTFOUND,
 // exactly as for a case that does not exist, and an audit entry.
 func (e *Engine) Get(ctx context.Context, actor portal.Actor, no string) (*View, error) {
+	if !portal.ValidCaseNo(no) {
+		return nil, portal.NotFound(fmt.Errorf("workflow: %q is not a case number", no))
+	}
 	c, hist, err := e.Store.CaseWithHistory(ctx, no)
 	if err != nil {
 		return nil, err
