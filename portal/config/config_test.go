@@ -38,12 +38,27 @@ func TestFromEnv(t *testing.T) {
 		check func(t *testing.T, c *config.Config)
 	}{
 		{"defaults", env(), config.Needs{}, func(t *testing.T, c *config.Config) {
-			want := config.Config{Addr: ":8080", DatabaseURL: "sqlite:" + filepath.Join("data", "portal.db"), DataDir: "data", CookieSecure: true}
+			want := config.Config{Addr: ":8080", DatabaseURL: "sqlite:" + filepath.Join("data", "portal.db"), DataDir: "data", CookieSecure: true, StaffMFA: true}
 			if diff := cmp.Diff(&want, c); diff != "" {
 				t.Errorf("defaults (-want +got):\n%s", diff)
 			}
 			if c.DatabaseURL != "sqlite:data/portal.db" {
 				t.Errorf("DatabaseURL = %q, want sqlite:data/portal.db", c.DatabaseURL)
+			}
+		}},
+		{"staff two-factor login is on unless turned off", env(), config.Needs{}, func(t *testing.T, c *config.Config) {
+			if !c.StaffMFA {
+				t.Error("StaffMFA is off by default")
+			}
+		}},
+		{"the demo turns two-factor login off", env("PORTAL_DATA_DIR", t.TempDir()), config.Needs{Secret: true, Demo: true}, func(t *testing.T, c *config.Config) {
+			if c.StaffMFA {
+				t.Error("StaffMFA is on in the demo")
+			}
+		}},
+		{"PORTAL_STAFF_MFA=off", env("PORTAL_STAFF_MFA", "off"), config.Needs{}, func(t *testing.T, c *config.Config) {
+			if c.StaffMFA {
+				t.Error("StaffMFA is on")
 			}
 		}},
 		{"data dir", env("PORTAL_DATA_DIR", "/srv/portal"), config.Needs{}, func(t *testing.T, c *config.Config) {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,7 +130,11 @@ func decodeError(err error) error {
 		return portal.Invalid(portal.FieldError{Field: te.Field, Rule: "type"})
 	}
 	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
-		return portal.Invalid(portal.FieldError{Field: strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`), Rule: "unknown_field"})
+		name, uerr := strconv.Unquote(strings.TrimPrefix(msg, "json: unknown field "))
+		if uerr != nil {
+			name = "form"
+		}
+		return portal.Invalid(portal.FieldError{Field: name, Rule: "unknown_field"})
 	}
 	return portal.Invalid(portal.FieldError{Field: "form", Rule: "json"})
 }
@@ -152,7 +157,7 @@ func (s *Service) minResidence(_ context.Context, f *workflow.Firing) error {
 	if err != nil {
 		return portal.Invalid(portal.FieldError{Field: "resided_since", Rule: "date"})
 	}
-	eligible := since.AddDate(0, s.minMonths, 0)
+	eligible := addMonths(since, s.minMonths)
 	today := f.Now.In(f.Cal.Zone)
 	if today.Before(eligible) {
 		return portal.RuleError("min_residence", "rule.min_residence", map[string]any{
@@ -160,6 +165,28 @@ func (s *Service) minResidence(_ context.Context, f *workflow.Firing) error {
 		})
 	}
 	return nil
+}
+
+// addMonths adds n calendar months the way periods are counted in law
+// (民法典 art. 202): the period ends on the corresponding day of the target
+// month, or on its last day when it has none — 31 August + 6 months is
+// 28 (or 29) February, not 3 March as time.AddDate would say.
+func addMonths(t time.Time, n int) time.Time {
+	first := time.Date(t.Year(), t.Month()+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(t.Day(), last)-1)
+}
+
+// periodEnd is the last day of a period of n months starting on from: the
+// day before the corresponding day, or — when the target month has no
+// corresponding day — its last day (a permit from 29 February 2028 for a
+// year is valid until 28 February 2029).
+func periodEnd(from time.Time, n int) time.Time {
+	end := addMonths(from, n)
+	if end.Day() == from.Day() {
+		return end.AddDate(0, 0, -1)
+	}
+	return end
 }
 
 // Result is what an approved residence permit carries.
@@ -183,7 +210,7 @@ func (s *Service) issuePermit(ctx context.Context, f *workflow.Firing) error {
 	r := Result{
 		PermitNo:   fmt.Sprintf("JZ%s%s%06d", f.Case.District, year, seq),
 		ValidFrom:  from.Format(time.DateOnly),
-		ValidUntil: from.AddDate(0, s.validMonths, -1).Format(time.DateOnly),
+		ValidUntil: periodEnd(from, s.validMonths).Format(time.DateOnly),
 		IssuedBy:   f.Case.Division,
 	}
 	b, err := json.Marshal(r)
