@@ -258,10 +258,70 @@ func (p *person) look(step string) {
 			return os.WriteFile(filepath.Join(p.b.shots, name), buf, 0o644)
 		}))
 	}
-	p.do("restore the screen", chromedp.EmulateViewport(p.screen[0], p.screen[1]))
 	if p.b.js {
+		p.design(step)
+		p.do("restore the screen", chromedp.EmulateViewport(p.screen[0], p.screen[1]))
 		p.audit(step)
+		return
 	}
+	p.do("restore the screen", chromedp.EmulateViewport(p.screen[0], p.screen[1]))
+}
+
+// design checks what axe does not: the page reflows at 320 CSS pixels (a
+// 1280-pixel screen at 400 % zoom, a 640-pixel one at 200 %) without
+// scrolling sideways; every control people tap is at least 44 pixels high;
+// and the keyboard focus is visible.
+func (p *person) design(step string) {
+	p.t.Helper()
+	for _, pr := range p.designProblems() {
+		p.t.Errorf("%s: %s: %s", p.name, step, pr)
+	}
+}
+
+// designProblems returns what design finds wrong with the page.
+func (p *person) designProblems() []string {
+	p.t.Helper()
+	const check = `(() => {
+		const out = [];
+		if (document.documentElement.scrollWidth > window.innerWidth + 1)
+			out.push('scrolls sideways at ' + window.innerWidth + 'px: content is ' + document.documentElement.scrollWidth + 'px wide');
+		const controls = document.querySelectorAll('button, input:not([type=hidden]):not([type=radio]):not([type=checkbox]), select, textarea, summary, .site-nav a, a.button, .back a, td a, .choice');
+		for (const el of controls) {
+			const r = el.getBoundingClientRect();
+			if (r.width > 0 && r.height < 44) out.push('tap target ' + el.outerHTML.slice(0, 80) + ' is ' + Math.round(r.height) + 'px high');
+		}
+		return JSON.stringify(out);
+	})()`
+	const focus = `(() => {
+		const el = document.activeElement;
+		if (!el || el === document.body) return 'nothing has the focus after Tab';
+		const s = getComputedStyle(el);
+		const visible = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2) || s.boxShadow !== 'none' ||
+			s.backgroundColor === 'rgb(255, 221, 0)';
+		return visible ? '' : 'the keyboard focus on ' + el.outerHTML.slice(0, 80) + ' is not visible';
+	})()`
+	p.do("reflow at 320px", chromedp.EmulateViewport(320, 640))
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](check))
+	if err != nil {
+		p.t.Fatalf("%s: design check: %v", p.name, err)
+	}
+	var problems []string
+	if err := json.Unmarshal([]byte(out), &problems); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\t")); err != nil {
+		p.t.Fatalf("%s: Tab: %v", p.name, err)
+	}
+	msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](focus))
+	if err != nil {
+		p.t.Fatalf("%s: focus check: %v", p.name, err)
+	}
+	if msg != "" {
+		problems = append(problems, msg)
+	}
+	return problems
 }
 
 // violation is what the audit reports of one failed axe rule.

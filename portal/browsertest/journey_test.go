@@ -189,7 +189,8 @@ func TestAuditFindsViolations(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, `<!doctype html><html><head><title>bad</title></head><body><main>
 			<h1>坏页面</h1><img src="/x.png"><form><input type="text"></form>
-			<p style="color:#ddd;background:#fff">看不清的字</p></main></body></html>`)
+			<p style="color:#ddd;background:#fff">看不清的字</p><div style="width:900px">宽</div>
+			<style>*:focus{outline:none}</style></main></body></html>`)
 	}))
 	defer srv.Close()
 	b := newBrowser(t, true)
@@ -199,6 +200,12 @@ func TestAuditFindsViolations(t *testing.T) {
 	for _, want := range []string{"image-alt", "label", "color-contrast"} {
 		if !slices.ContainsFunc(got, func(v violation) bool { return v.ID == want }) {
 			t.Errorf("the audit did not report %s; it reported %v", want, got)
+		}
+	}
+	design := strings.Join(p.designProblems(), "\n")
+	for _, want := range []string{"scrolls sideways", "tap target <input", "keyboard focus on <input"} {
+		if !strings.Contains(design, want) {
+			t.Errorf("the design check did not report %q; it reported:\n%s", want, design)
 		}
 	}
 }
