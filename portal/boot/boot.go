@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -41,6 +42,11 @@ type Options struct {
 	// WrapStore, when set, wraps the store the services use (fault
 	// injection in tests: a store that fails or panics on demand).
 	WrapStore func(portal.Store) portal.Store
+	// DBRoundTrips and RedisRoundTrips, when set, count round trips (the
+	// load tool).
+	DBRoundTrips, RedisRoundTrips *atomic.Int64
+	// MaxOpenConns sizes the database pool (default: sqlstore's).
+	MaxOpenConns int
 }
 
 // Portal is a fully wired portal.
@@ -80,7 +86,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		}
 	}()
 
-	if p.DB, err = sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Options{}); err != nil {
+	if p.DB, err = sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Options{RoundTrips: o.DBRoundTrips, MaxOpenConns: o.MaxOpenConns}); err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
 	if o.Migrate {
@@ -171,7 +177,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		Now:      o.Now,
 	}
 	if cfg.RedisURL != "" {
-		client, err := redisstore.Dial(ctx, cfg.RedisURL, redisstore.DialOptions{})
+		client, err := redisstore.Dial(ctx, cfg.RedisURL, redisstore.DialOptions{RoundTrips: o.RedisRoundTrips})
 		if client != nil {
 			p.Redis = client
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"runtime"
 	"time"
 
@@ -22,6 +23,9 @@ type DialOptions struct {
 	// PoolSize is the number of pooled connections; 0 means 10 per GOMAXPROCS,
 	// go-redis's own default.
 	PoolSize int
+	// RoundTrips, when set, counts every command or pipeline sent (the load
+	// tool reports it per request).
+	RoundTrips *atomic.Int64
 }
 
 // Dial connects to the Redis at url (redis://[user:password@]host:port/db)
@@ -40,6 +44,9 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*redis.Client, err
 		return nil, err
 	}
 	c := redis.NewClient(o)
+	if opts.RoundTrips != nil {
+		c.AddHook(countHook{opts.RoundTrips})
+	}
 	if err := c.Ping(ctx).Err(); err != nil {
 		return c, portal.Unavailable("redis", fmt.Errorf("redisstore.Dial: ping %s db %d: %w", o.Addr, o.DB, err))
 	}
@@ -84,4 +91,23 @@ func clientOptions(rawURL string, opts DialOptions) (*redis.Options, error) {
 // unavailable wraps a Redis failure; op names the operation for the log.
 func unavailable(op string, err error) error {
 	return portal.Unavailable("redis", fmt.Errorf("redisstore.%s: %w", op, err))
+}
+
+// countHook counts round trips: one per command, one per pipeline.
+type countHook struct{ n *atomic.Int64 }
+
+func (h countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
 }

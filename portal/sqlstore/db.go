@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -32,6 +33,9 @@ import (
 type Options struct {
 	MaxOpenConns int           // PostgreSQL pool size; SQLite readers
 	AcquireWait  time.Duration // how long a transaction may wait for a connection
+	// RoundTrips, when set, counts every statement, BEGIN, COMMIT and
+	// ROLLBACK sent to the database (the load tool reports it per request).
+	RoundTrips *atomic.Int64
 }
 
 // DB is a portal.Store. On SQLite it keeps two pools: one connection that
@@ -96,7 +100,7 @@ func Open(ctx context.Context, dsn string, o Options) (*DB, error) {
 	default:
 		return nil, fmt.Errorf("sqlstore.Open: unsupported database URL (want sqlite:PATH or postgres://…)")
 	}
-	db.q = q{ex: db.read, d: db.dialect}
+	db.q = q{ex: db.counted(db.read), d: db.dialect}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := db.Ping(pctx); err != nil {
@@ -239,14 +243,51 @@ func (db *DB) tx(ctx context.Context, fn func(portal.Tx) error) (err error) {
 			sqltx.Rollback()
 		}
 	}()
-	t := &Tx{q: q{ex: sqltx, d: db.dialect}}
+	db.count(1) // BEGIN
+	t := &Tx{q: q{ex: db.counted(sqltx), d: db.dialect}}
 	if err = fn(t); err != nil {
+		db.count(1) // ROLLBACK, in the deferred func
 		return err
 	}
+	db.count(1)
 	if err = sqltx.Commit(); err != nil {
 		return dbError("sqlstore.Tx commit", err)
 	}
 	return nil
+}
+
+func (db *DB) count(n int64) {
+	if db.opts.RoundTrips != nil {
+		db.opts.RoundTrips.Add(n)
+	}
+}
+
+// counted wraps a querier so that each statement is counted, if counting.
+func (db *DB) counted(ex querier) querier {
+	if db.opts.RoundTrips == nil {
+		return ex
+	}
+	return countingQuerier{ex, db.opts.RoundTrips}
+}
+
+type countingQuerier struct {
+	querier
+	n *atomic.Int64
+}
+
+func (c countingQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	c.n.Add(1)
+	return c.querier.ExecContext(ctx, query, args...)
+}
+
+func (c countingQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	c.n.Add(1)
+	return c.querier.QueryContext(ctx, query, args...)
+}
+
+func (c countingQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	c.n.Add(1)
+	return c.querier.QueryRowContext(ctx, query, args...)
 }
 
 // rerun marks an error after which the whole transaction should run again:

@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,6 +224,7 @@ type Options struct {
 	Env                                map[string]string // more environment, e.g. PORTAL_STAFF_MFA
 	Logger                             *slog.Logger      // default: discard (PORTAL_TEST_LOG=1 prints)
 	WrapStore                          func(portal.Store) portal.Store
+	DBRoundTrips, RedisRoundTrips      *atomic.Int64 // count round trips (see boot.Options)
 }
 
 // StartWith runs a portal as Start does, with more control.
@@ -265,7 +267,8 @@ func StartWith(tb testing.TB, o Options) *Portal {
 			logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 		}
 	}
-	p, err := boot.Open(context.Background(), cfg, boot.Options{Logger: logger, Now: clock.Now, Migrate: true, RedisPrefix: prefix, WrapStore: o.WrapStore})
+	p, err := boot.Open(context.Background(), cfg, boot.Options{Logger: logger, Now: clock.Now, Migrate: true, RedisPrefix: prefix, WrapStore: o.WrapStore,
+		DBRoundTrips: o.DBRoundTrips, RedisRoundTrips: o.RedisRoundTrips})
 	if err != nil {
 		tb.Fatal(err)
 	}

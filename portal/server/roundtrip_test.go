@@ -1,0 +1,54 @@
+package server_test
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"tzportal/portal/testkit"
+)
+
+// TestPageReadRoundTrips holds the budget of DESIGN §10: a page read costs
+// at most 3 database round trips and 1 Redis round trip, whatever the
+// number of rows (no N+1 queries).
+func TestPageReadRoundTrips(t *testing.T) {
+	var db, rd atomic.Int64
+	p := testkit.StartWith(t, testkit.Options{Backend: testkit.Backend{Postgres: true, Redis: true}, DBRoundTrips: &db, RedisRoundTrips: &rd})
+	p.MustApplicant(t, testkit.Applicants[0])
+	p.MustStaff(t, "clerk1", "street_clerk", "321202001")
+	app, clerk := p.NewClient(t), p.NewClient(t)
+	app.Login(testkit.Applicants[0].Mobile)
+	clerk.Login("clerk1")
+	var no string
+	for i := 0; i < 12; i++ {
+		no = app.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()}).JSON(t)["case_no"].(string)
+		app.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil)
+	}
+	clerk.Do("POST", "/api/v1/cases/"+no+"/events/accept", nil)
+	reads := []struct {
+		name string
+		c    *testkit.Client
+		path string
+	}{
+		{"clerk's worklist page", clerk, "/cases"},
+		{"clerk's worklist API", clerk, "/api/v1/cases"},
+		{"clerk's case page", clerk, "/cases/" + no},
+		{"clerk's case API", clerk, "/api/v1/cases/" + no},
+		{"applicant's list", app, "/api/v1/cases"},
+		{"applicant's case page", app, "/cases/" + no},
+		{"applicant's case API", app, "/api/v1/cases/" + no},
+	}
+	for _, r := range reads {
+		db.Store(0)
+		rd.Store(0)
+		resp := r.c.Get(r.path)
+		if resp.Status != 200 {
+			t.Fatalf("%s: %d", r.name, resp.Status)
+		}
+		if d, re := db.Load(), rd.Load(); d > 3 || re > 1 {
+			t.Errorf("%s: %d database and %d Redis round trips, want ≤ 3 and ≤ 1", r.name, d, re)
+		} else {
+			t.Log(fmt.Sprintf("%s: %d database, %d Redis", r.name, d, re))
+		}
+	}
+}
