@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sync/atomic"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
