@@ -119,6 +119,7 @@ type Divisions struct {
 	byCode map[string]Division
 	kids   map[string][]string
 	order  []string
+	paths  map[string]string // computed once: every authorization asks
 }
 
 // NewDivisions builds the tree; the root is the division whose parent is not in the list.
@@ -134,6 +135,10 @@ func NewDivisions(list []Division) *Divisions {
 		} else if t.Root == "" {
 			t.Root = d.Code
 		}
+	}
+	t.paths = make(map[string]string, len(list))
+	for _, d := range list {
+		t.paths[d.Code] = t.path(d.Code)
 	}
 	return t
 }
@@ -158,7 +163,9 @@ func (t *Divisions) All() []Division {
 
 // Path returns the slash-separated path from the root, e.g.
 // "321200/321202/321202001", or "" for an unknown code. Casbin domains are paths.
-func (t *Divisions) Path(code string) string {
+func (t *Divisions) Path(code string) string { return t.paths[code] }
+
+func (t *Divisions) path(code string) string {
 	var parts []string
 	for c := code; c != ""; {
 		d, ok := t.byCode[c]

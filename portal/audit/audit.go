@@ -93,12 +93,17 @@ func (l *Log) Record(ctx context.Context, s portal.Store, e portal.AuditEntry) e
 // of every field but Hash (length prefixes make the encoding unambiguous).
 func (l *Log) seal(e portal.AuditEntry) string {
 	m := hmac.New(sha256.New, l.key)
+	buf := make([]byte, 0, 512)
 	for _, f := range []string{
 		strconv.FormatInt(e.Seq, 10), e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Role, e.Division,
 		e.Action, e.Object, e.Result, e.IP, string(e.Detail), e.PrevHash,
 	} {
-		fmt.Fprintf(m, "%d:%s;", len(f), f)
+		buf = strconv.AppendInt(buf, int64(len(f)), 10) // "<len>:<field>;"
+		buf = append(buf, ':')
+		buf = append(buf, f...)
+		buf = append(buf, ';')
 	}
+	m.Write(buf)
 	return hex.EncodeToString(m.Sum(nil))
 }
 

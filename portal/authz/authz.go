@@ -21,6 +21,32 @@ type Authz struct {
 
 	mu   sync.RWMutex
 	divs *portal.Divisions
+
+	// decisions caches Can's answers in front of casbin, keyed by a struct
+	// (no string building on the hot path). Any change of policy, grants or
+	// divisions empties it.
+	dmu       sync.RWMutex
+	decisions map[decisionKey]decision
+}
+
+type decisionKey struct {
+	user               int64 // 0 for the applicant role
+	division, obj, act string
+}
+
+type decision struct {
+	role string
+	ok   bool
+}
+
+// maxDecisions bounds the cache; it is emptied when full (hundreds of staff
+// times a few hundred divisions and actions fit many times over).
+const maxDecisions = 200_000
+
+func (a *Authz) forget() {
+	a.dmu.Lock()
+	a.decisions = make(map[decisionKey]decision)
+	a.dmu.Unlock()
 }
 
 // within is the domain matching function: a grant on domain pattern reaches
@@ -41,7 +67,7 @@ func New(modelText string, policyCSV []byte, divs *portal.Divisions) (*Authz, er
 	}
 	e.EnableLog(false)
 	e.AddNamedDomainMatchingFunc("g", "within", within)
-	a := &Authz{e: e, divs: divs}
+	a := &Authz{e: e, divs: divs, decisions: map[decisionKey]decision{}}
 	if err := a.addCSV(policyCSV); err != nil {
 		return nil, err
 	}
@@ -82,6 +108,7 @@ func (a *Authz) AddPolicies(rules [][]string) error {
 	if _, err := a.e.AddPolicies(fresh); err != nil {
 		return fmt.Errorf("authz.AddPolicies: %w", err)
 	}
+	a.forget()
 	return a.e.InvalidateCache()
 }
 
@@ -90,6 +117,7 @@ func (a *Authz) SetDivisions(d *portal.Divisions) {
 	a.mu.Lock()
 	a.divs = d
 	a.mu.Unlock()
+	a.forget()
 	a.e.InvalidateCache()
 }
 
@@ -148,6 +176,7 @@ func (a *Authz) Sync(u *portal.User) error {
 			return fmt.Errorf("authz.Sync: %w", err)
 		}
 	}
+	a.forget()
 	return a.e.InvalidateCache()
 }
 
@@ -158,6 +187,28 @@ func (a *Authz) Can(u *portal.User, division, obj, act string) (string, bool) {
 	if u == nil || u.DisabledAt != nil {
 		return "", false
 	}
+	key := decisionKey{division: division, obj: obj, act: act}
+	if u.Kind != portal.KindApplicant {
+		key.user = u.ID
+	}
+	a.dmu.RLock()
+	d, hit := a.decisions[key]
+	a.dmu.RUnlock()
+	if hit {
+		return d.role, d.ok
+	}
+	role, ok := a.can(u, division, obj, act)
+	a.dmu.Lock()
+	if len(a.decisions) >= maxDecisions {
+		a.decisions = make(map[decisionKey]decision)
+	}
+	a.decisions[key] = decision{role: role, ok: ok}
+	a.dmu.Unlock()
+	return role, ok
+}
+
+// can asks casbin.
+func (a *Authz) can(u *portal.User, division, obj, act string) (string, bool) {
 	dom := a.Divisions().Path(division)
 	if dom == "" {
 		return "", false

@@ -410,8 +410,6 @@ func BenchmarkCanCached(b *testing.B) {
 		can   func(j int) (string, bool)
 		allow bool
 	}{
-		// Allowed staff requests also ask EnforceEx for the role, which the
-		// cached enforcer does not cache: compare with "denied".
 		{"staff allowed", func(j int) (string, bool) { return a.Can(users[j], leaves[j%len(leaves)], "case", "read") }, true},
 		{"staff denied", func(j int) (string, bool) { return a.Can(users[j], leaves[j%len(leaves)], "audit", "read") }, false},
 		{"applicant", func(j int) (string, bool) { return a.Can(app, leaves[j%len(leaves)], "residence-permit", "submit") }, true},
@@ -429,5 +427,19 @@ func BenchmarkCanCached(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// BenchmarkSyncUnchanged measures the per-request Sync of a staff member
+// whose grants did not change (the common case).
+func BenchmarkSyncUnchanged(b *testing.B) {
+	divs := MustDivisions(b)
+	a := MustAuthz(b, divs)
+	u := staff(7, portal.Grant{Role: "street_clerk", Division: "321202001"})
+	MustSync(b, a, u)
+	for b.Loop() {
+		if err := a.Sync(u); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

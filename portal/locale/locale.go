@@ -9,6 +9,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"go.yaml.in/yaml/v3"
@@ -139,18 +140,30 @@ type L struct {
 	Lang string
 	loc  *i18n.Localizer
 	c    *Catalog
+	// plain memoizes messages asked for without data: a worklist asks for
+	// the same labels fifty times a page, and go-i18n works each out anew.
+	plain sync.Map // id → string
 }
 
 // T returns the message id translated with data; a missing message returns
 // the id itself, which the catalog tests never let ship.
 func (l *L) T(id string, data ...map[string]any) string {
+	noData := len(data) == 0 || data[0] == nil
+	if noData {
+		if s, ok := l.plain.Load(id); ok {
+			return s.(string)
+		}
+	}
 	cfg := &i18n.LocalizeConfig{MessageID: id}
-	if len(data) > 0 && data[0] != nil {
+	if !noData {
 		cfg.TemplateData = data[0]
 	}
 	s, err := l.loc.Localize(cfg)
 	if err != nil {
 		return id
+	}
+	if noData {
+		l.plain.Store(id, s)
 	}
 	return s
 }

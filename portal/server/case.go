@@ -2,6 +2,8 @@ package server
 
 import (
 	"encoding/json"
+	"html"
+	"html/template"
 	"slices"
 	"strconv"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"tzportal/portal"
+	"tzportal/portal/locale"
 	"tzportal/portal/pii"
 	"tzportal/portal/residence"
 	"tzportal/portal/workflow"
@@ -61,6 +64,8 @@ func (s *Server) allStates() []string {
 }
 
 type casesData struct {
+	Labels   columnLabels
+	Rows     template.HTML // caseRows of Items
 	Items    []caseSummary
 	Next     *string
 	State    string
@@ -79,8 +84,9 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 	}
 	u := currentUser(c)
 	staff := u.Kind != portal.KindApplicant
-	d := &casesData{Items: s.summaries(loc(c), cases, staff), Next: cursor(next), State: c.Query("state"),
-		Overdue: f.Overdue, States: s.allStates(), Staff: staff}
+	d := &casesData{Labels: newColumnLabels(loc(c)), Items: s.summaries(loc(c), cases, staff), Next: cursor(next),
+		State: c.Query("state"), Overdue: f.Overdue, States: s.allStates(), Staff: staff}
+	d.Rows = caseRows(d.Items, d.Labels, staff)
 	if next != 0 {
 		q := c.Request().URI().QueryArgs()
 		q.Set("after", strconv.FormatInt(next, 10))
@@ -95,6 +101,20 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 		title = "cases.title_worklist"
 	}
 	return s.render(c, "cases", s.newPage(c, title, d))
+}
+
+// columnLabels are the data-label attributes of a list's cells, escaped
+// once per page instead of once per row.
+type columnLabels struct {
+	No, Service, Applicant, Division, State, Due, Created template.HTMLAttr
+}
+
+func newColumnLabels(l *locale.L) columnLabels {
+	a := func(id string) template.HTMLAttr {
+		return template.HTMLAttr(`data-label="` + html.EscapeString(l.T(id)) + `"`)
+	}
+	return columnLabels{No: a("cases.col_no"), Service: a("cases.col_service"), Applicant: a("cases.col_applicant"),
+		Division: a("cases.col_division"), State: a("cases.col_state"), Due: a("cases.col_due"), Created: a("cases.col_created")}
 }
 
 type formData struct {

@@ -171,6 +171,20 @@ type caseSummary struct {
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 	CreatedText  string    `json:"-"`
+	DueText      string    `json:"-"` // the countdown in words, for the worklist
+}
+
+// dueText is a countdown in words: "剩余 3 个工作日（截至 2026-12-02）".
+func dueText(l *locale.L, d *dueDoc) string {
+	switch {
+	case d == nil:
+		return ""
+	case d.Overdue:
+		return l.T("due.overdue", map[string]any{"Day": d.LastDay})
+	case d.Working:
+		return l.T("due.working", map[string]any{"N": d.Remaining, "Day": d.LastDay})
+	}
+	return l.T("due.days", map[string]any{"N": d.Remaining, "Day": d.LastDay})
 }
 
 func (s *Server) summaries(l *locale.L, cases []portal.Case, staff bool) []caseSummary {
@@ -192,6 +206,7 @@ func (s *Server) summaries(l *locale.L, cases []portal.Case, staff bool) []caseS
 		if staff {
 			cs.Applicant = c.ApplicantName
 		}
+		cs.DueText = dueText(l, cs.Due)
 		out = append(out, cs)
 	}
 	return out

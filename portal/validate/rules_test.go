@@ -151,3 +151,13 @@ func FuzzMobile(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkIDNumber measures one GB 11643 validation (checksum and date).
+func BenchmarkIDNumber(b *testing.B) {
+	today := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		if _, ok := IDNumber("11010519491231002x", today); !ok {
+			b.Fatal("valid number refused")
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"html"
+	"html/template"
+	"strings"
+)
+
+// caseRows renders the body rows of a case list. It is the one piece of
+// markup written in Go instead of a template: html/template runs its
+// escapers through reflection for every value of every row, and a worklist
+// page has fifty rows (BenchmarkRenderWorklist: 1.6 ms → a fraction of it).
+// Every value is escaped with html.EscapeString, which is safe for text
+// and for double-quoted attribute values.
+func caseRows(items []caseSummary, a columnLabels, staff bool) template.HTML {
+	var b strings.Builder
+	b.Grow(len(items) * 700)
+	e := html.EscapeString
+	for i := range items {
+		it := &items[i]
+		no := e(it.CaseNo)
+		b.WriteString("<tr>\n<td ")
+		b.WriteString(string(a.No))
+		b.WriteString(`><a href="/cases/`)
+		b.WriteString(no)
+		b.WriteString(`">`)
+		b.WriteString(no)
+		b.WriteString("</a></td>\n<td ")
+		b.WriteString(string(a.Service))
+		b.WriteString(">")
+		b.WriteString(e(it.ServiceName))
+		b.WriteString("</td>\n")
+		if staff {
+			b.WriteString("<td ")
+			b.WriteString(string(a.Applicant))
+			b.WriteString(">")
+			b.WriteString(e(it.Applicant))
+			b.WriteString("</td>\n<td ")
+			b.WriteString(string(a.Division))
+			b.WriteString(">")
+			b.WriteString(e(it.DivisionName))
+			b.WriteString("</td>\n")
+		}
+		b.WriteString("<td ")
+		b.WriteString(string(a.State))
+		b.WriteString(`><strong class="tag tag-`)
+		b.WriteString(e(it.State))
+		b.WriteString(`">`)
+		b.WriteString(e(it.StateLabel))
+		b.WriteString("</strong></td>\n<td ")
+		b.WriteString(string(a.Due))
+		b.WriteString(">")
+		if it.DueText != "" {
+			b.WriteString(`<span class="due`)
+			if it.Due != nil && it.Due.Overdue {
+				b.WriteString(" due-over")
+			}
+			b.WriteString(`">`)
+			b.WriteString(e(it.DueText))
+			b.WriteString("</span>")
+		}
+		b.WriteString("</td>\n<td ")
+		b.WriteString(string(a.Created))
+		b.WriteString(">")
+		b.WriteString(e(it.CreatedText))
+		b.WriteString("</td>\n</tr>\n")
+	}
+	return template.HTML(b.String())
+}
