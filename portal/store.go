@@ -66,6 +66,8 @@ type Tx interface {
 
 	// CaseByNoForUpdate loads the case and locks its row until commit.
 	CaseByNoForUpdate(ctx context.Context, no string) (*Case, error)
+	// CaseWithHistoryForUpdate is CaseWithHistory that also locks the case row.
+	CaseWithHistoryForUpdate(ctx context.Context, no string) (*Case, []History, error)
 	InsertCase(ctx context.Context, c *Case) error
 	// UpdateCase writes c if the stored version is still prevVersion, else
 	// returns ECONFLICT.
@@ -98,6 +100,8 @@ type CaseFilter struct {
 	After       int64      // keyset: cases with id beyond this (direction by Desc)
 	Desc        bool
 	Limit       int
+	// NoForm leaves Form and Result empty ("{}"): lists do not show them.
+	NoForm bool
 }
 
 // ScopeTerm is one grant's reach in SQL terms: a leaf division or a district.

@@ -78,6 +78,9 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 	if o.RedisPrefix == "" {
 		o.RedisPrefix = "tz:"
 	}
+	if o.MaxOpenConns == 0 {
+		o.MaxOpenConns = cfg.DBPool
+	}
 	p = &Portal{Config: cfg, Logger: o.Logger, Now: o.Now}
 	defer func() {
 		if err != nil {

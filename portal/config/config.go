@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -29,6 +30,9 @@ type Config struct {
 	CookieSecure bool
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
 	TrustedProxies []string
+	// DBPool is the database pool size (PORTAL_DB_POOL; 0: the store's
+	// default, twice the cores for PostgreSQL).
+	DBPool int
 
 	// StaffMFA requires staff to log in with a one-time code (TOTP) as well
 	// as the password. PORTAL_STAFF_MFA=off is for the demo and local
@@ -95,6 +99,13 @@ func FromEnv(getenv func(string) string, n Needs) (*Config, error) {
 		c.CookieSecure = false
 	default:
 		errs = append(errs, fmt.Errorf("PORTAL_COOKIE_SECURE=%q: want on or off", v))
+	}
+	if v := getenv("PORTAL_DB_POOL"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			errs = append(errs, fmt.Errorf("PORTAL_DB_POOL=%q: want a number of connections, 1–1000", v))
+		}
+		c.DBPool = n
 	}
 	switch v := strings.ToLower(getenv("PORTAL_STAFF_MFA")); v {
 	case "":

@@ -237,12 +237,18 @@ func (s *Server) loadCase(c *fiber.Ctx, no string) (*workflow.View, *caseDoc, er
 	if err != nil {
 		return nil, nil, err
 	}
+	return v, s.caseDoc(c, v), nil
+}
+
+// caseDoc presents a case to the current user; staff also see who applied
+// (the ID and mobile numbers masked).
+func (s *Server) caseDoc(c *fiber.Ctx, v *workflow.View) *caseDoc {
 	var app *applicantDoc
 	if u := currentUser(c); u.Kind != portal.KindApplicant && v.Case.Applicant != nil {
 		owner := v.Case.Applicant
 		app = &applicantDoc{Name: owner.Name, IDNumber: s.Accounts.MaskedIDNumber(owner), Mobile: pii.MaskMobile(owner.Mobile)}
 	}
-	return v, s.present(loc(c), v, app), nil
+	return s.present(loc(c), v, app)
 }
 
 func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, err error) error {

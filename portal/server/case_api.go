@@ -95,11 +95,11 @@ func (s *Server) apiFireEvent(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	no := c.Params("no")
-	if _, err := s.Engine.Fire(ctx(c), actor(c), no, c.Params("event"), in); err != nil {
+	v, err := s.Engine.Fire(ctx(c), actor(c), c.Params("no"), c.Params("event"), in)
+	if err != nil {
 		return err
 	}
-	return s.caseJSON(c, fiber.StatusOK, no)
+	return c.JSON(s.caseDoc(c, v))
 }
 
 // apiRevealID returns the applicant's full ID number to staff allowed to

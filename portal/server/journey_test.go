@@ -331,7 +331,11 @@ func TestCSRFRequired(t *testing.T) {
 	c := p.NewClient(t)
 	c.Login(testkit.Applicants[0].Mobile)
 	good := c.CSRF
-	for name, token := range map[string]string{"missing": "", "wrong": "x" + good[1:]} {
+	// A wrong token: the real one with its first character changed (not
+	// "x"+good[1:], which is the real one whenever that starts with x).
+	wrong := []byte(good)
+	wrong[0] = map[bool]byte{true: 'y', false: 'x'}[wrong[0] == 'x']
+	for name, token := range map[string]string{"missing": "", "wrong": string(wrong)} {
 		c.CSRF = token
 		r := c.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()})
 		if r.Status != 403 || r.JSON(t)["code"] != "forbidden" {

@@ -15,6 +15,10 @@ import (
 const caseColumns = `id, case_no, service, item_code, state, version, applicant_id, division, district,
 	form, result, state_since, due_at, created_at, updated_at`
 
+// listColumns are caseColumns without the form and result, which lists do not show.
+const listColumns = `id, case_no, service, item_code, state, version, applicant_id, division, district,
+	'{}' AS form, '{}' AS result, state_since, due_at, created_at, updated_at`
+
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanCase(r rowScanner, extra ...any) (*portal.Case, error) {
@@ -51,13 +55,25 @@ func (q q) CaseByID(ctx context.Context, id int64) (*portal.Case, error) {
 // CaseWithHistory returns the case, its applicant's name, mobile and sealed
 // ID number, and its history, with one query.
 func (q q) CaseWithHistory(ctx context.Context, no string) (*portal.Case, []portal.History, error) {
-	const op = "sqlstore.CaseWithHistory"
+	return q.caseWithHistory(ctx, "sqlstore.CaseWithHistory", no, "")
+}
+
+// CaseWithHistoryForUpdate is CaseWithHistory that also locks the case row.
+func (t *Tx) CaseWithHistoryForUpdate(ctx context.Context, no string) (*portal.Case, []portal.History, error) {
+	lock := ""
+	if t.d.name() == "postgres" {
+		lock = " FOR UPDATE OF c"
+	}
+	return t.caseWithHistory(ctx, "sqlstore.CaseWithHistoryForUpdate", no, lock)
+}
+
+func (q q) caseWithHistory(ctx context.Context, op, no, lock string) (*portal.Case, []portal.History, error) {
 	rows, err := q.ex.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+`,
 		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''),
 		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.reason, h.items, h.at
 		FROM cases c JOIN users u ON u.id = c.applicant_id
 		LEFT JOIN case_history h ON h.case_id = c.id
-		WHERE c.case_no = $1 ORDER BY h.seq`, no)
+		WHERE c.case_no = $1 ORDER BY h.seq`+lock, no)
 	if err != nil {
 		return nil, nil, dbError(op, err)
 	}
@@ -207,12 +223,8 @@ func (q q) ListCases(ctx context.Context, f portal.CaseFilter) ([]portal.Case, e
 	if f.Service != "" {
 		where = append(where, "service = "+arg(f.Service))
 	}
-	if len(f.States) > 0 {
-		var ph []string
-		for _, s := range f.States {
-			ph = append(ph, arg(s))
-		}
-		where = append(where, "state IN ("+strings.Join(ph, ", ")+")")
+	if len(f.States) == 1 {
+		where = append(where, "state = "+arg(f.States[0]))
 	}
 	if f.OverdueAt != nil {
 		where = append(where, "due_at < "+arg(q.d.time(*f.OverdueAt)))
@@ -230,8 +242,28 @@ func (q q) ListCases(ctx context.Context, f portal.CaseFilter) ([]portal.Case, e
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
+	// Several states: one branch per state, each read in id order from the
+	// (scope, state, id) index and merged, so a page reads at most limit
+	// rows per state however many finished cases precede the open ones.
+	cols := caseColumns
+	if f.NoForm {
+		cols = listColumns
+	}
+	from := "cases"
+	if len(f.States) > 1 {
+		var branches []string
+		for i, st := range f.States {
+			w := append(append([]string(nil), where...), "state = "+arg(st))
+			branches = append(branches, fmt.Sprintf("SELECT * FROM (SELECT %s FROM cases WHERE %s ORDER BY %s LIMIT %s) AS b%d",
+				cols, strings.Join(w, " AND "), order, arg(limit), i))
+		}
+		from, where = "("+strings.Join(branches, " UNION ALL ")+") AS cases", nil
+	}
 	// The applicant's name comes in the same query: a worklist is one round trip.
-	query := `SELECT ` + caseColumns + `, (SELECT name FROM users u WHERE u.id = cases.applicant_id) FROM cases`
+	if from != "cases" {
+		cols = caseColumns
+	}
+	query := `SELECT ` + cols + `, (SELECT name FROM users u WHERE u.id = cases.applicant_id) FROM ` + from
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}

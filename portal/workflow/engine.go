@@ -53,6 +53,8 @@ type Firing struct {
 	Tx    portal.Tx
 	Now   time.Time
 	Cal   *Calendar
+	// History is the case's timeline; write appends the step it records.
+	History []portal.History
 }
 
 // Input is what the person firing an event sends with it.
@@ -152,16 +154,20 @@ func (e *Engine) denied(ctx context.Context, actor portal.Actor, action, no stri
 	}
 }
 
-// Fire fires event on the case in one transaction.
-func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string, in Input) (*portal.Case, error) {
+// Fire fires event on the case in one transaction, and returns the case
+// as the actor now sees it — from what the transaction read and wrote, with
+// no second read after the commit.
+func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string, in Input) (*View, error) {
 	if !portal.ValidCaseNo(no) {
 		return nil, portal.NotFound(fmt.Errorf("workflow: %q is not a case number", no))
 	}
-	var out *portal.Case
+	var out *View
 	var deniedAction string
 	err := e.Store.Tx(ctx, func(tx portal.Tx) error {
 		deniedAction = ""
-		c, err := tx.CaseByNoForUpdate(ctx, no)
+		// The history comes with the locked row: the separation-of-duty
+		// rules read it, and the answer shows it.
+		c, hist, err := tx.CaseWithHistoryForUpdate(ctx, no)
 		if err != nil {
 			return err
 		}
@@ -180,14 +186,15 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 			return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden_event",
 				Err: fmt.Errorf("workflow.Fire(%s, %s): role not allowed", no, event)}
 		}
-		f := &Firing{Def: def, Case: c, Event: event, From: c.State, Actor: actor, Role: role, Input: in, Tx: tx, Now: e.Now(), Cal: e.Calendar}
-		if err := e.check(ctx, f, ev); err != nil {
+		f := &Firing{Def: def, Case: c, History: hist, Event: event, From: c.State, Actor: actor, Role: role, Input: in,
+			Tx: tx, Now: e.Now(), Cal: e.Calendar}
+		if err := e.check(f, ev); err != nil {
 			return err
 		}
 		if err := e.transition(ctx, f, ev); err != nil {
 			return err
 		}
-		out = c
+		out = e.view(actor, c, def, f.History)
 		return nil
 	})
 	if deniedAction != "" {
@@ -198,7 +205,7 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 
 // check runs the checks that do not need the FSM: version, state,
 // separation of duties and required inputs.
-func (e *Engine) check(ctx context.Context, f *Firing, ev *Event) error {
+func (e *Engine) check(f *Firing, ev *Event) error {
 	c := f.Case
 	if f.Input.Version != 0 && f.Input.Version != c.Version {
 		return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict",
@@ -208,17 +215,8 @@ func (e *Engine) check(ctx context.Context, f *Firing, ev *Event) error {
 		return &portal.Error{Code: portal.ECONFLICT, Message: "error.wrong_state",
 			Data: map[string]any{"State": c.State}, Err: fmt.Errorf("workflow.Fire(%s): %s from %s", c.No, f.Event, c.State)}
 	}
-	if len(ev.NotByActorOf) > 0 && f.Actor.User != nil {
-		hist, err := f.Tx.History(ctx, c.ID)
-		if err != nil {
-			return err
-		}
-		for _, h := range hist {
-			if slices.Contains(ev.NotByActorOf, h.Event) && h.ActorID != nil && *h.ActorID == f.Actor.User.ID {
-				return &portal.Error{Code: portal.EFORBIDDEN, Rule: "separation_of_duties", Message: "error.separation_of_duties",
-					Data: map[string]any{"Event": h.Event}}
-			}
-		}
+	if e.separated(f.Actor, ev, f.History) {
+		return &portal.Error{Code: portal.EFORBIDDEN, Rule: "separation_of_duties", Message: "error.separation_of_duties"}
 	}
 	if f.Actor.User != nil && c.ApplicantID == f.Actor.User.ID && f.Actor.User.Kind != portal.KindApplicant {
 		return &portal.Error{Code: portal.EFORBIDDEN, Rule: "separation_of_duties", Message: "error.own_case"}
@@ -357,6 +355,7 @@ func (e *Engine) write(ctx context.Context, f *Firing, to, reason string, items 
 	if err := f.Tx.InsertHistory(ctx, h); err != nil {
 		return err
 	}
+	f.History = append(f.History, *h)
 	if s := f.Def.States[c.State]; to != f.From && s.OnTimeout != "" && c.DueAt != nil {
 		if err := f.Tx.InsertJob(ctx, &portal.Job{CaseID: c.ID, Event: s.OnTimeout, Version: c.Version, DueAt: *c.DueAt}); err != nil {
 			return err
@@ -509,7 +508,12 @@ func (e *Engine) Get(ctx context.Context, actor portal.Actor, no string) (*View,
 		e.denied(ctx, actor, "case.read", no)
 		return nil, portal.NotFound(fmt.Errorf("workflow.Get(%s): out of reach", no))
 	}
-	def := e.defs[c.Service]
+	return e.view(actor, c, e.defs[c.Service], hist), nil
+}
+
+// view is the case as actor sees it: the events they may fire now and
+// whether they may edit it.
+func (e *Engine) view(actor portal.Actor, c *portal.Case, def *Definition, hist []portal.History) *View {
 	v := &View{Case: c, Def: def, History: hist}
 	for _, ev := range def.EventsFrom(c.State) {
 		if _, ok := e.Authz.Can(actor.User, c.Division, c.Service, ev); ok && !e.separated(actor, def.Events[ev], hist) {
@@ -517,7 +521,7 @@ func (e *Engine) Get(ctx context.Context, actor portal.Actor, no string) (*View,
 		}
 	}
 	_, v.Editable = e.Authz.Can(actor.User, c.Division, c.Service, EditAction(c.State))
-	return v, nil
+	return v
 }
 
 // separated reports whether a separation-of-duty rule stops actor from firing ev.
@@ -559,6 +563,7 @@ func (e *Engine) List(ctx context.Context, actor portal.Actor, lf ListFilter) (c
 		limit = 50
 	}
 	f.Limit = limit + 1 // one more tells whether there is a next page, without COUNT(*)
+	f.NoForm = true     // lists show no form
 	cases, err = e.Store.ListCases(ctx, f)
 	if err != nil {
 		return nil, 0, err

@@ -1,0 +1,433 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"tzportal/portal"
+)
+
+// The seeded world: a portal that has taken arrivalsPerDay cases a day for
+// as long as it takes to reach the requested count, so 10,000 cases are a
+// portal ten days old and 1,000,000 one of almost three years. The age of a
+// case decides its state the way the workflow would have moved it: old
+// cases are finished (approved, rejected, withdrawn) but for a few stuck
+// ones, recent cases are still open in every state.
+const (
+	arrivalsPerDay = 1000
+	openWindow     = 45 * 24 * time.Hour // cases older than this are done, bar the stuck
+	stuckShare     = 0.003               // old cases still open (overdue)
+	serviceID      = "residence-permit"
+	itemCode       = "0000000000000RP0001"
+	caseCounter    = "case:RP"
+	password       = "Taizhou-2026" // every seeded and added account
+	// The baseline pool (pgbench, or the SQLite Go loop) has case numbers
+	// of a day no other case has: TZRP20200101000001 …
+	baselineDay = "20200101"
+	// pgbench's own new cases (its submit script) number from this day.
+	pgbenchSubmitDay = "19991231"
+)
+
+// Workflow edges, as in workflows/residence-permit.yaml.
+var edges = map[string]struct{ to, role string }{
+	"create":             {"draft", "applicant"},
+	"submit":             {"submitted", "applicant"},
+	"withdraw":           {"withdrawn", "applicant"},
+	"accept":             {"reviewing", "street_clerk"},
+	"request_correction": {"correction", "street_clerk"},
+	"approve":            {"approved", "street_clerk"},
+	"reject":             {"rejected", "street_clerk"},
+}
+
+type weighted struct {
+	w      int
+	events []string
+}
+
+var (
+	finalPaths = []weighted{
+		{70, []string{"create", "submit", "accept", "approve"}},
+		{12, []string{"create", "submit", "request_correction", "submit", "accept", "approve"}},
+		{3, []string{"create", "submit", "accept", "reject"}},
+		{3, []string{"create", "submit", "reject"}},
+		{5, []string{"create", "withdraw"}},
+		{4, []string{"create", "submit", "withdraw"}},
+		{3, []string{"create", "submit", "request_correction", "withdraw"}},
+	}
+	openPaths = []weighted{
+		{10, []string{"create"}},
+		{25, []string{"create", "submit"}},
+		{10, []string{"create", "submit", "request_correction"}},
+		{40, []string{"create", "submit", "accept"}},
+		{5, []string{"create", "submit", "request_correction", "submit"}},
+		{10, []string{"create", "submit", "request_correction", "submit", "accept"}},
+	}
+	stuckPaths = []weighted{
+		{1, []string{"create", "submit"}},
+		{3, []string{"create", "submit", "accept"}},
+	}
+	submittedPath = []string{"create", "submit"}
+)
+
+func pick(r *rand.Rand, ws []weighted) []string {
+	total := 0
+	for _, w := range ws {
+		total += w.w
+	}
+	n := r.IntN(total)
+	for _, w := range ws {
+		if n < w.w {
+			return w.events
+		}
+		n -= w.w
+	}
+	return ws[len(ws)-1].events
+}
+
+// caseRow and histRow are rows of cases and case_history.
+type caseRow struct {
+	ID                          int64
+	No, State                   string
+	Version                     int
+	Applicant                   int64
+	Division, District          string
+	Form, Result                string
+	StateSince, Created, Update time.Time
+	Due                         *time.Time
+}
+
+type histRow struct {
+	CaseID              int64
+	Seq                 int
+	Event, From, To     string
+	Actor               int64 // 0: NULL
+	Role, Reason, Items string
+	At                  time.Time
+}
+
+// userRow is a row of users (applicants and the historical clerks).
+type userRow struct {
+	ID                int64
+	Kind, Name, Login string
+	Mobile, IDIndex   string
+	IDCipher          []byte
+	Hash              string
+	Created           time.Time
+}
+
+// plan is what a seeded database holds, decided before any row is written.
+type plan struct {
+	Cases        int      // all cases, pools included
+	Realistic    int      // cases of the aged world
+	A, B         []string // divisions: transitions and submits (A), reads (B)
+	TransPerDiv  int      // submitted cases per A division for the HTTP transitions
+	BaselinePool int      // submitted cases the baseline fires on (pgbench / Go loop)
+	Applicants   int
+}
+
+// world generates the rows of a plan.
+type world struct {
+	plan
+	r        *rand.Rand
+	now      time.Time
+	zone     *time.Location
+	leaves   []portal.Division
+	district map[string]string
+	name     map[string]string
+
+	firstUserID  int64 // of the seeded users (historical clerks, then applicants)
+	histClerk    map[string]int64
+	firstAppID   int64
+	sealer       func(id string) ([]byte, string, error)
+	passwordHash string
+	daySeq       map[string]int // day → last case sequence number used
+	permitSeq    map[string]int // counter period key "permit:<district>|<year>" → last
+	nextCaseID   int64
+	sample       map[string][]string // B division → case numbers for the case page
+	transition   map[string][]string // A division → submitted cases for HTTP transitions
+	sampleSeen   map[string]int
+	wantSample   map[string]bool
+}
+
+func newWorld(p plan, now time.Time, zone *time.Location, leaves []portal.Division) *world {
+	w := &world{plan: p, r: rand.New(rand.NewPCG(20261128, uint64(p.Cases))), now: now, zone: zone, leaves: leaves,
+		district: map[string]string{}, name: map[string]string{}, histClerk: map[string]int64{}, daySeq: map[string]int{},
+		permitSeq: map[string]int{}, sample: map[string][]string{}, transition: map[string][]string{},
+		sampleSeen: map[string]int{}, wantSample: map[string]bool{}}
+	for _, d := range leaves {
+		w.district[d.Code] = d.Parent
+		w.name[d.Code] = d.Name
+	}
+	for _, d := range p.B {
+		w.wantSample[d] = true
+	}
+	return w
+}
+
+// chooseDivisions returns the A and B divisions: n each, disjoint, spread
+// over the districts (a fixed shuffle).
+func chooseDivisions(leaves []portal.Division, n int) (a, b []string) {
+	codes := make([]string, len(leaves))
+	for i, d := range leaves {
+		codes[i] = d.Code
+	}
+	sort.Strings(codes)
+	r := rand.New(rand.NewPCG(7, 11))
+	r.Shuffle(len(codes), func(i, j int) { codes[i], codes[j] = codes[j], codes[i] })
+	n = min(n, len(codes)/2)
+	return codes[:n], codes[n : 2*n]
+}
+
+// users returns the seeded users: one historical street clerk per leaf
+// division (the actors of old history rows), then the applicants.
+func (w *world) users(emit func(userRow) error) error {
+	id := w.firstUserID
+	codes := make([]string, 0, len(w.leaves))
+	for _, d := range w.leaves {
+		codes = append(codes, d.Code)
+	}
+	sort.Strings(codes)
+	created := w.now.Add(-w.span() - 24*time.Hour)
+	for _, code := range codes {
+		w.histClerk[code] = id
+		if err := emit(userRow{ID: id, Kind: "staff", Name: "窗口 " + w.name[code], Login: "hist." + code, Hash: w.passwordHash, Created: created}); err != nil {
+			return err
+		}
+		id++
+	}
+	w.firstAppID = id
+	for i := 0; i < w.Applicants; i++ {
+		idNo := idNumber(w.r, i)
+		cipher, index, err := w.sealer(idNo)
+		if err != nil {
+			return err
+		}
+		if err := emit(userRow{ID: id, Kind: "applicant", Name: chineseName(w.r), Mobile: applicantMobile(i), IDIndex: index,
+			IDCipher: cipher, Hash: w.passwordHash, Created: created}); err != nil {
+			return err
+		}
+		id++
+	}
+	return nil
+}
+
+// applicantMobile is the mobile number (the login) of applicant i.
+func applicantMobile(i int) string { return fmt.Sprintf("138%08d", i) }
+
+func (w *world) applicantID(i int) int64 { return w.firstAppID + int64(i) }
+
+// span is how long the portal has been taking cases.
+func (w *world) span() time.Duration {
+	return time.Duration(float64(w.Realistic) / arrivalsPerDay * float64(24*time.Hour))
+}
+
+// cases generates every case and its history in id order.
+func (w *world) cases(emitCase func(*caseRow) error, emitHist func(*histRow) error) error {
+	w.nextCaseID = 1
+	span := w.span()
+	start := w.now.Add(-span)
+	step := span / time.Duration(max(w.Realistic, 1))
+	for i := 0; i < w.Realistic; i++ {
+		created := start.Add(time.Duration(i)*step + time.Duration(w.r.Int64N(int64(max(step, 1)))))
+		age := w.now.Sub(created)
+		var path []string
+		switch {
+		case age < openWindow && w.r.Float64() < 1-float64(age)/float64(openWindow):
+			path = pick(w.r, openPaths)
+		case age >= openWindow && w.r.Float64() < stuckShare:
+			path = pick(w.r, stuckPaths)
+		default:
+			path = pick(w.r, finalPaths)
+			if age < time.Hour { // too young to be done
+				path = submittedPath
+			}
+		}
+		div := w.leaves[w.r.IntN(len(w.leaves))].Code
+		app := w.applicantID(w.r.IntN(w.Applicants))
+		c, err := w.makeCase(created, div, app, path, w.caseNo(created), emitHist)
+		if err != nil {
+			return err
+		}
+		if w.wantSample[div] {
+			w.reservoir(div, c.No)
+		}
+		if err := emitCase(c); err != nil {
+			return err
+		}
+	}
+	// The HTTP transition pool: submitted in the last two days in the A
+	// divisions, numbered like any case of their day.
+	pool := w.TransPerDiv * len(w.A)
+	for i := 0; i < pool; i++ {
+		created := w.now.Add(-48*time.Hour + time.Duration(i)*(47*time.Hour)/time.Duration(max(pool, 1)))
+		div := w.A[i%len(w.A)]
+		app := w.applicantID(w.r.IntN(w.Applicants))
+		c, err := w.makeCase(created, div, app, submittedPath, w.caseNo(created), emitHist)
+		if err != nil {
+			return err
+		}
+		w.transition[div] = append(w.transition[div], c.No)
+		if err := emitCase(c); err != nil {
+			return err
+		}
+	}
+	// The baseline pool, on a day of its own.
+	created := time.Date(2020, 1, 1, 10, 0, 0, 0, w.zone)
+	for i := 1; i <= w.BaselinePool; i++ {
+		div := w.A[i%len(w.A)]
+		app := w.applicantID(w.r.IntN(w.Applicants))
+		c, err := w.makeCase(created, div, app, submittedPath, fmt.Sprintf("TZRP%s%06d", baselineDay, i), emitHist)
+		if err != nil {
+			return err
+		}
+		if err := emitCase(c); err != nil {
+			return err
+		}
+	}
+	w.daySeq[baselineDay] = w.BaselinePool
+	return nil
+}
+
+// reservoir keeps a uniform sample of up to 1000 case numbers per division.
+func (w *world) reservoir(div, no string) {
+	const size = 1000
+	w.sampleSeen[div]++
+	if s := w.sample[div]; len(s) < size {
+		w.sample[div] = append(s, no)
+	} else if j := w.r.IntN(w.sampleSeen[div]); j < size {
+		s[j] = no
+	}
+}
+
+func (w *world) caseNo(created time.Time) string {
+	day := created.In(w.zone).Format("20060102")
+	w.daySeq[day]++
+	return fmt.Sprintf("TZRP%s%06d", day, w.daySeq[day])
+}
+
+var addresses = []string{"东进东路", "鼓楼南路", "海陵北路", "青年南路", "凤凰西路", "春晖路", "济川东路", "江洲南路", "泰安路", "永定路"}
+var employers = []string{"泰州市某机械有限公司", "扬子江药业集团", "泰州港务集团", "某电子科技有限公司", "海陵区某餐饮店", "靖江某造船厂"}
+var bases = []string{"employment", "residence", "study"}
+
+func (w *world) form(div string, created time.Time) string {
+	since := created.AddDate(0, -7-w.r.IntN(60), -w.r.IntN(28)).In(w.zone).Format(time.DateOnly)
+	basis := bases[w.r.IntN(len(bases))]
+	detail := employers[w.r.IntN(len(employers))]
+	if basis == "study" {
+		detail = "泰州学院"
+	}
+	return fmt.Sprintf(`{"division":"%s","address":"%s%d号%d幢%d室","resided_since":"%s","basis":"%s","basis_detail":"%s","phone":"139%08d"}`,
+		div, addresses[w.r.IntN(len(addresses))], 1+w.r.IntN(300), 1+w.r.IntN(30), 101+w.r.IntN(1500), since, basis, detail, w.r.IntN(100000000))
+}
+
+// makeCase walks path from created, writing a history row per event.
+func (w *world) makeCase(created time.Time, div string, applicant int64, path []string, no string, emitHist func(*histRow) error) (*caseRow, error) {
+	id := w.nextCaseID
+	w.nextCaseID++
+	final := edges[path[len(path)-1]].to
+	age := w.now.Sub(created)
+	dur := min(time.Duration(float64(age)*0.9), 20*24*time.Hour)
+	c := &caseRow{ID: id, No: no, Applicant: applicant, Division: div, District: w.district[div], Form: w.form(div, created),
+		Result: "{}", Created: created, Version: len(path)}
+	state := ""
+	var at time.Time
+	for k, ev := range path {
+		at = created
+		if len(path) > 1 {
+			at = created.Add(dur * time.Duration(k) / time.Duration(len(path)-1))
+		}
+		e := edges[ev]
+		h := &histRow{CaseID: id, Seq: k + 1, Event: ev, From: state, To: e.to, Role: e.role, Items: "[]", At: at}
+		if e.role == "applicant" {
+			h.Actor = applicant
+		} else {
+			h.Actor = w.histClerk[div]
+		}
+		switch ev {
+		case "request_correction":
+			h.Reason, h.Items = "材料不全，请补正", `["photo","address_proof"]`
+		case "reject":
+			h.Reason = "不符合居住证申领条件"
+		}
+		if err := emitHist(h); err != nil {
+			return nil, err
+		}
+		state = e.to
+	}
+	c.State, c.StateSince, c.Update = final, at, at
+	var due time.Time
+	switch final {
+	case "submitted":
+		due = at.Add(72 * time.Hour)
+	case "reviewing":
+		due = at.Add(21 * 24 * time.Hour)
+	case "correction":
+		due = at.Add(30 * 24 * time.Hour)
+	case "approved":
+		year := at.In(w.zone).Format("2006")
+		key := "permit:" + c.District + "|" + year
+		w.permitSeq[key]++
+		from := at.In(w.zone).Format(time.DateOnly)
+		until := at.In(w.zone).AddDate(1, 0, -1).Format(time.DateOnly)
+		c.Result = fmt.Sprintf(`{"permit_no":"JZ%s%s%06d","valid_from":"%s","valid_until":"%s","issued_by":"%s"}`,
+			c.District, year, w.permitSeq[key], from, until, div)
+	}
+	if !due.IsZero() {
+		c.Due = &due
+	}
+	return c, nil
+}
+
+// counters returns the counter rows so that new case and permit numbers
+// continue after the seeded ones.
+func (w *world) counters() [][3]any {
+	var out [][3]any
+	for day, n := range w.daySeq {
+		out = append(out, [3]any{caseCounter, day, int64(n)})
+	}
+	for key, n := range w.permitSeq {
+		name, period, _ := strings.Cut(key, "|")
+		out = append(out, [3]any{name, period, int64(n)})
+	}
+	return out
+}
+
+// Identity numbers (GB 11643): a region code, a birth date, a sequence and
+// the ISO 7064 MOD 11-2 check character. Applicant i gets a unique
+// (birth date, sequence) pair.
+var (
+	idWeights = []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	idCheck   = "10X98765432"
+	regions   = []string{"321202", "321281", "321283", "340102", "341221", "410102", "411522", "510107", "513030", "522121", "420104", "370102"}
+)
+
+func idNumber(r *rand.Rand, i int) string {
+	const days = 14600 // 1965 … 2004
+	birth := time.Date(1965, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, (i*7919)%days)
+	seq := 100 + i/days
+	s := regions[r.IntN(len(regions))] + birth.Format("20060102") + fmt.Sprintf("%03d", seq%1000)
+	sum := 0
+	for k := 0; k < 17; k++ {
+		sum += int(s[k]-'0') * idWeights[k]
+	}
+	return s + string(idCheck[sum%11])
+}
+
+var (
+	surnames = []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+	given    = []rune("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国建华志强海燕红梅玉兰晓东春梅文斌")
+)
+
+func chineseName(r *rand.Rand) string {
+	n := string(surnames[r.IntN(len(surnames))]) + string(given[r.IntN(len(given))])
+	if r.IntN(3) > 0 {
+		n += string(given[r.IntN(len(given))])
+	}
+	return n
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The pgbench scripts run the statements of the portal's transactions, with
+// the same tables, column lists and row counts, copied from
+// portal/sqlstore (case.go, audit.go, user.go NextSeq) as driven by
+// portal/workflow/engine.go (Create, Fire → write) and audit.Append.
+// Values the portal binds as parameters are pgbench variables (bound
+// parameters with -M prepared, as pgx binds them); times are now().
+//
+// pgbench takes ":name" for a variable even inside a string literal, so no
+// literal below has a colon followed by a letter.
+//
+// The transition script fires "accept" on a random case of the baseline
+// pool. It may pick a case again: the row lock and version compare-and-set
+// are the portal's, and the version (and so the history seq) is the
+// stored one plus one, so every run is valid.
+const transitionScript = `\set n random(1, :pool)
+\set no 20200101000000 + :n
+BEGIN;
+SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district,
+	c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at,
+	u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''),
+	h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.reason, h.items, h.at
+	FROM cases c JOIN users u ON u.id = c.applicant_id
+	LEFT JOIN case_history h ON h.case_id = c.id
+	WHERE c.case_no = 'TZRP' || :no::text ORDER BY h.seq DESC LIMIT 1 FOR UPDATE OF c \gset c_
+\set v :c_version + 1
+UPDATE cases SET state = :tostate, version = :v, division = :c_division, district = :c_district,
+	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '21 days', updated_at = now()
+	WHERE id = :c_id AND version = :c_version;
+INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, reason, items, at)
+	VALUES (:c_id, :v, :event, :fromstate, :tostate, :actor, :role, '', '[]', now());
+SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE \gset h_
+\set s :h_seq + 1
+WITH entry AS (INSERT INTO audit_log (seq, at, actor, role, division, action, object, result, ip, detail, prev_hash, hash)
+	VALUES (:s, now(), :actorname, :role, :c_division, :action, 'case:' || :c_case_no, 'ok', '127.0.0.1', :detail, :h_hash, :hash))
+UPDATE audit_head SET seq = :s, hash = :hash WHERE id = 1;
+COMMIT;
+`
+
+// The submit script is an applicant's create (counter, case, history,
+// audit) and then submit (the transition above from draft), as two
+// transactions: one script run is one operation, as create + submit are
+// one operation over HTTP. New case numbers come from a counter period of
+// their own.
+const submitScript = `\set a random(:alo, :ahi)
+BEGIN;
+INSERT INTO counters (name, period, value) VALUES (:counter, :period, 1)
+		ON CONFLICT (name, period) DO UPDATE SET value = counters.value + 1 RETURNING value \gset k_
+\set no 19991231000000 + :k_value
+INSERT INTO cases (case_no, service, item_code, state, version, applicant_id,
+		division, district, form, result, state_since, due_at, created_at, updated_at)
+		VALUES ('TZRP' || :no::text, :service, :itemcode, 'draft', 1, :a, :div, :dist, :form, '{}', now(), NULL, now(), now()) RETURNING id \gset n_
+INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, reason, items, at)
+	VALUES (:n_id, 1, 'create', '', 'draft', :a, 'applicant', '', '[]', now());
+SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE \gset h_
+\set s :h_seq + 1
+WITH entry AS (INSERT INTO audit_log (seq, at, actor, role, division, action, object, result, ip, detail, prev_hash, hash)
+	VALUES (:s, now(), 'user:' || :a::text, 'applicant', :div, 'case.create', 'case:' || 'TZRP' || :no::text, 'ok', '127.0.0.1', :detail1, :h_hash, :hash))
+UPDATE audit_head SET seq = :s, hash = :hash WHERE id = 1;
+COMMIT;
+BEGIN;
+SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district,
+	c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at,
+	u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''),
+	h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.reason, h.items, h.at
+	FROM cases c JOIN users u ON u.id = c.applicant_id
+	LEFT JOIN case_history h ON h.case_id = c.id
+	WHERE c.case_no = 'TZRP' || :no::text ORDER BY h.seq DESC LIMIT 1 FOR UPDATE OF c \gset c_
+UPDATE cases SET state = 'submitted', version = 2, division = :c_division, district = :c_district,
+	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '2 days', updated_at = now()
+	WHERE id = :c_id AND version = 1;
+INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, reason, items, at)
+	VALUES (:c_id, 2, 'submit', 'draft', 'submitted', :a, 'applicant', '', '[]', now());
+SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE \gset h_
+\set s :h_seq + 1
+WITH entry AS (INSERT INTO audit_log (seq, at, actor, role, division, action, object, result, ip, detail, prev_hash, hash)
+	VALUES (:s, now(), 'user:' || :a::text, 'applicant', :div, 'case.submit', 'case:' || :c_case_no, 'ok', '127.0.0.1', :detail2, :h_hash, :hash))
+UPDATE audit_head SET seq = :s, hash = :hash WHERE id = 1;
+COMMIT;
+`
+
+// Statements per script run (BEGIN and COMMIT included), for the round-trip lines.
+const (
+	transitionStatements = 7
+	submitStatements     = 13
+)
+
+type pgbench struct {
+	dbURL  string
+	c      int
+	script string // file
+	vars   map[string]string
+	dir    string
+}
+
+func newPgbench(dir, dbURL string, c int, name, script string, vars map[string]string) (*pgbench, error) {
+	file := filepath.Join(dir, name+".sql")
+	if err := os.WriteFile(file, []byte(script), 0o600); err != nil {
+		return nil, err
+	}
+	return &pgbench{dbURL: dbURL, c: c, script: file, vars: vars, dir: dir}, nil
+}
+
+var (
+	tpsRE       = regexp.MustCompile(`(?m)^tps = ([0-9.]+)`)
+	processedRE = regexp.MustCompile(`(?m)^number of transactions actually processed: (\d+)`)
+	failedRE    = regexp.MustCompile(`(?m)^number of failed transactions: (\d+)`)
+)
+
+// run runs pgbench for dur (whole seconds) and reads its per-transaction
+// log for the latencies.
+func (b *pgbench) run(ctx context.Context, dur time.Duration) *phase {
+	secs := max(1, int(math.Round(dur.Seconds())))
+	prefix := filepath.Join(b.dir, fmt.Sprintf("log%d", time.Now().UnixNano()))
+	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(b.c), "-j", strconv.Itoa(min(2, b.c)), "-T", strconv.Itoa(secs),
+		"-f", b.script, "-l", "--log-prefix=" + prefix}
+	for k, v := range b.vars {
+		args = append(args, "-D", k+"="+v)
+	}
+	args = append(args, b.dbURL)
+	cmd := exec.CommandContext(ctx, pgbenchPath(), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	res := &phase{Elapsed: time.Duration(secs) * time.Second}
+	if m := processedRE.FindSubmatch(out.Bytes()); m != nil {
+		res.Ops, _ = strconv.ParseInt(string(m[1]), 10, 64)
+	}
+	if m := tpsRE.FindSubmatch(out.Bytes()); m != nil {
+		if tps, _ := strconv.ParseFloat(string(m[1]), 64); tps > 0 {
+			res.Elapsed = time.Duration(float64(res.Ops) / tps * float64(time.Second))
+		}
+	}
+	if m := failedRE.FindSubmatch(out.Bytes()); m != nil {
+		res.Errors, _ = strconv.ParseInt(string(m[1]), 10, 64)
+	}
+	if err != nil || res.Ops == 0 {
+		res.Errors++
+		res.FirstErr = fmt.Sprintf("pgbench: %v: %s", err, lastLines(errb.String(), 3))
+	}
+	files, _ := filepath.Glob(prefix + ".*")
+	for _, f := range files {
+		res.Lat = append(res.Lat, readPgbenchLog(f)...)
+		os.Remove(f)
+	}
+	res.DB = res.Ops // scaled by the caller: statements per run
+	return res
+}
+
+// readPgbenchLog reads "client_id transaction_no time_us script_no epoch us"
+// lines.
+func readPgbenchLog(file string) []time.Duration {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []time.Duration
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 3 {
+			continue
+		}
+		us, err := strconv.ParseInt(fields[2], 10, 64)
+		if err != nil {
+			continue // "failed" or "skipped"
+		}
+		out = append(out, time.Duration(us)*time.Microsecond)
+	}
+	return out
+}
+
+func pgbenchPath() string {
+	if p := os.Getenv("PGBENCH"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("/usr/bin/pgbench"); err == nil {
+		return "/usr/bin/pgbench"
+	}
+	return "pgbench"
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

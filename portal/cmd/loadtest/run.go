@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Transitions a second the HTTP transition pool is sized for (with a 1.5
+// margin); a pool that runs out is reported as an error.
+const (
+	pgPoolRate     = 1200
+	sqlitePoolRate = 1200
+)
+
+func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
+	o := e.o
+	dbName := "tzload_" + e.suffix
+	bigURL, err := e.createDatabase(ctx, dbName)
+	if err != nil {
+		return nil, 0, err
+	}
+	prefix, err := e.redisPrefix(ctx, "big")
+	if err != nil {
+		return nil, 0, err
+	}
+	big, err := e.startPortal(ctx, bigURL, prefix)
+	if err != nil {
+		return nil, 0, err
+	}
+	fmt.Printf("# database %s, Redis prefix %q\n", dbName, prefix)
+
+	t0 := time.Now()
+	d, err := setup(ctx, e, big, o.cases, true, pgPoolRate, func(ctx context.Context, w *world) error {
+		return seedPostgres(ctx, bigURL, w)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	seeding := time.Since(t0)
+	fmt.Printf("# seeded %d cases (%d applicants, %d submitted for HTTP transitions, %d for pgbench) in %.1f s\n",
+		o.cases, d.world.Applicants, d.world.TransPerDiv*len(d.world.A), d.world.BaselinePool, seeding.Seconds())
+
+	// The second portal of worklist_scaling: the same divisions, few cases.
+	smallURL, err := e.createDatabase(ctx, dbName+"_small")
+	if err != nil {
+		return nil, 0, err
+	}
+	sprefix, err := e.redisPrefix(ctx, "small")
+	if err != nil {
+		return nil, 0, err
+	}
+	small, err := e.startPortal(ctx, smallURL, sprefix)
+	if err != nil {
+		return nil, 0, err
+	}
+	t1 := time.Now()
+	ds, err := setup(ctx, e, small, o.small, false, 0, func(ctx context.Context, w *world) error {
+		return seedPostgres(ctx, smallURL, w)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	fmt.Printf("# seeded %d cases in the second database in %.1f s\n", o.small, time.Since(t1).Seconds())
+
+	hc := newHTTPClient(o.c)
+	if err := d.login(ctx, o, hc, true, true); err != nil {
+		return nil, 0, err
+	}
+	if err := ds.login(ctx, o, hc, false, false); err != nil {
+		return nil, 0, err
+	}
+	bareURL, err := e.startBare(big.Sessions)
+	if err != nil {
+		return nil, 0, err
+	}
+
+	dir, err := os.MkdirTemp("", "tzload-pgbench-")
+	if err != nil {
+		return nil, 0, err
+	}
+	e.defer_(func() { os.RemoveAll(dir) })
+	clerk := d.transition[0].UserID
+	hash := fmt.Sprintf("%064x", 0xabcdef)
+	trans, err := newPgbench(dir, bigURL, o.c, "transition", transitionScript, map[string]string{
+		"pool": strconv.Itoa(d.world.BaselinePool), "actor": strconv.FormatInt(clerk, 10), "actorname": "user:" + strconv.FormatInt(clerk, 10),
+		"role": "street_clerk", "event": "accept", "action": "case.accept", "fromstate": "submitted", "tostate": "reviewing",
+		"detail": `{"from":"submitted","to":"reviewing","version":3}`, "hash": hash,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	div := d.world.A[0]
+	sub, err := newPgbench(dir, bigURL, o.c, "submit", submitScript, map[string]string{
+		"alo": strconv.FormatInt(d.world.applicantID(0), 10), "ahi": strconv.FormatInt(d.world.applicantID(d.world.Applicants-1), 10),
+		"counter": caseCounter, "period": pgbenchSubmitDay, "service": serviceID, "itemcode": itemCode,
+		"div": div, "dist": d.world.district[div], "hash": hash,
+		"form":    `{"division":"` + div + `","address":"海陵区东进东路18号3幢201室","resided_since":"2024-03-01","basis":"employment","basis_detail":"泰州市某机械有限公司","phone":"13912345678"}`,
+		"detail1": `{"from":"","to":"draft","version":1}`, "detail2": `{"from":"draft","to":"submitted","version":2}`,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	pgSide := func(b *pgbench, unit, per string, statements float64) side {
+		return side{name: "pgbench", unit: unit, per: per, dbPerOp: statements,
+			run: func(ctx context.Context, dur time.Duration, _ string) *phase { return b.run(ctx, dur) }}
+	}
+
+	scenarios := readScenarios(o, hc, d, bareURL)
+	scenarios = append(scenarios,
+		scenario{name: "worklist_scaling", target: 0.67,
+			a: portalSide(o, fmt.Sprintf("%d cases", o.cases), "req/s", "req", big, get(hc, d.readers, func(int) string { return big.URL + "/cases" })),
+			b: portalSide(o, fmt.Sprintf("%d cases", o.small), "req/s", "req", small, get(hc, ds.readers, func(int) string { return small.URL + "/cases" })),
+			ratio: func(a, b *phase) float64 {
+				return float64(percentile(b.Lat, 0.5)) / float64(percentile(a.Lat, 0.5))
+			},
+			note: fmt.Sprintf("value = p50 with %d cases ÷ p50 with %d", o.small, o.cases)},
+		scenario{name: "transition", target: 0.5, a: transitionSide(o, hc, d), b: pgSide(trans, "tx/s", "tx", transitionStatements)},
+		scenario{name: "submit", target: 0.5, a: submitSide(o, hc, d), b: pgSide(sub, "op/s", "op", submitStatements),
+			note: "one op = create + submit (2 requests; 2 transactions in pgbench)"},
+	)
+	var results []result
+	for _, s := range scenarios {
+		if ctx.Err() != nil {
+			return results, seeding, ctx.Err()
+		}
+		if o.only != nil && !o.only[s.name] {
+			continue
+		}
+		results = append(results, runScenario(ctx, o, s))
+	}
+	return results, seeding, nil
+}
+
+func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
+	o := e.o
+	dir, err := os.MkdirTemp("", "tzload-sqlite-")
+	if err != nil {
+		return nil, 0, err
+	}
+	e.defer_(func() {
+		if o.keep {
+			fmt.Printf("# kept %s\n", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	path := filepath.Join(dir, "portal.db")
+	prefix, err := e.redisPrefix(ctx, "sqlite")
+	if err != nil {
+		return nil, 0, err
+	}
+	in, err := e.startPortal(ctx, "sqlite:"+path, prefix)
+	if err != nil {
+		return nil, 0, err
+	}
+	fmt.Printf("# database %s, Redis prefix %q\n", path, prefix)
+	t0 := time.Now()
+	d, err := setup(ctx, e, in, o.cases, true, sqlitePoolRate, func(ctx context.Context, w *world) error {
+		return seedSQLite(ctx, in.DB.SQL(), w)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	seeding := time.Since(t0)
+	fmt.Printf("# seeded %d cases (%d applicants, %d submitted for HTTP transitions, %d for the Go loop) in %.1f s\n",
+		o.cases, d.world.Applicants, d.world.TransPerDiv*len(d.world.A), d.world.BaselinePool, seeding.Seconds())
+
+	hc := newHTTPClient(o.c)
+	if err := d.login(ctx, o, hc, true, false); err != nil {
+		return nil, 0, err
+	}
+	bareURL, err := e.startBare(in.Sessions)
+	if err != nil {
+		return nil, 0, err
+	}
+	loop, err := openSQLiteLoop(path, d.world.BaselinePool, d.transition[0].UserID)
+	if err != nil {
+		return nil, 0, err
+	}
+	e.defer_(func() { loop.Close() })
+	rngs := newRands(o.c)
+	goLoop := side{name: "Go loop", unit: "tx/s", per: "tx", dbPerOp: loopStatements,
+		run: func(ctx context.Context, dur time.Duration, _ string) *phase {
+			return closedLoop(ctx, o.c, dur, func(ctx context.Context, w int) error { return loop.tx(ctx, rngs[w]) })
+		}}
+	scenarios := readScenarios(o, hc, d, bareURL)
+	scenarios = append(scenarios, scenario{name: "sqlite_transition", target: 0.5, a: transitionSide(o, hc, d), b: goLoop})
+	var results []result
+	for _, s := range scenarios {
+		if ctx.Err() != nil {
+			return results, seeding, ctx.Err()
+		}
+		if o.only != nil && !o.only[s.name] {
+			continue
+		}
+		results = append(results, runScenario(ctx, o, s))
+	}
+	return results, seeding, nil
+}
