@@ -81,7 +81,7 @@ func (e *env) createDatabase(ctx context.Context, name string) (string, error) {
 	}
 	e.defer_(func() {
 		if e.o.keep {
-			fmt.Printf("# kept database %s\n", name)
+			fmt.Fprintf(e.o.out, "# kept database %s\n", name)
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

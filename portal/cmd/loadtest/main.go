@@ -19,6 +19,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -40,27 +41,34 @@ type options struct {
 	cpuprofile string
 	only       map[string]bool // -only: run these scenarios only
 	pool       int             // the portal's database pool (MaxOpenConns)
+	out        io.Writer       // where the report goes
 }
 
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Args[1:], os.Stdout))
 }
 
-func run() int {
-	o := &options{}
-	flag.BoolVar(&o.quick, "quick", false, "a run of about two minutes: 100,000 cases, 3 s phases")
-	flag.StringVar(&o.db, "db", "postgres", "postgres or sqlite")
-	flag.IntVar(&o.cases, "cases", 0, "cases to seed (default 1,000,000; 100,000 with -quick)")
-	flag.IntVar(&o.small, "small-cases", 10000, "cases in the second database of worklist_scaling")
-	flag.IntVar(&o.c, "c", 16, "concurrency: workers (each with its own session) and pgbench clients")
-	flag.IntVar(&o.pool, "pool", 0, "the portal's database pool, boot.Options.MaxOpenConns (default: the portal's own default)")
-	flag.IntVar(&o.pairs, "pairs", 3, "measured pairs (scenario, baseline) per scenario")
-	flag.DurationVar(&o.phase, "phase", 0, "duration of each measured phase (default 8s; 3s with -quick)")
-	flag.DurationVar(&o.warmup, "warmup", -1, "warm-up of each side before the pairs (default 2s; 1s with -quick)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the databases (and the SQLite directory)")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of each measured portal phase to `prefix`.<scenario>-<pair>.pprof")
-	only := flag.String("only", "", "comma-separated scenarios to run (default all)")
-	flag.Parse()
+// run parses the flags, runs the scenarios, prints the report to out and
+// returns the exit status: 0 when every scenario met its target without
+// errors, 1 otherwise, 2 for bad flags.
+func run(args []string, out io.Writer) int {
+	o := &options{out: out}
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.BoolVar(&o.quick, "quick", false, "a run of about two minutes: 100,000 cases, 3 s phases")
+	fs.StringVar(&o.db, "db", "postgres", "postgres or sqlite")
+	fs.IntVar(&o.cases, "cases", 0, "cases to seed (default 1,000,000; 100,000 with -quick)")
+	fs.IntVar(&o.small, "small-cases", 10000, "cases in the second database of worklist_scaling")
+	fs.IntVar(&o.c, "c", 16, "concurrency: workers (each with its own session) and pgbench clients")
+	fs.IntVar(&o.pool, "pool", 0, "the portal's database pool, boot.Options.MaxOpenConns (default: the portal's own default)")
+	fs.IntVar(&o.pairs, "pairs", 3, "measured pairs (scenario, baseline) per scenario")
+	fs.DurationVar(&o.phase, "phase", 0, "duration of each measured phase (default 8s; 3s with -quick)")
+	fs.DurationVar(&o.warmup, "warmup", -1, "warm-up of each side before the pairs (default 2s; 1s with -quick)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the databases (and the SQLite directory)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of each measured portal phase to `prefix`.<scenario>-<pair>.pprof")
+	only := fs.String("only", "", "comma-separated scenarios to run (default all)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
 	if *only != "" {
 		o.only = map[string]bool{}
 		for _, n := range strings.Split(*only, ",") {
@@ -91,15 +99,30 @@ func run() int {
 	}
 	runtime.GOMAXPROCS(2)
 
-	start := time.Now()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	results, err := execute(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		return 1
+	}
+	for _, r := range results {
+		if !r.ok {
+			return 1
+		}
+	}
+	return 0
+}
+
+// execute runs the scenarios of o and prints the report to o.out.
+func execute(ctx context.Context, o *options) ([]result, error) {
+	start := time.Now()
 	e := newEnv(o)
 	pool := "default"
 	if o.pool > 0 {
 		pool = fmt.Sprint(o.pool)
 	}
-	fmt.Printf("# loadtest: db=%s cases=%d c=%d pairs=%d phase=%s warmup=%s pool=%s GOMAXPROCS=%d NumCPU=%d %s\n",
+	fmt.Fprintf(o.out, "# loadtest: db=%s cases=%d c=%d pairs=%d phase=%s warmup=%s pool=%s GOMAXPROCS=%d NumCPU=%d %s\n",
 		o.db, o.cases, o.c, o.pairs, o.phase, o.warmup, pool, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version())
 	var (
 		results []result
@@ -113,17 +136,10 @@ func run() int {
 	}
 	e.cleanup()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest:", err)
-		return 1
+		return results, err
 	}
-	fmt.Printf("# peak RSS (VmHWM) %s; seeding %.1f s; wall %.1f s\n", peakRSS(), seeding.Seconds(), time.Since(start).Seconds())
-	status := 0
-	for _, r := range results {
-		if !r.ok {
-			status = 1
-		}
-	}
-	return status
+	fmt.Fprintf(o.out, "# peak RSS (VmHWM) %s; seeding %.1f s; wall %.1f s\n", peakRSS(), seeding.Seconds(), time.Since(start).Seconds())
+	return results, nil
 }
 
 // peakRSS reads VmHWM from /proc/self/status.

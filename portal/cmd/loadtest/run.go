@@ -31,7 +31,7 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	fmt.Printf("# database %s, Redis prefix %q\n", dbName, prefix)
+	fmt.Fprintf(o.out, "# database %s, Redis prefix %q\n", dbName, prefix)
 
 	t0 := time.Now()
 	d, err := setup(ctx, e, big, o.cases, true, pgPoolRate, func(ctx context.Context, w *world) error {
@@ -41,7 +41,7 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 		return nil, 0, err
 	}
 	seeding := time.Since(t0)
-	fmt.Printf("# seeded %d cases (%d applicants, %d submitted for HTTP transitions, %d for pgbench) in %.1f s\n",
+	fmt.Fprintf(o.out, "# seeded %d cases (%d applicants, %d submitted for HTTP transitions, %d for pgbench) in %.1f s\n",
 		o.cases, d.world.Applicants, d.world.TransPerDiv*len(d.world.A), d.world.BaselinePool, seeding.Seconds())
 
 	// The second portal of worklist_scaling: the same divisions, few cases.
@@ -64,7 +64,7 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	fmt.Printf("# seeded %d cases in the second database in %.1f s\n", o.small, time.Since(t1).Seconds())
+	fmt.Fprintf(o.out, "# seeded %d cases in the second database in %.1f s\n", o.small, time.Since(t1).Seconds())
 
 	hc := newHTTPClient(o.c)
 	if err := d.login(ctx, o, hc, true, true); err != nil {
@@ -143,7 +143,7 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	}
 	e.defer_(func() {
 		if o.keep {
-			fmt.Printf("# kept %s\n", dir)
+			fmt.Fprintf(o.out, "# kept %s\n", dir)
 			return
 		}
 		os.RemoveAll(dir)
@@ -157,7 +157,7 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	fmt.Printf("# database %s, Redis prefix %q\n", path, prefix)
+	fmt.Fprintf(o.out, "# database %s, Redis prefix %q\n", path, prefix)
 	t0 := time.Now()
 	d, err := setup(ctx, e, in, o.cases, true, sqlitePoolRate, func(ctx context.Context, w *world) error {
 		return seedSQLite(ctx, in.DB.SQL(), w)
@@ -166,7 +166,7 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 		return nil, 0, err
 	}
 	seeding := time.Since(t0)
-	fmt.Printf("# seeded %d cases (%d applicants, %d submitted for HTTP transitions, %d for the Go loop) in %.1f s\n",
+	fmt.Fprintf(o.out, "# seeded %d cases (%d applicants, %d submitted for HTTP transitions, %d for the Go loop) in %.1f s\n",
 		o.cases, d.world.Applicants, d.world.TransPerDiv*len(d.world.A), d.world.BaselinePool, seeding.Seconds())
 
 	hc := newHTTPClient(o.c)

@@ -36,9 +36,19 @@ type scenario struct {
 }
 
 type result struct {
-	name  string
-	value float64
-	ok    bool
+	name   string
+	value  float64
+	ok     bool
+	ratios []float64     // one per pair
+	sides  [2]sideResult // the scenario's side, then its baseline
+}
+
+// sideResult sums the measured phases of one side.
+type sideResult struct {
+	name        string
+	ops, errors int64
+	dbPer       float64 // database round trips (or statements) per operation
+	redisPer    float64 // Redis round trips per operation
 }
 
 func median(xs []float64) float64 {
@@ -74,7 +84,8 @@ func runScenario(ctx context.Context, o *options, s scenario) result {
 		ratios = append(ratios, s.ratio(pa, pb))
 	}
 	errs := int64(0)
-	for _, sd := range []struct {
+	var sides [2]sideResult
+	for i, sd := range []struct {
 		s  side
 		ps []*phase
 	}{{s.a, as}, {s.b, bs}} {
@@ -102,11 +113,12 @@ func runScenario(ctx context.Context, o *options, s scenario) result {
 		if sd.s.dbPerOp > 0 {
 			dbPer = sd.s.dbPerOp
 		}
-		fmt.Printf("  %-17s %-12s %8.1f %-5s p50 %-9s p99 %-9s db %5.2f/%s redis %4.2f/%s errors %d  cpu %.2f cores (this process %.2f), %.2f ms/%s\n",
+		sides[i] = sideResult{name: sd.s.name, ops: ops, errors: e, dbPer: dbPer, redisPer: rdPer}
+		fmt.Fprintf(o.out, "  %-17s %-12s %8.1f %-5s p50 %-9s p99 %-9s db %5.2f/%s redis %4.2f/%s errors %d  cpu %.2f cores (this process %.2f), %.2f ms/%s\n",
 			s.name, sd.s.name, median(rates), sd.s.unit, ms(percentile(lat, 0.50)), ms(percentile(lat, 0.99)),
 			dbPer, sd.s.per, rdPer, sd.s.per, e, mcpu/secs, pcpu/secs, mcpu*1000/float64(max(ops, 1)), sd.s.per)
 		if first != "" {
-			fmt.Printf("  %-17s %-12s first error: %s\n", s.name, sd.s.name, first)
+			fmt.Fprintf(o.out, "  %-17s %-12s first error: %s\n", s.name, sd.s.name, first)
 		}
 	}
 	var pairs []string
@@ -117,11 +129,11 @@ func runScenario(ctx context.Context, o *options, s scenario) result {
 	if s.note != "" {
 		note = "; " + s.note
 	}
-	fmt.Printf("  %-17s pairs %s%s\n", s.name, strings.Join(pairs, " "), note)
+	fmt.Fprintf(o.out, "  %-17s pairs %s%s\n", s.name, strings.Join(pairs, " "), note)
 	v := median(ratios)
 	ok := v >= s.target && errs == 0 && len(ratios) == o.pairs
-	fmt.Printf("RESULT name=%s value=%.2f target=%g ok=%t\n", s.name, v, s.target, ok)
-	return result{name: s.name, value: v, ok: ok}
+	fmt.Fprintf(o.out, "RESULT name=%s value=%.2f target=%g ok=%t\n", s.name, v, s.target, ok)
+	return result{name: s.name, value: v, ok: ok, ratios: ratios, sides: sides}
 }
 
 // portalSide measures an HTTP operation against a portal.
