@@ -15,9 +15,10 @@ import (
 const caseColumns = `id, case_no, service, item_code, state, version, applicant_id, division, district,
 	form, result, state_since, due_at, created_at, updated_at`
 
-// listColumns are caseColumns without the form and result, which lists do not show.
-const listColumns = `id, case_no, service, item_code, state, version, applicant_id, division, district,
-	'{}' AS form, '{}' AS result, state_since, due_at, created_at, updated_at`
+// listColumns are caseColumns of c without the form and result, which
+// lists do not show.
+const listColumns = `c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district,
+	'{}', '{}', c.state_since, c.due_at, c.created_at, c.updated_at`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -197,6 +198,30 @@ func (q q) histories(ctx context.Context, op, where string, args ...any) (map[in
 // The jurisdiction filter is part of the SQL, so nothing outside the
 // caller's reach is ever read.
 func (q q) ListCases(ctx context.Context, f portal.CaseFilter) ([]portal.Case, error) {
+	query, args := q.listQuery(f)
+	if query == "" {
+		return nil, nil // no reach, no cases
+	}
+	rows, err := q.ex.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, dbError("sqlstore.ListCases", err)
+	}
+	defer rows.Close()
+	var out []portal.Case
+	for rows.Next() {
+		var name string
+		c, err := scanCase(rows, &name)
+		if err != nil {
+			return nil, dbError("sqlstore.ListCases", err)
+		}
+		c.ApplicantName = name
+		out = append(out, *c)
+	}
+	return out, dbError("sqlstore.ListCases", rows.Err())
+}
+
+// listQuery is the query of ListCases; "" when f reaches no case.
+func (q q) listQuery(f portal.CaseFilter) (string, []any) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -218,7 +243,7 @@ func (q q) ListCases(ctx context.Context, f portal.CaseFilter) ([]portal.Case, e
 		}
 		where = append(where, "("+strings.Join(or, " OR ")+")")
 	default:
-		return nil, nil // no reach, no cases
+		return "", nil
 	}
 	if f.Service != "" {
 		where = append(where, "service = "+arg(f.Service))
@@ -242,48 +267,33 @@ func (q q) ListCases(ctx context.Context, f portal.CaseFilter) ([]portal.Case, e
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
-	// Several states: one branch per state, each read in id order from the
-	// (scope, state, id) index and merged, so a page reads at most limit
-	// rows per state however many finished cases precede the open ones.
-	cols := caseColumns
-	if f.NoForm {
-		cols = listColumns
+	// The page's ids first, from the indexes alone: one branch per state,
+	// each read in id order from the (scope, state, id) index and merged,
+	// so a page reads at most limit ids per state however many finished
+	// cases precede the open ones. Then the rows and the applicants' names
+	// of that page only (SQLite would otherwise fetch every branch's rows
+	// and names before the merge cuts them to a page).
+	keys := "SELECT id FROM cases"
+	if len(where) > 0 {
+		keys += " WHERE " + strings.Join(where, " AND ")
 	}
-	from := "cases"
 	if len(f.States) > 1 {
 		var branches []string
 		for i, st := range f.States {
 			w := append(append([]string(nil), where...), "state = "+arg(st))
-			branches = append(branches, fmt.Sprintf("SELECT * FROM (SELECT %s FROM cases WHERE %s ORDER BY %s LIMIT %s) AS b%d",
-				cols, strings.Join(w, " AND "), order, arg(limit), i))
+			branches = append(branches, fmt.Sprintf("SELECT id FROM (SELECT id FROM cases WHERE %s ORDER BY %s LIMIT %s) AS b%d",
+				strings.Join(w, " AND "), order, arg(limit), i))
 		}
-		from, where = "("+strings.Join(branches, " UNION ALL ")+") AS cases", nil
+		keys = strings.Join(branches, " UNION ALL ")
 	}
-	// The applicant's name comes in the same query: a worklist is one round trip.
-	if from != "cases" {
-		cols = caseColumns
+	keys += " ORDER BY " + order + " LIMIT " + arg(limit)
+	cols := prefixed("c.", caseColumns)
+	if f.NoForm {
+		cols = listColumns
 	}
-	query := `SELECT ` + cols + `, (SELECT name FROM users u WHERE u.id = cases.applicant_id) FROM ` + from
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY " + order + " LIMIT " + arg(limit)
-	rows, err := q.ex.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, dbError("sqlstore.ListCases", err)
-	}
-	defer rows.Close()
-	var out []portal.Case
-	for rows.Next() {
-		var name string
-		c, err := scanCase(rows, &name)
-		if err != nil {
-			return nil, dbError("sqlstore.ListCases", err)
-		}
-		c.ApplicantName = name
-		out = append(out, *c)
-	}
-	return out, dbError("sqlstore.ListCases", rows.Err())
+	query := `SELECT ` + cols + `, u.name FROM (` + keys + `) AS k
+		JOIN cases c ON c.id = k.id JOIN users u ON u.id = c.applicant_id ORDER BY c.` + order
+	return query, args
 }
 
 // InsertCase inserts c and sets c.ID.
