@@ -24,43 +24,12 @@ func (s *Server) listFilter(c *fiber.Ctx) workflow.ListFilter {
 	if st := c.Query("state"); st != "" && st != "all" {
 		f.States = strings.Split(st, ",")
 	} else if st == "" && currentUser(c).Kind != portal.KindApplicant {
-		f.States = s.openStates(f.Service)
+		f.States = s.Engine.StaffStates(f.Service, true)
 	}
 	f.Overdue = c.Query("overdue") == "1" || c.Query("overdue") == "true"
 	f.After, _ = strconv.ParseInt(c.Query("after"), 10, 64)
 	f.Limit, _ = strconv.Atoi(c.Query("limit"))
 	return f
-}
-
-// openStates lists the non-final states of a service (of all, if "").
-func (s *Server) openStates(service string) []string {
-	var out []string
-	for _, id := range s.Engine.Services() {
-		if service != "" && id != service {
-			continue
-		}
-		def, _ := s.Engine.Definition(id)
-		for _, st := range def.StateNames() {
-			if !def.States[st].Final && !slices.Contains(out, st) {
-				out = append(out, st)
-			}
-		}
-	}
-	return out
-}
-
-// allStates lists every state of every service, for the filter.
-func (s *Server) allStates() []string {
-	var out []string
-	for _, id := range s.Engine.Services() {
-		def, _ := s.Engine.Definition(id)
-		for _, st := range def.StateNames() {
-			if !slices.Contains(out, st) {
-				out = append(out, st)
-			}
-		}
-	}
-	return out
 }
 
 type casesData struct {
@@ -85,7 +54,7 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 	u := currentUser(c)
 	staff := u.Kind != portal.KindApplicant
 	d := &casesData{Labels: newColumnLabels(loc(c)), Items: s.summaries(loc(c), cases, staff), Next: cursor(next),
-		State: c.Query("state"), Overdue: f.Overdue, States: s.allStates(), Staff: staff}
+		State: c.Query("state"), Overdue: f.Overdue, States: s.Engine.StaffStates("", false), Staff: staff}
 	d.Rows = caseRows(d.Items, d.Labels, staff)
 	if next != 0 {
 		q := c.Request().URI().QueryArgs()

@@ -205,6 +205,50 @@ func TestReachAndPermissions(t *testing.T) {
 	})
 }
 
+// A draft is the applicant's own until they submit it: staff neither list
+// it (in any filter) nor open it (404, as a case out of reach, audited);
+// once submitted it is in the clerk's queue.
+func TestDraftsAreTheApplicantsOwn(t *testing.T) {
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		j := newJourney(t, b)
+		no := j.create(t, j.alice, testkit.ResidenceForm())
+		missing := j.clerk.Do("GET", "/api/v1/cases/TZRP20260101999999", nil)
+		for name, c := range map[string]*testkit.Client{"clerk": j.clerk, "officer": j.officer, "supervisor": j.sup} {
+			for _, q := range []string{"", "?state=draft", "?state=all", "?state=draft,submitted"} {
+				if items := c.Do("GET", "/api/v1/cases"+q, nil).JSON(t)["items"].([]any); len(items) != 0 {
+					t.Errorf("%s's list %q shows %d drafts", name, q, len(items))
+				}
+			}
+			if page := c.Get("/cases?state=all"); strings.Contains(page.Text(), no) {
+				t.Errorf("%s's worklist page shows the draft", name)
+			}
+			r := c.Do("GET", "/api/v1/cases/"+no, nil)
+			if r.Status != 404 || strip(r.Text()) != strip(missing.Text()) {
+				t.Errorf("%s opens the draft: %d %s", name, r.Status, r.Body)
+			}
+		}
+		fire(t, j.clerk, no, "accept", nil, 404)
+		if got := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE object = $1 AND result = 'denied'", "case:"+no); got != 4 {
+			t.Errorf("denied reads of the draft audited: %d, want 4", got)
+		}
+		if r := j.alice.Do("GET", "/api/v1/cases/"+no, nil); r.Status != 200 {
+			t.Errorf("the applicant opens her draft: %d", r.Status)
+		}
+		if page := j.clerk.Get("/cases"); strings.Contains(page.Text(), ">draft<") || strings.Contains(page.Text(), `value="draft"`) {
+			t.Error("the clerk's state filter offers drafts")
+		}
+
+		fire(t, j.alice, no, "submit", nil, 200)
+		items := j.clerk.Do("GET", "/api/v1/cases", nil).JSON(t)["items"].([]any)
+		if len(items) != 1 || items[0].(map[string]any)["case_no"] != no {
+			t.Errorf("after submitting, the clerk's queue: %v", items)
+		}
+		if r := j.clerk.Do("GET", "/api/v1/cases/"+no, nil); r.Status != 200 {
+			t.Errorf("after submitting, the clerk opens the case: %d", r.Status)
+		}
+	})
+}
+
 // strip removes the request id, the one part of an error body that differs.
 func strip(s string) string {
 	if i := strings.Index(s, `"request_id"`); i >= 0 {

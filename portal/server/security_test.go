@@ -986,7 +986,11 @@ func TestHostileInput(t *testing.T) {
 					got, _ := h.app.Do("GET", "/api/v1/cases/"+no, nil).JSON(t)["form"].(map[string]any)[field].(string)
 					h.stored(what, v, got)
 					h.shown(what+": applicant's page", h.saw(what, h.app.Get("/cases/"+no)), v)
-					h.shown(what+": clerk's worklist entry", h.saw(what, h.clerk.Get("/cases/"+no)), v)
+					// Staff see a case once it is submitted (a draft is the applicant's own).
+					if sr := h.saw(what+" (submit)", h.app.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil)); sr.Status != http.StatusOK {
+						h.fail("%s: submit: %d %s", what, sr.Status, sr.Body)
+					}
+					h.shown(what+": clerk's case page", h.saw(what, h.clerk.Get("/cases/"+no)), v)
 				} else if r.Status != http.StatusUnprocessableEntity && r.Status < 500 {
 					h.fail("%s: %d", what, r.Status)
 				}

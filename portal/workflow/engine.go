@@ -136,6 +136,50 @@ func (e *Engine) Services() []string { return SortedServices(e.defs) }
 
 func caseObject(no string) string { return "case:" + no }
 
+// visible reports whether actor may see the case at all: it is within
+// their reach, and — for anyone but its applicant — past the service's
+// initial state. A draft is the applicant's own until they submit it:
+// staff neither list nor open it (it answers 404, as a case out of reach).
+func (e *Engine) visible(actor portal.Actor, c *portal.Case) bool {
+	if actor.User == nil || !e.Authz.Reach(actor.User, c) {
+		return false
+	}
+	if def := e.defs[c.Service]; def != nil && c.State == def.Initial && actor.User.ID != c.ApplicantID {
+		return false
+	}
+	return true
+}
+
+// StaffStates lists the states in which staff see cases of a service (of
+// every service if ""), in file order: every state but the initial one;
+// only the non-final ones (the queue) if open.
+func (e *Engine) StaffStates(service string, open bool) []string {
+	var out []string
+	for _, id := range e.Services() {
+		if service != "" && id != service {
+			continue
+		}
+		def := e.defs[id]
+		for _, st := range def.StateNames() {
+			if e.initialState(st) || (open && def.States[st].Final) || slices.Contains(out, st) {
+				continue
+			}
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// initialState reports whether st is the initial state of any service.
+func (e *Engine) initialState(st string) bool {
+	for _, def := range e.defs {
+		if def.Initial == st {
+			return true
+		}
+	}
+	return false
+}
+
 // Denied records that actor was refused action on the case (for callers
 // outside the engine that refuse on its behalf).
 func (e *Engine) Denied(ctx context.Context, actor portal.Actor, action, no string) {
@@ -171,7 +215,7 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 		if err != nil {
 			return err
 		}
-		if actor.User == nil || !e.Authz.Reach(actor.User, c) {
+		if !e.visible(actor, c) {
 			deniedAction = "case.read"
 			return portal.NotFound(fmt.Errorf("workflow.Fire(%s): out of reach", no))
 		}
@@ -448,7 +492,7 @@ func (e *Engine) Edit(ctx context.Context, actor portal.Actor, no string, raw js
 		if err != nil {
 			return err
 		}
-		if actor.User == nil || !e.Authz.Reach(actor.User, c) {
+		if !e.visible(actor, c) {
 			deniedAction = "case.read"
 			return portal.NotFound(fmt.Errorf("workflow.Edit(%s): out of reach", no))
 		}
@@ -504,7 +548,7 @@ func (e *Engine) Get(ctx context.Context, actor portal.Actor, no string) (*View,
 	if err != nil {
 		return nil, err
 	}
-	if actor.User == nil || !e.Authz.Reach(actor.User, c) {
+	if !e.visible(actor, c) {
 		e.denied(ctx, actor, "case.read", no)
 		return nil, portal.NotFound(fmt.Errorf("workflow.Get(%s): out of reach", no))
 	}
@@ -554,6 +598,17 @@ func (e *Engine) List(ctx context.Context, actor portal.Actor, lf ListFilter) (c
 	f := e.Authz.Scope(actor.User, "case", "read")
 	f.Desc = actor.User.Kind == portal.KindApplicant
 	f.Service, f.States, f.After = lf.Service, lf.States, lf.After
+	if actor.User.Kind != portal.KindApplicant {
+		// Staff never see drafts (see visible).
+		if len(f.States) == 0 {
+			f.States = e.StaffStates(lf.Service, false)
+		} else {
+			f.States = slices.DeleteFunc(slices.Clone(f.States), e.initialState)
+		}
+		if len(f.States) == 0 {
+			return nil, 0, nil
+		}
+	}
 	if lf.Overdue {
 		now := e.Now()
 		f.OverdueAt = &now

@@ -252,7 +252,7 @@ func (w *world) cases(emitCase func(*caseRow) error, emitHist func(*histRow) err
 		if err != nil {
 			return err
 		}
-		if w.wantSample[div] {
+		if w.wantSample[div] && c.State != "draft" { // staff do not see drafts
 			w.reservoir(div, c.No)
 		}
 		if err := emitCase(c); err != nil {
