@@ -588,7 +588,9 @@ func (a *Accounts) MaskedIDNumber(u *portal.User) string {
 }
 
 // RevealID returns the full ID number of the case's applicant to a staff
-// member allowed to see it, and audits the view.
+// member allowed to see it, and audits the view. c must come from
+// workflow.Engine.Get, which applies the rules of who may see a case at all
+// (reach, and drafts being the applicant's own); this checks reach again.
 func (a *Accounts) RevealID(ctx context.Context, actor portal.Actor, c *portal.Case) (string, error) {
 	if actor.User == nil || !a.Authz.Reach(actor.User, c) {
 		return "", portal.NotFound(nil)

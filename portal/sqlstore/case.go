@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,10 +16,9 @@ import (
 const caseColumns = `id, case_no, service, item_code, state, version, applicant_id, division, district,
 	form, result, state_since, due_at, created_at, updated_at`
 
-// listColumns are caseColumns of c without the form and result, which
-// lists do not show.
-const listColumns = `c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district,
-	'{}', '{}', c.state_since, c.due_at, c.created_at, c.updated_at`
+// listColumns are caseColumns of c with the form and result left empty:
+// lists do not show them.
+var listColumns = strings.NewReplacer("c.form,", "'{}',", "c.result,", "'{}',").Replace(prefixed("c.", caseColumns))
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -221,35 +221,42 @@ func (q q) ListCases(ctx context.Context, f portal.CaseFilter) ([]portal.Case, e
 }
 
 // listQuery is the query of ListCases; "" when f reaches no case.
+//
+// The page's ids come first, from the indexes alone: one branch per scope
+// term and state, each read in id order from its (division|district|
+// applicant_id|state, …, id) index and cut to the page size, then merged.
+// So a page reads at most limit ids per branch however many finished cases
+// precede the open ones. Then only that page's rows and applicants' names
+// are read (SQLite would otherwise fetch every branch's rows and names
+// before the merge cuts them to a page). Placeholders shared by several
+// branches ($1 …) are bound once: both databases bind $N by number.
 func (q q) listQuery(f portal.CaseFilter) (string, []any) {
-	var where []string
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
+	var terms []string // OR'd: one branch each
 	switch {
 	case f.ApplicantID != 0:
-		where = append(where, "applicant_id = "+arg(f.ApplicantID))
+		terms = []string{"applicant_id = " + arg(f.ApplicantID)}
 	case f.AllScope:
+		terms = []string{""}
 	case len(f.Scope) > 0:
-		var or []string
 		for _, s := range f.Scope {
 			if s.Division != "" {
-				or = append(or, "division = "+arg(s.Division))
+				terms = append(terms, "division = "+arg(s.Division))
 			} else {
-				or = append(or, "district = "+arg(s.District))
+				terms = append(terms, "district = "+arg(s.District))
 			}
 		}
-		where = append(where, "("+strings.Join(or, " OR ")+")")
 	default:
 		return "", nil
 	}
+	terms = compact(terms)
+	var where []string // ANDed into every branch
 	if f.Service != "" {
 		where = append(where, "service = "+arg(f.Service))
-	}
-	if len(f.States) == 1 {
-		where = append(where, "state = "+arg(f.States[0]))
 	}
 	if f.OverdueAt != nil {
 		where = append(where, "due_at < "+arg(q.d.time(*f.OverdueAt)))
@@ -267,26 +274,31 @@ func (q q) listQuery(f portal.CaseFilter) (string, []any) {
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
-	// The page's ids first, from the indexes alone: one branch per state,
-	// each read in id order from the (scope, state, id) index and merged,
-	// so a page reads at most limit ids per state however many finished
-	// cases precede the open ones. Then the rows and the applicants' names
-	// of that page only (SQLite would otherwise fetch every branch's rows
-	// and names before the merge cuts them to a page).
-	keys := "SELECT id FROM cases"
-	if len(where) > 0 {
-		keys += " WHERE " + strings.Join(where, " AND ")
-	}
-	if len(f.States) > 1 {
-		var branches []string
-		for i, st := range f.States {
-			w := append(append([]string(nil), where...), "state = "+arg(st))
-			branches = append(branches, fmt.Sprintf("SELECT id FROM (SELECT id FROM cases WHERE %s ORDER BY %s LIMIT %s) AS b%d",
-				strings.Join(w, " AND "), order, arg(limit), i))
+	states := []string{""}
+	if len(f.States) > 0 {
+		states = nil
+		for _, st := range compact(f.States) {
+			states = append(states, "state = "+arg(st))
 		}
-		keys = strings.Join(branches, " UNION ALL ")
 	}
-	keys += " ORDER BY " + order + " LIMIT " + arg(limit)
+	n := arg(limit)
+	var branches []string
+	for _, term := range terms {
+		for _, st := range states {
+			w := slices.DeleteFunc(append([]string{term, st}, where...), func(c string) bool { return c == "" })
+			b := "SELECT id FROM cases"
+			if len(w) > 0 {
+				b += " WHERE " + strings.Join(w, " AND ")
+			}
+			branches = append(branches, fmt.Sprintf("SELECT id FROM (%s ORDER BY %s LIMIT %s) AS b%d", b, order, n, len(branches)))
+		}
+	}
+	// A case in two scope terms (a street and its district) comes once.
+	union := " UNION ALL "
+	if len(terms) > 1 {
+		union = " UNION "
+	}
+	keys := strings.Join(branches, union) + " ORDER BY " + order + " LIMIT " + n
 	cols := prefixed("c.", caseColumns)
 	if f.NoForm {
 		cols = listColumns
@@ -294,6 +306,17 @@ func (q q) listQuery(f portal.CaseFilter) (string, []any) {
 	query := `SELECT ` + cols + `, u.name FROM (` + keys + `) AS k
 		JOIN cases c ON c.id = k.id JOIN users u ON u.id = c.applicant_id ORDER BY c.` + order
 	return query, args
+}
+
+// compact returns xs without repeats, in first-seen order.
+func compact(xs []string) []string {
+	var out []string
+	for _, x := range xs {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // InsertCase inserts c and sets c.ID.

@@ -309,6 +309,16 @@ func TestListCases(t *testing.T) {
 				pick(func(c *portal.Case) bool { return c.District == "321202" })},
 			{"scope two terms", portal.CaseFilter{Scope: []portal.ScopeTerm{{Division: "321202001"}, {District: "321203"}}, Limit: 100},
 				pick(func(c *portal.Case) bool { return c.Division == "321202001" || c.District == "321203" })},
+			{"overlapping terms: each case once", portal.CaseFilter{Scope: []portal.ScopeTerm{{Division: "321202001"}, {District: "321202"}},
+				States: []string{"draft", "submitted"}, Limit: 100},
+				pick(func(c *portal.Case) bool { return c.District == "321202" })},
+			{"two terms, one state, a page", portal.CaseFilter{Scope: []portal.ScopeTerm{{Division: "321202001"}, {Division: "321203001"}},
+				States: []string{"submitted"}, Limit: 3},
+				pick(func(c *portal.Case) bool {
+					return (c.Division == "321202001" || c.Division == "321203001") && c.State == "submitted"
+				})[:3]},
+			{"a state twice", portal.CaseFilter{AllScope: true, States: []string{"submitted", "submitted"}, Limit: 100},
+				pick(func(c *portal.Case) bool { return c.State == "submitted" })},
 			{"all scope", portal.CaseFilter{AllScope: true, Limit: 100}, pick(func(*portal.Case) bool { return true })},
 			{"states", portal.CaseFilter{AllScope: true, States: []string{"submitted"}, Limit: 100},
 				pick(func(c *portal.Case) bool { return c.State == "submitted" })},

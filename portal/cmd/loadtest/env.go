@@ -46,7 +46,10 @@ type env struct {
 }
 
 func newEnv(o *options) *env {
-	e := &env{o: o, suffix: randomHex(4)}
+	e := &env{o: o, suffix: o.suffix}
+	if e.suffix == "" {
+		e.suffix = randomHex(4)
+	}
 	e.base = os.Getenv("DATABASE_URL")
 	if e.base == "" || !strings.HasPrefix(e.base, "postgres") {
 		e.base = defaultPostgres

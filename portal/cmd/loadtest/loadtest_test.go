@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"math"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,18 +25,20 @@ import (
 // test checks what the tool claims, not how fast anything was (no
 // wall-clock assertions): every scenario ran its pairs without errors,
 // page reads stayed within 3 database and 1 Redis round trips, every
-// transition the tool counted is in the database, and it left nothing
+// operation the tool counted is in the database, and it left nothing
 // behind on the shared servers.
 
 func smallOptions(db string, out *bytes.Buffer) *options {
 	return &options{db: db, cases: 20000, small: 2000, c: 4, pairs: 3,
-		phase: 250 * time.Millisecond, warmup: 100 * time.Millisecond, keep: true, out: out}
+		phase: 250 * time.Millisecond, warmup: 100 * time.Millisecond, out: out, suffix: randomHex(4)}
 }
 
 // servers points the tool at the test servers (DATABASE_URL, REDIS_URL).
 func servers(t *testing.T) (pgURL, redisURL string) {
 	t.Helper()
-	testkit.Postgres(t) // skips with PORTAL_TEST_EXTERNAL=off, says how to start it when down
+	// testkit's helpers skip with PORTAL_TEST_EXTERNAL=off and say how to
+	// start a server that is down (the schema and prefix go unused).
+	testkit.Postgres(t)
 	redisURL, _ = testkit.Redis(t)
 	pgURL = os.Getenv("PORTAL_TEST_DATABASE_URL")
 	if pgURL == "" {
@@ -124,101 +127,111 @@ func leftInRedis(t *testing.T, redisURL, suffix string) int {
 	return len(keys)
 }
 
-var suffixRe = regexp.MustCompile(`Redis prefix "load:([0-9a-f]+):`)
-
 // checkWrites checks the database after a run: every operation the tool
 // counted as done is in the audit trail (the seed writes none, so the
 // entries are the portal's and the baselines'), and every case's version
 // is its last history step.
-func checkWrites(t *testing.T, db *sql.DB, results []result, scenarioOfAction map[string]string) {
-	t.Helper()
+func checkWrites(db *sql.DB, results []result, scenarioOfAction map[string]string) error {
+	var errs []error
 	for action, scenario := range scenarioOfAction {
 		var n int64
 		if err := db.QueryRow(`SELECT count(*) FROM audit_log WHERE action = $1`, action).Scan(&n); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if want := committed(results, scenario); n < want || want == 0 {
-			t.Errorf("%d %s entries in the audit trail, the tool counted %d operations of %s", n, action, want, scenario)
+			errs = append(errs, fmt.Errorf("%d %s entries in the audit trail, the tool counted %d operations of %s", n, action, want, scenario))
 		}
 	}
 	var off int64
 	if err := db.QueryRow(`SELECT count(*) FROM cases c
 		WHERE c.version <> (SELECT max(seq) FROM case_history h WHERE h.case_id = c.id)`).Scan(&off); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if off != 0 {
-		t.Errorf("%d cases whose version is not their last history step", off)
+		errs = append(errs, fmt.Errorf("%d cases whose version is not their last history step", off))
 	}
+	return errors.Join(errs...)
 }
 
-// checkRedisClean checks that the run deleted its Redis keys.
-func checkRedisClean(t *testing.T, redisURL, out string) {
-	t.Helper()
-	if s := suffixRe.FindStringSubmatch(out); s == nil {
-		t.Error("no Redis prefix in the report")
-	} else if n := leftInRedis(t, redisURL, s[1]); n != 0 {
-		t.Errorf("%d Redis keys left under load:%s:", n, s[1])
-	}
-}
-
-// runSmall runs the tool small against db and checks its report.
-func runSmall(t *testing.T, db string, scenarios ...string) ([]result, string) {
+// runSmall runs the tool small against db, checks its report, and checks
+// the loaded database with inspect before the tool drops it.
+func runSmall(t *testing.T, db string, inspect func(dbURL string, results []result) error, scenarios ...string) *options {
 	t.Helper()
 	var out bytes.Buffer
-	results, err := execute(t.Context(), smallOptions(db, &out))
+	o := smallOptions(db, &out)
+	o.inspect = inspect
+	results, err := execute(t.Context(), o)
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkResults(t, out.String(), results, scenarios)
-	return results, out.String()
+	return o
 }
 
 func TestLoadToolPostgres(t *testing.T) {
 	pgURL, redisURL := servers(t)
-	results, out := runSmall(t, "postgres", "worklist", "case_page", "worklist_scaling", "transition", "submit")
-	m := regexp.MustCompile(`# kept database (tzload_\w+)\n`).FindAllStringSubmatch(out, -1)
-	if len(m) != 2 {
-		t.Fatalf("want the two kept databases named:\n%s", out)
-	}
 	admin, err := sql.Open("pgx", pgURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
-	for _, k := range m {
-		name := k[1]
-		t.Cleanup(func() { admin.Exec("DROP DATABASE " + pgx.Identifier{name}.Sanitize() + " WITH (FORCE)") })
+	t.Cleanup(func() { admin.Close() })
+	inspected := false
+	o := runSmall(t, "postgres", func(dbURL string, results []result) error {
+		inspected = true
+		db, err := sql.Open("pgx", dbURL)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return checkWrites(db, results, map[string]string{"case.accept": "transition", "case.submit": "submit"})
+	}, "worklist", "case_page", "worklist_scaling", "transition", "submit")
+	if !inspected {
+		t.Fatal("the database was never inspected")
 	}
-	u, err := url.Parse(pgURL)
+
+	var left []string
+	rows, err := admin.Query(`SELECT datname FROM pg_database WHERE datname LIKE $1`, "tzload_"+o.suffix+"%")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Path = "/" + strings.TrimSuffix(m[0][1], "_small") // the database with the many cases
-	db, err := sql.Open("pgx", u.String())
-	if err != nil {
-		t.Fatal(err)
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		left = append(left, name)
+		admin.Exec("DROP DATABASE " + pgx.Identifier{name}.Sanitize() + " WITH (FORCE)")
 	}
-	defer db.Close()
-	checkWrites(t, db, results, map[string]string{"case.accept": "transition", "case.submit": "submit"})
-	checkRedisClean(t, redisURL, out)
+	if len(left) > 0 {
+		t.Errorf("databases left behind: %v", left)
+	}
+	if n := leftInRedis(t, redisURL, o.suffix); n != 0 {
+		t.Errorf("%d Redis keys left under load:%s:", n, o.suffix)
+	}
 }
 
 func TestLoadToolSQLite(t *testing.T) {
 	_, redisURL := servers(t)
-	results, out := runSmall(t, "sqlite", "worklist", "case_page", "sqlite_transition")
-	m := regexp.MustCompile(`# kept (/\S+)\n`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("want the kept directory named:\n%s", out)
+	var dir string
+	o := runSmall(t, "sqlite", func(dbURL string, results []result) error {
+		path := strings.TrimPrefix(dbURL, "sqlite:")
+		dir = filepath.Dir(path)
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return checkWrites(db, results, map[string]string{"case.accept": "sqlite_transition"})
+	}, "worklist", "case_page", "sqlite_transition")
+	if dir == "" {
+		t.Fatal("the database was never inspected")
 	}
-	t.Cleanup(func() { os.RemoveAll(m[1]) })
-	db, err := sql.Open("sqlite", filepath.Join(m[1], "portal.db"))
-	if err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s left behind (%v)", dir, err)
+		os.RemoveAll(dir)
 	}
-	defer db.Close()
-	checkWrites(t, db, results, map[string]string{"case.accept": "sqlite_transition"})
-	checkRedisClean(t, redisURL, out)
+	if n := leftInRedis(t, redisURL, o.suffix); n != 0 {
+		t.Errorf("%d Redis keys left under load:%s:", n, o.suffix)
+	}
 }
 
 // Bad flags are refused before anything is created.

@@ -42,6 +42,11 @@ type options struct {
 	only       map[string]bool // -only: run these scenarios only
 	pool       int             // the portal's database pool (MaxOpenConns)
 	out        io.Writer       // where the report goes
+	// For tests: the name suffix of the databases and keys (default
+	// random), and a look at the loaded database (its URL) and the results
+	// before the database is dropped.
+	suffix  string
+	inspect func(dbURL string, results []result) error
 }
 
 func main() {
@@ -97,8 +102,6 @@ func run(args []string, out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "loadtest: want -pairs ≥ 3, -c ≥ 1, -cases ≥ 20000 and -db postgres|sqlite")
 		return 2
 	}
-	runtime.GOMAXPROCS(2)
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	results, err := execute(ctx, o)
@@ -116,6 +119,7 @@ func run(args []string, out io.Writer) int {
 
 // execute runs the scenarios of o and prints the report to o.out.
 func execute(ctx context.Context, o *options) ([]result, error) {
+	runtime.GOMAXPROCS(2) // the portal's and the load's share of the machine, as on CI
 	start := time.Now()
 	e := newEnv(o)
 	pool := "default"

@@ -132,6 +132,11 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 		}
 		results = append(results, runScenario(ctx, o, s))
 	}
+	if o.inspect != nil {
+		if err := o.inspect(bigURL, results); err != nil {
+			return results, seeding, err
+		}
+	}
 	return results, seeding, nil
 }
 
@@ -198,6 +203,11 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 			continue
 		}
 		results = append(results, runScenario(ctx, o, s))
+	}
+	if o.inspect != nil {
+		if err := o.inspect("sqlite:"+path, results); err != nil {
+			return results, seeding, err
+		}
 	}
 	return results, seeding, nil
 }
