@@ -86,10 +86,10 @@ func TestHTMLJourney(t *testing.T) {
 	no := caseNoRE.FindStringSubmatch(loc)[1]
 	page := web.Get(loc)
 	wantText(t, page, "draft", "核对您的申请信息", "海陵区 城东街道", "有合法稳定就业", "提交申请",
-		// Withdrawing is never the primary button and asks to confirm first.
-		`<details class="confirm">`, "确认撤回")
-	if strings.Contains(page.Text(), `class="button">撤回申请`) {
-		t.Error("withdraw is drawn as the primary button")
+		// Discarding the draft is never the primary button and asks to confirm first.
+		`<details class="confirm">`, "放弃这份草稿", "确认放弃")
+	if strings.Contains(page.Text(), `class="button">放弃这份草稿`) || strings.Contains(page.Text(), "撤回申请") {
+		t.Error("discard is drawn as the primary button, or a draft offers to withdraw")
 	}
 	r = web.Post("/cases/"+no+"/events/submit", "_csrf", testkit.FormToken(t, page.Text()), "version", "1")
 	wantRedirect(t, r, "/cases/"+no+"?done=submit", "submit")

@@ -206,8 +206,9 @@ func TestReachAndPermissions(t *testing.T) {
 }
 
 // A draft is the applicant's own until they submit it: staff neither list
-// it (in any filter) nor open it (404, as a case out of reach, audited);
-// once submitted it is in the clerk's queue.
+// it (in any filter) nor open it (404, as a case out of reach, audited),
+// nor a draft the applicant discarded; once submitted it is in the clerk's
+// queue.
 func TestDraftsAreTheApplicantsOwn(t *testing.T) {
 	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
 		j := newJourney(t, b)
@@ -236,6 +237,22 @@ func TestDraftsAreTheApplicantsOwn(t *testing.T) {
 		}
 		if page := j.clerk.Get("/cases"); strings.Contains(page.Text(), `value="draft"`) {
 			t.Error("the clerk's state filter offers drafts")
+		}
+
+		// A draft given up before submitting stays the applicant's own.
+		gone := j.create(t, j.alice, testkit.ResidenceForm())
+		fire(t, j.alice, gone, "withdraw", nil, 409) // withdrawing is for what was handed in
+		fire(t, j.alice, gone, "discard", nil, 200)
+		for _, q := range []string{"?state=discarded", "?state=withdrawn", "?state=all"} {
+			if items := j.sup.Do("GET", "/api/v1/cases"+q, nil).JSON(t)["items"].([]any); len(items) != 0 {
+				t.Errorf("supervisor's list %q shows %d never-submitted cases", q, len(items))
+			}
+		}
+		if r := j.clerk.Do("GET", "/api/v1/cases/"+gone, nil); r.Status != 404 {
+			t.Errorf("the clerk opens a discarded draft: %d %s", r.Status, r.Body)
+		}
+		if m := j.alice.Do("GET", "/api/v1/cases/"+gone, nil).JSON(t); m["state"] != "discarded" {
+			t.Errorf("the applicant's discarded draft: %v", m["state"])
 		}
 
 		fire(t, j.alice, no, "submit", nil, 200)

@@ -48,6 +48,9 @@ type State struct {
 	// Outcome says how a final state ends the case: granted, refused or
 	// withdrawn (for people's pages and the plan's indicators).
 	Outcome string `yaml:"outcome"`
+	// Private: a case in this state was never handed in; only its
+	// applicant sees it (a draft, a discarded draft).
+	Private bool `yaml:"private"`
 }
 
 // Outcomes of final states.
@@ -422,8 +425,15 @@ func (v *validator) check() {
 				v.fail(from, "event %s: from and to are both %s (a transition must change the state)", name, s)
 			}
 		}
-		if _, ok := d.States[e.To]; !ok {
+		if to, ok := d.States[e.To]; !ok {
 			v.fail(v.line("events", name, "to"), "event %s: unknown to state %q", name, e.To)
+		} else if to.Private {
+			// Staff would lose sight of a case they have seen.
+			for _, s := range e.From {
+				if from, ok := d.States[s]; ok && !from.Private {
+					v.fail(v.line("events", name, "from"), "event %s: leads from %s, which staff see, into private state %s", name, s, e.To)
+				}
+			}
 		}
 		if len(e.By) == 0 {
 			v.fail(v.line("events", name, "by"), "event %s: no role may fire it (by)", name)

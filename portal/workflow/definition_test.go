@@ -147,6 +147,8 @@ func TestParseRefusesBadDefinitions(t *testing.T) {
 		{"reserved event name", func(s string) string {
 			return s + "  edit:\n    from: [draft]\n    to: submitted\n    by: [applicant]\n"
 		}, 0, `event name "edit"`},
+		{"into a private state from a seen one", r("    outcome: withdrawn\n", "    outcome: withdrawn\n    private: true\n"), 0,
+			"leads from draft, which staff see, into private state withdrawn"},
 		{"final state with deadline", r("  approved:\n    final: true", "  approved:\n    final: true\n    deadline: 3 days"), 0, "state approved is final"},
 		{"final state without outcome", r("    outcome: granted\n", ""), 13, "final state approved needs an outcome"},
 		{"outcome on an open state", r("    deadline: 2 working days", "    deadline: 2 working days\n    outcome: granted"), 0, "state submitted is not final"},
@@ -228,7 +230,7 @@ func TestShippedWorkflowsLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := defs["residence-permit"]
-	if d == nil || d.Initial != "draft" || len(d.StateNames()) != 7 || len(d.EventNames()) != 6 {
+	if d == nil || d.Initial != "draft" || len(d.StateNames()) != 8 || len(d.EventNames()) != 7 || !d.States["draft"].Private {
 		t.Fatalf("residence-permit: %+v", d)
 	}
 }

@@ -137,21 +137,21 @@ func (e *Engine) Services() []string { return SortedServices(e.defs) }
 func caseObject(no string) string { return "case:" + no }
 
 // visible reports whether actor may see the case at all: it is within
-// their reach, and — for anyone but its applicant — past the service's
-// initial state. A draft is the applicant's own until they submit it:
-// staff neither list nor open it (it answers 404, as a case out of reach).
+// their reach, and — for anyone but its applicant — not in a private state.
+// A draft (or a discarded draft) is the applicant's own: staff neither list
+// nor open it (it answers 404, as a case out of reach).
 func (e *Engine) visible(actor portal.Actor, c *portal.Case) bool {
 	if actor.User == nil || !e.Authz.Reach(actor.User, c) {
 		return false
 	}
-	if def := e.defs[c.Service]; def != nil && c.State == def.Initial && actor.User.ID != c.ApplicantID {
+	if def := e.defs[c.Service]; def != nil && def.States[c.State] != nil && def.States[c.State].Private && actor.User.ID != c.ApplicantID {
 		return false
 	}
 	return true
 }
 
 // StaffStates lists the states in which staff see cases of a service (of
-// every service if ""), in file order: every state but the initial one;
+// every service if ""), in file order: every state but the private ones;
 // only the non-final ones (the queue) if open.
 func (e *Engine) StaffStates(service string, open bool) []string {
 	var out []string
@@ -161,7 +161,7 @@ func (e *Engine) StaffStates(service string, open bool) []string {
 		}
 		def := e.defs[id]
 		for _, st := range def.StateNames() {
-			if e.initialState(st) || (open && def.States[st].Final) || slices.Contains(out, st) {
+			if e.private(service, st) || (open && def.States[st].Final) || slices.Contains(out, st) {
 				continue
 			}
 			out = append(out, st)
@@ -170,10 +170,12 @@ func (e *Engine) StaffStates(service string, open bool) []string {
 	return out
 }
 
-// initialState reports whether st is the initial state of any service.
-func (e *Engine) initialState(st string) bool {
-	for _, def := range e.defs {
-		if def.Initial == st {
+// private reports whether st is a private state of the service — of any
+// service if service is "" (a list over all services then leaves the state
+// out for all of them: privacy first).
+func (e *Engine) private(service, st string) bool {
+	for id, def := range e.defs {
+		if (service == "" || id == service) && def.States[st] != nil && def.States[st].Private {
 			return true
 		}
 	}
@@ -599,11 +601,11 @@ func (e *Engine) List(ctx context.Context, actor portal.Actor, lf ListFilter) (c
 	f.Desc = actor.User.Kind == portal.KindApplicant
 	f.Service, f.States, f.After = lf.Service, lf.States, lf.After
 	if actor.User.Kind != portal.KindApplicant {
-		// Staff never see drafts (see visible).
+		// Staff never see private states (see visible).
 		if len(f.States) == 0 {
 			f.States = e.StaffStates(lf.Service, false)
 		} else {
-			f.States = slices.DeleteFunc(slices.Clone(f.States), e.initialState)
+			f.States = slices.DeleteFunc(slices.Clone(f.States), func(st string) bool { return e.private(lf.Service, st) })
 		}
 		if len(f.States) == 0 {
 			return nil, 0, nil

@@ -15,7 +15,7 @@ import (
 // as long as it takes to reach the requested count, so 10,000 cases are a
 // portal ten days old and 1,000,000 one of almost three years. The age of a
 // case decides its state the way the workflow would have moved it: old
-// cases are finished (approved, rejected, withdrawn) but for a few stuck
+// cases are finished (approved, rejected, withdrawn, discarded) but for a few stuck
 // ones, recent cases are still open in every state.
 const (
 	arrivalsPerDay = 1000
@@ -36,6 +36,7 @@ const (
 var edges = map[string]struct{ to, role string }{
 	"create":             {"draft", "applicant"},
 	"submit":             {"submitted", "applicant"},
+	"discard":            {"discarded", "applicant"},
 	"withdraw":           {"withdrawn", "applicant"},
 	"accept":             {"reviewing", "street_clerk"},
 	"request_correction": {"correction", "street_clerk"},
@@ -54,7 +55,7 @@ var (
 		{12, []string{"create", "submit", "request_correction", "submit", "accept", "approve"}},
 		{3, []string{"create", "submit", "accept", "reject"}},
 		{3, []string{"create", "submit", "reject"}},
-		{5, []string{"create", "withdraw"}},
+		{5, []string{"create", "discard"}},
 		{4, []string{"create", "submit", "withdraw"}},
 		{3, []string{"create", "submit", "request_correction", "withdraw"}},
 	}
@@ -252,7 +253,7 @@ func (w *world) cases(emitCase func(*caseRow) error, emitHist func(*histRow) err
 		if err != nil {
 			return err
 		}
-		if w.wantSample[div] && c.State != "draft" { // staff do not see drafts
+		if w.wantSample[div] && c.State != "draft" && c.State != "discarded" { // staff do not see these
 			w.reservoir(div, c.No)
 		}
 		if err := emitCase(c); err != nil {
