@@ -80,6 +80,25 @@ type Role struct {
 	Levels []string        `yaml:"levels"` // city, county, leaf
 }
 
+// RoleNames reads roles.yaml from fsys and returns the set of role names
+// (what workflow files are checked against).
+func RoleNames(fsys fs.FS) (map[string]bool, error) {
+	roles, err := LoadRoles(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return Names(roles), nil
+}
+
+// Names is the set of the roles' names.
+func Names(roles map[string]Role) map[string]bool {
+	names := make(map[string]bool, len(roles))
+	for name := range roles {
+		names[name] = true
+	}
+	return names
+}
+
 // LoadRoles reads roles.yaml from fsys.
 func LoadRoles(fsys fs.FS) (map[string]Role, error) {
 	src, err := fs.ReadFile(fsys, "roles.yaml")

@@ -12,7 +12,6 @@ import (
 	"tzportal/policies"
 	"tzportal/portal"
 	"tzportal/portal/authz"
-	"tzportal/portal/sqlstore"
 	"tzportal/portal/testkit"
 )
 
@@ -31,14 +30,7 @@ var workflowPolicies = [][]string{
 func MustDivisions(tb testing.TB) *portal.Divisions {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, testkit.SQLite(tb), sqlstore.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
+	db := testkit.OpenSQLite(tb)
 	list, err := db.Divisions(ctx)
 	if err != nil {
 		tb.Fatal(err)

@@ -142,19 +142,11 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		PasswordMinClasses: policy.Password.MinClasses,
 	})
 	services := []workflow.Service{residence.New(p.Validator)}
-	roleNames := map[string]bool{}
-	for name := range roles {
-		roleNames[name] = true
-	}
-	defs, err := workflow.LoadAll(workflows.FS, workflow.RegistryFor(roleNames, services))
+	defs, err := workflow.LoadAll(workflows.FS, workflow.RegistryFor(account.Names(roles), services))
 	if err != nil {
 		return nil, err
 	}
-	calSrc, err := fs.ReadFile(workflows.FS, workflow.CalendarFile)
-	if err != nil {
-		return nil, err
-	}
-	cal, err := workflow.ParseCalendar(calSrc)
+	cal, err := workflow.LoadCalendar(workflows.FS)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,32 @@ func secretOf(n int) string {
 
 const howTo = "head -c 32 /dev/urandom | base64"
 
+// TestFromEnvKeepsValues: addresses and URLs in accepted forms are kept as given.
+func TestFromEnvKeepsValues(t *testing.T) {
+	for _, tt := range []struct {
+		name, key, value string
+		get              func(c *config.Config) string
+	}{
+		{"addr", "PORTAL_ADDR", "127.0.0.1:9000", func(c *config.Config) string { return c.Addr }},
+		{"addr localhost", "PORTAL_ADDR", "localhost:9000", func(c *config.Config) string { return c.Addr }},
+		{"sqlite url", "DATABASE_URL", "sqlite:/var/lib/portal/p.db", func(c *config.Config) string { return c.DatabaseURL }},
+		{"postgres url", "DATABASE_URL", "postgres://portal@db:5432/portal?sslmode=disable", func(c *config.Config) string { return c.DatabaseURL }},
+		{"postgresql url", "DATABASE_URL", "postgresql://portal@db/portal", func(c *config.Config) string { return c.DatabaseURL }},
+		{"redis", "REDIS_URL", "redis://127.0.0.1:6379/0", func(c *config.Config) string { return c.RedisURL }},
+		{"rediss", "REDIS_URL", "rediss://cache:6380/1", func(c *config.Config) string { return c.RedisURL }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.FromEnv(env(tt.key, tt.value), config.Needs{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.get(c); got != tt.value {
+				t.Errorf("%s=%q gives %q", tt.key, tt.value, got)
+			}
+		})
+	}
+}
+
 func TestFromEnv(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -64,41 +90,6 @@ func TestFromEnv(t *testing.T) {
 		{"data dir", env("PORTAL_DATA_DIR", "/srv/portal"), config.Needs{}, func(t *testing.T, c *config.Config) {
 			if c.DatabaseURL != "sqlite:/srv/portal/portal.db" || c.DataDir != "/srv/portal" {
 				t.Errorf("DatabaseURL, DataDir = %q, %q; want sqlite:/srv/portal/portal.db, /srv/portal", c.DatabaseURL, c.DataDir)
-			}
-		}},
-		{"addr", env("PORTAL_ADDR", "127.0.0.1:9000"), config.Needs{}, func(t *testing.T, c *config.Config) {
-			if c.Addr != "127.0.0.1:9000" {
-				t.Errorf("Addr = %q", c.Addr)
-			}
-		}},
-		{"addr localhost", env("PORTAL_ADDR", "localhost:9000"), config.Needs{}, func(t *testing.T, c *config.Config) {
-			if c.Addr != "localhost:9000" {
-				t.Errorf("Addr = %q, want it kept as given", c.Addr)
-			}
-		}},
-		{"sqlite url", env("DATABASE_URL", "sqlite:/var/lib/portal/p.db"), config.Needs{}, func(t *testing.T, c *config.Config) {
-			if c.DatabaseURL != "sqlite:/var/lib/portal/p.db" {
-				t.Errorf("DatabaseURL = %q", c.DatabaseURL)
-			}
-		}},
-		{"postgres url", env("DATABASE_URL", "postgres://portal@db:5432/portal?sslmode=disable"), config.Needs{}, func(t *testing.T, c *config.Config) {
-			if c.DatabaseURL != "postgres://portal@db:5432/portal?sslmode=disable" {
-				t.Errorf("DatabaseURL = %q", c.DatabaseURL)
-			}
-		}},
-		{"postgresql url", env("DATABASE_URL", "postgresql://portal@db/portal"), config.Needs{}, func(t *testing.T, c *config.Config) {
-			if c.DatabaseURL != "postgresql://portal@db/portal" {
-				t.Errorf("DatabaseURL = %q", c.DatabaseURL)
-			}
-		}},
-		{"redis", env("REDIS_URL", "redis://127.0.0.1:6379/0"), config.Needs{}, func(t *testing.T, c *config.Config) {
-			if c.RedisURL != "redis://127.0.0.1:6379/0" {
-				t.Errorf("RedisURL = %q", c.RedisURL)
-			}
-		}},
-		{"rediss", env("REDIS_URL", "rediss://cache:6380/1"), config.Needs{}, func(t *testing.T, c *config.Config) {
-			if c.RedisURL != "rediss://cache:6380/1" {
-				t.Errorf("RedisURL = %q", c.RedisURL)
 			}
 		}},
 		{"secret std base64", env("PORTAL_SECRET", secretOf(32)), config.Needs{Secret: true}, func(t *testing.T, c *config.Config) {

@@ -14,7 +14,6 @@ import (
 	"tzportal/portal"
 	"tzportal/portal/account"
 	"tzportal/portal/residence"
-	"tzportal/portal/sqlstore"
 	"tzportal/portal/testkit"
 	"tzportal/portal/validate"
 	"tzportal/portal/workflow"
@@ -39,13 +38,9 @@ func newRig(tb testing.TB, now func() time.Time) *rig {
 	tb.Helper()
 	v := validate.New(validate.Options{Now: now, IsLeafDivision: func(c string) bool { return leaves[c] }})
 	svc := residence.New(v)
-	roles, err := account.LoadRoles(policies.FS)
+	names, err := account.RoleNames(policies.FS)
 	if err != nil {
 		tb.Fatal(err)
-	}
-	names := map[string]bool{}
-	for r := range roles {
-		names[r] = true
 	}
 	src, err := fs.ReadFile(workflows.FS, "residence-permit.yaml")
 	if err != nil {
@@ -58,11 +53,7 @@ func newRig(tb testing.TB, now func() time.Time) *rig {
 	if err := svc.Configure(def); err != nil {
 		tb.Fatal(err)
 	}
-	calSrc, err := fs.ReadFile(workflows.FS, workflow.CalendarFile)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cal, err := workflow.ParseCalendar(calSrc)
+	cal, err := workflow.LoadCalendar(workflows.FS)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -164,14 +155,7 @@ func hasField(err error, field, rule string) bool {
 // configured twelve months.
 func TestIssuePermit(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, testkit.SQLite(t), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := testkit.OpenSQLite(t)
 	r := newRig(t, fixedNow)
 	issue := r.svc.Actions()["issue_permit"]
 	if issue == nil {

@@ -31,6 +31,7 @@ func (s faultyStore) ListCases(ctx context.Context, f portal.CaseFilter) ([]port
 	return s.Store.ListCases(ctx, f)
 }
 
+// syncBuffer is a log sink the server's goroutines share.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -17,7 +16,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -289,24 +287,6 @@ func TestSecureCookies(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink the server's goroutines share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // secrets records what must never appear in a URL or a log line, and every
 // redirect the journey followed.
 type secrets struct {
@@ -340,7 +320,7 @@ func (s *secrets) session(who string, c *testkit.Client) {
 // and API tokens in every redirect and every log line.
 func TestNoSecretsInURLsOrLogs(t *testing.T) {
 	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
-		var logs lockedBuffer
+		var logs syncBuffer
 		p := testkit.StartWith(t, testkit.Options{Backend: b, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		s := &secrets{values: map[string]string{}}
 		s.add("the password", testkit.Password)

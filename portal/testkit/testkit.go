@@ -35,6 +35,7 @@ import (
 	"tzportal/portal/boot"
 	"tzportal/portal/config"
 	"tzportal/portal/session/sessiontest"
+	"tzportal/portal/sqlstore"
 )
 
 // Defaults of the external servers.
@@ -64,6 +65,22 @@ func randomName(prefix string) string {
 func SQLite(tb testing.TB) string {
 	tb.Helper()
 	return "sqlite:" + tb.TempDir() + "/portal.db"
+}
+
+// OpenSQLite opens and migrates a fresh SQLite database for the test and
+// closes it at the end.
+func OpenSQLite(tb testing.TB) *sqlstore.DB {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, SQLite(tb), sqlstore.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return db
 }
 
 // Postgres creates a fresh schema for the test and returns a URL whose

@@ -3,6 +3,7 @@ package workflow
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -24,6 +25,15 @@ type calendarFile struct {
 	UTCOffsetHours int      `yaml:"utc_offset_hours"`
 	Holidays       []string `yaml:"holidays"`
 	Workdays       []string `yaml:"workdays"`
+}
+
+// LoadCalendar reads and parses calendar.yaml from fsys (workflows.FS).
+func LoadCalendar(fsys fs.FS) (*Calendar, error) {
+	src, err := fs.ReadFile(fsys, CalendarFile)
+	if err != nil {
+		return nil, fmt.Errorf("workflows/%s: %w", CalendarFile, err)
+	}
+	return ParseCalendar(src)
 }
 
 // ParseCalendar reads calendar.yaml.

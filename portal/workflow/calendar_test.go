@@ -1,7 +1,6 @@
 package workflow_test
 
 import (
-	"io/fs"
 	"testing"
 	"time"
 
@@ -11,11 +10,7 @@ import (
 
 func calendar(t *testing.T) *workflow.Calendar {
 	t.Helper()
-	src, err := fs.ReadFile(workflows.FS, workflow.CalendarFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := workflow.ParseCalendar(src)
+	c, err := workflow.LoadCalendar(workflows.FS)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,14 +100,7 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, testkit.SQLite(t), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := testkit.OpenSQLite(t)
 	divs, err := db.Divisions(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -127,8 +120,7 @@ func newRig(t *testing.T) *rig {
 	if err := az.AddPolicies(defs["two-level"].Policies()); err != nil {
 		t.Fatal(err)
 	}
-	calSrc, _ := fs.ReadFile(workflows.FS, workflow.CalendarFile)
-	cal, err := workflow.ParseCalendar(calSrc)
+	cal, err := workflow.LoadCalendar(workflows.FS)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,13 +25,9 @@ import (
 // roles of policies/roles.yaml and the guards and actions of the services.
 func shippedRegistry(tb testing.TB) (workflow.Registry, []workflow.Service) {
 	tb.Helper()
-	roles, err := account.LoadRoles(policies.FS)
+	names, err := account.RoleNames(policies.FS)
 	if err != nil {
 		tb.Fatal(err)
-	}
-	names := map[string]bool{}
-	for r := range roles {
-		names[r] = true
 	}
 	services := []workflow.Service{residence.New(validate.New(validate.Options{}))}
 	return workflow.RegistryFor(names, services), services
@@ -51,11 +47,7 @@ func FuzzParseDefinition(f *testing.F) {
 	}
 	f.Add(shipped)
 	reg, services := shippedRegistry(f)
-	calSrc, err := fs.ReadFile(workflows.FS, workflow.CalendarFile)
-	if err != nil {
-		f.Fatal(err)
-	}
-	cal, err := workflow.ParseCalendar(calSrc)
+	cal, err := workflow.LoadCalendar(workflows.FS)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -122,22 +122,8 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 		scenario{name: "submit", target: 0.5, a: submitSide(o, hc, d), b: pgSide(sub, "op/s", "op", submitStatements),
 			note: "one op = create + submit (2 requests; 2 transactions in pgbench)"},
 	)
-	var results []result
-	for _, s := range scenarios {
-		if ctx.Err() != nil {
-			return results, seeding, ctx.Err()
-		}
-		if o.only != nil && !o.only[s.name] {
-			continue
-		}
-		results = append(results, runScenario(ctx, o, s))
-	}
-	if o.inspect != nil {
-		if err := o.inspect(bigURL, results); err != nil {
-			return results, seeding, err
-		}
-	}
-	return results, seeding, nil
+	results, err := runScenarios(ctx, o, scenarios, bigURL)
+	return results, seeding, err
 }
 
 func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
@@ -194,10 +180,17 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 		}}
 	scenarios := readScenarios(o, hc, d, bareURL)
 	scenarios = append(scenarios, scenario{name: "sqlite_transition", target: 0.5, a: transitionSide(o, hc, d), b: goLoop})
+	results, err := runScenarios(ctx, o, scenarios, "sqlite:"+path)
+	return results, seeding, err
+}
+
+// runScenarios runs the scenarios -only names (all by default), then lets a
+// test inspect the loaded database at dbURL before it is dropped.
+func runScenarios(ctx context.Context, o *options, scenarios []scenario, dbURL string) ([]result, error) {
 	var results []result
 	for _, s := range scenarios {
 		if ctx.Err() != nil {
-			return results, seeding, ctx.Err()
+			return results, ctx.Err()
 		}
 		if o.only != nil && !o.only[s.name] {
 			continue
@@ -205,9 +198,9 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 		results = append(results, runScenario(ctx, o, s))
 	}
 	if o.inspect != nil {
-		if err := o.inspect("sqlite:"+path, results); err != nil {
-			return results, seeding, err
+		if err := o.inspect(dbURL, results); err != nil {
+			return results, err
 		}
 	}
-	return results, seeding, nil
+	return results, nil
 }
