@@ -216,6 +216,12 @@ func errLogin() error {
 	return portal.Errorf(portal.EUNAUTHORIZED, "error.login_failed", nil)
 }
 
+// errOTP answers a wrong, reused or missing one-time code after a right
+// password (the person already knows the password was right).
+func errOTP() error {
+	return portal.Errorf(portal.EUNAUTHORIZED, "error.otp_failed", nil)
+}
+
 func (a *Accounts) dummyHash() string {
 	a.dummyOnce.Do(func() { a.dummy, _ = HashPassword("not a password of anyone") })
 	return a.dummy
@@ -248,7 +254,7 @@ func (a *Accounts) Login(ctx context.Context, actor portal.Actor, login, passwor
 		return nil, err // a counter we cannot read must not become a way around the limits
 	}
 	if n > int64(a.Policy.Lockout.IPAttemptsPerMinute) {
-		if _, err := a.failLogin(ctx, actor, nil, "ip_throttled", login); err != nil && portal.ErrorCode(err) != portal.EUNAUTHORIZED {
+		if err := a.failLogin(ctx, actor, nil, "ip_throttled", login); err != nil {
 			return nil, err
 		}
 		return nil, portal.Errorf(portal.ETOOMANY, "error.too_many_logins", nil)
@@ -259,24 +265,24 @@ func (a *Accounts) Login(ctx context.Context, actor portal.Actor, login, passwor
 	}
 	if u == nil {
 		CheckPassword(a.dummyHash(), password) // the same time as a real check
-		return a.failLoginResult(ctx, actor, nil, "unknown_login", login)
+		return nil, a.failed(ctx, actor, nil, "unknown_login", login, errLogin())
 	}
 	key := failureKey(u)
 	if n, err := a.Failures.Get(ctx, key); err != nil {
 		return nil, err
 	} else if n >= int64(a.Policy.Lockout.Failures) {
 		CheckPassword(a.dummyHash(), password)
-		return a.failLoginResult(ctx, actor, u, "locked", login)
+		return nil, a.failed(ctx, actor, u, "locked", login, errLogin())
 	}
 	ok, err := CheckPassword(u.PasswordHash, password)
 	if err != nil || !ok {
 		if _, err := a.Failures.Incr(ctx, key, a.Policy.LockWindow()); err != nil {
 			return nil, err
 		}
-		return a.failLoginResult(ctx, actor, u, "wrong_password", login)
+		return nil, a.failed(ctx, actor, u, "wrong_password", login, errLogin())
 	}
 	if u.DisabledAt != nil {
-		return a.failLoginResult(ctx, actor, u, "disabled", login)
+		return nil, a.failed(ctx, actor, u, "disabled", login, errLogin())
 	}
 	if a.needsTOTP(u) {
 		need := NeedTOTP
@@ -284,8 +290,7 @@ func (a *Accounts) Login(ctx context.Context, actor portal.Actor, login, passwor
 			need = NeedTOTPSetup
 		}
 		if code != "" && need == NeedTOTP {
-			u, err := a.VerifyTOTP(ctx, actor, u.ID, code)
-			if err != nil {
+			if _, err := a.verifyTOTP(ctx, actor, u, code); err != nil {
 				return nil, err
 			}
 			return &LoginResult{User: u}, nil
@@ -304,22 +309,22 @@ func (a *Accounts) Login(ctx context.Context, actor portal.Actor, login, passwor
 	return &LoginResult{User: u}, nil
 }
 
-// failLogin audits a failed attempt and returns the generic answer.
-func (a *Accounts) failLogin(ctx context.Context, actor portal.Actor, u *portal.User, reason, login string) (*portal.User, error) {
+// failLogin audits a failed attempt; the error is only the audit's own.
+func (a *Accounts) failLogin(ctx context.Context, actor portal.Actor, u *portal.User, reason, login string) error {
 	ent := audit.Entry(actor, "login", "login", audit.ResultFailed)
 	if u != nil {
 		ent = audit.Entry(portal.Actor{User: u, IP: actor.IP}, "login", userObject(u), audit.ResultFailed)
 	}
 	ent = audit.WithDetail(ent, map[string]string{"reason": reason, "login": maskLogin(login)})
-	if err := a.Audit.Record(ctx, a.Store, ent); err != nil {
-		return nil, err
-	}
-	return nil, errLogin()
+	return a.Audit.Record(ctx, a.Store, ent)
 }
 
-func (a *Accounts) failLoginResult(ctx context.Context, actor portal.Actor, u *portal.User, reason, login string) (*LoginResult, error) {
-	_, err := a.failLogin(ctx, actor, u, reason, login)
-	return nil, err
+// failed audits a failed attempt and returns answer (or the audit's error).
+func (a *Accounts) failed(ctx context.Context, actor portal.Actor, u *portal.User, reason, login string, answer error) error {
+	if err := a.failLogin(ctx, actor, u, reason, login); err != nil {
+		return err
+	}
+	return answer
 }
 
 // loggedIn ends a successful login: the failure counter starts again, and
@@ -622,9 +627,12 @@ func (a *Accounts) RevealID(ctx context.Context, actor portal.Actor, c *portal.C
 		}
 		return "", portal.Errorf(portal.EFORBIDDEN, "error.forbidden", nil)
 	}
-	u, err := a.Store.UserByID(ctx, c.ApplicantID)
-	if err != nil {
-		return "", err
+	u := c.Applicant // read with the case (its sealed ID number and blind index)
+	if u == nil {
+		var err error
+		if u, err = a.Store.UserByID(ctx, c.ApplicantID); err != nil {
+			return "", err
+		}
 	}
 	id, err := a.IDNumber(u)
 	result := audit.ResultOK

@@ -156,22 +156,32 @@ func (a *Accounts) BeginTOTPSetup(ctx context.Context, u *portal.User) (*Enrollm
 	return en, err
 }
 
-// VerifyTOTP completes a staff login whose password was right: it accepts
-// a code of the user's secret once (a confirmed one, or the one being set
-// up, which it confirms). A wrong or replayed code counts as a failed login.
+// VerifyTOTP completes a staff login whose password was right (the second
+// step of the login form): it accepts a code of the user's secret once (a
+// confirmed one, or the one being set up, which it confirms). A wrong or
+// replayed code counts as a failed login and answers error.otp_failed; the
+// user is returned with it (the form is shown again for them).
 func (a *Accounts) VerifyTOTP(ctx context.Context, actor portal.Actor, userID int64, code string) (*portal.User, error) {
 	u, err := a.Store.UserByID(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	key := failureKey(u)
-	if n, err := a.Failures.Get(ctx, key); err != nil {
+	if n, err := a.Failures.Get(ctx, failureKey(u)); err != nil {
 		return nil, err
 	} else if n >= int64(a.Policy.Lockout.Failures) {
-		return a.failLogin(ctx, actor, u, "locked", u.Login)
+		return u, a.failed(ctx, actor, u, "locked", u.Login, errOTP())
 	}
-	if u.DisabledAt != nil || len(u.TOTPSecret) == 0 {
-		return a.failLogin(ctx, actor, u, "no_totp", u.Login)
+	if u.DisabledAt != nil {
+		return u, a.failed(ctx, actor, u, "disabled", u.Login, errOTP())
+	}
+	return a.verifyTOTP(ctx, actor, u, code)
+}
+
+// verifyTOTP checks the code of u, whose password was right and who is
+// neither locked nor disabled.
+func (a *Accounts) verifyTOTP(ctx context.Context, actor portal.Actor, u *portal.User, code string) (*portal.User, error) {
+	if len(u.TOTPSecret) == 0 {
+		return u, a.failed(ctx, actor, u, "no_totp", u.Login, errOTP())
 	}
 	secret, err := a.openSecret(u.TOTPSecret)
 	if err != nil {
@@ -205,10 +215,10 @@ func (a *Accounts) VerifyTOTP(ctx context.Context, actor portal.Actor, userID in
 		if step > 0 {
 			reason = "reused_totp"
 		}
-		if _, err := a.Failures.Incr(ctx, key, a.Policy.LockWindow()); err != nil {
+		if _, err := a.Failures.Incr(ctx, failureKey(u), a.Policy.LockWindow()); err != nil {
 			return nil, err
 		}
-		return a.failLogin(ctx, actor, u, reason, u.Login)
+		return u, a.failed(ctx, actor, u, reason, u.Login, errOTP())
 	}
 	return a.loggedIn(ctx, actor, u)
 }

@@ -59,7 +59,7 @@ type Needs struct {
 
 // FromEnv reads the configuration from getenv.
 func FromEnv(getenv func(string) string, n Needs) (*Config, error) {
-	c := &Config{Addr: getenv("PORTAL_ADDR"), DataDir: "data", Demo: n.Demo, CookieSecure: true}
+	c := &Config{Addr: getenv("PORTAL_ADDR"), DataDir: "data", Demo: n.Demo}
 	if c.Addr == "" {
 		c.Addr = ":8080"
 	}
@@ -90,32 +90,29 @@ func FromEnv(getenv func(string) string, n Needs) (*Config, error) {
 		errs = append(errs, errors.New("REDIS_URL: want redis://host:6379/0 (or unset for in-process sessions)"))
 	}
 
-	switch v := strings.ToLower(getenv("PORTAL_COOKIE_SECURE")); v {
-	case "":
-		// The demo runs on plain http://localhost; production sits behind TLS.
-		c.CookieSecure = !n.Demo
-	case "on", "true", "1":
-	case "off", "false", "0":
-		c.CookieSecure = false
-	default:
-		errs = append(errs, fmt.Errorf("PORTAL_COOKIE_SECURE=%q: want on or off", v))
+	// on or off; unset: off for the demo (plain http://localhost, no
+	// authenticator app), on otherwise (production sits behind TLS).
+	onOff := func(name string) bool {
+		switch v := strings.ToLower(getenv(name)); v {
+		case "":
+			return !n.Demo
+		case "on", "true", "1":
+			return true
+		case "off", "false", "0":
+			return false
+		default:
+			errs = append(errs, fmt.Errorf("%s=%q: want on or off", name, v))
+			return true
+		}
 	}
+	c.CookieSecure = onOff("PORTAL_COOKIE_SECURE")
+	c.StaffMFA = onOff("PORTAL_STAFF_MFA")
 	if v := getenv("PORTAL_DB_POOL"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
+		pool, err := strconv.Atoi(v)
+		if err != nil || pool < 1 || pool > 1000 {
 			errs = append(errs, fmt.Errorf("PORTAL_DB_POOL=%q: want a number of connections, 1–1000", v))
 		}
-		c.DBPool = n
-	}
-	switch v := strings.ToLower(getenv("PORTAL_STAFF_MFA")); v {
-	case "":
-		c.StaffMFA = !n.Demo
-	case "on", "true", "1":
-		c.StaffMFA = true
-	case "off", "false", "0":
-		c.StaffMFA = false
-	default:
-		errs = append(errs, fmt.Errorf("PORTAL_STAFF_MFA=%q: want on or off", v))
+		c.DBPool = pool
 	}
 	if v := getenv("PORTAL_TRUSTED_PROXIES"); v != "" {
 		for _, p := range strings.Split(v, ",") {

@@ -48,7 +48,7 @@ func Check(ctx context.Context, r portal.Reader, defs map[string]*workflow.Defin
 	res := &Result{}
 	var after int64
 	for {
-		cases, err := r.ListCases(ctx, portal.CaseFilter{AllScope: true, After: after, Limit: batch})
+		cases, err := r.ListCases(ctx, portal.CaseFilter{AllScope: true, After: after, Limit: batch, NoForm: true})
 		if err != nil {
 			return res, err
 		}

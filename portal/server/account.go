@@ -2,8 +2,6 @@ package server
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -128,16 +126,12 @@ func (s *Server) loginOTP(c *fiber.Ctx) error {
 		return redirect(c, "/login?expired=1")
 	}
 	u, err := s.Accounts.VerifyTOTP(ctx(c), actor(c), userID, strings.TrimSpace(c.FormValue("otp")))
-	if code := portal.ErrorCode(err); code == portal.EUNAUTHORIZED {
-		owner, lerr := s.Store.UserByID(ctx(c), userID)
-		if lerr != nil {
-			return lerr
-		}
-		res := &account.LoginResult{User: owner, Need: account.NeedTOTP}
-		if owner.TOTPConfirmedAt == nil {
+	if portal.ErrorCode(err) == portal.EUNAUTHORIZED && u != nil {
+		res := &account.LoginResult{User: u, Need: account.NeedTOTP}
+		if u.TOTPConfirmedAt == nil {
 			res.Need = account.NeedTOTPSetup
 		}
-		return s.otpPage(c, res, next, fiber.StatusUnauthorized, portal.Errorf(portal.EUNAUTHORIZED, "error.otp_failed", nil))
+		return s.otpPage(c, res, next, fiber.StatusUnauthorized, err)
 	} else if err != nil {
 		return err
 	}
@@ -151,9 +145,7 @@ func (s *Server) loginOTP(c *fiber.Ctx) error {
 // carries nothing secret and is useless without a valid one-time code.
 func (s *Server) ticket(userID int64) string {
 	body := fmt.Sprintf("%d.%d", userID, s.Now().Add(5*time.Minute).Unix())
-	m := hmac.New(sha256.New, s.TicketKey)
-	m.Write([]byte(body))
-	return body + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return body + "." + mac(s.TicketKey, body)
 }
 
 func (s *Server) checkTicket(t string) (int64, bool) {
@@ -162,9 +154,7 @@ func (s *Server) checkTicket(t string) (int64, bool) {
 		return 0, false
 	}
 	body := t[:i]
-	m := hmac.New(sha256.New, s.TicketKey)
-	m.Write([]byte(body))
-	if !hmac.Equal([]byte(t[i+1:]), []byte(base64.RawURLEncoding.EncodeToString(m.Sum(nil)))) {
+	if !hmac.Equal([]byte(t[i+1:]), []byte(mac(s.TicketKey, body))) {
 		return 0, false
 	}
 	var id, exp int64

@@ -40,8 +40,13 @@ func TestStaffNeedTwoFactors(t *testing.T) {
 		if c.Cookie("tz_session") != "" {
 			t.Fatal("a session was started without the second factor")
 		}
-		if r := login("000000"); r.Status != 401 || r.JSON(t)["rule"] == "otp_required" {
+		// A wrong code says the code was wrong, not the password.
+		if r := login("000000"); r.Status != 401 || r.JSON(t)["rule"] == "otp_required" || !strings.Contains(r.Text(), "动态验证码不正确") {
 			t.Errorf("wrong code: %d %s", r.Status, r.Body)
+		}
+		if r := c.Do("POST", "/api/v1/session", map[string]string{"login": "clerk1", "password": "Wrong-2026", "otp": "000000"}); r.Status != 401 ||
+			!strings.Contains(r.Text(), "账号或密码不正确") {
+			t.Errorf("wrong password with a code: %d %s", r.Status, r.Body)
 		}
 		p.Clock.Advance(30 * time.Second)
 		good := code(t, secret, p.Clock.Now())

@@ -232,8 +232,14 @@ func (s *Server) clearSessionCookie(c *fiber.Ctx) {
 // csrfToken is bound to the session: an HMAC of its id, so it needs no
 // storage and is the same on every node.
 func (s *Server) csrfToken(sessionID string) string {
-	m := hmac.New(sha256.New, s.CSRFKey)
-	m.Write([]byte("session:" + sessionID))
+	return mac(s.CSRFKey, "session:"+sessionID)
+}
+
+// mac is the base64url HMAC-SHA256 of msg under key: the CSRF tokens and
+// the login ticket. Compare with hmac.Equal.
+func mac(key []byte, msg string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msg))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -248,9 +254,7 @@ func (s *Server) preToken(c *fiber.Ctx) string {
 		c.Cookie(&fiber.Cookie{Name: cookiePre, Value: seed, Path: "/", HTTPOnly: true, Secure: s.CookieSecure,
 			SameSite: fiber.CookieSameSiteLaxMode, SessionOnly: true})
 	}
-	m := hmac.New(sha256.New, s.CSRFKey)
-	m.Write([]byte("pre:" + seed))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return mac(s.CSRFKey, "pre:"+seed)
 }
 
 // formToken is the token a page's forms carry.
@@ -296,9 +300,7 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 		return err // the session could not be checked: 503, not "forged request"
 	}
 	seed := c.Cookies(cookiePre)
-	m := hmac.New(sha256.New, s.CSRFKey)
-	m.Write([]byte("pre:" + seed))
-	if seed == "" || !hmac.Equal([]byte(got), []byte(base64.RawURLEncoding.EncodeToString(m.Sum(nil)))) {
+	if seed == "" || !hmac.Equal([]byte(got), []byte(mac(s.CSRFKey, "pre:"+seed))) {
 		return csrfError()
 	}
 	return c.Next()

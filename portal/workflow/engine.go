@@ -84,6 +84,15 @@ type Engine struct {
 
 	defs     map[string]*Definition
 	services map[string]Service
+	// From the definitions, once: private state names per service ("":
+	// of any service), and StaffStates' answers.
+	privates map[string]map[string]bool
+	staff    map[staffKey][]string
+}
+
+type staffKey struct {
+	service string
+	open    bool
 }
 
 // NewEngine wires definitions to the services that registered them. Every
@@ -102,6 +111,21 @@ func NewEngine(defs map[string]*Definition, services []Service) (*Engine, error)
 	for id := range defs {
 		if _, ok := e.services[id]; !ok {
 			return nil, fmt.Errorf("workflow.NewEngine: workflows/%s.yaml has no service registered in code", id)
+		}
+	}
+	e.privates = map[string]map[string]bool{"": {}}
+	for id, def := range defs {
+		e.privates[id] = map[string]bool{}
+		for name, st := range def.States {
+			if st.Private {
+				e.privates[id][name], e.privates[""][name] = true, true
+			}
+		}
+	}
+	e.staff = map[staffKey][]string{}
+	for _, service := range append([]string{""}, e.Services()...) {
+		for _, open := range []bool{false, true} {
+			e.staff[staffKey{service, open}] = e.staffStates(service, open)
 		}
 	}
 	return e, nil
@@ -144,7 +168,7 @@ func (e *Engine) visible(actor portal.Actor, c *portal.Case) bool {
 	if actor.User == nil || !e.Authz.Reach(actor.User, c) {
 		return false
 	}
-	if def := e.defs[c.Service]; def != nil && def.States[c.State] != nil && def.States[c.State].Private && actor.User.ID != c.ApplicantID {
+	if e.private(c.Service, c.State) && actor.User.ID != c.ApplicantID {
 		return false
 	}
 	return true
@@ -152,8 +176,12 @@ func (e *Engine) visible(actor portal.Actor, c *portal.Case) bool {
 
 // StaffStates lists the states in which staff see cases of a service (of
 // every service if ""), in file order: every state but the private ones;
-// only the non-final ones (the queue) if open.
+// only the non-final ones (the queue) if open. Callers must not modify it.
 func (e *Engine) StaffStates(service string, open bool) []string {
+	return e.staff[staffKey{service, open}]
+}
+
+func (e *Engine) staffStates(service string, open bool) []string {
 	var out []string
 	for _, id := range e.Services() {
 		if service != "" && id != service {
@@ -174,12 +202,7 @@ func (e *Engine) StaffStates(service string, open bool) []string {
 // service if service is "" (a list over all services then leaves the state
 // out for all of them: privacy first).
 func (e *Engine) private(service, st string) bool {
-	for id, def := range e.defs {
-		if (service == "" || id == service) && def.States[st] != nil && def.States[st].Private {
-			return true
-		}
-	}
-	return false
+	return e.privates[service][st]
 }
 
 // Denied records that actor was refused action on the case (for callers

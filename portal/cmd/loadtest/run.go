@@ -9,12 +9,10 @@ import (
 	"time"
 )
 
-// Transitions a second the HTTP transition pool is sized for (with a 1.5
-// margin); a pool that runs out is reported as an error.
-const (
-	pgPoolRate     = 1200
-	sqlitePoolRate = 1200
-)
+// poolRate is the transitions a second the HTTP transition pool is sized
+// for, on either database (with a 1.5 margin); a pool that runs out is
+// reported as an error.
+const poolRate = 1200
 
 func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	o := e.o
@@ -34,7 +32,7 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	fmt.Fprintf(o.out, "# database %s, Redis prefix %q\n", dbName, prefix)
 
 	t0 := time.Now()
-	d, err := setup(ctx, e, big, o.cases, true, pgPoolRate, func(ctx context.Context, w *world) error {
+	d, err := setup(ctx, e, big, o.cases, true, poolRate, func(ctx context.Context, w *world) error {
 		return seedPostgres(ctx, bigURL, w)
 	})
 	if err != nil {
@@ -150,7 +148,7 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	}
 	fmt.Fprintf(o.out, "# database %s, Redis prefix %q\n", path, prefix)
 	t0 := time.Now()
-	d, err := setup(ctx, e, in, o.cases, true, sqlitePoolRate, func(ctx context.Context, w *world) error {
+	d, err := setup(ctx, e, in, o.cases, true, poolRate, func(ctx context.Context, w *world) error {
 		return seedSQLite(ctx, in.DB.SQL(), w)
 	})
 	if err != nil {
