@@ -41,10 +41,10 @@ type User struct {
 	Grants       []Grant
 
 	// Staff two-factor login: the sealed TOTP secret, when it was confirmed
-	// (nil: set up at next login), and the last time step a code was used for.
+	// (nil: set up at next login). The last time step a code was used for is
+	// kept in the database only (UseTOTPStep compares and sets it).
 	TOTPSecret      []byte
 	TOTPConfirmedAt *time.Time
-	TOTPLastStep    int64
 }
 
 // Grant gives a user a role in a division and everything beneath it.

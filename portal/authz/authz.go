@@ -43,10 +43,13 @@ type decision struct {
 // times a few hundred divisions and actions fit many times over).
 const maxDecisions = 200_000
 
-func (a *Authz) forget() {
+// invalidate drops every cached decision, ours and casbin's, after policy,
+// grants or divisions changed.
+func (a *Authz) invalidate() error {
 	a.dmu.Lock()
 	a.decisions = make(map[decisionKey]decision)
 	a.dmu.Unlock()
+	return a.e.InvalidateCache()
 }
 
 // within is the domain matching function: a grant on domain pattern reaches
@@ -108,8 +111,7 @@ func (a *Authz) AddPolicies(rules [][]string) error {
 	if _, err := a.e.AddPolicies(fresh); err != nil {
 		return fmt.Errorf("authz.AddPolicies: %w", err)
 	}
-	a.forget()
-	return a.e.InvalidateCache()
+	return a.invalidate()
 }
 
 // SetDivisions replaces the division tree (an admin corrected it).
@@ -117,8 +119,7 @@ func (a *Authz) SetDivisions(d *portal.Divisions) {
 	a.mu.Lock()
 	a.divs = d
 	a.mu.Unlock()
-	a.forget()
-	a.e.InvalidateCache()
+	a.invalidate() // casbin's cache is in memory: it cannot fail
 }
 
 // Divisions returns the current division tree.
@@ -176,8 +177,7 @@ func (a *Authz) Sync(u *portal.User) error {
 			return fmt.Errorf("authz.Sync: %w", err)
 		}
 	}
-	a.forget()
-	return a.e.InvalidateCache()
+	return a.invalidate()
 }
 
 // Can reports whether u may do act on obj in division, and in which role.

@@ -20,7 +20,7 @@ type q struct {
 }
 
 const userColumns = `id, kind, name, COALESCE(login, ''), COALESCE(mobile, ''), COALESCE(id_index, ''), id_cipher,
-	password_hash, COALESCE(token_hash, ''), locale, disabled_at, created_at, totp_secret, totp_confirmed_at, totp_last_step`
+	password_hash, COALESCE(token_hash, ''), locale, disabled_at, created_at, totp_secret, totp_confirmed_at`
 
 // userBy loads a user and its grants in one round trip: every request
 // reads its user, so this is on every page's path.
@@ -38,7 +38,7 @@ func (q q) userBy(ctx context.Context, op, where string, arg any) (*portal.User,
 		var role, division sql.NullString
 		if err := rows.Scan(&row.ID, &kind, &row.Name, &row.Login, &row.Mobile, &row.IDIndex, &row.IDCipher,
 			&row.PasswordHash, &row.TokenHash, &row.Locale, scanNullTime{&row.DisabledAt}, scanTime{&row.CreatedAt},
-			&row.TOTPSecret, scanNullTime{&row.TOTPConfirmedAt}, &row.TOTPLastStep, &role, &division); err != nil {
+			&row.TOTPSecret, scanNullTime{&row.TOTPConfirmedAt}, &role, &division); err != nil {
 			return nil, dbError(op, err)
 		}
 		if u == nil {

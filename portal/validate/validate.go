@@ -257,6 +257,11 @@ func CleanText(s string) bool {
 	return true
 }
 
+// TextFields checks every string of s (a struct or a pointer to one, nested
+// structs and string slices included) with CleanText, naming fields as the
+// JSON does (items[2]).
+func TextFields(s any) []portal.FieldError { return textFields(reflect.ValueOf(s), "") }
+
 // textFields returns a "text" field error for every string field of a
 // struct (by its json name) that is not CleanText.
 func textFields(v reflect.Value, prefix string) []portal.FieldError {

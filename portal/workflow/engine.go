@@ -160,6 +160,14 @@ func (e *Engine) Services() []string { return SortedServices(e.defs) }
 
 func caseObject(no string) string { return "case:" + no }
 
+// checkCaseNo answers 404 for what cannot be a case number, before any query.
+func checkCaseNo(no string) error {
+	if !portal.ValidCaseNo(no) {
+		return portal.NotFound(fmt.Errorf("workflow: %q is not a case number", no))
+	}
+	return nil
+}
+
 // visible reports whether actor may see the case at all: it is within
 // their reach, and — for anyone but its applicant — not in a private state.
 // A draft (or a discarded draft) is the applicant's own: staff neither list
@@ -227,8 +235,8 @@ func (e *Engine) denied(ctx context.Context, actor portal.Actor, action, no stri
 // as the actor now sees it — from what the transaction read and wrote, with
 // no second read after the commit.
 func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string, in Input) (*View, error) {
-	if !portal.ValidCaseNo(no) {
-		return nil, portal.NotFound(fmt.Errorf("workflow: %q is not a case number", no))
+	if err := checkCaseNo(no); err != nil {
+		return nil, err
 	}
 	var out *View
 	var deniedAction string
@@ -308,18 +316,10 @@ func (e *Engine) requirements(f *Firing, ev *Event) error {
 		}
 	}
 	in.Items = items
+	if bad := validate.TextFields(in); len(bad) > 0 {
+		return portal.Invalid(bad...)
+	}
 	var fields []portal.FieldError
-	if !validate.CleanText(in.Reason) {
-		fields = append(fields, portal.FieldError{Field: "reason", Rule: "text"})
-	}
-	for i, it := range in.Items {
-		if !validate.CleanText(it) {
-			fields = append(fields, portal.FieldError{Field: fmt.Sprintf("items[%d]", i), Rule: "text"})
-		}
-	}
-	if len(fields) > 0 {
-		return portal.Invalid(fields...)
-	}
 	if slices.Contains(ev.Requires, RequireReason) {
 		switch {
 		case in.Reason == "":
@@ -506,8 +506,8 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 // Edit replaces the form of a case in a state where the actor may edit it
 // (a draft, or a case returned for correction).
 func (e *Engine) Edit(ctx context.Context, actor portal.Actor, no string, raw json.RawMessage, version int) (*portal.Case, error) {
-	if !portal.ValidCaseNo(no) {
-		return nil, portal.NotFound(fmt.Errorf("workflow: %q is not a case number", no))
+	if err := checkCaseNo(no); err != nil {
+		return nil, err
 	}
 	var out *portal.Case
 	var deniedAction string
@@ -566,8 +566,8 @@ type View struct {
 // Get returns the case if the actor may see it; otherwise ENOTFOUND,
 // exactly as for a case that does not exist, and an audit entry.
 func (e *Engine) Get(ctx context.Context, actor portal.Actor, no string) (*View, error) {
-	if !portal.ValidCaseNo(no) {
-		return nil, portal.NotFound(fmt.Errorf("workflow: %q is not a case number", no))
+	if err := checkCaseNo(no); err != nil {
+		return nil, err
 	}
 	c, hist, err := e.Store.CaseWithHistory(ctx, no)
 	if err != nil {
