@@ -27,8 +27,11 @@ type Error struct {
 	Message string         // i18n message id, e.g. "error.case_conflict"
 	Data    map[string]any // template data for Message
 	Rule    string         // for ERULE: the rule that refused, e.g. "min_residence"
-	Fields  []FieldError   // for EINVALID
-	Err     error          // the cause, for logs only
+	Fields  []FieldError   // for EINVALID (and a claim another case holds)
+	// Labels is the message-id prefix of the fields' labels, e.g.
+	// "hukou-transfer.field" ("" for the portal's own forms: "field").
+	Labels string
+	Err    error // the cause, for logs only
 }
 
 // FieldError says that one field of a form is wrong. Rule is a validation tag

@@ -5,6 +5,7 @@ package portal
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,9 +88,13 @@ type Actor struct {
 	System string
 }
 
-// ID returns the audit name of the actor: "user:42", "scheduler" or "anonymous".
+// ID returns the audit name of the actor: "user:42", "system:<login>" for
+// another system calling the API (the audit trail names it), "scheduler" or
+// "anonymous".
 func (a Actor) ID() string {
 	switch {
+	case a.User != nil && a.User.Kind == KindSystem:
+		return "system:" + a.User.Login
 	case a.User != nil:
 		return "user:" + strconv.FormatInt(a.User.ID, 10)
 	case a.System != "":
@@ -261,16 +266,68 @@ type History struct {
 	To        string
 	ActorID   *int64
 	ActorRole string
-	Reason    string
-	Items     []string
+	Inputs    Inputs // what the person firing the event gave: reason, items, reference…
 	At        time.Time
 }
 
+// Inputs are the declared inputs of one step (see the workflow files):
+// texts and dates are strings, lists are []string.
+type Inputs map[string]any
+
+// Text returns a text or date input, "" if absent.
+func (in Inputs) Text(name string) string {
+	s, _ := in[name].(string)
+	return s
+}
+
+// List returns a list input, nil if absent.
+func (in Inputs) List(name string) []string {
+	l, _ := in[name].([]string)
+	return l
+}
+
+// UnmarshalJSON decodes stored inputs, turning JSON arrays into []string.
+func (in *Inputs) UnmarshalJSON(b []byte) error {
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	out := make(Inputs, len(raw))
+	for k, v := range raw {
+		switch v := v.(type) {
+		case []any:
+			l := make([]string, 0, len(v))
+			for _, x := range v {
+				if s, ok := x.(string); ok {
+					l = append(l, s)
+				}
+			}
+			out[k] = l
+		case string:
+			out[k] = v
+		}
+	}
+	*in = out
+	return nil
+}
+
 // Pseudo-events recorded in history that are not workflow events: the case's
-// creation and an applicant's edit of an editable case.
+// creation, an applicant's edit of an editable case, and an amendment of a
+// decided case's result by another case (a residence permit cancelled when
+// its holder settles).
 const (
 	EventCreate = "create"
 	EventEdit   = "edit"
+	EventAmend  = "amend"
+)
+
+// Result keys the engine reads in any service's result: a granted case whose
+// result has valid_until is valid through that day (YYYY-MM-DD, China time)
+// unless cancelled_by names the case that cancelled it.
+const (
+	ResultValidUntil  = "valid_until"
+	ResultCancelledBy = "cancelled_by"
+	ResultCancelledOn = "cancelled_on"
 )
 
 // AuditEntry is one link of the audit hash chain.
@@ -298,4 +355,101 @@ type Job struct {
 	Event   string
 	Version int
 	DueAt   time.Time
+}
+
+// County is a county-level division of mainland China (统计用区划代码): the
+// origin of a hukou transfer. Codes in old ID numbers may be abolished ones,
+// so an ID number is never refused for its first six digits.
+type County struct {
+	Code         string `json:"code"`
+	Name         string `json:"name"`
+	CityCode     string `json:"city_code"`
+	CityName     string `json:"city_name"`
+	ProvinceCode string `json:"province_code"`
+	ProvinceName string `json:"province_name"`
+}
+
+// City is a prefecture-level city (or a municipality, which counts as one).
+type City struct {
+	Code         string `json:"code"`
+	Name         string `json:"name"`
+	ProvinceCode string `json:"province_code"`
+	ProvinceName string `json:"province_name"`
+}
+
+// Counties is China's county-level reference data, loaded from the database.
+type Counties struct {
+	byCode map[string]County
+	cities map[string]City
+	order  []string // city codes in data order
+}
+
+// NewCounties indexes the list.
+func NewCounties(list []County) *Counties {
+	c := &Counties{byCode: make(map[string]County, len(list)), cities: map[string]City{}}
+	for _, k := range list {
+		c.byCode[k.Code] = k
+		if _, ok := c.cities[k.CityCode]; ok {
+			continue
+		}
+		name := k.CityName
+		if name == "市辖区" || name == "县" || name == "省直辖县级行政区划" || name == "自治区直辖县级行政区划" {
+			name = k.ProvinceName // a municipality counts as one city (上海市)
+		}
+		c.cities[k.CityCode] = City{Code: k.CityCode, Name: name, ProvinceCode: k.ProvinceCode, ProvinceName: k.ProvinceName}
+		c.order = append(c.order, k.CityCode)
+	}
+	return c
+}
+
+// Get returns the county with code.
+func (c *Counties) Get(code string) (County, bool) {
+	k, ok := c.byCode[code]
+	return k, ok
+}
+
+// City returns the city with code.
+func (c *Counties) City(code string) (City, bool) {
+	k, ok := c.cities[code]
+	return k, ok
+}
+
+// CitiesIn returns the cities of the provinces, in data order.
+func (c *Counties) CitiesIn(provinces []string) []City {
+	var out []City
+	for _, code := range c.order {
+		if k := c.cities[code]; slices.Contains(provinces, k.ProvinceCode) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Len is the number of counties.
+func (c *Counties) Len() int { return len(c.byCode) }
+
+// FullName is the county with its province and city: 江苏省徐州市丰县,
+// 北京市东城区 for a municipality.
+func (c *Counties) FullName(code string) string {
+	k, ok := c.byCode[code]
+	if !ok {
+		return ""
+	}
+	city := c.cities[k.CityCode]
+	if city.Name == k.ProvinceName {
+		return k.ProvinceName + k.Name
+	}
+	return k.ProvinceName + city.Name + k.Name
+}
+
+// CityName is a city with its province: 浙江省杭州市, 上海市.
+func (c *Counties) CityName(code string) string {
+	k, ok := c.cities[code]
+	switch {
+	case !ok:
+		return ""
+	case k.Name == k.ProvinceName:
+		return k.Name
+	}
+	return k.ProvinceName + k.Name
 }

@@ -27,6 +27,7 @@ type Reader interface {
 	UserByTokenHash(ctx context.Context, hash string) (*User, error)
 
 	Divisions(ctx context.Context) ([]Division, error)
+	Counties(ctx context.Context) ([]County, error)
 
 	CaseByNo(ctx context.Context, no string) (*Case, error)
 	CaseByID(ctx context.Context, id int64) (*Case, error)
@@ -73,6 +74,10 @@ type Tx interface {
 	// returns ECONFLICT.
 	UpdateCase(ctx context.Context, c *Case, prevVersion int) error
 	InsertHistory(ctx context.Context, h *History) error
+	// SetClaims replaces the claims of a case (what must be unique among
+	// open cases). A claim held by another case is returned as a conflict,
+	// and nothing of the transaction may be committed.
+	SetClaims(ctx context.Context, caseID int64, claims []string) (*ClaimConflict, error)
 
 	// LockAuditHead locks the chain head until commit and returns it.
 	LockAuditHead(ctx context.Context) (seq int64, hash string, err error)
@@ -108,4 +113,11 @@ type CaseFilter struct {
 type ScopeTerm struct {
 	Division string
 	District string
+}
+
+// ClaimConflict is a claim another open case holds.
+type ClaimConflict struct {
+	Claim       string
+	CaseNo      string
+	ApplicantID int64
 }

@@ -611,11 +611,13 @@ func (a *Accounts) MaskedIDNumber(u *portal.User) string {
 	return pii.MaskID(id)
 }
 
-// RevealID returns the full ID number of the case's applicant to a staff
-// member allowed to see it, and audits the view. c must come from
-// workflow.Engine.Get, which applies the rules of who may see a case at all
-// (reach, and drafts being the applicant's own); this checks reach again.
-func (a *Accounts) RevealID(ctx context.Context, actor portal.Actor, c *portal.Case) (string, error) {
+// RevealID returns a full ID number of a case to a staff member allowed to
+// see it, and audits the view: the applicant's own (field "") or one the
+// case's form keeps sealed (e.g. "members[0].id_number"), which open reads
+// through the service. c must come from workflow.Engine.Get, which applies
+// the rules of who may see a case at all (reach, and drafts being the
+// applicant's own); this checks reach again.
+func (a *Accounts) RevealID(ctx context.Context, actor portal.Actor, c *portal.Case, field string, open func() (string, error)) (string, error) {
 	if actor.User == nil || !a.Authz.Reach(actor.User, c) {
 		return "", portal.NotFound(nil)
 	}
@@ -627,21 +629,32 @@ func (a *Accounts) RevealID(ctx context.Context, actor portal.Actor, c *portal.C
 		}
 		return "", portal.Errorf(portal.EFORBIDDEN, "error.forbidden", nil)
 	}
-	u := c.Applicant // read with the case (its sealed ID number and blind index)
-	if u == nil {
-		var err error
-		if u, err = a.Store.UserByID(ctx, c.ApplicantID); err != nil {
-			return "", err
+	var id string
+	var err error
+	var detail map[string]any
+	if field == "" {
+		u := c.Applicant // read with the case (its sealed ID number and blind index)
+		if u == nil {
+			if u, err = a.Store.UserByID(ctx, c.ApplicantID); err != nil {
+				return "", err
+			}
 		}
+		id, err = a.IDNumber(u)
+		detail = map[string]any{"applicant": userObject(u)}
+	} else {
+		id, err = open()
+		if portal.ErrorCode(err) == portal.ENOTFOUND {
+			return "", err // no such field: nothing was shown
+		}
+		detail = map[string]any{"field": field}
 	}
-	id, err := a.IDNumber(u)
 	result := audit.ResultOK
 	if err != nil {
 		result = audit.ResultFailed // tampered ciphertext: audited, and an error, never a crash
 	}
 	ent := audit.Entry(actor, "idnumber.reveal", "case:"+c.No, result)
 	ent.Role, ent.Division = role, c.Division
-	if aerr := a.Audit.Record(ctx, a.Store, audit.WithDetail(ent, map[string]any{"applicant": userObject(u)})); aerr != nil {
+	if aerr := a.Audit.Record(ctx, a.Store, audit.WithDetail(ent, detail)); aerr != nil {
 		return "", aerr
 	}
 	return id, err

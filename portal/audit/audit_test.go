@@ -270,7 +270,7 @@ func TestEntry(t *testing.T) {
 			Grants: []portal.Grant{{Role: "district_officer", Division: "321202"}, {Role: "supervisor", Division: "321200"}}}},
 			"user:7", "district_officer", "321202", "10.0.0.1"},
 		{"staff without grants", portal.Actor{User: &portal.User{ID: 8, Kind: portal.KindStaff}}, "user:8", "staff", "", ""},
-		{"system account", portal.Actor{User: &portal.User{ID: 9, Kind: portal.KindSystem}}, "user:9", "system", "", ""},
+		{"system account", portal.Actor{User: &portal.User{ID: 9, Kind: portal.KindSystem, Login: "registry"}}, "system:registry", "system", "", ""},
 		{"applicant", portal.Actor{IP: "::1", User: &portal.User{ID: 10, Kind: portal.KindApplicant}}, "user:10", "applicant", "", "::1"},
 		{"scheduler", portal.Actor{System: "scheduler"}, "scheduler", "", "", ""},
 		{"anonymous", portal.Actor{IP: "203.0.113.9"}, "anonymous", "", "", "203.0.113.9"},

@@ -21,6 +21,7 @@ import (
 	"tzportal/portal/audit"
 	"tzportal/portal/authz"
 	"tzportal/portal/config"
+	"tzportal/portal/hukou"
 	"tzportal/portal/locale"
 	"tzportal/portal/pii"
 	"tzportal/portal/redisstore"
@@ -47,6 +48,34 @@ type Options struct {
 	DBRoundTrips, RedisRoundTrips *atomic.Int64
 	// MaxOpenConns sizes the database pool (default: sqlstore's).
 	MaxOpenConns int
+	// Plugins are services shipped with their own files, beside the ones
+	// built in (a test loads one from a folder of its own).
+	Plugins []Plugin
+}
+
+// Plugin is a citizen service shipped with its own files: New makes its
+// service, and Files holds workflows/<id>.yaml, i18n/<id>.<lang>.yaml and
+// templates/services/<id>/*.html — what a built-in service keeps in
+// workflows/, i18n/ and web/templates/.
+type Plugin struct {
+	New   func(Deps) workflow.Service
+	Files fs.FS
+}
+
+// Deps are what a service may need from the portal to build itself.
+type Deps struct {
+	Validator *validate.Validator
+	Sealer    *pii.Sealer
+	Counties  *portal.Counties
+}
+
+// Services are the citizen services built into the portal. Adding one is
+// its own files and one line here.
+func Services(d Deps) []workflow.Service {
+	return []workflow.Service{
+		residence.New(d.Validator),
+		hukou.New(d.Validator, d.Sealer, d.Counties),
+	}
 }
 
 // Portal is a fully wired portal.
@@ -63,6 +92,8 @@ type Portal struct {
 	Audit     *audit.Log
 	Catalog   *locale.Catalog
 	Validator *validate.Validator
+	Registry  *workflow.Registry
+	Counties  *portal.Counties
 	Server    *server.Server
 	Now       func() time.Time
 }
@@ -111,6 +142,11 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		return nil, errors.New("the divisions table is empty: run \"portal migrate\"")
 	}
 	divs := portal.NewDivisions(divList)
+	countyList, err := p.DB.Counties(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.Counties = portal.NewCounties(countyList)
 	modelText, err := fs.ReadFile(policies.FS, "model.conf")
 	if err != nil {
 		return nil, err
@@ -138,32 +174,49 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 			d, ok := p.Authz.Divisions().Get(code)
 			return ok && d.Leaf()
 		},
+		IsCounty: func(code string) bool {
+			_, ok := p.Counties.Get(code)
+			return ok
+		},
 		PasswordMinLen:     policy.Password.MinLength,
 		PasswordMinClasses: policy.Password.MinClasses,
 	})
-	services := []workflow.Service{residence.New(p.Validator)}
-	defs, err := workflow.LoadAll(workflows.FS, workflow.RegistryFor(account.Names(roles), services))
+	sealer, err := pii.NewSealer(cfg.Key(config.KeyIDEncryption), cfg.Key(config.KeyIDIndex))
 	if err != nil {
+		return nil, err
+	}
+	deps := Deps{Validator: p.Validator, Sealer: sealer, Counties: p.Counties}
+	svcs := Services(deps)
+	workflowFiles, i18nFiles, templateFiles := []fs.FS{workflows.FS}, []fs.FS{i18n.FS}, []fs.FS(nil)
+	for _, pl := range o.Plugins {
+		svcs = append(svcs, pl.New(deps))
+		for dir, list := range map[string]*[]fs.FS{"workflows": &workflowFiles, "i18n": &i18nFiles, "templates": &templateFiles} {
+			sub, err := fs.Sub(pl.Files, dir)
+			if err != nil {
+				return nil, err
+			}
+			*list = append(*list, sub)
+		}
+	}
+	if p.Registry, err = workflow.NewRegistry(account.Names(roles), svcs, workflowFiles...); err != nil {
 		return nil, err
 	}
 	cal, err := workflow.LoadCalendar(workflows.FS)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range defs {
-		if err := p.Authz.AddPolicies(d.Policies()); err != nil {
-			return nil, err
-		}
+	if err := p.Authz.AddPolicies(p.Registry.Policies()); err != nil {
+		return nil, err
 	}
 	p.Audit = audit.New(cfg.Key(config.KeyAudit), o.Now)
 	var store portal.Store = p.DB
 	if o.WrapStore != nil {
 		store = o.WrapStore(store)
 	}
-	if p.Engine, err = workflow.NewEngine(defs, services); err != nil {
+	if p.Engine, err = workflow.NewEngine(workflow.Config{Registry: p.Registry, Store: store, Authz: p.Authz, Audit: p.Audit,
+		Calendar: cal, Validator: p.Validator, Now: o.Now, Log: o.Logger}); err != nil {
 		return nil, err
 	}
-	p.Engine.Store, p.Engine.Authz, p.Engine.Audit, p.Engine.Calendar, p.Engine.Now, p.Engine.Log = store, p.Authz, p.Audit, cal, o.Now, o.Logger
 
 	// Sessions: Redis when configured, else in-process.
 	sopts := session.Options{
@@ -187,19 +240,16 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		p.Sessions, p.Failures = m, m.Counter()
 	}
 
-	sealer, err := pii.NewSealer(cfg.Key(config.KeyIDEncryption), cfg.Key(config.KeyIDIndex))
-	if err != nil {
-		return nil, err
-	}
 	p.Accounts = &account.Accounts{Store: store, Sealer: sealer, Validator: p.Validator, Audit: p.Audit, Failures: p.Failures,
 		Authz: p.Authz, Policy: policy, Roles: roles, Now: o.Now, Sessions: p.Sessions,
 		StaffMFA: cfg.StaffMFA, TOTPKey: cfg.Key(config.KeyTOTP)}
 
-	if p.Catalog, err = locale.Load(i18n.FS); err != nil {
+	if p.Catalog, err = locale.Load(i18nFiles...); err != nil {
 		return nil, err
 	}
 	p.Server, err = server.New(server.Deps{
 		Store: store, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Authz: p.Authz, Catalog: p.Catalog,
+		Counties: p.Counties, Templates: templateFiles,
 		Logger: o.Logger, Now: o.Now, CSRFKey: cfg.Key(config.KeyCSRF), TicketKey: cfg.Key(config.KeyLoginTicket),
 		CookieSecure:   cfg.CookieSecure,
 		TrustedProxies: cfg.TrustedProxies, Ready: p.Ready,

@@ -14,13 +14,12 @@ import (
 func TestFsck(t *testing.T) {
 	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
 		p := testkit.Start(t, b, nil)
-		p.MustApplicant(t, testkit.Applicants[0])
 		p.MustStaff(t, "clerk1", "street_clerk", "321202001")
-		a, clerk := p.NewClient(t), p.NewClient(t)
-		a.Login(testkit.Applicants[0].Mobile)
+		clerk := p.NewClient(t)
 		clerk.Login("clerk1")
 		var nos []string
 		for i := 0; i < 4; i++ {
+			_, a := p.NewApplicant(t, "申请人") // one open application each
 			r := a.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()})
 			no := r.JSON(t)["case_no"].(string)
 			a.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil)

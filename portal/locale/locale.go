@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -34,42 +35,53 @@ type Catalog struct {
 	ids    map[string]map[string]bool // lang → message ids
 }
 
-// Load parses every *.yaml in fsys.
-func Load(fsys fs.FS) (*Catalog, error) {
+// Load parses every *.yaml in each fsys (i18n/, and the folders of services
+// shipped with their own files).
+func Load(sources ...fs.FS) (*Catalog, error) {
 	b := i18n.NewBundle(language.SimplifiedChinese)
 	b.RegisterUnmarshalFunc("yaml", yaml.Unmarshal)
 	c := &Catalog{bundle: b, byLang: map[string]*L{}, ids: map[string]map[string]bool{}}
-	names, err := fs.Glob(fsys, "*.yaml")
-	if err != nil {
-		return nil, err
-	}
-	for _, name := range names {
-		src, err := fs.ReadFile(fsys, name)
-		if err != nil {
+	for _, fsys := range sources {
+		if err := c.load(fsys); err != nil {
 			return nil, err
-		}
-		lang := langOf(name)
-		if lang != Chinese && lang != English {
-			return nil, fmt.Errorf("i18n/%s: the file name must end in .zh-CN.yaml or .en.yaml", name)
-		}
-		mf, err := b.ParseMessageFileBytes(src, name)
-		if err != nil {
-			return nil, fmt.Errorf("i18n/%s: %w", name, err)
-		}
-		if c.ids[lang] == nil {
-			c.ids[lang] = map[string]bool{}
-		}
-		for _, m := range mf.Messages {
-			if c.ids[lang][m.ID] {
-				return nil, fmt.Errorf("i18n/%s: message %q is defined twice", name, m.ID)
-			}
-			c.ids[lang][m.ID] = true
 		}
 	}
 	for _, lang := range Supported {
 		c.byLang[lang] = &L{Lang: lang, loc: i18n.NewLocalizer(b, lang), c: c}
 	}
 	return c, nil
+}
+
+func (c *Catalog) load(fsys fs.FS) error {
+	b := c.bundle
+	names, err := fs.Glob(fsys, "*.yaml")
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		src, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		lang := langOf(name)
+		if lang != Chinese && lang != English {
+			return fmt.Errorf("i18n/%s: the file name must end in .zh-CN.yaml or .en.yaml", name)
+		}
+		mf, err := b.ParseMessageFileBytes(src, name)
+		if err != nil {
+			return fmt.Errorf("i18n/%s: %w", name, err)
+		}
+		if c.ids[lang] == nil {
+			c.ids[lang] = map[string]bool{}
+		}
+		for _, m := range mf.Messages {
+			if c.ids[lang][m.ID] {
+				return fmt.Errorf("i18n/%s: message %q is defined twice", name, m.ID)
+			}
+			c.ids[lang][m.ID] = true
+		}
+	}
+	return nil
 }
 
 func langOf(name string) string {
@@ -168,17 +180,77 @@ func (l *L) T(id string, data ...map[string]any) string {
 	return s
 }
 
-// Field returns the sentence for a field error, naming the field.
-func (l *L) Field(fe portal.FieldError) string {
-	name := strings.Split(fe.Field, "[")[0]
-	label := l.T("field." + name)
-	return l.T("validation."+fe.Rule, map[string]any{"Field": label, "Param": fe.Param})
+// Has reports whether the message id exists.
+func (l *L) Has(id string) bool { return l.c.ids[l.Lang][id] }
+
+// Label returns the label of a field under a message-id prefix (e.g.
+// "hukou-transfer.field"): <prefix>.<name>; for an entry of a list,
+// "members[1].id_number", <prefix>.members.id_number with N = 2 (entries
+// are counted from 1 for people); else the portal's own field.<name>.
+func (l *L) Label(prefix, field string) string {
+	list, index, name := splitField(field)
+	if prefix != "" {
+		switch {
+		case list != "" && l.Has(prefix+"."+list+"."+name):
+			return l.T(prefix+"."+list+"."+name, map[string]any{"N": index + 1})
+		case list != "" && name == "" && l.Has(prefix+"."+list+".entry"):
+			return l.T(prefix+"."+list+".entry", map[string]any{"N": index + 1})
+		case list == "" && l.Has(prefix+"."+name):
+			return l.T(prefix + "." + name)
+		}
+	}
+	if list != "" {
+		name = list
+	}
+	return l.T("field." + name)
 }
 
-// Error returns the sentence for an error's message id.
+// splitField splits "members[1].id_number" into members, 1, id_number;
+// "items[2]" into items, 2, ""; "division" into "", 0, division.
+func splitField(field string) (list string, index int, name string) {
+	open := strings.IndexByte(field, '[')
+	if open < 0 {
+		return "", 0, field
+	}
+	shut := strings.IndexByte(field[open:], ']')
+	if shut < 0 {
+		return "", 0, field
+	}
+	n, err := strconv.Atoi(field[open+1 : open+shut])
+	if err != nil {
+		return "", 0, field
+	}
+	return field[:open], n, strings.TrimPrefix(field[open+shut+1:], ".")
+}
+
+// Field returns the sentence for a field error, naming the field by its
+// label under prefix (see Label). A service may word a rule of its own as
+// <service>.validation.<rule>.
+func (l *L) Field(fe portal.FieldError, prefix string) string {
+	data := map[string]any{"Field": l.Label(prefix, fe.Field), "Param": fe.Param}
+	if svc, _, ok := strings.Cut(prefix, "."); ok && l.Has(svc+".validation."+fe.Rule) {
+		return l.T(svc+".validation."+fe.Rule, data)
+	}
+	return l.T("validation."+fe.Rule, data)
+}
+
+// Error returns the sentence for an error's message id. Data naming a
+// service by id ("Service") also gives its name ("ServiceName"), and an
+// event of it ("Event") its label ("EventLabel").
 func (l *L) Error(e *portal.Error) string {
 	if e.Message == "" {
 		return l.T("error." + e.Code)
 	}
-	return l.T(e.Message, e.Data)
+	data := e.Data
+	if svc, ok := e.Data["Service"].(string); ok {
+		data = make(map[string]any, len(e.Data)+2)
+		for k, v := range e.Data {
+			data[k] = v
+		}
+		data["ServiceName"] = l.T(svc + ".name")
+		if ev, ok := e.Data["Event"].(string); ok {
+			data["EventLabel"] = l.T(svc + ".event." + ev)
+		}
+	}
+	return l.T(e.Message, data)
 }

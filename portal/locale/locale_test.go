@@ -28,7 +28,7 @@ func TestFieldErrorNamesTheField(t *testing.T) {
 	}
 	fe := portal.FieldError{Field: "id_number", Rule: "idnumber"}
 	for lang, want := range map[string]string{"zh-CN": "公民身份号码", "en": "Resident ID number"} {
-		got := c.L(lang).Field(fe)
+		got := c.L(lang).Field(fe, "")
 		if !strings.Contains(got, want) {
 			t.Errorf("%s: %q does not name the field %q", lang, got, want)
 		}

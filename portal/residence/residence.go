@@ -34,15 +34,23 @@ type Form struct {
 	Phone        string `json:"phone" validate:"required,mobile"`
 }
 
-// Fields lists the form's fields in display order.
-var Fields = []string{"division", "address", "resided_since", "basis", "basis_detail", "phone"}
-
 // Bases are the values of Form.Basis, in display order.
 var Bases = []string{"employment", "residence", "study"}
 
+// pages is the form: one page (the answers are checked on the case page).
+var pages = []workflow.Page{{ID: "application", Fields: []workflow.Field{
+	{Name: "division", Kind: workflow.KindDivision},
+	{Name: "address", Kind: workflow.KindText},
+	{Name: "resided_since", Kind: workflow.KindDate},
+	{Name: "basis", Kind: workflow.KindChoice, Options: Bases},
+	{Name: "basis_detail", Kind: workflow.KindText},
+	{Name: "phone", Kind: workflow.KindMobile},
+}}}
+
 // Service implements workflow.Service.
 type Service struct {
-	v *validate.Validator
+	workflow.Plain // nothing sealed in the form
+	v              *validate.Validator
 
 	minMonths   int
 	validMonths int
@@ -72,22 +80,34 @@ func intSetting(d *workflow.Definition, key string) (int, error) {
 	return v, nil
 }
 
-// Guards returns the rules events of this service may name.
-func (s *Service) Guards() map[string]workflow.Guard {
-	return map[string]workflow.Guard{
-		"form_complete": s.formComplete,
-		"min_residence": s.minResidence,
+// Hooks returns the guards and actions the workflow file may name.
+func (s *Service) Hooks() workflow.Hooks {
+	return workflow.Hooks{
+		Guards: map[string]workflow.Guard{
+			"form_complete": s.formComplete,
+			"min_residence": s.minResidence,
+		},
+		Actions: map[string]workflow.Action{"issue_permit": s.issuePermit},
 	}
 }
 
-// Actions returns the actions events of this service may name.
-func (s *Service) Actions() map[string]workflow.Action {
-	return map[string]workflow.Action{"issue_permit": s.issuePermit}
+// Pages returns the form's one page.
+func (s *Service) Pages() []workflow.Page { return pages }
+
+// Example is a complete form of someone who has lived in Taizhou long enough.
+func (s *Service) Example() json.RawMessage {
+	return json.RawMessage(`{"division":"321202001","address":"海陵区东进东路18号3幢201室","resided_since":"2025-01-01",` +
+		`"basis":"employment","basis_detail":"泰州市某机械有限公司","phone":"13912345678"}`)
 }
 
-// Form decodes, trims, validates and normalizes the applicant's form.
-// Unknown fields are refused, so that nothing but the form can be set.
-func (s *Service) Form(_ context.Context, raw json.RawMessage) (json.RawMessage, string, error) {
+// Form decodes, trims, validates and normalizes the applicant's form. The
+// form is one page, so a draft is as complete as a submission. Unknown
+// fields are refused, so that nothing but the form can be set.
+func (s *Service) Form(_ context.Context, in workflow.FormInput) (json.RawMessage, string, error) {
+	return s.form(in.Raw)
+}
+
+func (s *Service) form(raw json.RawMessage) (json.RawMessage, string, error) {
 	f, err := Decode(raw)
 	if err != nil {
 		return nil, "", err
@@ -141,8 +161,8 @@ func decodeError(err error) error {
 
 // formComplete re-validates the stored form: the rules may have changed
 // since the draft was saved.
-func (s *Service) formComplete(ctx context.Context, f *workflow.Firing) error {
-	_, _, err := s.Form(ctx, f.Case.Form)
+func (s *Service) formComplete(_ context.Context, f *workflow.Firing) error {
+	_, _, err := s.form(f.Case.Form)
 	return err
 }
 
@@ -160,7 +180,7 @@ func (s *Service) minResidence(_ context.Context, f *workflow.Firing) error {
 	eligible := addMonths(since, s.minMonths)
 	today := f.Now.In(f.Cal.Zone)
 	if today.Before(eligible) {
-		return portal.RuleError("min_residence", "rule.min_residence", map[string]any{
+		return portal.RuleError("min_residence", "residence-permit.rule.min_residence", map[string]any{
 			"Months": s.minMonths, "Since": form.ResidedSince, "Eligible": eligible.Format(time.DateOnly),
 		})
 	}

@@ -46,7 +46,7 @@ func newRig(tb testing.TB, now func() time.Time) *rig {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	def, err := workflow.Parse("workflows/residence-permit.yaml", src, workflow.RegistryFor(names, []workflow.Service{svc}))
+	def, err := workflow.Parse("workflows/residence-permit.yaml", src, workflow.Known{Roles: names, Hooks: map[string]workflow.Hooks{svc.ID(): svc.Hooks()}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func formJSON(tb testing.TB, kv ...string) json.RawMessage {
 // six months from 31 August end on 28 (or 29) February, not in March.
 func TestMinResidenceBoundaries(t *testing.T) {
 	r := newRig(t, fixedNow)
-	guard := r.svc.Guards()["min_residence"]
+	guard := r.svc.Hooks().Guards["min_residence"]
 	if guard == nil {
 		t.Fatal("no min_residence guard")
 	}
@@ -157,7 +157,7 @@ func TestIssuePermit(t *testing.T) {
 	ctx := context.Background()
 	db := testkit.OpenSQLite(t)
 	r := newRig(t, fixedNow)
-	issue := r.svc.Actions()["issue_permit"]
+	issue := r.svc.Hooks().Actions["issue_permit"]
 	if issue == nil {
 		t.Fatal("no issue_permit action")
 	}
@@ -246,7 +246,7 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 // division the case belongs to; an invalid form names every wrong field.
 func TestFormNormalizes(t *testing.T) {
 	r := newRig(t, fixedNow)
-	out, div, err := r.svc.Form(context.Background(), formJSON(t, "phone", "+86 139-1234-5678", "address", "  海陵区东进东路18号  "))
+	out, div, err := r.svc.Form(context.Background(), workflow.FormInput{Raw: formJSON(t, "phone", "+86 139-1234-5678", "address", "  海陵区东进东路18号  ")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestFormNormalizes(t *testing.T) {
 	if div != "321202001" || !reflect.DeepEqual(got, want) {
 		t.Errorf("Form: %s, division %s; want %v", out, div, want)
 	}
-	_, _, err = r.svc.Form(context.Background(), formJSON(t, "division", "321202", "resided_since", "2026-12-01", "basis", "lottery", "phone", "12345"))
+	_, _, err = r.svc.Form(context.Background(), workflow.FormInput{Raw: formJSON(t, "division", "321202", "resided_since", "2026-12-01", "basis", "lottery", "phone", "12345")})
 	for _, f := range []struct{ field, rule string }{{"division", "division"}, {"resided_since", "notfuture"}, {"basis", "oneof"}, {"phone", "mobile"}} {
 		if !hasField(err, f.field, f.rule) {
 			t.Errorf("Form with a bad %s: %v, want it named with rule %s", f.field, err, f.rule)
@@ -290,7 +290,7 @@ func FuzzDecodeForm(f *testing.F) {
 				t.Fatalf("Decode(%q): %v (%T), form %v", raw, err, err, form)
 			}
 		}
-		out, div, err := r.svc.Form(ctx, raw)
+		out, div, err := r.svc.Form(ctx, workflow.FormInput{Raw: raw})
 		if err != nil {
 			if portal.ErrorCode(err) != portal.EINVALID {
 				t.Fatalf("Form(%q): %v, want EINVALID", raw, err)
@@ -309,7 +309,7 @@ func FuzzDecodeForm(f *testing.F) {
 		if *again != want || div != again.Division {
 			t.Fatalf("Form(%q) = %s (division %s), which decodes to %+v, want %+v", raw, out, div, *again, want)
 		}
-		out2, div2, err := r.svc.Form(ctx, out)
+		out2, div2, err := r.svc.Form(ctx, workflow.FormInput{Raw: out})
 		if err != nil || string(out2) != string(out) || div2 != div {
 			t.Fatalf("normalizing twice: %s, %v; first %s", out2, err, out)
 		}

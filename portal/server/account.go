@@ -237,6 +237,18 @@ func (s *Server) accountPage(c *fiber.Ctx) error {
 			return err
 		}
 		d.IDNumber = id
+		granted, err := s.Engine.Granted(ctx(c), actor(c))
+		if err != nil {
+			return err
+		}
+		l := loc(c)
+		for _, g := range granted {
+			def, _ := s.Engine.Definition(g.Service)
+			doc := &caseDoc{CaseNo: g.No, Service: g.Service, ServiceName: serviceName(l, g.Service), State: g.State,
+				StateLabel: stateLabel(l, g.Service, g.State), Tone: def.Tone(g.State), Outcome: def.Outcome(g.State), L: l}
+			json.Unmarshal(g.Result, &doc.Results) // a result that does not decode shows no panel
+			d.Results = append(d.Results, doc)
+		}
 	}
 	return s.render(c, "account", s.newPage(c, "account.title", d))
 }
@@ -244,6 +256,7 @@ func (s *Server) accountPage(c *fiber.Ctx) error {
 type accountView struct {
 	Name, IDNumber, Mobile, Login string
 	Grants                        []portal.Grant
+	Results                       []*caseDoc // what the applicant was granted: permits, settlement
 }
 
 func (s *Server) apiSession(c *fiber.Ctx) error {

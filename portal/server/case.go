@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"html"
 	"html/template"
 	"slices"
@@ -13,7 +12,6 @@ import (
 	"tzportal/portal"
 	"tzportal/portal/locale"
 	"tzportal/portal/pii"
-	"tzportal/portal/residence"
 	"tzportal/portal/workflow"
 )
 
@@ -23,7 +21,7 @@ func (s *Server) listFilter(c *fiber.Ctx) workflow.ListFilter {
 	f := workflow.ListFilter{Service: c.Query("service")}
 	if st := c.Query("state"); st != "" && st != "all" {
 		f.States = strings.Split(st, ",")
-	} else if st == "" && currentUser(c).Kind != portal.KindApplicant {
+	} else if st == "" && currentUser(c).Kind == portal.KindStaff {
 		f.States = s.Engine.StaffStates(f.Service, true)
 	}
 	f.Overdue = c.Query("overdue") == "1" || c.Query("overdue") == "true"
@@ -38,11 +36,24 @@ type casesData struct {
 	Items    []caseSummary
 	Next     *string
 	State    string
+	Service  string
 	Overdue  bool
-	States   []string
+	Filters  []stateGroup // the state filter: each service's states
 	Staff    bool
 	Services []string // services an applicant may apply for
 	More     string   // query of the next page
+}
+
+// stateGroup is the states of one service, for the state filter.
+type stateGroup struct {
+	Service string
+	Name    string
+	States  []choiceDoc
+}
+
+// choiceDoc is one option of a select or a set of checkboxes.
+type choiceDoc struct {
+	Value, Label string
 }
 
 func (s *Server) casesPage(c *fiber.Ctx) error {
@@ -51,20 +62,26 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u := currentUser(c)
-	staff := u.Kind != portal.KindApplicant
-	d := &casesData{Labels: newColumnLabels(loc(c)), Items: s.summaries(loc(c), cases, staff), Next: cursor(next),
-		State: c.Query("state"), Overdue: f.Overdue, States: s.Engine.StaffStates("", false), Staff: staff}
+	l := loc(c)
+	staff := currentUser(c).Kind != portal.KindApplicant
+	d := &casesData{Labels: newColumnLabels(l), Items: s.summaries(l, cases, staff), Next: cursor(next),
+		State: c.Query("state"), Service: f.Service, Overdue: f.Overdue, Staff: staff}
 	d.Rows = caseRows(d.Items, d.Labels, staff)
 	if next != 0 {
 		q := c.Request().URI().QueryArgs()
 		q.Set("after", strconv.FormatInt(next, 10))
 		d.More = "/cases?" + string(q.QueryString())
 	}
-	for id := range forms {
+	for _, id := range s.Engine.Services() {
 		d.Services = append(d.Services, id)
+		if staff {
+			g := stateGroup{Service: id, Name: serviceName(l, id)}
+			for _, st := range s.Engine.StaffStates(id, false) {
+				g.States = append(g.States, choiceDoc{Value: st, Label: stateLabel(l, id, st)})
+			}
+			d.Filters = append(d.Filters, g)
+		}
 	}
-	slices.Sort(d.Services)
 	title := "cases.title_mine"
 	if staff {
 		title = "cases.title_worklist"
@@ -86,64 +103,101 @@ func newColumnLabels(l *locale.L) columnLabels {
 		Division: a("cases.col_division"), State: a("cases.col_state"), Due: a("cases.col_due"), Created: a("cases.col_created")}
 }
 
-type formData struct {
-	Service  string
-	Partial  string
-	Values   map[string]string
-	Groups   []divisionGroup
-	Bases    []string
-	IdemKey  string
-	CaseNo   string // editing an existing case
-	Version  int
-	Step     int
-	Action   string
-	Checking bool
+// onlineService returns the service of an HTML form, 404 if it cannot be
+// applied for here.
+func (s *Server) onlineService(id string) (*workflow.Entry, error) {
+	e, ok := s.Engine.Registry.Get(id)
+	if !ok || !e.Online() {
+		return nil, portal.NotFound(nil)
+	}
+	return e, nil
 }
 
 func (s *Server) formPage(c *fiber.Ctx, d *formData, status int, err error) error {
-	spec, ok := forms[d.Service]
-	if !ok {
-		return portal.NotFound(nil)
+	e, ferr := s.onlineService(d.Service)
+	if ferr != nil {
+		return ferr
 	}
-	d.Partial = spec.Partial
+	pages := e.Service.Pages()
+	_, i, _ := pageOf(pages, d.Page.ID)
+	d.Step, d.Steps = i+1, len(pages)+1
 	d.Groups = divisionGroups(s.Authz.Divisions())
-	d.Bases = residence.Bases
-	d.Step = 1
-	p := s.newPage(c, "service."+d.Service+".name", d)
+	if d.Back == "" {
+		d.Back = "/services/" + d.Service
+		if d.CaseNo != "" {
+			d.Back = "/cases/" + d.CaseNo
+		}
+	}
+	p := s.newPage(c, "", d)
+	p.Title = serviceName(p.L, d.Service)
+	p.Service = d.Service
 	if err != nil {
 		p.Errors, p.Summary = fieldMessages(c, err)
+		if d.Page.List != "" && d.Item != "" {
+			p.Errors = entryErrors(p.Errors, d.Page.List, d.Item)
+		}
+		linkErrors(p.Summary, d.Page.List, d.Item)
 	}
 	return s.write(c, status, "form", p)
 }
 
+// linkErrors points a list entry's errors at the entry page's fields.
+func linkErrors(summary []summaryItem, list, item string) {
+	if list == "" || item == "" {
+		return
+	}
+	prefix := list + "[" + item + "]."
+	for i := range summary {
+		if rest, ok := strings.CutPrefix(summary[i].Field, prefix); ok {
+			summary[i].Field = rest
+		}
+	}
+}
+
 func (s *Server) newCasePage(c *fiber.Ctx) error {
-	svc := c.Query("service")
-	if _, ok := forms[svc]; !ok {
-		return portal.NotFound(nil)
+	e, err := s.onlineService(c.Query("service"))
+	if err != nil {
+		return err
 	}
 	if currentUser(c).Kind != portal.KindApplicant {
 		return portal.Errorf(portal.EFORBIDDEN, "error.forbidden_create", nil)
 	}
-	return s.formPage(c, &formData{Service: svc, Values: map[string]string{}, IdemKey: newIdempotencyKey(), Action: "/cases"}, fiber.StatusOK, nil)
+	pages := e.Service.Pages()
+	prefill, err := s.Engine.Prefill(ctx(c), actor(c), e.ID)
+	if err != nil {
+		return err
+	}
+	return s.formPage(c, &formData{Service: e.ID, Page: pages[0], Values: storedValues(prefill, pages[0], ""), IdemKey: newIdempotencyKey(),
+		Action: "/cases", Flow: len(pages) > 1}, fiber.StatusOK, nil)
 }
 
 func (s *Server) createCase(c *fiber.Ctx) error {
-	svc := c.FormValue("service")
-	spec, ok := forms[svc]
-	if !ok {
-		return portal.NotFound(nil)
+	e, err := s.onlineService(c.FormValue("service"))
+	if err != nil {
+		return err
 	}
-	vals := formValues(c, spec)
-	created, err := s.Engine.Create(ctx(c), actor(c), svc, formJSON(vals), c.FormValue("_idem"))
+	pages := e.Service.Pages()
+	vals := pageValues(c, pages[0])
+	form, err := mergePage(nil, pages[0], vals, "", false)
+	if err != nil {
+		return err
+	}
+	created, err := s.Engine.Create(ctx(c), actor(c), e.ID, form, c.FormValue("_idem"))
 	if formError(err) {
-		return s.formPage(c, &formData{Service: svc, Values: vals, IdemKey: c.FormValue("_idem"), Action: "/cases"}, status(portal.ErrorCode(err)), err)
+		return s.formPage(c, &formData{Service: e.ID, Page: pages[0], Values: vals, IdemKey: c.FormValue("_idem"), Action: "/cases",
+			Flow: len(pages) > 1}, status(portal.ErrorCode(err)), err)
 	}
 	if err != nil {
 		return err
 	}
+	if len(pages) > 1 {
+		return redirect(c, afterPage(created.No, pages, 0, true))
+	}
 	return redirect(c, "/cases/"+created.No+"?done=create")
 }
 
+// editCasePage shows one page of a case's form: a plain page, a list page
+// (the task list of its entries), or one entry of a list ("new" to add).
 func (s *Server) editCasePage(c *fiber.Ctx) error {
 	v, err := s.Engine.Get(ctx(c), actor(c), c.Params("no"))
 	if err != nil {
@@ -152,52 +206,109 @@ func (s *Server) editCasePage(c *fiber.Ctx) error {
 	if !v.Editable {
 		return redirect(c, "/cases/"+v.Case.No)
 	}
-	return s.formPage(c, &formData{Service: v.Case.Service, Values: storedValues(v.Case.Form), CaseNo: v.Case.No,
-		Version: v.Case.Version, Action: "/cases/" + v.Case.No + "/edit"}, fiber.StatusOK, nil)
+	p, _, ok := pageOf(v.Service.Pages(), c.Query("step"))
+	if !ok {
+		return portal.NotFound(nil)
+	}
+	d := s.editData(loc(c), v, p, c.Query("item"), c.Query("flow") == "1")
+	d.Values = storedValues(v.Form, p, d.Item)
+	return s.formPage(c, d, fiber.StatusOK, nil)
+}
+
+// editData is the form data of a page of an existing case.
+func (s *Server) editData(l *locale.L, v *workflow.View, p workflow.Page, item string, flow bool) *formData {
+	no := v.Case.No
+	d := &formData{Service: v.Case.Service, Page: p, CaseNo: no, Version: v.Case.Version, Action: "/cases/" + no + "/edit", Flow: flow, Item: item}
+	pages := v.Service.Pages()
+	_, i, _ := pageOf(pages, p.ID)
+	if i > 0 && flow {
+		d.Back = editHref(no, pages[i-1].ID, true)
+	}
+	if p.List == "" {
+		return d
+	}
+	if item != "" {
+		d.Back = editHref(no, p.ID, flow)
+		return d
+	}
+	for _, sec := range s.answers(l, v.Case.Service, []workflow.Page{p}, v.Form, nil, true) {
+		d.Entries = sec.Entries
+	}
+	d.Full = p.Max > 0 && len(d.Entries) >= p.Max
+	d.AddHref = editHref(no, p.ID, flow, "item", "new")
+	d.NextHref = afterPage(no, pages, i, flow)
+	return d
 }
 
 func (s *Server) editCase(c *fiber.Ctx) error {
 	no := c.Params("no")
-	svc := c.FormValue("service")
-	spec, ok := forms[svc]
+	v, err := s.Engine.Get(ctx(c), actor(c), no)
+	if err != nil {
+		return err
+	}
+	pages := v.Service.Pages()
+	p, i, ok := pageOf(pages, c.FormValue("step"))
 	if !ok {
 		return portal.NotFound(nil)
 	}
-	vals := formValues(c, spec)
+	item, flow, remove := c.FormValue("item"), c.FormValue("flow") == "1", c.FormValue("_remove") != ""
+	if p.List != "" && item == "" {
+		return portal.NotFound(nil) // a list page itself has nothing to save
+	}
+	vals := pageValues(c, p)
+	form, err := mergePage(v.Form, p, vals, item, remove)
+	if err != nil {
+		return err
+	}
 	version, _ := strconv.Atoi(c.FormValue("version"))
-	_, err := s.Engine.Edit(ctx(c), actor(c), no, formJSON(vals), version)
+	_, err = s.Engine.Edit(ctx(c), actor(c), no, form, version)
 	if formError(err) {
-		return s.formPage(c, &formData{Service: svc, Values: vals, CaseNo: no, Version: version, Action: "/cases/" + no + "/edit"},
-			status(portal.ErrorCode(err)), err)
+		d := s.editData(loc(c), v, p, item, flow)
+		d.Version, d.Values = version, vals
+		return s.formPage(c, d, status(portal.ErrorCode(err)), err)
 	}
 	if err != nil {
 		return err
+	}
+	switch {
+	case p.List != "":
+		return redirect(c, editHref(no, p.ID, flow))
+	case flow && i+1 < len(pages):
+		return redirect(c, afterPage(no, pages, i, true))
 	}
 	return redirect(c, "/cases/"+no+"?done=edit")
 }
 
 type caseData struct {
 	Case      *caseDoc
-	Materials []string
 	Input     map[string]string // what the person typed into an action form that failed
-	Items     []string
-	Failed    string // the event whose form failed
-	Done      string // the event just done, for the confirmation panel
-	Revealed  string
+	Ticked    []string          // the list entries they ticked
+	Failed    string            // the event whose form failed
+	Done      string            // the event just done, for the confirmation panel
+	Revealed  map[string]string // full ID numbers a staff member asked to see, by field ("" the applicant's)
 	CanAudit  bool
 	CanReveal bool
 	Events    []eventForm
-	Permit    *residence.Result // an issued residence permit
-	Refusal   string            // the reason of a refusal
 }
 
 // eventForm is one action button (and its inputs) on the case page.
 type eventForm struct {
 	Name     string
-	Reason   bool
-	Items    bool
+	Inputs   []inputForm
 	Primary  bool
 	Negative bool // ends the case refused or withdrawn: asks to confirm
+	HandsIn  bool // the applicant hands the case in: they declare the answers true
+}
+
+// inputForm is one input of an action's form.
+type inputForm struct {
+	Name     string
+	Type     string
+	Label    string
+	Hint     string
+	Required bool
+	Max      int
+	Choices  []choiceDoc // a list's entries to tick (the service's materials)
 }
 
 // loadCase reads a case for its viewer and presents it.
@@ -220,70 +331,131 @@ func (s *Server) caseDoc(c *fiber.Ctx, v *workflow.View) *caseDoc {
 	return s.present(loc(c), v, app)
 }
 
+// eventForms are the actions the viewer may take, each with its inputs.
+func eventForms(l *locale.L, def *workflow.Definition, allowed []string) []eventForm {
+	var out []eventForm
+	primary := false
+	for _, name := range allowed {
+		ev := def.Events[name]
+		f := eventForm{Name: name, Negative: def.Negative(name), HandsIn: def.HandsIn(name)}
+		required := false
+		for _, in := range ev.Inputs {
+			spec := def.Inputs[in.Name]
+			label := def.Service + ".input." + name + "." + in.Name
+			if !l.Has(label) {
+				label = def.Service + ".input." + in.Name
+			}
+			inf := inputForm{Name: in.Name, Type: spec.Type, Label: l.T(label), Required: in.Required, Max: def.Limit(spec.Max)}
+			if hint := def.Service + ".hint.input." + in.Name; l.Has(hint) {
+				inf.Hint = l.T(hint)
+			}
+			if spec.Choices == "materials" {
+				for _, m := range def.Material {
+					inf.Choices = append(inf.Choices, choiceDoc{Value: m, Label: l.T(def.Service + ".material." + m)})
+				}
+			}
+			required = required || in.Required
+			f.Inputs = append(f.Inputs, inf)
+		}
+		if !primary && !required && !f.Negative {
+			f.Primary, primary = true, true
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
 func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, err error) error {
 	v, doc, lerr := s.loadCase(c, no)
 	if lerr != nil {
 		return lerr
 	}
 	d.Case = doc
-	d.Materials = v.Def.Material
 	u := currentUser(c)
 	_, d.CanAudit = s.Authz.Can(u, v.Case.Division, "audit", "read")
 	_, d.CanReveal = s.Authz.Can(u, v.Case.Division, "idnumber", "reveal")
-	primary := false
-	for _, name := range v.Allowed {
-		ev := v.Def.Events[name]
-		f := eventForm{Name: name, Reason: slices.Contains(ev.Requires, workflow.RequireReason),
-			Items: slices.Contains(ev.Requires, workflow.RequireItems), Negative: v.Def.Negative(name)}
-		if !primary && len(ev.Requires) == 0 && !f.Negative {
-			f.Primary, primary = true, true
-		}
-		d.Events = append(d.Events, f)
-	}
-	var permit residence.Result
-	if json.Unmarshal(v.Case.Result, &permit) == nil && permit.PermitNo != "" {
-		d.Permit = &permit
-	}
-	if doc.Final && len(v.History) > 0 {
-		d.Refusal = v.History[len(v.History)-1].Reason
-	}
+	d.Events = eventForms(doc.L, v.Def, v.Allowed)
 	// The confirmation ("submitted", "approved", …) is for the step just
 	// done; an old link or a reload after the case moved on must not show it.
 	if d.Done != "" && (len(v.History) == 0 || v.History[len(v.History)-1].Event != d.Done) {
 		d.Done = ""
 	}
-	p := s.newPage(c, "case.title", d)
+	p := s.newPage(c, "", d)
 	p.Title = doc.ServiceName + " " + doc.CaseNo
+	p.Service = v.Case.Service
 	if err != nil {
 		p.Errors, p.Summary = fieldMessages(c, err)
+		if pe := portal.AsError(err); pe != nil && pe.Labels == v.Case.Service+".field" {
+			// The form is not complete: link each answer to its page.
+			for i, it := range p.Summary {
+				if it.Field != "" {
+					p.Summary[i].Href = s.fieldPage(v, it.Field) + "#field-" + it.Field
+				}
+			}
+		}
 	}
 	return s.write(c, status, "case", p)
+}
+
+// fieldPage is the page of a case's form where a field is answered.
+func (s *Server) fieldPage(v *workflow.View, field string) string {
+	top, _, _ := strings.Cut(field, "[")
+	for _, p := range v.Service.Pages() {
+		if p.List == top || slices.ContainsFunc(p.Fields, func(f workflow.Field) bool { return p.List == "" && f.Name == top }) {
+			return editHref(v.Case.No, p.ID, false)
+		}
+	}
+	return "/cases/" + v.Case.No
 }
 
 func (s *Server) casePage(c *fiber.Ctx) error {
 	return s.casePageWith(c, c.Params("no"), fiber.StatusOK, &caseData{Done: c.Query("done")}, nil)
 }
 
-// eventInput reads an event's form: reason, the ticked materials and the
-// other missing items typed one per line.
-func eventInput(c *fiber.Ctx) workflow.Input {
-	in := workflow.Input{Reason: c.FormValue("reason")}
+// eventInput reads an action's form: each input the event declares — a
+// list from its ticked boxes and its "other" lines, one entry each.
+func eventInput(c *fiber.Ctx, def *workflow.Definition, event string) (workflow.Input, map[string]string, []string) {
+	in := workflow.Input{Values: portal.Inputs{}}
 	in.Version, _ = strconv.Atoi(c.FormValue("version"))
-	args := c.Request().PostArgs()
-	for _, v := range args.PeekMulti("items") {
-		in.Items = append(in.Items, string(v))
+	typed := map[string]string{}
+	var ticked []string
+	ev, ok := def.Events[event]
+	if !ok {
+		return in, typed, nil
 	}
-	in.Items = append(in.Items, formLines(c.FormValue("items_other"))...)
-	return in
+	for _, x := range ev.Inputs {
+		switch def.Inputs[x.Name].Type {
+		case workflow.InputList:
+			var list []string
+			for _, v := range c.Request().PostArgs().PeekMulti(x.Name) {
+				list = append(list, string(v))
+			}
+			ticked = append(ticked, list...)
+			other := c.FormValue(x.Name + "_other")
+			typed[x.Name+"_other"] = other
+			if list = append(list, formLines(other)...); len(list) > 0 {
+				in.Values[x.Name] = list
+			}
+		default:
+			if v := c.FormValue(x.Name); v != "" {
+				in.Values[x.Name] = v
+				typed[x.Name] = v
+			}
+		}
+	}
+	return in, typed, ticked
 }
 
 func (s *Server) fireEvent(c *fiber.Ctx) error {
 	no, event := c.Params("no"), c.Params("event")
-	in := eventInput(c)
-	_, err := s.Engine.Fire(ctx(c), actor(c), no, event, in)
+	v, err := s.Engine.Get(ctx(c), actor(c), no)
+	if err != nil {
+		return err
+	}
+	in, typed, ticked := eventInput(c, v.Def, event)
+	_, err = s.Engine.Fire(ctx(c), actor(c), no, event, in)
 	if formError(err) {
-		d := &caseData{Failed: event, Items: in.Items,
-			Input: map[string]string{"reason": c.FormValue("reason"), "items_other": c.FormValue("items_other")}}
+		d := &caseData{Failed: event, Input: typed, Ticked: ticked}
 		return s.casePageWith(c, no, status(portal.ErrorCode(err)), d, err)
 	}
 	if err != nil {
@@ -292,17 +464,26 @@ func (s *Server) fireEvent(c *fiber.Ctx) error {
 	return redirect(c, "/cases/"+no+"?done="+event)
 }
 
-func (s *Server) revealID(c *fiber.Ctx) error {
-	no := c.Params("no")
+// reveal returns a full ID number of the case to staff allowed to see it,
+// audited: the applicant's (field "") or one the form keeps sealed.
+func (s *Server) reveal(c *fiber.Ctx, no, field string) (*workflow.View, string, error) {
 	v, err := s.Engine.Get(ctx(c), actor(c), no)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	id, err := s.Accounts.RevealID(ctx(c), actor(c), v.Case)
+	id, err := s.Accounts.RevealID(ctx(c), actor(c), v.Case, field, func() (string, error) {
+		return v.Service.Reveal(v.Case.Form, field)
+	})
+	return v, id, err
+}
+
+func (s *Server) revealID(c *fiber.Ctx) error {
+	no, field := c.Params("no"), c.FormValue("field")
+	_, id, err := s.reveal(c, no, field)
 	if err != nil {
 		return err
 	}
-	return s.casePageWith(c, no, fiber.StatusOK, &caseData{Revealed: id}, nil)
+	return s.casePageWith(c, no, fiber.StatusOK, &caseData{Revealed: map[string]string{field: id}}, nil)
 }
 
 type auditData struct {

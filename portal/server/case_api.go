@@ -88,11 +88,39 @@ func (s *Server) apiEditCase(c *fiber.Ctx) error {
 	return s.caseJSON(c, fiber.StatusOK, no)
 }
 
+// apiFireEvent fires an event with the inputs it declares, as top-level
+// keys of the body ({"reference": "…", "confirmed_on": "…"}), and
+// "version" to guard against a stale view. An Idempotency-Key header makes
+// a repeated request answer as the first did.
 func (s *Server) apiFireEvent(c *fiber.Ctx) error {
-	var in workflow.Input
+	in := workflow.Input{Values: portal.Inputs{}, IdempotencyKey: c.Get("Idempotency-Key")}
 	if len(bytes.TrimSpace(c.Body())) > 0 {
-		if err := decodeJSON(c, &in); err != nil {
+		var body map[string]json.RawMessage
+		if err := decodeJSON(c, &body); err != nil {
 			return err
+		}
+		var bad []portal.FieldError
+		for k, raw := range body {
+			if k == "version" {
+				if json.Unmarshal(raw, &in.Version) != nil {
+					bad = append(bad, portal.FieldError{Field: k, Rule: "type"})
+				}
+				continue
+			}
+			var text string
+			var list []string
+			switch {
+			case string(raw) == "null":
+			case json.Unmarshal(raw, &text) == nil:
+				in.Values[k] = text
+			case json.Unmarshal(raw, &list) == nil:
+				in.Values[k] = list
+			default:
+				in.Values[k] = json.RawMessage(raw) // the engine names its type as wrong
+			}
+		}
+		if len(bad) > 0 {
+			return portal.Invalid(bad...)
 		}
 	}
 	v, err := s.Engine.Fire(ctx(c), actor(c), c.Params("no"), c.Params("event"), in)
@@ -102,18 +130,27 @@ func (s *Server) apiFireEvent(c *fiber.Ctx) error {
 	return c.JSON(s.caseDoc(c, v))
 }
 
-// apiRevealID returns the applicant's full ID number to staff allowed to
-// see it; every call is audited.
+// apiRevealID returns a full ID number of the case to staff allowed to see
+// it — the applicant's, or {"field": "members[0].id_number"} one the form
+// keeps sealed; every call is audited.
 func (s *Server) apiRevealID(c *fiber.Ctx) error {
-	v, err := s.Engine.Get(ctx(c), actor(c), c.Params("no"))
+	var body struct {
+		Field string `json:"field"`
+	}
+	if len(bytes.TrimSpace(c.Body())) > 0 {
+		if err := decodeJSON(c, &body); err != nil {
+			return err
+		}
+	}
+	v, id, err := s.reveal(c, c.Params("no"), body.Field)
 	if err != nil {
 		return err
 	}
-	id, err := s.Accounts.RevealID(ctx(c), actor(c), v.Case)
-	if err != nil {
-		return err
+	out := fiber.Map{"case_no": v.Case.No, "id_number": id}
+	if body.Field != "" {
+		out["field"] = body.Field
 	}
-	return c.JSON(fiber.Map{"case_no": v.Case.No, "id_number": id})
+	return c.JSON(out)
 }
 
 func (s *Server) apiAudit(c *fiber.Ctx) error {

@@ -62,14 +62,17 @@ type problemField struct {
 
 // problem is an RFC 9457 problem document.
 type problem struct {
-	Type      string         `json:"type"`
-	Title     string         `json:"title"`
-	Status    int            `json:"status"`
-	Detail    string         `json:"detail,omitempty"`
-	Code      string         `json:"code"`
-	Rule      string         `json:"rule,omitempty"`
-	Errors    []problemField `json:"errors,omitempty"`
-	RequestID string         `json:"request_id"`
+	Type   string         `json:"type"`
+	Title  string         `json:"title"`
+	Status int            `json:"status"`
+	Detail string         `json:"detail,omitempty"`
+	Code   string         `json:"code"`
+	Rule   string         `json:"rule,omitempty"`
+	Errors []problemField `json:"errors,omitempty"`
+	// CaseNo names the applicant's own case that stands in the way (a
+	// second open application is refused in favour of the first).
+	CaseNo    string `json:"case_no,omitempty"`
+	RequestID string `json:"request_id"`
 }
 
 // handleError is fiber's error handler and the one place errors become
@@ -112,8 +115,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if isAPI(c) {
 		p := problem{Type: "about:blank", Title: l.T("status." + e.Code), Status: st, Detail: l.Error(e),
 			Code: e.Code, Rule: e.Rule, RequestID: rid}
+		p.CaseNo, _ = e.Data["CaseNo"].(string)
 		for _, f := range e.Fields {
-			p.Errors = append(p.Errors, problemField{Field: f.Field, Rule: f.Rule, Message: l.Field(f)})
+			p.Errors = append(p.Errors, problemField{Field: f.Field, Rule: f.Rule, Message: l.Field(f, e.Labels)})
 		}
 		c.Status(st)
 		return c.JSON(p, "application/problem+json")
@@ -139,23 +143,29 @@ func fieldMessages(c *fiber.Ctx, err error) (map[string]string, []summaryItem) {
 	msgs := map[string]string{}
 	var summary []summaryItem
 	if e.Code != portal.EINVALID {
-		return msgs, []summaryItem{{Message: l.Error(e)}}
+		summary = append(summary, summaryItem{Message: l.Error(e)})
+		if no, ok := e.Data["CaseNo"].(string); ok && no != "" {
+			// A case that stands in the way: one link away.
+			summary[0].Href = "/cases/" + no
+		}
 	}
 	for _, f := range e.Fields {
 		if _, dup := msgs[f.Field]; dup {
 			continue
 		}
-		m := l.Field(f)
+		m := l.Field(f, e.Labels)
 		msgs[f.Field] = m
 		summary = append(summary, summaryItem{Field: f.Field, Message: m})
 	}
 	return msgs, summary
 }
 
-// summaryItem is one line of an error summary, linking to its field.
+// summaryItem is one line of an error summary, linking to its field (on
+// the page, or on another page with Href).
 type summaryItem struct {
 	Field   string
 	Message string
+	Href    string
 }
 
 // formError reports whether err is one a form page shows in place (bad

@@ -17,12 +17,12 @@ func TestCorrectionTimeoutWithdraws(t *testing.T) {
 		j := newJourney(t, b)
 		ctx := context.Background()
 		late := j.create(t, j.alice, testkit.ResidenceForm())
-		quick := j.create(t, j.alice, testkit.ResidenceForm())
-		for _, no := range []string{late, quick} {
-			fire(t, j.alice, no, "submit", nil, 200)
+		quick := j.create(t, j.bob, testkit.ResidenceForm())
+		for no, c := range map[string]*testkit.Client{late: j.alice, quick: j.bob} {
+			fire(t, c, no, "submit", nil, 200)
 			fire(t, j.clerk, no, "request_correction", map[string]any{"reason": "缺材料", "items": []string{"photo"}}, 200)
 		}
-		fire(t, j.alice, quick, "submit", nil, 200) // corrected in time: its timer is obsolete
+		fire(t, j.bob, quick, "submit", nil, 200) // corrected in time: its timer is obsolete
 
 		j.p.Clock.Advance(30 * 24 * time.Hour)
 		if n, err := j.p.Engine.RunDueTimers(ctx); err != nil || n != 0 {
@@ -35,14 +35,15 @@ func TestCorrectionTimeoutWithdraws(t *testing.T) {
 		if n, err := j.p.Engine.RunDueTimers(ctx); err != nil || n != 0 {
 			t.Fatalf("a second run fired %d, %v", n, err)
 		}
-		j.alice.Login(testkit.Applicants[0].Mobile) // the clock jump ended the session
+		j.alice.Login(testkit.Applicants[0].Mobile) // the clock jump ended the sessions
+		j.bob.Login(testkit.Applicants[1].Mobile)
 		m := j.alice.Do("GET", "/api/v1/cases/"+late, nil).JSON(t)
 		tl := m["timeline"].([]any)
 		last := tl[len(tl)-1].(map[string]any)
 		if m["state"] != "withdrawn" || last["actor_role"] != "scheduler" || last["event"] != "withdraw" {
 			t.Errorf("late case: %v, last step %v", m["state"], last)
 		}
-		if m := j.alice.Do("GET", "/api/v1/cases/"+quick, nil).JSON(t); m["state"] != "submitted" {
+		if m := j.bob.Do("GET", "/api/v1/cases/"+quick, nil).JSON(t); m["state"] != "submitted" {
 			t.Errorf("corrected case: %v", m["state"])
 		}
 		if got := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE actor = 'scheduler' AND action = 'case.withdraw'"); got != 1 {
@@ -107,7 +108,8 @@ func TestDatabaseDownGives503(t *testing.T) {
 }
 
 // A system account (another government system) calls the API with its
-// bearer token: no cookie, no CSRF token, the reach of its grant.
+// bearer token: no cookie, no CSRF token, and it sees only the cases that
+// wait on it (the hukou tests follow one through a confirmation).
 func TestSystemAccountToken(t *testing.T) {
 	j := newJourney(t, testkit.Backend{})
 	no := j.create(t, j.alice, testkit.ResidenceForm())
@@ -117,13 +119,18 @@ func TestSystemAccountToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	sys := j.p.NewClient(t)
-	r := sys.Do("GET", "/api/v1/cases/"+no, nil, "Authorization", "Bearer "+token)
-	if r.Status != 200 || r.JSON(t)["state"] != "submitted" {
-		t.Fatalf("system reads the case: %d %s", r.Status, r.Body)
+	if r := sys.Do("GET", "/api/v1/cases/"+no, nil, "Authorization", "Bearer "+token); r.Status != 404 {
+		t.Fatalf("system reads a case that does not wait on it: %d %s", r.Status, r.Body)
 	}
-	// It may not fire a clerk's event, and needs no CSRF token to be told so.
-	if r := sys.Do("POST", "/api/v1/cases/"+no+"/events/accept", nil, "Authorization", "Bearer "+token); r.Status != 403 {
+	if r := sys.Do("GET", "/api/v1/cases", nil, "Authorization", "Bearer "+token); r.Status != 200 || len(r.JSON(t)["items"].([]any)) != 0 {
+		t.Errorf("system lists: %d %s", r.Status, r.Body)
+	}
+	// Nor fire a clerk's event on it, and needs no CSRF token to be told so.
+	if r := sys.Do("POST", "/api/v1/cases/"+no+"/events/accept", nil, "Authorization", "Bearer "+token); r.Status != 404 {
 		t.Errorf("system fires accept: %d %s", r.Status, r.Body)
+	}
+	if n := j.p.Count(t, "SELECT count(*) FROM audit_log WHERE actor = 'system:registry' AND action LIKE 'api.%'"); n != 3 {
+		t.Errorf("the system's calls in the audit trail under its name: %d, want 3", n)
 	}
 	if r := sys.Do("GET", "/api/v1/cases", nil, "Authorization", "Bearer tzs_not-a-token"); r.Status != 401 {
 		t.Errorf("bad token: %d", r.Status)

@@ -4,49 +4,148 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"tzportal/portal"
-	"tzportal/portal/locale"
-	"tzportal/portal/residence"
+	"tzportal/portal/workflow"
 )
 
-// formSpec is how a service's application form appears in HTML: its fields
-// in order and the partial template that draws them. A service without a
-// spec has no HTML form yet.
-type formSpec struct {
-	Fields  []string
-	Partial string
+// A service's form, in HTML, is its pages (workflow.Service.Pages): the
+// first page makes the draft, each later page saves into it, a list page is
+// a task list whose entries are added, changed and removed one page each,
+// and the case page is "check your answers". Everything here reads the
+// pages' declarations; the service's own template draws its fields.
+
+// formData is what a form page's template receives.
+type formData struct {
+	Service  string
+	Page     workflow.Page
+	Step     int // this page's number, from 1
+	Steps    int // pages + checking the answers
+	Values   map[string]string
+	Groups   []divisionGroup
+	IdemKey  string
+	CaseNo   string // editing an existing case
+	Version  int
+	Action   string
+	Flow     bool   // filling the pages in order (a new application): "save and continue"
+	Item     string // a list page's entry being edited: its index, or "new"
+	Entries  []entry
+	Back     string // where "back" goes
+	AddHref  string // a list page: where "add" goes
+	NextHref string // a list page: where "continue" goes
+	Full     bool   // a list page that holds its maximum
 }
 
-var forms = map[string]formSpec{
-	residence.ServiceID: {Fields: residence.Fields, Partial: "form-residence-permit"},
+// pageOf returns the page of a service with id ("": the first).
+func pageOf(pages []workflow.Page, id string) (workflow.Page, int, bool) {
+	for i, p := range pages {
+		if p.ID == id || id == "" {
+			return p, i, true
+		}
+	}
+	return workflow.Page{}, 0, false
 }
 
-// formValues reads a service's fields from a posted HTML form.
-func formValues(c *fiber.Ctx, spec formSpec) map[string]string {
+// pageValues reads a page's fields from a posted HTML form, as typed.
+func pageValues(c *fiber.Ctx, p workflow.Page) map[string]string {
 	v := map[string]string{}
-	for _, f := range spec.Fields {
-		v[f] = c.FormValue(f)
+	for _, f := range p.Fields {
+		v[f.Name] = strings.TrimSpace(c.FormValue(f.Name))
 	}
 	return v
 }
 
-// formJSON encodes posted values as the JSON form the services decode.
-func formJSON(v map[string]string) json.RawMessage {
-	b, _ := json.Marshal(v) // a map of strings always encodes
-	return b
+// jsonValue converts what was typed into a field to its JSON value: a
+// whole number for a number field (else the text, which the service
+// refuses by name). An empty field is left out.
+func jsonValue(f workflow.Field, typed string) (any, bool) {
+	if typed == "" {
+		return nil, false
+	}
+	if f.Kind == workflow.KindNumber {
+		if n, err := strconv.Atoi(typed); err == nil {
+			return n, true
+		}
+	}
+	return typed, true
 }
 
-// storedValues decodes a stored form for editing.
-func storedValues(form json.RawMessage) map[string]string {
-	var raw map[string]any
+// mergePage writes a page's typed values into a form (a JSON object): a
+// plain page sets its fields; on a list page, item is the entry ("new"
+// appends one) and remove takes it out.
+func mergePage(form json.RawMessage, p workflow.Page, vals map[string]string, item string, remove bool) (json.RawMessage, error) {
+	m := map[string]any{}
+	if len(form) > 0 {
+		if err := json.Unmarshal(form, &m); err != nil {
+			return nil, fmt.Errorf("server.mergePage: %w", err)
+		}
+	}
+	obj := map[string]any{}
+	for _, f := range p.Fields {
+		if v, ok := jsonValue(f, vals[f.Name]); ok {
+			obj[f.Name] = v
+		}
+	}
+	if p.List == "" {
+		for _, f := range p.Fields {
+			delete(m, f.Name)
+		}
+		for k, v := range obj {
+			m[k] = v
+		}
+		return json.Marshal(m)
+	}
+	list, _ := m[p.List].([]any)
+	i, err := strconv.Atoi(item)
+	switch {
+	case item == "new" && !remove:
+		list = append(list, obj)
+	case err != nil || i < 0 || i >= len(list):
+		return nil, portal.NotFound(fmt.Errorf("server.mergePage: no entry %q of %s", item, p.List))
+	case remove:
+		list = append(list[:i:i], list[i+1:]...)
+	default:
+		list[i] = obj
+	}
+	if len(list) == 0 {
+		delete(m, p.List)
+	} else {
+		m[p.List] = list
+	}
+	return json.Marshal(m)
+}
+
+// storedValues returns the values of a page (of one list entry) in a
+// stored form, as text for the inputs.
+func storedValues(form json.RawMessage, p workflow.Page, item string) map[string]string {
+	var m map[string]any
 	v := map[string]string{}
-	if json.Unmarshal(form, &raw) == nil {
-		for k, x := range raw {
-			if s, ok := x.(string); ok {
+	if json.Unmarshal(form, &m) != nil {
+		return v
+	}
+	src := m
+	if p.List != "" {
+		src = nil
+		list, _ := m[p.List].([]any)
+		if i, err := strconv.Atoi(item); err == nil && i >= 0 && i < len(list) {
+			src, _ = list[i].(map[string]any)
+		}
+	}
+	for _, f := range p.Fields {
+		if s := valueText(src[f.Name]); s != "" {
+			v[f.Name] = s
+		}
+	}
+	// A plain page's conditional fields read the value they depend on.
+	for _, f := range p.Fields {
+		if k, _, ok := strings.Cut(f.If, "="); ok {
+			if s := valueText(m[k]); s != "" && v[k] == "" {
 				v[k] = s
 			}
 		}
@@ -54,30 +153,40 @@ func storedValues(form json.RawMessage) map[string]string {
 	return v
 }
 
-// formFields returns a stored form as labelled values for "check your
-// answers": codes become names, choices their labels.
-func formFields(l *locale.L, service string, form json.RawMessage, divs *portal.Divisions) []formField {
-	spec, ok := forms[service]
-	if !ok {
-		return nil
-	}
-	vals := storedValues(form)
-	out := make([]formField, 0, len(spec.Fields))
-	for _, name := range spec.Fields {
-		v := vals[name]
-		switch name {
-		case "division":
-			if d, ok := divs.Get(v); ok {
-				v = districtAndName(divs, d)
-			}
-		case "basis":
-			if v != "" {
-				v = l.T("option.basis." + v)
-			}
+// entryErrors keeps the errors of one list entry and names them as its
+// page's fields: members[1].id_number → id_number.
+func entryErrors(errs map[string]string, list, item string) map[string]string {
+	out := map[string]string{}
+	prefix := list + "[" + item + "]."
+	for k, v := range errs {
+		if rest, ok := strings.CutPrefix(k, prefix); ok {
+			out[rest] = v
+		} else if !strings.HasPrefix(k, list+"[") {
+			out[k] = v
 		}
-		out = append(out, formField{Name: name, Label: l.T("field." + name), Value: v})
 	}
 	return out
+}
+
+// editHref is the address of a page of a case's form.
+func editHref(no, page string, flow bool, extra ...string) string {
+	q := url.Values{"step": {page}}
+	if flow {
+		q.Set("flow", "1")
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		q.Set(extra[i], extra[i+1])
+	}
+	return "/cases/" + no + "/edit?" + q.Encode()
+}
+
+// afterPage is where saving a page goes: the next page while filling the
+// pages in order, else the answers to check.
+func afterPage(no string, pages []workflow.Page, i int, flow bool) string {
+	if flow && i+1 < len(pages) {
+		return editHref(no, pages[i+1].ID, true)
+	}
+	return "/cases/" + no
 }
 
 // newIdempotencyKey is the hidden token of a new-application form: a double

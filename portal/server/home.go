@@ -9,42 +9,117 @@ import (
 
 	"tzportal/portal"
 	"tzportal/portal/locale"
+	"tzportal/portal/workflow"
 	"tzportal/web"
 )
-
-// catalogue lists the portal's four services in the order people see them.
-// The API contract names them; their texts live in i18n/.
-var catalogue = []string{"residence-permit", "hukou-transfer", "school-enrollment", "housing-security"}
 
 func (s *Server) staticRoutes(app *fiber.App) {
 	sub, _ := fs.Sub(web.FS, "static")
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(sub), MaxAge: 3600}))
 }
 
-// serviceDoc is a service and its guide (办事指南).
+// serviceDoc is a service and its guide (办事指南). For an online service
+// the conditions read the workflow's settings, and the materials and time
+// limits are the workflow's own: the guide cannot drift from the rules.
 type serviceDoc struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Available  bool     `json:"available"`
-	Summary    string   `json:"summary"`
-	Who        string   `json:"who"`
-	Conditions []string `json:"conditions"`
-	Materials  []string `json:"materials"`
-	TimeLimit  string   `json:"time_limit"`
-	Fee        string   `json:"fee"`
-	Basis      string   `json:"legal_basis"`
+	ID         string        `json:"id"`
+	Name       string        `json:"name"`
+	Available  bool          `json:"available"`
+	Summary    string        `json:"summary"`
+	Who        string        `json:"who"`
+	Conditions []string      `json:"conditions"`
+	Materials  []string      `json:"materials"`
+	TimeLimit  string        `json:"time_limit"`
+	Deadlines  []deadlineDoc `json:"deadlines,omitempty"`
+	Fee        string        `json:"fee"`
+	Basis      string        `json:"legal_basis"`
+	// For API clients: the form's fields and each event with its inputs.
+	Form   []fieldDoc `json:"form,omitempty"`
+	Events []eventDoc `json:"events,omitempty"`
+}
+
+// deadlineDoc is the time limit of one step.
+type deadlineDoc struct {
+	State   string `json:"state"`
+	Label   string `json:"label"`
+	Days    int    `json:"days"`
+	Working bool   `json:"working_days"`
+	Text    string `json:"text"`
+}
+
+type fieldDoc struct {
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`
+	List     string   `json:"list,omitempty"` // the list field an entry's field belongs to
+	Options  []string `json:"options,omitempty"`
+	Optional bool     `json:"optional,omitempty"`
+	If       string   `json:"if,omitempty"`
+}
+
+type eventDoc struct {
+	Name   string     `json:"name"`
+	From   []string   `json:"from"`
+	To     []string   `json:"to"`
+	By     []string   `json:"by"`
+	Inputs []inputDef `json:"inputs"`
+}
+
+type inputDef struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Required bool   `json:"required"`
+	Max      int    `json:"max,omitempty"`
 }
 
 func (s *Server) serviceDocs(l *locale.L) []serviceDoc {
-	out := make([]serviceDoc, 0, len(catalogue))
-	for _, id := range catalogue {
-		_, available := forms[id]
-		k := "service." + id + "."
-		out = append(out, serviceDoc{ID: id, Name: l.T(k + "name"), Available: available, Summary: l.T(k + "summary"),
-			Who: l.T(k + "who"), Conditions: formLines(l.T(k + "conditions")), Materials: formLines(l.T(k + "materials")),
-			TimeLimit: l.T(k + "time_limit"), Fee: l.T(k + "fee"), Basis: l.T(k + "basis")})
+	out := make([]serviceDoc, 0, len(s.Engine.Registry.All()))
+	for _, e := range s.Engine.Registry.All() {
+		out = append(out, s.serviceDoc(l, e))
 	}
 	return out
+}
+
+func (s *Server) serviceDoc(l *locale.L, e *workflow.Entry) serviceDoc {
+	k := e.ID + "."
+	d := serviceDoc{ID: e.ID, Name: l.T(k + "name"), Available: e.Online(), Summary: l.T(k + "guide.summary"),
+		Who: l.T(k + "guide.who"), TimeLimit: l.T(k + "guide.time_limit"), Fee: l.T(k + "guide.fee"), Basis: l.T(k + "guide.basis")}
+	if !e.Online() {
+		d.Conditions, d.Materials = formLines(l.T(k+"guide.conditions")), formLines(l.T(k+"guide.materials"))
+		return d
+	}
+	def := e.Def
+	d.Conditions = formLines(l.T(k+"guide.conditions", def.Settings))
+	for _, m := range def.Material {
+		d.Materials = append(d.Materials, l.T(k+"material."+m))
+	}
+	for _, st := range def.StateNames() {
+		state := def.States[st]
+		if state.Deadline.IsZero() || state.Private {
+			continue
+		}
+		dl := deadlineDoc{State: st, Label: stateLabel(l, e.ID, st), Days: state.Deadline.N, Working: state.Deadline.Working}
+		unit := "guide.days"
+		if dl.Working {
+			unit = "guide.working_days"
+		}
+		dl.Text = l.T(unit, map[string]any{"N": dl.Days})
+		d.Deadlines = append(d.Deadlines, dl)
+	}
+	for _, p := range e.Service.Pages() {
+		for _, f := range p.Fields {
+			d.Form = append(d.Form, fieldDoc{Name: f.Name, Kind: f.Kind, List: p.List, Options: f.Options, Optional: f.Optional, If: f.If})
+		}
+	}
+	for _, name := range def.EventNames() {
+		ev := def.Events[name]
+		ed := eventDoc{Name: name, From: ev.From, To: ev.To.States(), By: ev.By.All(), Inputs: []inputDef{}}
+		for _, in := range ev.Inputs {
+			spec := def.Inputs[in.Name]
+			ed.Inputs = append(ed.Inputs, inputDef{Name: in.Name, Type: spec.Type, Required: in.Required, Max: def.Limit(spec.Max)})
+		}
+		d.Events = append(d.Events, ed)
+	}
+	return d
 }
 
 func (s *Server) home(c *fiber.Ctx) error {
@@ -52,14 +127,14 @@ func (s *Server) home(c *fiber.Ctx) error {
 }
 
 func (s *Server) guide(c *fiber.Ctx) error {
-	for _, d := range s.serviceDocs(loc(c)) {
-		if d.ID == c.Params("service") {
-			p := s.newPage(c, "", d)
-			p.Title = d.Name
-			return s.render(c, "guide", p)
-		}
+	e, ok := s.Engine.Registry.Get(c.Params("service"))
+	if !ok {
+		return portal.NotFound(nil)
 	}
-	return portal.NotFound(nil)
+	d := s.serviceDoc(loc(c), e)
+	p := s.newPage(c, "", d)
+	p.Title = d.Name
+	return s.render(c, "guide", p)
 }
 
 // switchLanguage sets the language cookie (a year) and goes back to the page

@@ -240,9 +240,9 @@ func TestDraftsAreTheApplicantsOwn(t *testing.T) {
 		}
 
 		// A draft given up before submitting stays the applicant's own.
-		gone := j.create(t, j.alice, testkit.ResidenceForm())
-		fire(t, j.alice, gone, "withdraw", nil, 409) // withdrawing is for what was handed in
-		fire(t, j.alice, gone, "discard", nil, 200)
+		gone := j.create(t, j.bob, testkit.ResidenceForm())
+		fire(t, j.bob, gone, "withdraw", nil, 409) // withdrawing is for what was handed in
+		fire(t, j.bob, gone, "discard", nil, 200)
 		for _, q := range []string{"?state=discarded", "?state=withdrawn", "?state=all"} {
 			if items := j.sup.Do("GET", "/api/v1/cases"+q, nil).JSON(t)["items"].([]any); len(items) != 0 {
 				t.Errorf("supervisor's list %q shows %d never-submitted cases", q, len(items))
@@ -251,7 +251,7 @@ func TestDraftsAreTheApplicantsOwn(t *testing.T) {
 		if r := j.clerk.Do("GET", "/api/v1/cases/"+gone, nil); r.Status != 404 {
 			t.Errorf("the clerk opens a discarded draft: %d %s", r.Status, r.Body)
 		}
-		if m := j.alice.Do("GET", "/api/v1/cases/"+gone, nil).JSON(t); m["state"] != "discarded" {
+		if m := j.bob.Do("GET", "/api/v1/cases/"+gone, nil).JSON(t); m["state"] != "discarded" {
 			t.Errorf("the applicant's discarded draft: %v", m["state"])
 		}
 
@@ -601,8 +601,9 @@ func TestWorklistPages(t *testing.T) {
 	j := newJourney(t, testkit.Backend{})
 	var want []string
 	for i := 0; i < 7; i++ {
-		no := j.create(t, j.alice, testkit.ResidenceForm("address", fmt.Sprintf("海陵区东进东路%d号", i+1)))
-		fire(t, j.alice, no, "submit", nil, 200)
+		_, app := j.p.NewApplicant(t, "申请人") // one open application each
+		no := j.create(t, app, testkit.ResidenceForm("address", fmt.Sprintf("海陵区东进东路%d号", i+1)))
+		fire(t, app, no, "submit", nil, 200)
 		want = append(want, no)
 	}
 	var got []string

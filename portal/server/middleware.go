@@ -16,6 +16,7 @@ import (
 
 	"tzportal/portal"
 	"tzportal/portal/account"
+	"tzportal/portal/audit"
 	"tzportal/portal/locale"
 	"tzportal/portal/session"
 )
@@ -202,6 +203,38 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	c.Locals(localUser, u)
 	c.Locals(localSession, sess)
 	return c.Next()
+}
+
+// auditSystem records every API call of another system (a system account
+// with a bearer token) in the audit trail, under the system's name: what
+// it asked, and what it got. People's reads are not recorded one by one;
+// a system's are, because nobody watches it click.
+func (s *Server) auditSystem(c *fiber.Ctx) error {
+	u := currentUser(c)
+	if u == nil || u.Kind != portal.KindSystem {
+		return c.Next()
+	}
+	err := c.Next()
+	st := c.Response().StatusCode()
+	if err != nil {
+		st = status(classify(err).Code)
+	}
+	result := audit.ResultOK
+	switch {
+	case st == fiber.StatusUnauthorized || st == fiber.StatusForbidden || st == fiber.StatusNotFound:
+		result = audit.ResultDenied
+	case st >= 300:
+		result = audit.ResultFailed
+	}
+	ent := audit.Entry(actor(c), "api."+strings.ToLower(c.Method()), c.Path(), result)
+	ent = audit.WithDetail(ent, map[string]any{"status": st, "query": string(c.Request().URI().QueryString()), "rid": requestID(c)})
+	if aerr := s.Engine.Audit.Record(context.WithoutCancel(ctx(c)), s.Store, ent); aerr != nil {
+		s.Logger.Error("audit: a system's call is not recorded", "rid", requestID(c), "system", u.Login, "err", aerr)
+		if err == nil {
+			return aerr // unrecorded, it must not look done
+		}
+	}
+	return err
 }
 
 // requireLogin lets only logged-in users through: others are sent to the

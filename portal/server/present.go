@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -18,10 +19,11 @@ type caseDoc struct {
 	ServiceName   string          `json:"service_name"`
 	State         string          `json:"state"`
 	StateLabel    string          `json:"state_label"`
+	Outcome       string          `json:"outcome,omitempty"` // granted, refused or withdrawn, once the case has ended
 	Version       int             `json:"version"`
 	Division      string          `json:"division"`
 	DivisionName  string          `json:"division_name"`
-	Form          json.RawMessage `json:"form"`
+	Form          json.RawMessage `json:"form"` // as the viewer may see it: sealed numbers masked for staff
 	AllowedEvents []string        `json:"allowed_events"`
 	Editable      bool            `json:"editable"`
 	Timeline      []timelineDoc   `json:"timeline"`
@@ -33,24 +35,43 @@ type caseDoc struct {
 	UpdatedAt     time.Time       `json:"updated_at"`
 
 	// For the page only.
-	Fields  []formField `json:"-"`
-	Final   bool        `json:"-"`
-	Outcome string      `json:"-"` // approved, rejected, withdrawn: how the case ended
+	Sections []section     `json:"-"`
+	Final    bool          `json:"-"`
+	Tone     string        `json:"-"` // how the status tag looks: granted, refused, withdrawn, yours, open
+	Draft    bool          `json:"-"` // in the initial state: the answers are to be checked
+	Results  resultData    `json:"-"` // the result, decoded, for the service's result panel
+	Refusal  string        `json:"-"` // the reason of a refusal
+	L        *locale.L     `json:"-"`
+	Pages    []string      `json:"-"` // page ids of the form
+	Missing  []summaryItem `json:"-"` // answers a draft still lacks, linked to their pages
 }
 
+// resultData is a case's result for a template: keys as the service wrote them.
+type resultData map[string]any
+
+// Has reports whether the result has a non-empty value for key.
+func (r resultData) Has(key string) bool { v, ok := r[key]; return ok && v != "" && v != nil }
+
 type timelineDoc struct {
-	Event      string    `json:"event"`
-	EventLabel string    `json:"event_label"`
-	From       string    `json:"from"`
-	To         string    `json:"to"`
-	ToLabel    string    `json:"to_label"`
-	ActorRole  string    `json:"actor_role"`
-	RoleLabel  string    `json:"role_label"`
-	At         time.Time `json:"at"`
-	Reason     string    `json:"reason,omitempty"`
-	Items      []string  `json:"items,omitempty"`
-	ItemLabels []string  `json:"-"`
-	AtText     string    `json:"-"`
+	Event      string        `json:"event"`
+	EventLabel string        `json:"event_label"`
+	From       string        `json:"from"`
+	To         string        `json:"to"`
+	ToLabel    string        `json:"to_label"`
+	ActorRole  string        `json:"actor_role"`
+	RoleLabel  string        `json:"role_label"`
+	At         time.Time     `json:"at"`
+	Reason     string        `json:"reason,omitempty"`
+	Items      []string      `json:"items,omitempty"`
+	Inputs     portal.Inputs `json:"inputs,omitempty"` // every input of the step, reason and items included
+	Shown      []inputDoc    `json:"-"`                // inputs but the reason and items, labelled
+	ItemLabels []string      `json:"-"`
+	AtText     string        `json:"-"`
+}
+
+// inputDoc is one input of a step, labelled for the timeline.
+type inputDoc struct {
+	Label, Value string
 }
 
 // dueDoc is the time limit of the current state, as a countdown.
@@ -76,17 +97,56 @@ type applicantDoc struct {
 	Mobile   string `json:"mobile"`
 }
 
-type formField struct {
-	Name  string
-	Label string
-	Value string
+// section is one page of a form's answers.
+type section struct {
+	Page    string
+	Title   string
+	Href    string // where to change it, when the viewer may
+	List    bool
+	Answers []answer
+	Entries []entry
+}
+
+// entry is one entry of a list page (a family member).
+type entry struct {
+	Index   int
+	Title   string // 家庭成员 1
+	Answers []answer
+}
+
+// answer is one labelled value of a form.
+type answer struct {
+	Field   string // path in the form: address, members[1].id_number
+	Label   string
+	Value   string
+	Missing bool
+	Sealed  bool // an ID number staff see masked and may reveal
 }
 
 // serviceName is the localized name of a service.
-func serviceName(l *locale.L, service string) string { return l.T("service." + service + ".name") }
+func serviceName(l *locale.L, service string) string { return l.T(service + ".name") }
 
-// stateLabel is the familiar word for a state (已提交, 需补正, …).
-func stateLabel(l *locale.L, state string) string { return l.T("state." + state) }
+// stateLabel is the familiar word for a state of a service (已提交, 需补正, …).
+func stateLabel(l *locale.L, service, state string) string { return l.T(service + ".state." + state) }
+
+// eventLabel names a step of the timeline: the service's events, and the
+// portal's pseudo-events (create, edit, amend).
+func eventLabel(l *locale.L, service, event string) string {
+	switch event {
+	case portal.EventCreate, portal.EventEdit, portal.EventAmend:
+		return l.T("event." + event)
+	}
+	return l.T(service + ".event." + event)
+}
+
+// inputLabel names an input of a step: the service's, else the portal's own
+// (the inputs of an amendment).
+func inputLabel(l *locale.L, service, name string) string {
+	if id := service + ".input." + name; l.Has(id) {
+		return l.T(id)
+	}
+	return l.T("input." + name)
+}
 
 // due builds the countdown for a case's current state.
 func (s *Server) due(c *portal.Case, def *workflow.Definition) *dueDoc {
@@ -105,7 +165,7 @@ func itemLabels(l *locale.L, def *workflow.Definition, items []string) []string 
 	out := make([]string, len(items))
 	for i, it := range items {
 		if slices.Contains(def.Material, it) {
-			out[i] = l.T("material." + def.Service + "." + it)
+			out[i] = l.T(def.Service + ".material." + it)
 		} else {
 			out[i] = it
 		}
@@ -119,10 +179,10 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc)
 	divs := s.Authz.Divisions()
 	d := &caseDoc{
 		CaseNo: c.No, Service: c.Service, ServiceName: serviceName(l, c.Service), State: c.State,
-		StateLabel: stateLabel(l, c.State), Version: c.Version, Division: c.Division,
-		Form: c.Form, AllowedEvents: v.Allowed, Editable: v.Editable, Result: c.Result,
+		StateLabel: stateLabel(l, c.Service, c.State), Outcome: def.Outcome(c.State), Version: c.Version, Division: c.Division,
+		Form: v.Form, AllowedEvents: v.Allowed, Editable: v.Editable, Result: c.Result,
 		Due: s.due(c, def), Applicant: applicant, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		Final: def.States[c.State].Final,
+		Final: def.States[c.State].Final, Tone: def.Tone(c.State), Draft: c.State == def.Initial, L: l,
 	}
 	if d.AllowedEvents == nil {
 		d.AllowedEvents = []string{}
@@ -130,22 +190,142 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc)
 	if dv, ok := divs.Get(c.Division); ok {
 		d.DivisionName = districtAndName(divs, dv)
 	}
-	if d.Final {
-		d.Outcome = c.State
-	}
+	json.Unmarshal(c.Result, &d.Results) // a result that does not decode shows no panel
 	zone := s.Engine.Calendar.Zone
 	for _, h := range v.History {
-		t := timelineDoc{Event: h.Event, EventLabel: l.T("event." + h.Event), From: h.From, To: h.To,
-			ToLabel: stateLabel(l, h.To), ActorRole: h.ActorRole, RoleLabel: l.T("role." + h.ActorRole),
-			At: h.At, Reason: h.Reason, Items: h.Items, ItemLabels: itemLabels(l, def, h.Items),
-			AtText: h.At.In(zone).Format("2006-01-02 15:04")}
+		t := timelineDoc{Event: h.Event, EventLabel: eventLabel(l, c.Service, h.Event), From: h.From, To: h.To,
+			ToLabel: stateLabel(l, c.Service, h.To), ActorRole: h.ActorRole, RoleLabel: l.T("role." + h.ActorRole),
+			At: h.At, Reason: h.Inputs.Text("reason"), Items: h.Inputs.List("items"), Inputs: h.Inputs,
+			ItemLabels: itemLabels(l, def, h.Inputs.List("items")), AtText: h.At.In(zone).Format("2006-01-02 15:04")}
+		for _, name := range sortedInputs(def, h.Inputs) {
+			if name != "reason" && name != "items" {
+				t.Shown = append(t.Shown, inputDoc{Label: inputLabel(l, c.Service, name), Value: h.Inputs.Text(name)})
+			}
+		}
 		d.Timeline = append(d.Timeline, t)
-		if h.To == c.State && len(h.Items) > 0 && len(def.States[c.State].EditableBy) > 0 {
-			d.Correction = &correctionDoc{Reason: h.Reason, Items: h.Items, ItemLabels: t.ItemLabels}
+		if h.To == c.State && len(t.Items) > 0 && len(def.States[c.State].EditableBy) > 0 {
+			d.Correction = &correctionDoc{Reason: t.Reason, Items: t.Items, ItemLabels: t.ItemLabels}
 		}
 	}
-	d.Fields = formFields(l, c.Service, c.Form, divs)
+	if d.Outcome == workflow.OutcomeRefused && len(v.History) > 0 {
+		d.Refusal = v.History[len(v.History)-1].Inputs.Text("reason")
+	}
+	var href func(page string) string
+	if v.Editable {
+		href = func(page string) string { return "/cases/" + c.No + "/edit?step=" + page }
+	}
+	d.Sections = s.answers(l, c.Service, v.Service.Pages(), v.Form, href, v.Owner)
+	for _, p := range v.Service.Pages() {
+		d.Pages = append(d.Pages, p.ID)
+	}
+	if v.Editable {
+		for _, sec := range d.Sections {
+			for _, a := range sec.Answers {
+				if a.Missing {
+					d.Missing = append(d.Missing, summaryItem{Message: a.Label, Href: sec.Href + "#field-" + a.Field})
+				}
+			}
+		}
+	}
 	return d
+}
+
+// sortedInputs returns the inputs of a step in the order the workflow
+// declares them (undeclared ones — an amendment's — by name after them).
+func sortedInputs(def *workflow.Definition, in portal.Inputs) []string {
+	var out []string
+	for _, name := range def.InputNames() {
+		if _, ok := in[name]; ok {
+			out = append(out, name)
+		}
+	}
+	var rest []string
+	for name := range in {
+		if !slices.Contains(out, name) {
+			rest = append(rest, name)
+		}
+	}
+	slices.Sort(rest)
+	return append(out, rest...)
+}
+
+// answers presents a form page by page: codes become names, choices their
+// labels; an empty answer of a required page is shown as missing to the
+// applicant who can still give it.
+func (s *Server) answers(l *locale.L, service string, pages []workflow.Page, form json.RawMessage, href func(string) string, owner bool) []section {
+	var vals map[string]any
+	json.Unmarshal(form, &vals) // an unreadable form shows no answers
+	var out []section
+	for _, p := range pages {
+		sec := section{Page: p.ID, Title: l.T(service + ".page." + p.ID), List: p.List != ""}
+		if href != nil {
+			sec.Href = href(p.ID)
+		}
+		if p.List == "" {
+			for _, f := range p.Fields {
+				if !f.Applies(vals) {
+					continue
+				}
+				a := s.answer(l, service, f, f.Name, vals[f.Name], owner)
+				a.Missing = a.Value == "" && href != nil && !f.Optional
+				sec.Answers = append(sec.Answers, a)
+			}
+		} else {
+			list, _ := vals[p.List].([]any)
+			for i, x := range list {
+				obj, _ := x.(map[string]any)
+				e := entry{Index: i, Title: l.Label(service+".field", fmt.Sprintf("%s[%d]", p.List, i))}
+				for _, f := range p.Fields {
+					a := s.answer(l, service, f, fmt.Sprintf("%s[%d].%s", p.List, i, f.Name), obj[f.Name], owner)
+					a.Label = l.T(service + ".field." + f.Name) // the entry's own heading numbers it
+					e.Answers = append(e.Answers, a)
+				}
+				sec.Entries = append(sec.Entries, e)
+			}
+		}
+		out = append(out, sec)
+	}
+	return out
+}
+
+// answer is one value shown for people.
+func (s *Server) answer(l *locale.L, service string, f workflow.Field, path string, v any, owner bool) answer {
+	a := answer{Field: path, Label: l.Label(service+".field", path), Value: valueText(v)}
+	if a.Value == "" {
+		return a
+	}
+	switch f.Kind {
+	case workflow.KindChoice:
+		a.Value = l.T(service + ".option." + f.Name + "." + a.Value)
+	case workflow.KindDivision:
+		if d, ok := s.Authz.Divisions().Get(a.Value); ok {
+			a.Value = districtAndName(s.Authz.Divisions(), d)
+		}
+	case workflow.KindCounty:
+		if name := s.Counties.FullName(a.Value); name != "" {
+			a.Value = name + "（" + a.Value + "）"
+		}
+	case workflow.KindCity:
+		if name := s.Counties.CityName(a.Value); name != "" {
+			a.Value = name
+		}
+	case workflow.KindIDNumber:
+		a.Sealed = !owner
+	}
+	return a
+}
+
+// valueText is a form value as text: JSON numbers without a decimal point.
+func valueText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return ""
 }
 
 // districtAndName returns "海陵区 城东街道" for a street.
@@ -163,6 +343,7 @@ type caseSummary struct {
 	ServiceName  string    `json:"service_name"`
 	State        string    `json:"state"`
 	StateLabel   string    `json:"state_label"`
+	Outcome      string    `json:"outcome,omitempty"`
 	Version      int       `json:"version"`
 	Division     string    `json:"division"`
 	DivisionName string    `json:"division_name"`
@@ -172,6 +353,7 @@ type caseSummary struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 	CreatedText  string    `json:"-"`
 	DueText      string    `json:"-"` // the countdown in words, for the worklist
+	Tone         string    `json:"-"`
 }
 
 // dueText is a countdown in words: "剩余 3 个工作日（截至 2026-12-02）".
@@ -198,8 +380,9 @@ func (s *Server) summaries(l *locale.L, cases []portal.Case, staff bool) []caseS
 			continue
 		}
 		cs := caseSummary{CaseNo: c.No, Service: c.Service, ServiceName: serviceName(l, c.Service), State: c.State,
-			StateLabel: stateLabel(l, c.State), Version: c.Version, Division: c.Division,
-			Due: s.due(c, def), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, CreatedText: c.CreatedAt.In(zone).Format("2006-01-02")}
+			StateLabel: stateLabel(l, c.Service, c.State), Outcome: def.Outcome(c.State), Version: c.Version, Division: c.Division,
+			Due: s.due(c, def), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, CreatedText: c.CreatedAt.In(zone).Format("2006-01-02"),
+			Tone: def.Tone(c.State)}
 		if dv, ok := divs.Get(c.Division); ok {
 			cs.DivisionName = districtAndName(divs, dv)
 		}

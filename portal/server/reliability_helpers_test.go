@@ -139,6 +139,15 @@ func mustCreate(t *testing.T, c *testkit.Client, key string) string {
 	return r.JSON(t)["case_no"].(string)
 }
 
+// discard gives a draft up: an applicant has one open application at a
+// time, and the tests that create again and again give each one up first.
+func discard(t *testing.T, c *testkit.Client, no string) {
+	t.Helper()
+	if r := c.Do("POST", "/api/v1/cases/"+no+"/events/discard", nil); r.Status != http.StatusOK {
+		t.Fatalf("discard %s: %d %s", no, r.Status, r.Body)
+	}
+}
+
 func mustGet(t *testing.T, c *testkit.Client, path string) *testkit.Response {
 	t.Helper()
 	r := c.Get(path)

@@ -123,6 +123,7 @@ func TestDatabaseRefusedGives503AndRecovers(t *testing.T) {
 		t.Fatalf("same client after the database is back: %d %s", r.Status, r.Body)
 	}
 	fire(t, c, no, "submit", nil, http.StatusOK)
+	fire(t, c, no, "withdraw", nil, http.StatusOK) // one open application at a time
 	mustCreate(t, c, "")
 	if r := c.Get("/readyz"); r.Status != http.StatusOK {
 		t.Errorf("/readyz after recovery: %d", r.Status)
@@ -140,7 +141,7 @@ func TestDatabaseConnectionLostAtEveryStepOfACreate(t *testing.T) {
 	t.Parallel()
 	g := newPGRig(t)
 	c := g.client(t)
-	mustCreate(t, c, "warm-up") // prepared statements and pool as in normal running
+	discard(t, c, mustCreate(t, c, "warm-up")) // prepared statements and pool as in normal running
 	attempts, lost := 1, 0
 	statuses := map[int]int{}
 	var savedBehindError, wrong []int
@@ -169,6 +170,7 @@ func TestDatabaseConnectionLostAtEveryStepOfACreate(t *testing.T) {
 		}
 		switch r.Status {
 		case http.StatusCreated:
+			discard(t, c, r.JSON(t)["case_no"].(string)) // so that the next key may apply
 			continue
 		case http.StatusServiceUnavailable:
 			if r.Header.Get("Retry-After") == "" {
@@ -180,6 +182,8 @@ func TestDatabaseConnectionLostAtEveryStepOfACreate(t *testing.T) {
 		}
 		if retry := createReq(c, key); retry.Status != http.StatusCreated {
 			t.Errorf("step %d: retry with the same key: %d %s", k, retry.Status, retry.Body)
+		} else {
+			discard(t, c, retry.JSON(t)["case_no"].(string))
 		}
 	}
 	if len(wrong) > 0 {

@@ -17,15 +17,19 @@ import (
 	"tzportal/web"
 )
 
-// views holds one template set per page: the layout, the partials and the
-// page, parsed once at start. Separate sets keep one page's "main" from
-// overwriting another's.
+// views holds one template set per page: the layout, the partials, every
+// service's templates and the page, parsed once at start. Separate sets keep
+// one page's "main" from overwriting another's.
 type views struct {
 	pages map[string]*template.Template
 	pool  sync.Pool
 }
 
-func loadViews(funcs template.FuncMap) (*views, error) {
+// loadViews parses web/templates and the templates of each service:
+// services/<service>/*.html in web/templates and in each extra folder (a
+// service shipped with its own files). A service's template defines
+// "<service>/form" and "<service>/result"; pages call them with partial.
+func loadViews(funcs template.FuncMap, extra ...fs.FS) (*views, error) {
 	tfs, err := fs.Sub(web.FS, "templates")
 	if err != nil {
 		return nil, err
@@ -37,9 +41,31 @@ func loadViews(funcs template.FuncMap) (*views, error) {
 	v := &views{pages: map[string]*template.Template{}, pool: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 	for _, p := range pages {
 		name := strings.TrimSuffix(path.Base(p), ".html")
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(tfs, "layout.html", "partials/*.html", p)
-		if err != nil {
+		t := template.New("layout.html").Funcs(funcs)
+		// partial runs a template named at run time (a service's form or
+		// result panel), which {{template}} cannot: each set gets its own.
+		t.Funcs(template.FuncMap{"partial": func(name string, data any) (template.HTML, error) {
+			var b strings.Builder
+			if t.Lookup(name) == nil {
+				return "", fmt.Errorf("server: no template %q (a service's templates go in web/templates/services/<service>/)", name)
+			}
+			err := t.ExecuteTemplate(&b, name, data)
+			return template.HTML(b.String()), err
+		}})
+		if _, err := t.ParseFS(tfs, "layout.html", "partials/*.html", p); err != nil {
 			return nil, fmt.Errorf("server: template %s: %w", p, err)
+		}
+		for _, src := range append([]fs.FS{tfs}, extra...) {
+			files, err := fs.Glob(src, "services/*/*.html")
+			if err != nil {
+				return nil, err
+			}
+			if len(files) == 0 {
+				continue
+			}
+			if _, err := t.ParseFS(src, files...); err != nil {
+				return nil, fmt.Errorf("server: service templates: %w", err)
+			}
 		}
 		v.pages[name] = t
 	}
@@ -56,6 +82,7 @@ type page struct {
 	CSRF      string
 	Path      string // current path and query, for the language switch
 	Title     string
+	Service   string            // the service a page is about: its message ids start with it
 	Errors    map[string]string // field → message
 	Summary   []summaryItem
 	Notice    string

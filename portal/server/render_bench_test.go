@@ -23,9 +23,10 @@ func BenchmarkRenderWorklist(b *testing.B) {
 		b.Fatal(err)
 	}
 	l := cat.L("zh-CN")
-	d := &casesData{Labels: newColumnLabels(l), Staff: true, States: []string{"draft", "submitted", "correction", "reviewing", "approved", "rejected", "withdrawn"}}
+	d := &casesData{Labels: newColumnLabels(l), Staff: true, Filters: []stateGroup{{Service: "residence-permit", Name: "居住证申领",
+		States: []choiceDoc{{"submitted", "已提交"}, {"correction", "需补正"}, {"reviewing", "审核中"}, {"approved", "已办结"}}}}}
 	for i := 0; i < 50; i++ {
-		d.Items = append(d.Items, caseSummary{CaseNo: fmt.Sprintf("TZRP20261130%06d", i), ServiceName: "居住证申领", State: "submitted",
+		d.Items = append(d.Items, caseSummary{CaseNo: fmt.Sprintf("TZRP20261130%06d", i), ServiceName: "居住证申领", State: "submitted", Tone: "open",
 			StateLabel: "已提交", DivisionName: "海陵区 城东街道", Applicant: "张三", CreatedText: "2026-11-30",
 			Due: &dueDoc{At: time.Now(), LastDay: "2026-12-02", Remaining: 3, Working: true}, DueText: "剩余 3 个工作日（截至 2026-12-02）"})
 	}

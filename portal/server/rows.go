@@ -44,7 +44,7 @@ func caseRows(items []caseSummary, a columnLabels, staff bool) template.HTML {
 		b.WriteString("<td ")
 		b.WriteString(string(a.State))
 		b.WriteString(`><strong class="tag tag-`)
-		b.WriteString(e(it.State))
+		b.WriteString(e(it.Tone))
 		b.WriteString(`">`)
 		b.WriteString(e(it.StateLabel))
 		b.WriteString("</strong></td>\n<td ")

@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net"
 	"time"
@@ -30,8 +31,12 @@ type Deps struct {
 	Accounts *account.Accounts
 	Authz    *authz.Authz
 	Catalog  *locale.Catalog
-	Logger   *slog.Logger
-	Now      func() time.Time
+	Counties *portal.Counties // China's counties, for hukou origins
+	// Templates are the folders of services shipped with their own files
+	// (their services/<service>/*.html), beside web/templates.
+	Templates []fs.FS
+	Logger    *slog.Logger
+	Now       func() time.Time
 
 	CSRFKey        []byte
 	TicketKey      []byte // signs the ticket between a staff login's password and its one-time code
@@ -56,7 +61,7 @@ func New(d Deps) (*Server, error) {
 		d.RequestTimeout = 10 * time.Second
 	}
 	s := &Server{Deps: d}
-	v, err := loadViews(s.funcs())
+	v, err := loadViews(s.funcs(), d.Templates...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +139,7 @@ func (s *Server) routes() {
 	app.Get("/cases/:no/audit", s.requireLogin, s.auditPage)
 
 	// The JSON API: the same services, the same rules.
-	api := app.Group("/api/v1", s.markAPI)
+	api := app.Group("/api/v1", s.markAPI, s.auditSystem)
 	api.Get("/services", s.apiServices)
 	api.Get("/divisions", s.apiDivisions)
 	api.Post("/accounts", s.apiRegister)
@@ -195,6 +200,30 @@ func (s *Server) funcs() template.FuncMap {
 				}
 			}
 			return false
+		},
+		// hasT reports whether a message exists (optional texts: hints).
+		"hasT": func(l *locale.L, id string) bool { return l.Has(id) },
+		"cityName": func(code string) string {
+			if s.Counties == nil {
+				return code
+			}
+			return s.Counties.CityName(code)
+		},
+		"countyName": func(code string) string {
+			if s.Counties == nil {
+				return code
+			}
+			return s.Counties.FullName(code)
+		},
+		"text": valueText,
+		// options are the values of a field of a form page (a choice's).
+		"options": func(p workflow.Page, name string) []string {
+			for _, f := range p.Fields {
+				if f.Name == name {
+					return f.Options
+				}
+			}
+			return nil
 		},
 	}
 }

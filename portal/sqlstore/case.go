@@ -71,7 +71,7 @@ func (t *Tx) CaseWithHistoryForUpdate(ctx context.Context, no string) (*portal.C
 func (q q) caseWithHistory(ctx context.Context, op, no, lock string) (*portal.Case, []portal.History, error) {
 	rows, err := q.ex.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+`,
 		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''),
-		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.reason, h.items, h.at
+		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at
 		FROM cases c JOIN users u ON u.id = c.applicant_id
 		LEFT JOIN case_history h ON h.case_id = c.id
 		WHERE c.case_no = $1 ORDER BY h.seq`+lock, no)
@@ -86,11 +86,11 @@ func (q q) caseWithHistory(ctx context.Context, op, no, lock string) (*portal.Ca
 		var seq sql.NullInt64
 		var h portal.History
 		var actor sql.NullInt64
-		var items []byte
+		var inputs []byte
 		var at sql.Null[any]
-		var event, from, to, role, reason sql.NullString
+		var event, from, to, role sql.NullString
 		row, err := scanCase(rows, &app.Name, &app.Mobile, &app.IDCipher, &app.IDIndex,
-			&seq, &event, &from, &to, &actor, &role, &reason, &items, &at)
+			&seq, &event, &from, &to, &actor, &role, &inputs, &at)
 		if err != nil {
 			return nil, nil, dbError(op, err)
 		}
@@ -103,15 +103,15 @@ func (q q) caseWithHistory(ctx context.Context, op, no, lock string) (*portal.Ca
 			continue
 		}
 		h = portal.History{CaseID: c.ID, Seq: int(seq.Int64), Event: event.String, From: from.String, To: to.String,
-			ActorRole: role.String, Reason: reason.String}
+			ActorRole: role.String}
 		if actor.Valid {
 			h.ActorID = &actor.Int64
 		}
 		if err := (scanTime{&h.At}).Scan(at.V); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", op, err)
 		}
-		if err := json.Unmarshal(items, &h.Items); err != nil {
-			return nil, nil, fmt.Errorf("%s: items of case %s: %w", op, no, err)
+		if err := json.Unmarshal(inputs, &h.Inputs); err != nil {
+			return nil, nil, fmt.Errorf("%s: inputs of case %s: %w", op, no, err)
 		}
 		hist = append(hist, h)
 	}
@@ -169,7 +169,7 @@ func placeholders(n int) string {
 }
 
 func (q q) histories(ctx context.Context, op, where string, args ...any) (map[int64][]portal.History, error) {
-	rows, err := q.ex.QueryContext(ctx, `SELECT case_id, seq, event, from_state, to_state, actor_id, actor_role, reason, items, at
+	rows, err := q.ex.QueryContext(ctx, `SELECT case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at
 		FROM case_history WHERE `+where+` ORDER BY case_id, seq`, args...)
 	if err != nil {
 		return nil, dbError(op, err)
@@ -179,15 +179,15 @@ func (q q) histories(ctx context.Context, op, where string, args ...any) (map[in
 	for rows.Next() {
 		var h portal.History
 		var actor sql.NullInt64
-		var items []byte
-		if err := rows.Scan(&h.CaseID, &h.Seq, &h.Event, &h.From, &h.To, &actor, &h.ActorRole, &h.Reason, &items, scanTime{&h.At}); err != nil {
+		var inputs []byte
+		if err := rows.Scan(&h.CaseID, &h.Seq, &h.Event, &h.From, &h.To, &actor, &h.ActorRole, &inputs, scanTime{&h.At}); err != nil {
 			return nil, dbError(op, err)
 		}
 		if actor.Valid {
 			h.ActorID = &actor.Int64
 		}
-		if err := json.Unmarshal(items, &h.Items); err != nil {
-			return nil, fmt.Errorf("%s: items of case %d: %w", op, h.CaseID, err)
+		if err := json.Unmarshal(inputs, &h.Inputs); err != nil {
+			return nil, fmt.Errorf("%s: inputs of case %d: %w", op, h.CaseID, err)
 		}
 		out[h.CaseID] = append(out[h.CaseID], h)
 	}
@@ -354,17 +354,17 @@ func (t *Tx) UpdateCase(ctx context.Context, c *portal.Case, prevVersion int) er
 
 // InsertHistory appends a timeline row.
 func (t *Tx) InsertHistory(ctx context.Context, h *portal.History) error {
-	items := h.Items
-	if items == nil {
-		items = []string{}
+	inputs := h.Inputs
+	if inputs == nil {
+		inputs = portal.Inputs{}
 	}
-	b, err := json.Marshal(items)
+	b, err := json.Marshal(inputs)
 	if err != nil {
 		return fmt.Errorf("sqlstore.InsertHistory: %w", err)
 	}
-	_, err = t.ex.ExecContext(ctx, `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, reason, items, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		h.CaseID, h.Seq, h.Event, h.From, h.To, h.ActorID, h.ActorRole, h.Reason, string(b), t.d.time(h.At))
+	_, err = t.ex.ExecContext(ctx, `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		h.CaseID, h.Seq, h.Event, h.From, h.To, h.ActorID, h.ActorRole, string(b), t.d.time(h.At))
 	if t.d.isUnique(err) {
 		return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict", Err: err}
 	}
@@ -400,4 +400,29 @@ func (t *Tx) ClaimIdempotency(ctx context.Context, userID int64, key, requestHas
 		return &portal.Error{Code: portal.ECONFLICT, Message: "error.duplicate_submission", Err: rerun{err}}
 	}
 	return dbError("sqlstore.ClaimIdempotency", err)
+}
+
+// SetClaims makes claims the case's claims and no others. A claim another
+// case holds is not taken: the first such claim is returned with its
+// holder, and the caller must fail the transaction.
+func (t *Tx) SetClaims(ctx context.Context, caseID int64, claims []string) (*portal.ClaimConflict, error) {
+	if _, err := t.ex.ExecContext(ctx, `DELETE FROM case_claims WHERE case_id = $1`, caseID); err != nil {
+		return nil, dbError("sqlstore.SetClaims", err)
+	}
+	for _, claim := range compact(claims) {
+		res, err := t.ex.ExecContext(ctx, `INSERT INTO case_claims (claim, case_id) VALUES ($1, $2) ON CONFLICT (claim) DO NOTHING`, claim, caseID)
+		if err != nil {
+			return nil, dbError("sqlstore.SetClaims", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, dbError("sqlstore.SetClaims", err)
+		} else if n == 1 {
+			continue
+		}
+		c := &portal.ClaimConflict{Claim: claim}
+		err = t.ex.QueryRowContext(ctx, `SELECT c.case_no, c.applicant_id FROM case_claims k JOIN cases c ON c.id = k.case_id
+			WHERE k.claim = $1`, claim).Scan(&c.CaseNo, &c.ApplicantID)
+		return c, dbError("sqlstore.SetClaims", err)
+	}
+	return nil, nil
 }

@@ -177,11 +177,11 @@ func TestHistory(t *testing.T) {
 		other := MustCase(t, db, newCase("TZRP2", app.ID, "321202001", "321202", "draft", at))
 
 		rows := []portal.History{
-			{CaseID: c.ID, Seq: 1, Event: portal.EventCreate, From: "", To: "draft", ActorID: &app.ID, ActorRole: "applicant", Items: []string{}, At: at},
-			{CaseID: c.ID, Seq: 2, Event: "submit", From: "draft", To: "submitted", ActorID: &app.ID, ActorRole: "applicant", Items: []string{}, At: at.Add(time.Minute)},
+			{CaseID: c.ID, Seq: 1, Event: portal.EventCreate, From: "", To: "draft", ActorID: &app.ID, ActorRole: "applicant", Inputs: portal.Inputs{}, At: at},
+			{CaseID: c.ID, Seq: 2, Event: "submit", From: "draft", To: "submitted", ActorID: &app.ID, ActorRole: "applicant", Inputs: portal.Inputs{}, At: at.Add(time.Minute)},
 			{CaseID: c.ID, Seq: 3, Event: "request_correction", From: "submitted", To: "correction", ActorID: &clerk.ID,
-				ActorRole: "street_clerk", Reason: "照片不清晰", Items: []string{"photo", "id_card"}, At: at.Add(time.Hour)},
-			{CaseID: c.ID, Seq: 4, Event: "withdraw", From: "correction", To: "withdrawn", ActorRole: "scheduler", Items: []string{}, At: at.Add(30 * 24 * time.Hour)},
+				ActorRole: "street_clerk", Inputs: portal.Inputs{"reason": "照片不清晰", "items": []string{"photo", "id_card"}}, At: at.Add(time.Hour)},
+			{CaseID: c.ID, Seq: 4, Event: "withdraw", From: "correction", To: "withdrawn", ActorRole: "scheduler", Inputs: portal.Inputs{}, At: at.Add(30 * 24 * time.Hour)},
 		}
 		// Insert out of order: History sorts by seq, not by insertion.
 		MustTx(t, db, func(tx portal.Tx) error {

@@ -101,6 +101,24 @@ func (q q) Divisions(ctx context.Context) ([]portal.Division, error) {
 	return out, dbError("sqlstore.Divisions", rows.Err())
 }
 
+// Counties returns China's county-level divisions in code order.
+func (q q) Counties(ctx context.Context) ([]portal.County, error) {
+	rows, err := q.ex.QueryContext(ctx, `SELECT code, name, city_code, city_name, province_code, province_name FROM counties ORDER BY code`)
+	if err != nil {
+		return nil, dbError("sqlstore.Counties", err)
+	}
+	defer rows.Close()
+	var out []portal.County
+	for rows.Next() {
+		var c portal.County
+		if err := rows.Scan(&c.Code, &c.Name, &c.CityCode, &c.CityName, &c.ProvinceCode, &c.ProvinceName); err != nil {
+			return nil, dbError("sqlstore.Counties", err)
+		}
+		out = append(out, c)
+	}
+	return out, dbError("sqlstore.Counties", rows.Err())
+}
+
 // Tx is a read-write transaction.
 type Tx struct{ q }
 

@@ -44,9 +44,11 @@ var supportedTags = [...]string{
 	// built-in
 	"required", "min", "max", "len", "oneof",
 	// custom
-	"idnumber", "mobile", "password", "division", "date", "notfuture",
+	"idnumber", "mobile", "password", "division", "county", "date", "notfuture",
 	// every string field, checked before the tags
 	"text",
+	// a list with too many entries (Var's max on a slice)
+	"max_items",
 }
 
 // Tags returns every tag Struct can report, built-in and custom, so that tests
@@ -62,6 +64,7 @@ func Tags() []string {
 type Options struct {
 	Now                func() time.Time
 	IsLeafDivision     func(code string) bool
+	IsCounty           func(code string) bool // a county-level division of China (hukou origins)
 	PasswordMinLen     int
 	PasswordMinClasses int
 }
@@ -80,6 +83,9 @@ func New(o Options) *Validator {
 	}
 	if o.IsLeafDivision == nil {
 		o.IsLeafDivision = func(string) bool { return false }
+	}
+	if o.IsCounty == nil {
+		o.IsCounty = func(string) bool { return false }
 	}
 	if o.PasswordMinLen <= 0 {
 		o.PasswordMinLen = DefaultPasswordMinLen
@@ -107,6 +113,9 @@ func New(o Options) *Validator {
 		},
 		"division": func(s string) bool {
 			return len(s) == 9 && allDigits(s) && o.IsLeafDivision(s)
+		},
+		"county": func(s string) bool {
+			return len(s) == 6 && allDigits(s) && o.IsCounty(s)
 		},
 		"date": func(s string) bool {
 			return realDate(s, time.DateOnly)
@@ -201,6 +210,28 @@ func (v *Validator) Struct(s any) error {
 		fields = append(fields, portal.FieldError{Field: path(fe.Namespace(), top), Rule: tag, Param: param})
 	}
 	return portal.Invalid(fields...)
+}
+
+// Var validates one value against tag (e.g. "required,max=500" or
+// "required,date,notfuture") and returns its failures as field errors of
+// field. An unsupported tag is a programming error and panics.
+func (v *Validator) Var(field string, value any, tag string) []portal.FieldError {
+	err := v.v.Var(value, tag)
+	if err == nil {
+		return nil
+	}
+	var errs validator.ValidationErrors
+	if !errors.As(err, &errs) {
+		panic(fmt.Sprintf("validate.Var(%s, %q): %v", field, tag, err))
+	}
+	out := make([]portal.FieldError, 0, len(errs))
+	for _, fe := range errs {
+		if !supported(fe.Tag()) {
+			panic(fmt.Sprintf("validate.Var(%s): tag %q has no translation", field, fe.Tag()))
+		}
+		out = append(out, portal.FieldError{Field: field, Rule: fe.Tag(), Param: fe.Param()})
+	}
+	return out
 }
 
 func internal(err error) *portal.Error {

@@ -30,6 +30,7 @@ type everyTag struct {
 	IDNumber string   `json:"id_number" validate:"idnumber"`
 	Password string   `json:"password" validate:"password"`
 	Division string   `json:"division" validate:"division"`
+	Origin   string   `json:"origin" validate:"county"`
 	MovedIn  string   `json:"moved_in" validate:"date,notfuture"`
 	Birthday string   `json:"birthday,omitempty" validate:"date,notfuture"`
 	Note     string   `json:"-" form:"note" validate:"max=3"`
@@ -48,6 +49,7 @@ func mustValidator(tb testing.TB) *Validator {
 	return New(Options{
 		Now:                func() time.Time { return now },
 		IsLeafDivision:     func(code string) bool { return code == "321202001" || code == "321283100" },
+		IsCounty:           func(code string) bool { return code == "320321" },
 		PasswordMinLen:     8,
 		PasswordMinClasses: 3,
 	})
@@ -64,6 +66,7 @@ func validForm() everyTag {
 		IDNumber: "11010519491231002x",
 		Password: "Taizhou2026",
 		Division: "321202001",
+		Origin:   "320321",
 		MovedIn:  "2026-03-16", // today in Shanghai
 		Birthday: "1990-01-01",
 		Note:     "abc",
@@ -85,6 +88,7 @@ func invalidForm() everyTag {
 		IDNumber: "321202199001010018",
 		Password: "abcdefgh",
 		Division: "321202",
+		Origin:   "320322",
 		MovedIn:  "2026-02-30",
 		Birthday: "2026-03-17",
 		Note:     "abcd",
@@ -105,6 +109,7 @@ var invalidFields = []portal.FieldError{
 	{Field: "id_number", Rule: "idnumber"},
 	{Field: "password", Rule: "password", Param: "8"},
 	{Field: "division", Rule: "division"},
+	{Field: "origin", Rule: "county"},
 	{Field: "moved_in", Rule: "date"},
 	{Field: "birthday", Rule: "notfuture"},
 	{Field: "note", Rule: "max", Param: "3"},
@@ -265,7 +270,9 @@ func TestCustomTagOnNonString(t *testing.T) {
 }
 
 func TestTagsAreReported(t *testing.T) {
-	got := map[string]bool{"text": true} // checked before the tags: TestTextIsClean
+	// text is checked before the tags (TestTextIsClean); max_items is Var's
+	// max on a list, as the engine reports it (TestVarNamesTheField).
+	got := map[string]bool{"text": true, "max_items": true}
 	for _, f := range invalidFields {
 		got[f.Rule] = true
 	}
@@ -327,5 +334,24 @@ func TestTextIsClean(t *testing.T) {
 		if got := CleanText(s); got != want {
 			t.Errorf("CleanText(%q) = %v", s, got)
 		}
+	}
+}
+
+func TestVarNamesTheField(t *testing.T) {
+	v := mustValidator(t)
+	if got := v.Var("reason", "", "required,max=5"); len(got) != 1 || got[0] != (portal.FieldError{Field: "reason", Rule: "required"}) {
+		t.Errorf("required: %v", got)
+	}
+	if got := v.Var("reason", "六个字的理由", "required,max=5"); len(got) != 1 || got[0] != (portal.FieldError{Field: "reason", Rule: "max", Param: "5"}) {
+		t.Errorf("max counts characters: %v", got)
+	}
+	if got := v.Var("confirmed_on", "2026-03-17", "required,date,notfuture"); len(got) != 1 || got[0].Rule != "notfuture" {
+		t.Errorf("a date after today in Shanghai: %v", got)
+	}
+	if got := v.Var("confirmed_on", "", "omitempty,date"); got != nil {
+		t.Errorf("an optional empty date: %v", got)
+	}
+	if got := v.Var("items", []string{"a", "b", "c"}, "required,max=2"); len(got) != 1 || got[0].Rule != "max" {
+		t.Errorf("a list too long: %v", got)
 	}
 }

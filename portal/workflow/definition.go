@@ -2,8 +2,9 @@
 // state machines and fires their events (Engine.Fire): one transaction per
 // transition, authorized through casbin, run by looplab/fsm, written with a
 // compare-and-set on the case version, a history row and an audit entry.
-// It knows nothing of any particular service: services register their form,
-// guards and actions by name (Service).
+// It knows nothing of any particular service: services plug in their form,
+// guards, conditions, actions and claims by name (Service), and the Registry
+// holds them all.
 package workflow
 
 import (
@@ -14,7 +15,6 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -25,18 +25,21 @@ import (
 
 // Definition is one service's workflow, validated.
 type Definition struct {
-	Service  string            `yaml:"service"`
-	Code     string            `yaml:"code"`      // two letters in the case number: TZ<code>yyyymmddNNNNNN
-	ItemCode string            `yaml:"item_code"` // GB/T 39554.1 service-item code
-	Initial  string            `yaml:"initial"`
-	Settings map[string]any    `yaml:"settings"` // read by the service's guards and actions
-	Material []string          `yaml:"materials"`
-	States   map[string]*State `yaml:"states"`
-	Events   map[string]*Event `yaml:"events"`
+	Service  string                `yaml:"service"`
+	Code     string                `yaml:"code"`      // two letters in the case number: TZ<code>yyyymmddNNNNNN
+	ItemCode string                `yaml:"item_code"` // GB/T 39554.1 service-item code
+	Initial  string                `yaml:"initial"`
+	Settings map[string]any        `yaml:"settings"` // read by the service's hooks, and by input limits
+	Material []string              `yaml:"materials"`
+	Inputs   map[string]*InputSpec `yaml:"inputs"` // what events may ask of the person firing them
+	Unique   Unique                `yaml:"unique"`
+	States   map[string]*State     `yaml:"states"`
+	Events   map[string]*Event     `yaml:"events"`
 
 	File       string   `yaml:"-"`
 	stateOrder []string // file order, for stable output
 	eventOrder []string
+	inputOrder []string
 }
 
 // State is one state of a workflow.
@@ -51,6 +54,9 @@ type State struct {
 	// Private: a case in this state was never handed in; only its
 	// applicant sees it (a draft, a discarded draft).
 	Private bool `yaml:"private"`
+	// OnEnter names actions run whenever a case enters the state, by any
+	// event, in the transition's transaction.
+	OnEnter []string `yaml:"on_enter"`
 }
 
 // Outcomes of final states.
@@ -60,29 +66,205 @@ const (
 	OutcomeWithdrawn = "withdrawn"
 )
 
-// Negative reports whether firing event ends the case refused or withdrawn:
-// such an action is never the page's primary button.
-func (d *Definition) Negative(event string) bool {
-	e, ok := d.Events[event]
-	if !ok {
-		return false
-	}
-	o := d.States[e.To].Outcome
-	return o == OutcomeRefused || o == OutcomeWithdrawn
-}
-
 // Event is one event (a possible transition) of a workflow.
 type Event struct {
-	From     []string `yaml:"from"`
-	To       string   `yaml:"to"`
-	By       []string `yaml:"by"`       // roles that may fire it
-	Requires []string `yaml:"requires"` // inputs it needs: reason, items
-	Guards   []string `yaml:"guards"`   // registered guards, all must pass
-	Actions  []string `yaml:"actions"`  // registered actions, run in order after the guards
+	From   []string    `yaml:"from"`
+	To     Target      `yaml:"to"`
+	By     Roles       `yaml:"by"`     // roles that may fire it, from which states
+	Inputs EventInputs `yaml:"inputs"` // declared inputs it takes
+	Guards []string    `yaml:"guards"` // registered guards, all must pass
+	// Actions are registered actions, run in order after the guards.
+	Actions []string `yaml:"actions"`
 	// NotByActorOf names earlier events whose actor may not fire this one
-	// (separation of duties: the first-level approver cannot approve the second).
+	// (separation of duties: whoever accepted at the street cannot decide
+	// at the district, even holding both grants).
 	NotByActorOf []string `yaml:"not_by_actor_of"`
+	// Idempotent: the same inputs sent again after the event fired (a
+	// system retrying) answer as the first time did and change nothing.
+	Idempotent bool `yaml:"idempotent"`
 }
+
+// Target is where an event leads: one state, or branches tried in order,
+// each but the last with a condition the service registered.
+type Target struct {
+	Branches []Branch
+	line     int
+}
+
+// Branch is one possible target of an event.
+type Branch struct {
+	If string `yaml:"if"` // a registered condition; "" for the last branch
+	To string `yaml:"to"`
+}
+
+// States returns every state the target may lead to, in order.
+func (t Target) States() []string {
+	out := make([]string, 0, len(t.Branches))
+	for _, b := range t.Branches {
+		out = append(out, b.To)
+	}
+	return out
+}
+
+// UnmarshalYAML reads "to: state" or a list of {if, to} branches.
+func (t *Target) UnmarshalYAML(n *yaml.Node) error {
+	t.line = n.Line
+	if n.Kind == yaml.ScalarNode {
+		t.Branches = []Branch{{To: n.Value}}
+		return nil
+	}
+	var bs []Branch
+	if err := n.Decode(&bs); err != nil {
+		return fmt.Errorf("line %d: to: want a state or a list of {if: condition, to: state}", n.Line)
+	}
+	t.Branches = bs
+	return nil
+}
+
+// Roles says who may fire an event: a list of roles (from every from
+// state), or a map of role to the states it may fire the event from.
+type Roles struct {
+	list    []string
+	byRole  map[string][]string
+	order   []string // roles of byRole in file order
+	mapping bool
+}
+
+// UnmarshalYAML reads "by: [role, …]" or "by: {role: [state, …], …}".
+func (r *Roles) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return n.Decode(&r.list)
+	case yaml.MappingNode:
+		r.mapping, r.byRole = true, map[string][]string{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			var states []string
+			if err := n.Content[i+1].Decode(&states); err != nil {
+				return fmt.Errorf("line %d: by: %s: want a list of states", n.Content[i+1].Line, n.Content[i].Value)
+			}
+			r.byRole[n.Content[i].Value] = states
+			r.order = append(r.order, n.Content[i].Value)
+		}
+		return nil
+	}
+	return fmt.Errorf("line %d: by: want a list of roles or a map of role to states", n.Line)
+}
+
+// All returns every role that may fire the event from some state.
+func (r Roles) All() []string {
+	if r.mapping {
+		return r.order
+	}
+	return r.list
+}
+
+// From returns the roles that may fire the event from state.
+func (r Roles) From(state string) []string {
+	if !r.mapping {
+		return r.list
+	}
+	var out []string
+	for _, role := range r.order {
+		if slices.Contains(r.byRole[role], state) {
+			out = append(out, role)
+		}
+	}
+	return out
+}
+
+// EventInput is one input an event takes.
+type EventInput struct {
+	Name     string
+	Required bool
+}
+
+// EventInputs are an event's inputs in file order.
+type EventInputs []EventInput
+
+// UnmarshalYAML reads "inputs: {name: required|optional, …}".
+func (in *EventInputs) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: inputs: want a map of input to required or optional", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Value != "required" && v.Value != "optional" {
+			return fmt.Errorf("line %d: input %s: want required or optional, not %q", v.Line, k.Value, v.Value)
+		}
+		*in = append(*in, EventInput{Name: k.Value, Required: v.Value == "required"})
+	}
+	return nil
+}
+
+// Names returns the input names in order.
+func (in EventInputs) Names() []string {
+	out := make([]string, len(in))
+	for i, x := range in {
+		out[i] = x.Name
+	}
+	return out
+}
+
+// InputSpec declares one input events may take.
+type InputSpec struct {
+	Type      string `yaml:"type"`       // line (one line), text (several lines), date, list
+	Max       Limit  `yaml:"max"`        // characters; for a list, entries
+	ItemMax   Limit  `yaml:"item_max"`   // list: characters per entry
+	Choices   string `yaml:"choices"`    // list: "materials" offers the workflow's materials to tick
+	NotFuture bool   `yaml:"not_future"` // date: today or earlier
+}
+
+// Input types.
+const (
+	InputLine = "line"
+	InputText = "text"
+	InputDate = "date"
+	InputList = "list"
+)
+
+// Limit is a number, or the name of a setting that holds one (limits are
+// settings: data, not constants).
+type Limit struct {
+	N       int
+	Setting string
+}
+
+// UnmarshalYAML reads 500 or reason_max_chars.
+func (l *Limit) UnmarshalYAML(n *yaml.Node) error {
+	if v, err := strconv.Atoi(n.Value); err == nil {
+		l.N = v
+		return nil
+	}
+	if !nameRE.MatchString(n.Value) {
+		return fmt.Errorf("line %d: limit %q: want a number or the name of a setting", n.Line, n.Value)
+	}
+	l.Setting = n.Value
+	return nil
+}
+
+// Limit returns the value of a limit (0 if unset).
+func (d *Definition) Limit(l Limit) int {
+	if l.Setting != "" {
+		v, _ := d.Settings[l.Setting].(int)
+		return v
+	}
+	return l.N
+}
+
+// Unique says what must be unique among a service's open cases.
+type Unique struct {
+	// Open names claims every open case holds: "applicant" (one open case
+	// per applicant) or a claim the service registered (e.g. one per person
+	// moving). Claims about other people are held only once the case is
+	// handed in, so nobody can block anyone with a private draft.
+	Open []string `yaml:"open"`
+	// WhileValid: no new case while the applicant holds a granted case of
+	// the service that is still valid (result.valid_until, not cancelled).
+	WhileValid bool `yaml:"while_valid"`
+}
+
+// ClaimApplicant is the built-in claim: one open case per applicant.
+const ClaimApplicant = "applicant"
 
 // Deadline is a time limit: N days or N working days.
 type Deadline struct {
@@ -116,17 +298,14 @@ func (d *Deadline) UnmarshalYAML(n *yaml.Node) error {
 // IsZero reports an absent deadline.
 func (d Deadline) IsZero() bool { return d.N == 0 }
 
-// Requirement names the inputs an event may require.
-const (
-	RequireReason = "reason"
-	RequireItems  = "items"
-)
-
 // StateNames returns the states in file order.
 func (d *Definition) StateNames() []string { return d.stateOrder }
 
 // EventNames returns the events in file order.
 func (d *Definition) EventNames() []string { return d.eventOrder }
+
+// InputNames returns the declared inputs in file order.
+func (d *Definition) InputNames() []string { return d.inputOrder }
 
 // EventsFrom returns the events that can fire from state, in file order.
 func (d *Definition) EventsFrom(state string) []string {
@@ -139,8 +318,65 @@ func (d *Definition) EventsFrom(state string) []string {
 	return out
 }
 
+// Negative reports whether firing event ends the case refused or withdrawn
+// whichever branch it takes: such an action is never the page's primary
+// button, and asks to confirm.
+func (d *Definition) Negative(event string) bool {
+	e, ok := d.Events[event]
+	if !ok || len(e.To.Branches) == 0 {
+		return false
+	}
+	for _, to := range e.To.States() {
+		if o := d.States[to].Outcome; o != OutcomeRefused && o != OutcomeWithdrawn {
+			return false
+		}
+	}
+	return true
+}
+
+// HandsIn reports whether the applicant firing event hands the case to
+// staff (submitting it, or resubmitting after a correction): the page asks
+// them to declare their answers true.
+func (d *Definition) HandsIn(event string) bool {
+	e, ok := d.Events[event]
+	if !ok || !slices.Contains(e.By.All(), portal.RoleApplicant) {
+		return false
+	}
+	for _, to := range e.To.States() {
+		s := d.States[to]
+		if s.Final || slices.Contains(s.EditableBy, portal.RoleApplicant) {
+			return false
+		}
+	}
+	return true
+}
+
+// Outcome returns how state ends a case ("" while it is open).
+func (d *Definition) Outcome(state string) string {
+	if s, ok := d.States[state]; ok {
+		return s.Outcome
+	}
+	return ""
+}
+
+// Tone is how a state is shown, never its name: granted, refused or
+// withdrawn for a final state; "yours" while the applicant must act
+// (a draft, a correction); "open" while staff work on it.
+func (d *Definition) Tone(state string) string {
+	s, ok := d.States[state]
+	switch {
+	case !ok:
+		return "open"
+	case s.Final:
+		return s.Outcome
+	case slices.Contains(s.EditableBy, portal.RoleApplicant):
+		return "yours"
+	}
+	return "open"
+}
+
 // Allows reports whether a history edge (event from → to) is legal in this
-// workflow, including the pseudo-events create and edit.
+// workflow, including the pseudo-events create, edit and amend.
 func (d *Definition) Allows(event, from, to string) bool {
 	switch event {
 	case portal.EventCreate:
@@ -148,20 +384,27 @@ func (d *Definition) Allows(event, from, to string) bool {
 	case portal.EventEdit:
 		s, ok := d.States[from]
 		return ok && from == to && len(s.EditableBy) > 0
+	case portal.EventAmend:
+		s, ok := d.States[from]
+		return ok && from == to && s.Final && s.Outcome == OutcomeGranted
 	}
 	e, ok := d.Events[event]
-	return ok && e.To == to && slices.Contains(e.From, from)
+	return ok && slices.Contains(e.To.States(), to) && slices.Contains(e.From, from)
 }
 
-// Policies returns the casbin permissions the definition grants: one
-// (role, "*", service, event) per event and role; (role, "*", service,
-// "edit.<state>") for the roles that may edit the form in a state; and
-// "create" for the roles that may edit the initial state.
+// Policies returns the casbin permissions the definition grants: (role,
+// "*", service, EventAction(event, state)) for every state a role may fire
+// an event from; (role, "*", service, EditAction(state)) for the roles that
+// may edit the form in a state; and "create" for the roles that may edit
+// the initial state.
 func (d *Definition) Policies() [][]string {
 	var out [][]string
 	for _, name := range d.eventOrder {
-		for _, role := range d.Events[name].By {
-			out = append(out, []string{role, "*", d.Service, name})
+		e := d.Events[name]
+		for _, st := range e.From {
+			for _, role := range e.By.From(st) {
+				out = append(out, []string{role, "*", d.Service, EventAction(name, st)})
+			}
 		}
 	}
 	for _, name := range d.stateOrder {
@@ -175,16 +418,17 @@ func (d *Definition) Policies() [][]string {
 	return out
 }
 
+// EventAction is the permission to fire event on a case in state.
+func EventAction(event, state string) string { return event + "." + state }
+
 // EditAction is the permission to edit a case's form in state.
 func EditAction(state string) string { return portal.EventEdit + "." + state }
 
-// Registry tells the loader what exists outside the files: the roles (from
-// policies/roles.yaml) and, per service, the guards and actions its package
-// registered.
-type Registry struct {
-	Roles   map[string]bool
-	Guards  map[string]map[string]bool // service → guard names
-	Actions map[string]map[string]bool // service → action names
+// Known tells the loader what exists outside the files: the roles (from
+// policies/roles.yaml) and, per service, the hooks its package registered.
+type Known struct {
+	Roles map[string]bool
+	Hooks map[string]Hooks // service → its hooks
 }
 
 // LoadError is a refused definition: the file, the line when known, and why.
@@ -201,34 +445,40 @@ func (e *LoadError) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Reason)
 }
 
-// LoadAll reads every *.yaml in fsys except calendar.yaml and returns the
-// definitions by service id, or every refusal joined.
-func LoadAll(fsys fs.FS, reg Registry) (map[string]*Definition, error) {
-	names, err := fs.Glob(fsys, "*.yaml")
-	if err != nil {
-		return nil, err
-	}
+// CatalogueFile lists the services in the order people see them (see Registry).
+const CatalogueFile = "catalogue.yaml"
+
+// LoadAll reads every workflow definition (*.yaml but the calendar and the
+// catalogue) in each fsys and returns them by service id, or every refusal
+// joined. dir names the folder in messages ("workflows").
+func LoadAll(known Known, sources ...fs.FS) (map[string]*Definition, error) {
 	defs := map[string]*Definition{}
 	var errs []error
-	for _, name := range names {
-		if name == CalendarFile {
-			continue
-		}
-		b, err := fs.ReadFile(fsys, name)
+	for _, fsys := range sources {
+		names, err := fs.Glob(fsys, "*.yaml")
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
-		d, err := Parse("workflows/"+name, b, reg)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		for _, name := range names {
+			if name == CalendarFile || name == CatalogueFile {
+				continue
+			}
+			b, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			d, err := Parse("workflows/"+name, b, known)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if other, dup := defs[d.Service]; dup {
+				errs = append(errs, &LoadError{File: d.File, Reason: fmt.Sprintf("service %q is also defined in %s", d.Service, other.File)})
+				continue
+			}
+			defs[d.Service] = d
 		}
-		if other, dup := defs[d.Service]; dup {
-			errs = append(errs, &LoadError{File: d.File, Reason: fmt.Sprintf("service %q is also defined in %s", d.Service, other.File)})
-			continue
-		}
-		defs[d.Service] = d
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -247,7 +497,7 @@ var (
 
 // Parse decodes and validates one definition. Every problem is a *LoadError
 // naming file and line; all problems are reported together.
-func Parse(file string, src []byte, reg Registry) (*Definition, error) {
+func Parse(file string, src []byte, known Known) (*Definition, error) {
 	d := &Definition{File: file}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
@@ -258,9 +508,10 @@ func Parse(file string, src []byte, reg Registry) (*Definition, error) {
 	if err := yaml.Unmarshal(src, &root); err != nil {
 		return nil, &LoadError{File: file, Reason: err.Error()}
 	}
-	v := &validator{d: d, file: file, root: &root, reg: reg}
+	v := &validator{d: d, file: file, root: &root, known: known}
 	d.stateOrder = v.keys("states")
 	d.eventOrder = v.keys("events")
+	d.inputOrder = v.keys("inputs")
 	v.check()
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
@@ -269,11 +520,11 @@ func Parse(file string, src []byte, reg Registry) (*Definition, error) {
 }
 
 type validator struct {
-	d    *Definition
-	file string
-	root *yaml.Node
-	reg  Registry
-	errs []error
+	d     *Definition
+	file  string
+	root  *yaml.Node
+	known Known
+	errs  []error
 }
 
 func (v *validator) fail(line int, format string, args ...any) {
@@ -374,6 +625,15 @@ func (v *validator) check() {
 			d.Events[name] = &Event{}
 		}
 	}
+	for _, name := range d.inputOrder {
+		if d.Inputs[name] == nil {
+			v.fail(v.line("inputs", name), "input %s: empty definition (give at least its type)", name)
+			d.Inputs[name] = &InputSpec{Type: InputLine}
+		}
+	}
+	hooks := v.known.Hooks[d.Service]
+	v.inputs()
+	v.unique(hooks)
 	for _, name := range d.stateOrder {
 		s := d.States[name]
 		ln := v.line("states", name)
@@ -402,63 +662,18 @@ func (v *validator) check() {
 				v.fail(v.line("states", name, "on_timeout"), "state %s: on_timeout event %q is not defined", name, s.OnTimeout)
 			case !slices.Contains(e.From, name):
 				v.fail(v.line("states", name, "on_timeout"), "state %s: on_timeout event %q cannot fire from %s", name, s.OnTimeout, name)
+			case len(e.Inputs) > 0 && slices.ContainsFunc(e.Inputs, func(in EventInput) bool { return in.Required }):
+				v.fail(v.line("states", name, "on_timeout"), "state %s: on_timeout event %q requires inputs the scheduler cannot give", name, s.OnTimeout)
+			}
+		}
+		for _, a := range s.OnEnter {
+			if hooks.Actions[a] == nil {
+				v.fail(v.line("states", name, "on_enter"), "state %s: action %q is not registered by service %s", name, a, d.Service)
 			}
 		}
 	}
 	for _, name := range d.eventOrder {
-		e := d.Events[name]
-		ln := v.line("events", name)
-		if !nameRE.MatchString(name) || name == portal.EventCreate || name == portal.EventEdit {
-			v.fail(ln, "event name %q: want lower_snake_case, not create or edit", name)
-		}
-		if len(e.From) == 0 {
-			v.fail(ln, "event %s: no from states", name)
-		}
-		for _, s := range e.From {
-			from := v.line("events", name, "from")
-			if _, ok := d.States[s]; !ok {
-				v.fail(from, "event %s: unknown from state %q", name, s)
-			} else if d.States[s].Final {
-				v.fail(from, "event %s: cannot leave final state %s", name, s)
-			}
-			if s == e.To {
-				v.fail(from, "event %s: from and to are both %s (a transition must change the state)", name, s)
-			}
-		}
-		if to, ok := d.States[e.To]; !ok {
-			v.fail(v.line("events", name, "to"), "event %s: unknown to state %q", name, e.To)
-		} else if to.Private {
-			// Staff would lose sight of a case they have seen.
-			for _, s := range e.From {
-				if from, ok := d.States[s]; ok && !from.Private {
-					v.fail(v.line("events", name, "from"), "event %s: leads from %s, which staff see, into private state %s", name, s, e.To)
-				}
-			}
-		}
-		if len(e.By) == 0 {
-			v.fail(v.line("events", name, "by"), "event %s: no role may fire it (by)", name)
-		}
-		v.roles(v.line("events", name, "by"), "event "+name+" by", e.By)
-		for _, r := range e.Requires {
-			if r != RequireReason && r != RequireItems {
-				v.fail(v.line("events", name, "requires"), "event %s: unknown requirement %q (known: reason, items)", name, r)
-			}
-		}
-		for _, g := range e.Guards {
-			if !v.reg.Guards[d.Service][g] {
-				v.fail(v.line("events", name, "guards"), "event %s: guard %q is not registered by service %s", name, g, d.Service)
-			}
-		}
-		for _, a := range e.Actions {
-			if !v.reg.Actions[d.Service][a] {
-				v.fail(v.line("events", name, "actions"), "event %s: action %q is not registered by service %s", name, a, d.Service)
-			}
-		}
-		for _, o := range e.NotByActorOf {
-			if _, ok := d.Events[o]; !ok {
-				v.fail(v.line("events", name, "not_by_actor_of"), "event %s: not_by_actor_of names unknown event %q", name, o)
-			}
-		}
+		v.event(name, hooks)
 	}
 	if len(v.errs) > 0 {
 		return // the graph checks below would only repeat the errors above
@@ -466,9 +681,170 @@ func (v *validator) check() {
 	v.graph()
 }
 
+func (v *validator) event(name string, hooks Hooks) {
+	d := v.d
+	e := d.Events[name]
+	ln := v.line("events", name)
+	if !nameRE.MatchString(name) || name == portal.EventCreate || name == portal.EventEdit || name == portal.EventAmend {
+		v.fail(ln, "event name %q: want lower_snake_case, not create, edit or amend", name)
+	}
+	// With by: {role: [states]}, from may be left out: it is every state
+	// some role may fire the event from.
+	if len(e.From) == 0 && e.By.mapping {
+		for _, role := range e.By.order {
+			for _, st := range e.By.byRole[role] {
+				if !slices.Contains(e.From, st) {
+					e.From = append(e.From, st)
+				}
+			}
+		}
+	}
+	if len(e.From) == 0 {
+		v.fail(ln, "event %s: no from states", name)
+	}
+	from := v.line("events", name, "from")
+	if from == 0 {
+		from = ln
+	}
+	for _, s := range e.From {
+		if _, ok := d.States[s]; !ok {
+			v.fail(from, "event %s: unknown from state %q", name, s)
+		} else if d.States[s].Final {
+			v.fail(from, "event %s: cannot leave final state %s", name, s)
+		}
+		if slices.Contains(e.To.States(), s) {
+			v.fail(from, "event %s: from and to are both %s (a transition must change the state)", name, s)
+		}
+	}
+	toLine := v.line("events", name, "to")
+	if len(e.To.Branches) == 0 {
+		v.fail(toLine, "event %s: no to state", name)
+	}
+	for i, b := range e.To.Branches {
+		last := i == len(e.To.Branches)-1
+		switch {
+		case last && b.If != "":
+			v.fail(toLine, "event %s: the last branch is taken otherwise: it can have no if (%q)", name, b.If)
+		case !last && b.If == "":
+			v.fail(toLine, "event %s: branch %d has no if: only the last branch is unconditional", name, i+1)
+		case b.If != "" && hooks.Conditions[b.If] == nil:
+			v.fail(toLine, "event %s: condition %q is not registered by service %s", name, b.If, d.Service)
+		}
+		to, ok := d.States[b.To]
+		if !ok {
+			v.fail(toLine, "event %s: unknown to state %q", name, b.To)
+			continue
+		}
+		if to.Private {
+			// Staff would lose sight of a case they have seen.
+			for _, s := range e.From {
+				if fs, ok := d.States[s]; ok && !fs.Private {
+					v.fail(from, "event %s: leads from %s, which staff see, into private state %s", name, s, b.To)
+				}
+			}
+		}
+	}
+	byLine := v.line("events", name, "by")
+	if len(e.By.All()) == 0 {
+		v.fail(byLine, "event %s: no role may fire it (by)", name)
+	}
+	v.roles(byLine, "event "+name+" by", e.By.All())
+	if e.By.mapping {
+		for _, role := range e.By.order {
+			for _, st := range e.By.byRole[role] {
+				if !slices.Contains(e.From, st) {
+					v.fail(byLine, "event %s: by %s from %s, which is not one of its from states", name, role, st)
+				}
+			}
+		}
+		for _, st := range e.From {
+			if len(e.By.From(st)) == 0 {
+				v.fail(byLine, "event %s: no role may fire it from %s", name, st)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, in := range e.Inputs {
+		if _, ok := d.Inputs[in.Name]; !ok {
+			v.fail(v.line("events", name, "inputs"), "event %s: input %q is not declared under inputs", name, in.Name)
+		}
+		if seen[in.Name] {
+			v.fail(v.line("events", name, "inputs"), "event %s: input %q is listed twice", name, in.Name)
+		}
+		seen[in.Name] = true
+	}
+	for _, g := range e.Guards {
+		if hooks.Guards[g] == nil {
+			v.fail(v.line("events", name, "guards"), "event %s: guard %q is not registered by service %s", name, g, d.Service)
+		}
+	}
+	for _, a := range e.Actions {
+		if hooks.Actions[a] == nil {
+			v.fail(v.line("events", name, "actions"), "event %s: action %q is not registered by service %s", name, a, d.Service)
+		}
+	}
+	for _, o := range e.NotByActorOf {
+		if _, ok := d.Events[o]; !ok {
+			v.fail(v.line("events", name, "not_by_actor_of"), "event %s: not_by_actor_of names unknown event %q", name, o)
+		}
+	}
+	if e.Idempotent && len(e.Inputs) == 0 {
+		v.fail(v.line("events", name, "idempotent"), "event %s: idempotent needs inputs to recognise a repeat by", name)
+	}
+}
+
+// inputs checks the declared inputs: a known type, and limits that are
+// positive numbers or settings holding one.
+func (v *validator) inputs() {
+	d := v.d
+	limit := func(name, key string, l Limit) {
+		ln := v.line("inputs", name, key)
+		switch n := d.Limit(l); {
+		case l.Setting != "" && n <= 0:
+			v.fail(ln, "input %s: %s names setting %q, which must be a positive whole number", name, key, l.Setting)
+		case l.Setting == "" && n <= 0:
+			v.fail(ln, "input %s: %s must be a positive number", name, key)
+		}
+	}
+	for _, name := range d.inputOrder {
+		in := d.Inputs[name]
+		ln := v.line("inputs", name)
+		if !nameRE.MatchString(name) || name == "version" {
+			v.fail(ln, "input name %q: want lower_snake_case, not version", name)
+		}
+		switch in.Type {
+		case InputLine, InputText:
+			limit(name, "max", in.Max)
+		case InputDate:
+		case InputList:
+			limit(name, "max", in.Max)
+			limit(name, "item_max", in.ItemMax)
+		default:
+			v.fail(v.line("inputs", name, "type"), "input %s: type %q (known: line, text, date, list)", name, in.Type)
+		}
+		if in.Choices != "" && (in.Type != InputList || in.Choices != "materials") {
+			v.fail(v.line("inputs", name, "choices"), "input %s: choices can only be materials, on a list", name)
+		}
+		if in.NotFuture && in.Type != InputDate {
+			v.fail(v.line("inputs", name, "not_future"), "input %s: not_future is for dates", name)
+		}
+		if in.Type == InputDate && (in.Max != Limit{} || in.ItemMax != Limit{}) {
+			v.fail(ln, "input %s: a date has no max", name)
+		}
+	}
+}
+
+func (v *validator) unique(hooks Hooks) {
+	for _, c := range v.d.Unique.Open {
+		if c != ClaimApplicant && hooks.Claims[c] == nil {
+			v.fail(v.line("unique", "open"), "unique: claim %q is neither applicant nor registered by service %s", c, v.d.Service)
+		}
+	}
+}
+
 func (v *validator) roles(line int, what string, roles []string) {
 	for _, r := range roles {
-		if !v.reg.Roles[r] {
+		if !v.known.Roles[r] {
 			v.fail(line, "%s: unknown role %q", what, r)
 		}
 	}
@@ -485,9 +861,11 @@ func (v *validator) graph() {
 		s := queue[0]
 		queue = queue[1:]
 		for _, ev := range d.EventsFrom(s) {
-			if to := d.Events[ev].To; !reached[to] {
-				reached[to] = true
-				queue = append(queue, to)
+			for _, to := range d.Events[ev].To.States() {
+				if !reached[to] {
+					reached[to] = true
+					queue = append(queue, to)
+				}
 			}
 		}
 	}
@@ -507,14 +885,4 @@ func (v *validator) graph() {
 	if finals == 0 {
 		v.fail(v.line("states"), "no final state: a case could never end")
 	}
-}
-
-// SortedServices returns the service ids of defs in order.
-func SortedServices(defs map[string]*Definition) []string {
-	out := make([]string, 0, len(defs))
-	for k := range defs {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -8,10 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
+	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/looplab/fsm"
 
@@ -20,33 +21,13 @@ import (
 	"tzportal/portal/validate"
 )
 
-// Service is what a citizen service plugs into the engine.
-type Service interface {
-	ID() string
-	// Configure reads the service's settings from its definition; an error
-	// stops start-up.
-	Configure(d *Definition) error
-	Guards() map[string]Guard
-	Actions() map[string]Action
-	// Form decodes, normalizes and validates an applicant's form, and returns
-	// the JSON to store and the leaf division the case belongs to.
-	Form(ctx context.Context, raw json.RawMessage) (json.RawMessage, string, error)
-}
-
-// Guard decides whether an event may fire; it returns a *portal.Error
-// (usually ERULE, naming the rule) to refuse.
-type Guard func(ctx context.Context, f *Firing) error
-
-// Action does the work of an event inside its transaction, after the guards,
-// e.g. issue a permit number into f.Case.Result.
-type Action func(ctx context.Context, f *Firing) error
-
-// Firing is one event being fired, as guards and actions see it.
+// Firing is one event being fired, as guards, conditions and actions see it.
 type Firing struct {
 	Def   *Definition
 	Case  *portal.Case // actions may change Result
 	Event string
 	From  string
+	To    string // the state the event leads to (after the conditions chose)
 	Actor portal.Actor
 	Role  string
 	Input Input
@@ -55,13 +36,16 @@ type Firing struct {
 	Cal   *Calendar
 	// History is the case's timeline; write appends the step it records.
 	History []portal.History
+
+	e *Engine
 }
 
 // Input is what the person firing an event sends with it.
 type Input struct {
-	Reason  string   `json:"reason" form:"reason"`
-	Items   []string `json:"items" form:"items"`
-	Version int      `json:"version" form:"version"` // the version the person saw; 0 = don't check
+	Values  portal.Inputs // declared inputs by name: strings, dates, lists of strings
+	Version int           // the version the person saw; 0 = don't check
+	// IdempotencyKey makes a repeated request answer as the first did.
+	IdempotencyKey string
 }
 
 // Authorizer is the part of authz the engine needs.
@@ -72,18 +56,22 @@ type Authorizer interface {
 	Divisions() *portal.Divisions
 }
 
+// Config is what an engine needs; NewEngine refuses a missing part.
+type Config struct {
+	Registry  *Registry
+	Store     portal.Store
+	Authz     Authorizer
+	Audit     *audit.Log
+	Calendar  *Calendar
+	Validator *validate.Validator // checks event inputs
+	Now       func() time.Time
+	Log       *slog.Logger // failures that must not fail the request
+}
+
 // Engine runs the workflows. It is safe for concurrent use: nothing mutable
 // is shared; an FSM is built per transition.
 type Engine struct {
-	Store    portal.Store
-	Authz    Authorizer
-	Audit    *audit.Log
-	Calendar *Calendar
-	Now      func() time.Time
-	Log      *slog.Logger // optional: failures that must not fail the request
-
-	defs     map[string]*Definition
-	services map[string]Service
+	Config
 	// From the definitions, once: private state names per service ("":
 	// of any service), and StaffStates' answers.
 	privates map[string]map[string]bool
@@ -95,26 +83,19 @@ type staffKey struct {
 	open    bool
 }
 
-// NewEngine wires definitions to the services that registered them. Every
-// definition needs its service and every service its definition.
-func NewEngine(defs map[string]*Definition, services []Service) (*Engine, error) {
-	e := &Engine{defs: defs, services: map[string]Service{}}
-	for _, s := range services {
-		if _, ok := defs[s.ID()]; !ok {
-			return nil, fmt.Errorf("workflow.NewEngine: service %s has no workflows/%s.yaml", s.ID(), s.ID())
-		}
-		if err := s.Configure(defs[s.ID()]); err != nil {
-			return nil, err
-		}
-		e.services[s.ID()] = s
+// NewEngine returns the engine of the registry's services.
+func NewEngine(c Config) (*Engine, error) {
+	switch {
+	case c.Registry == nil || c.Store == nil || c.Authz == nil || c.Audit == nil || c.Calendar == nil || c.Validator == nil:
+		return nil, errors.New("workflow.NewEngine: registry, store, authz, audit, calendar and validator are all needed")
+	case c.Now == nil:
+		c.Now = time.Now
 	}
-	for id := range defs {
-		if _, ok := e.services[id]; !ok {
-			return nil, fmt.Errorf("workflow.NewEngine: workflows/%s.yaml has no service registered in code", id)
-		}
+	if c.Log == nil {
+		c.Log = slog.Default()
 	}
-	e.privates = map[string]map[string]bool{"": {}}
-	for id, def := range defs {
+	e := &Engine{Config: c, privates: map[string]map[string]bool{"": {}}, staff: map[staffKey][]string{}}
+	for id, def := range c.Registry.Definitions() {
 		e.privates[id] = map[string]bool{}
 		for name, st := range def.States {
 			if st.Private {
@@ -122,7 +103,6 @@ func NewEngine(defs map[string]*Definition, services []Service) (*Engine, error)
 			}
 		}
 	}
-	e.staff = map[staffKey][]string{}
 	for _, service := range append([]string{""}, e.Services()...) {
 		for _, open := range []bool{false, true} {
 			e.staff[staffKey{service, open}] = e.staffStates(service, open)
@@ -131,32 +111,27 @@ func NewEngine(defs map[string]*Definition, services []Service) (*Engine, error)
 	return e, nil
 }
 
-// RegistryFor returns the guards and actions services registered, for LoadAll.
-func RegistryFor(roles map[string]bool, services []Service) Registry {
-	r := Registry{Roles: roles, Guards: map[string]map[string]bool{}, Actions: map[string]map[string]bool{}}
-	for _, s := range services {
-		r.Guards[s.ID()], r.Actions[s.ID()] = map[string]bool{}, map[string]bool{}
-		for name := range s.Guards() {
-			r.Guards[s.ID()][name] = true
-		}
-		for name := range s.Actions() {
-			r.Actions[s.ID()][name] = true
-		}
-	}
-	return r
-}
-
-// Definition returns the workflow of service.
+// Definition returns the workflow of an online service.
 func (e *Engine) Definition(service string) (*Definition, bool) {
-	d, ok := e.defs[service]
-	return d, ok
+	return e.Registry.Definition(service)
 }
 
-// Definitions returns every definition by service id.
-func (e *Engine) Definitions() map[string]*Definition { return e.defs }
+// Definitions returns every online workflow by service id.
+func (e *Engine) Definitions() map[string]*Definition { return e.Registry.Definitions() }
 
-// Services returns the service ids in order.
-func (e *Engine) Services() []string { return SortedServices(e.defs) }
+// Services returns the ids of the online services, in catalogue order.
+func (e *Engine) Services() []string {
+	var out []string
+	for _, s := range e.Registry.Online() {
+		out = append(out, s.ID)
+	}
+	return out
+}
+
+func (e *Engine) entry(service string) *Entry {
+	s, _ := e.Registry.Get(service)
+	return s
+}
 
 func caseObject(no string) string { return "case:" + no }
 
@@ -171,15 +146,34 @@ func checkCaseNo(no string) error {
 // visible reports whether actor may see the case at all: it is within
 // their reach, and — for anyone but its applicant — not in a private state.
 // A draft (or a discarded draft) is the applicant's own: staff neither list
-// nor open it (it answers 404, as a case out of reach).
-func (e *Engine) visible(actor portal.Actor, c *portal.Case) bool {
-	if actor.User == nil || !e.Authz.Reach(actor.User, c) {
+// nor open it (it answers 404, as a case out of reach). Another system
+// sees only the cases waiting on it, and the ones it just moved.
+func (e *Engine) visible(actor portal.Actor, c *portal.Case, hist []portal.History) bool {
+	u := actor.User
+	if u == nil || !e.Authz.Reach(u, c) {
 		return false
 	}
-	if e.private(c.Service, c.State) && actor.User.ID != c.ApplicantID {
+	if e.private(c.Service, c.State) && u.ID != c.ApplicantID {
 		return false
+	}
+	if u.Kind == portal.KindSystem {
+		return e.waitsOn(u, c) || (len(hist) > 0 && hist[len(hist)-1].ActorID != nil && *hist[len(hist)-1].ActorID == u.ID)
 	}
 	return true
+}
+
+// waitsOn reports whether u may fire some event of the case now.
+func (e *Engine) waitsOn(u *portal.User, c *portal.Case) bool {
+	def, ok := e.Definition(c.Service)
+	if !ok {
+		return false
+	}
+	for _, ev := range def.EventsFrom(c.State) {
+		if _, ok := e.Authz.Can(u, c.Division, c.Service, EventAction(ev, c.State)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // StaffStates lists the states in which staff see cases of a service (of
@@ -195,7 +189,7 @@ func (e *Engine) staffStates(service string, open bool) []string {
 		if service != "" && id != service {
 			continue
 		}
-		def := e.defs[id]
+		def := e.entry(id).Def
 		for _, st := range def.StateNames() {
 			if e.private(service, st) || (open && def.States[st].Final) || slices.Contains(out, st) {
 				continue
@@ -226,7 +220,7 @@ func (e *Engine) denied(ctx context.Context, actor portal.Actor, action, no stri
 	ent := audit.Entry(actor, action, caseObject(no), audit.ResultDenied)
 	// The person gets the same 404/403 either way; an entry that could not be
 	// written must at least reach the operator.
-	if err := e.Audit.Record(context.WithoutCancel(ctx), e.Store, ent); err != nil && e.Log != nil {
+	if err := e.Audit.Record(context.WithoutCancel(ctx), e.Store, ent); err != nil {
 		e.Log.Error("audit: could not record a denied access", "actor", ent.Actor, "action", action, "case", no, "err", err)
 	}
 }
@@ -234,9 +228,19 @@ func (e *Engine) denied(ctx context.Context, actor portal.Actor, action, no stri
 // Fire fires event on the case in one transaction, and returns the case
 // as the actor now sees it — from what the transaction read and wrote, with
 // no second read after the commit.
+//
+// The checks, in order: a case the actor cannot see is 404; an event the
+// workflow does not have is 404; an event none of the actor's roles may
+// ever fire is 403; an event that does not fire from the case's state is
+// 409 (someone moved it on); an event the actor may not fire from this
+// state is 403; a stale version is 409; separation of duties is 403; bad
+// inputs are 422; a refusing guard is 422.
 func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string, in Input) (*View, error) {
 	if err := checkCaseNo(no); err != nil {
 		return nil, err
+	}
+	if len(in.IdempotencyKey) > 200 {
+		return nil, portal.Invalid(portal.FieldError{Field: "Idempotency-Key", Rule: "max", Param: "200"})
 	}
 	var out *View
 	var deniedAction string
@@ -248,30 +252,62 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 		if err != nil {
 			return err
 		}
-		if !e.visible(actor, c) {
+		if !e.visible(actor, c, hist) {
 			deniedAction = "case.read"
 			return portal.NotFound(fmt.Errorf("workflow.Fire(%s): out of reach", no))
 		}
-		def := e.defs[c.Service]
+		ent := e.entry(c.Service)
+		def := ent.Def
 		ev, ok := def.Events[event]
 		if !ok {
 			return &portal.Error{Code: portal.ENOTFOUND, Message: "error.no_such_event", Data: map[string]any{"Event": event}}
 		}
-		role, ok := e.Authz.Can(actor.User, c.Division, c.Service, event)
-		if !ok {
+		reqHash := requestHash(no, event, in.Values)
+		if in.IdempotencyKey != "" {
+			id, hash, err := tx.Idempotency(ctx, actor.User.ID, in.IdempotencyKey)
+			switch {
+			case err == nil && (hash != reqHash || id != c.ID):
+				return portal.Invalid(portal.FieldError{Field: "Idempotency-Key", Rule: "idempotency_reused"})
+			case err == nil:
+				out = e.view(actor, c, ent, hist) // the first request's answer: nothing changes
+				return nil
+			case portal.ErrorCode(err) != portal.ENOTFOUND:
+				return err
+			}
+		}
+		if !e.mayEverFire(actor.User, c, def, event) {
 			deniedAction = "case." + event
 			return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden_event",
 				Err: fmt.Errorf("workflow.Fire(%s, %s): role not allowed", no, event)}
 		}
+		if !slices.Contains(ev.From, c.State) {
+			if ev.Idempotent && repeats(hist, event, in.Values) {
+				out = e.view(actor, c, ent, hist) // a retry of what already happened
+				return nil
+			}
+			return &portal.Error{Code: portal.ECONFLICT, Message: "error.wrong_state",
+				Data: map[string]any{"State": c.State}, Err: fmt.Errorf("workflow.Fire(%s): %s from %s", c.No, event, c.State)}
+		}
+		role, ok := e.Authz.Can(actor.User, c.Division, c.Service, EventAction(event, c.State))
+		if !ok {
+			deniedAction = "case." + event
+			return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden_event",
+				Err: fmt.Errorf("workflow.Fire(%s, %s): role not allowed from %s", no, event, c.State)}
+		}
 		f := &Firing{Def: def, Case: c, History: hist, Event: event, From: c.State, Actor: actor, Role: role, Input: in,
-			Tx: tx, Now: e.Now(), Cal: e.Calendar}
+			Tx: tx, Now: e.Now(), Cal: e.Calendar, e: e}
 		if err := e.check(f, ev); err != nil {
 			return err
 		}
-		if err := e.transition(ctx, f, ev); err != nil {
+		if err := e.transition(ctx, f, ent, ev); err != nil {
 			return err
 		}
-		out = e.view(actor, c, def, f.History)
+		if in.IdempotencyKey != "" {
+			if err := tx.ClaimIdempotency(ctx, actor.User.ID, in.IdempotencyKey, reqHash, c.ID, f.Now); err != nil {
+				return err
+			}
+		}
+		out = e.view(actor, c, ent, f.History)
 		return nil
 	})
 	if deniedAction != "" {
@@ -280,86 +316,198 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 	return out, err
 }
 
-// check runs the checks that do not need the FSM: version, state,
-// separation of duties and required inputs.
+// mayEverFire reports whether u may fire event from some state of the case's
+// workflow (else the answer is 403 whatever the state).
+func (e *Engine) mayEverFire(u *portal.User, c *portal.Case, def *Definition, event string) bool {
+	for _, st := range def.Events[event].From {
+		if _, ok := e.Authz.Can(u, c.Division, c.Service, EventAction(event, st)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// repeats reports whether the case's last step was event with the same inputs.
+func repeats(hist []portal.History, event string, values portal.Inputs) bool {
+	if len(hist) == 0 {
+		return false
+	}
+	last := hist[len(hist)-1]
+	return last.Event == event && reflect.DeepEqual(normalized(last.Inputs), normalized(values))
+}
+
+// normalized trims inputs the way the engine stores them, for comparing.
+func normalized(in portal.Inputs) portal.Inputs {
+	out := portal.Inputs{}
+	for k, v := range in {
+		switch v := v.(type) {
+		case string:
+			if s := strings.TrimSpace(v); s != "" {
+				out[k] = s
+			}
+		case []string:
+			var l []string
+			for _, x := range v {
+				if x = strings.TrimSpace(x); x != "" {
+					l = append(l, x)
+				}
+			}
+			if len(l) > 0 {
+				out[k] = l
+			}
+		}
+	}
+	return out
+}
+
+// requestHash identifies an event request for its idempotency key.
+func requestHash(no, event string, values portal.Inputs) string {
+	b, _ := json.Marshal(normalized(values)) // maps marshal with sorted keys
+	sum := sha256.Sum256(append([]byte(no+"\x00"+event+"\x00"), b...))
+	return hex.EncodeToString(sum[:])
+}
+
+// check runs the checks that do not need the FSM: version, separation of
+// duties and inputs.
 func (e *Engine) check(f *Firing, ev *Event) error {
 	c := f.Case
 	if f.Input.Version != 0 && f.Input.Version != c.Version {
 		return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict",
 			Err: fmt.Errorf("workflow.Fire(%s): version %d, caller saw %d", c.No, c.Version, f.Input.Version)}
 	}
-	if !slices.Contains(ev.From, c.State) {
-		return &portal.Error{Code: portal.ECONFLICT, Message: "error.wrong_state",
-			Data: map[string]any{"State": c.State}, Err: fmt.Errorf("workflow.Fire(%s): %s from %s", c.No, f.Event, c.State)}
-	}
-	if e.separated(f.Actor, ev, f.History) {
-		return &portal.Error{Code: portal.EFORBIDDEN, Rule: "separation_of_duties", Message: "error.separation_of_duties"}
+	if by, ok := e.separated(f.Actor, ev, f.History); ok {
+		return &portal.Error{Code: portal.EFORBIDDEN, Rule: "separation_of_duties", Message: "error.separation_of_duties",
+			Data: map[string]any{"Event": by, "Service": c.Service}}
 	}
 	if f.Actor.User != nil && c.ApplicantID == f.Actor.User.ID && f.Actor.User.Kind != portal.KindApplicant {
 		return &portal.Error{Code: portal.EFORBIDDEN, Rule: "separation_of_duties", Message: "error.own_case"}
 	}
-	return e.requirements(f, ev)
-}
-
-// requirements checks the inputs the event requires, and trims them.
-func (e *Engine) requirements(f *Firing, ev *Event) error {
-	maxReason := 500
-	if v, ok := f.Def.Settings["reason_max_chars"].(int); ok {
-		maxReason = v
+	values, err := e.inputs(f.Def, ev, f.Input.Values)
+	if err != nil {
+		return err
 	}
-	in := &f.Input
-	in.Reason = strings.TrimSpace(in.Reason)
-	var items []string
-	for _, it := range in.Items {
-		if it = strings.TrimSpace(it); it != "" {
-			items = append(items, it)
-		}
-	}
-	in.Items = items
-	if bad := validate.TextFields(in); len(bad) > 0 {
-		return portal.Invalid(bad...)
-	}
-	var fields []portal.FieldError
-	if slices.Contains(ev.Requires, RequireReason) {
-		switch {
-		case in.Reason == "":
-			fields = append(fields, portal.FieldError{Field: "reason", Rule: "required"})
-		case utf8.RuneCountInString(in.Reason) > maxReason:
-			fields = append(fields, portal.FieldError{Field: "reason", Rule: "max", Param: fmt.Sprint(maxReason)})
-		}
-	} else {
-		in.Reason = ""
-	}
-	if slices.Contains(ev.Requires, RequireItems) {
-		switch {
-		case len(in.Items) == 0:
-			fields = append(fields, portal.FieldError{Field: "items", Rule: "required"})
-		case len(in.Items) > 30:
-			fields = append(fields, portal.FieldError{Field: "items", Rule: "max", Param: "30"})
-		}
-		for i, it := range in.Items {
-			if utf8.RuneCountInString(it) > 200 {
-				fields = append(fields, portal.FieldError{Field: fmt.Sprintf("items[%d]", i), Rule: "max", Param: "200"})
-			}
-		}
-	} else {
-		in.Items = nil
-	}
-	if len(fields) > 0 {
-		return portal.Invalid(fields...)
-	}
+	f.Input.Values = values
 	return nil
 }
 
-// transition runs the FSM (guards in before_<event>), the actions, and
-// writes the case, its history row, its timer and the audit entry.
-func (e *Engine) transition(ctx context.Context, f *Firing, ev *Event) error {
+// inputs checks the inputs sent with an event against its declaration and
+// returns them trimmed: undeclared ones are refused, required ones must be
+// there, each within its type and limits (validator tags, so the messages
+// are the forms' own).
+func (e *Engine) inputs(def *Definition, ev *Event, values portal.Inputs) (portal.Inputs, error) {
+	var fields []portal.FieldError
+	for _, k := range sortedKeys(values) {
+		if !slices.ContainsFunc(ev.Inputs, func(in EventInput) bool { return in.Name == k }) {
+			fields = append(fields, portal.FieldError{Field: k, Rule: "unknown_field"})
+		}
+	}
+	out := portal.Inputs{}
+	for _, in := range ev.Inputs {
+		spec := def.Inputs[in.Name]
+		req := "omitempty"
+		if in.Required {
+			req = "required"
+		}
+		raw, present := values[in.Name]
+		switch spec.Type {
+		case InputList:
+			var list []string
+			switch v := raw.(type) {
+			case []string:
+				list = v
+			case nil:
+			default:
+				fields = append(fields, portal.FieldError{Field: in.Name, Rule: "type"})
+				continue
+			}
+			var kept []string
+			for _, it := range list {
+				if it = strings.TrimSpace(it); it != "" {
+					kept = append(kept, it)
+				}
+			}
+			bad := e.Validator.Var(in.Name, kept, fmt.Sprintf("%s,max=%d", req, def.Limit(spec.Max)))
+			for i := range bad {
+				if bad[i].Rule == "max" {
+					bad[i].Rule = "max_items" // entries, not characters
+				}
+			}
+			for i, it := range kept {
+				name := fmt.Sprintf("%s[%d]", in.Name, i)
+				if !validate.CleanText(it) {
+					bad = append(bad, portal.FieldError{Field: name, Rule: "text"})
+					continue
+				}
+				bad = append(bad, e.Validator.Var(name, it, fmt.Sprintf("max=%d", def.Limit(spec.ItemMax)))...)
+			}
+			fields = append(fields, bad...)
+			if len(bad) == 0 && len(kept) > 0 {
+				out[in.Name] = kept
+			}
+		default:
+			s, ok := raw.(string)
+			if present && raw != nil && !ok {
+				fields = append(fields, portal.FieldError{Field: in.Name, Rule: "type"})
+				continue
+			}
+			s = strings.TrimSpace(s)
+			if !validate.CleanText(s) {
+				fields = append(fields, portal.FieldError{Field: in.Name, Rule: "text"})
+				continue
+			}
+			tag := fmt.Sprintf("%s,max=%d", req, def.Limit(spec.Max))
+			if spec.Type == InputDate {
+				tag = req + ",date"
+				if spec.NotFuture {
+					tag += ",notfuture"
+				}
+			}
+			bad := e.Validator.Var(in.Name, s, tag)
+			fields = append(fields, bad...)
+			if len(bad) == 0 && s != "" {
+				out[in.Name] = s
+			}
+		}
+	}
+	if len(fields) > 0 {
+		return nil, &portal.Error{Code: portal.EINVALID, Message: "error.invalid", Fields: fields, Labels: def.Service + ".input"}
+	}
+	return out, nil
+}
+
+func sortedKeys(m portal.Inputs) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// transition chooses the target (conditions), runs the FSM (guards in
+// before_<event>), the event's actions and the target state's on_enter
+// actions, and writes the case, its history row, its timer and the audit
+// entry.
+func (e *Engine) transition(ctx context.Context, f *Firing, ent *Entry, ev *Event) error {
 	c := f.Case
-	svc := e.services[c.Service]
-	machine := fsm.NewFSM(c.State, e.fsmEvents(f.Def), fsm.Callbacks{
+	for _, b := range ev.To.Branches {
+		if b.If == "" {
+			f.To = b.To
+			break
+		}
+		ok, err := ent.Hooks.Conditions[b.If](ctx, f)
+		if err != nil {
+			return err
+		}
+		if ok {
+			f.To = b.To
+			break
+		}
+	}
+	machine := fsm.NewFSM(c.State, fsm.Events{{Name: f.Event, Src: ev.From, Dst: f.To}}, fsm.Callbacks{
 		"before_" + f.Event: func(ctx context.Context, fe *fsm.Event) {
 			for _, name := range ev.Guards {
-				if err := svc.Guards()[name](ctx, f); err != nil {
+				if err := ent.Hooks.Guards[name](ctx, f); err != nil {
 					fe.Cancel(err)
 					return
 				}
@@ -373,31 +521,28 @@ func (e *Engine) transition(ctx context.Context, f *Firing, ev *Event) error {
 		}
 		return fmt.Errorf("workflow.Fire(%s, %s): %w", c.No, f.Event, err)
 	}
-	for _, name := range ev.Actions {
-		if err := svc.Actions()[name](ctx, f); err != nil {
+	actions := slices.Clone(ev.Actions)
+	if f.To != f.From {
+		actions = append(actions, f.Def.States[f.To].OnEnter...)
+	}
+	for _, name := range actions {
+		if err := ent.Hooks.Actions[name](ctx, f); err != nil {
 			return err
 		}
 	}
-	return e.write(ctx, f, machine.Current(), f.Input.Reason, f.Input.Items)
-}
-
-// fsmEvents converts a definition to looplab/fsm events.
-func (e *Engine) fsmEvents(d *Definition) fsm.Events {
-	out := make(fsm.Events, 0, len(d.eventOrder))
-	for _, name := range d.eventOrder {
-		out = append(out, fsm.EventDesc{Name: name, Src: d.Events[name].From, Dst: d.Events[name].To})
-	}
-	return out
+	return e.write(ctx, f, machine.Current())
 }
 
 // write moves the case to state `to` with a compare-and-set on its version
-// and records the step. Edits (to == from) keep the state's deadline.
-func (e *Engine) write(ctx context.Context, f *Firing, to, reason string, items []string) error {
+// and records the step: history (with the inputs), claims, timer, audit.
+// Edits and amendments (to == from) keep the state's deadline.
+func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 	c := f.Case
 	prev := c.Version
 	c.Version++
 	c.UpdatedAt = f.Now
-	if to != f.From || f.Event == portal.EventCreate {
+	created := f.Event == portal.EventCreate
+	if to != f.From || created {
 		c.State = to
 		c.StateSince = f.Now
 		c.DueAt = nil
@@ -407,7 +552,7 @@ func (e *Engine) write(ctx context.Context, f *Firing, to, reason string, items 
 		}
 	}
 	var err error
-	if f.Event == portal.EventCreate {
+	if created {
 		err = f.Tx.InsertCase(ctx, c)
 	} else {
 		err = f.Tx.UpdateCase(ctx, c, prev)
@@ -416,7 +561,7 @@ func (e *Engine) write(ctx context.Context, f *Firing, to, reason string, items 
 		return err
 	}
 	h := &portal.History{CaseID: c.ID, Seq: c.Version, Event: f.Event, From: f.From, To: c.State,
-		ActorRole: f.Role, Reason: reason, Items: items, At: f.Now}
+		ActorRole: f.Role, Inputs: f.Input.Values, At: f.Now}
 	if f.Actor.User != nil {
 		id := f.Actor.User.ID
 		h.ActorID = &id
@@ -425,6 +570,9 @@ func (e *Engine) write(ctx context.Context, f *Firing, to, reason string, items 
 		return err
 	}
 	f.History = append(f.History, *h)
+	if err := e.claim(ctx, f); err != nil {
+		return err
+	}
 	if s := f.Def.States[c.State]; to != f.From && s.OnTimeout != "" && c.DueAt != nil {
 		if err := f.Tx.InsertJob(ctx, &portal.Job{CaseID: c.ID, Event: s.OnTimeout, Version: c.Version, DueAt: *c.DueAt}); err != nil {
 			return err
@@ -435,25 +583,91 @@ func (e *Engine) write(ctx context.Context, f *Firing, to, reason string, items 
 		ent.Role = f.Role
 	}
 	ent.Division = c.Division
-	ent = audit.WithDetail(ent, map[string]any{"from": f.From, "to": c.State, "version": c.Version})
+	detail := map[string]any{"from": f.From, "to": c.State, "version": c.Version}
+	if f.Event == portal.EventAmend {
+		detail["inputs"] = f.Input.Values
+	}
+	ent = audit.WithDetail(ent, detail)
 	return e.Audit.Append(ctx, f.Tx, ent)
+}
+
+// claim keeps the case's claims (workflow file, unique.open) in step with
+// it: taken when it is created, the claims about other people when it is
+// handed in and whenever its form changes after, all given back when it
+// ends. Other transitions change none, and cost nothing.
+func (e *Engine) claim(ctx context.Context, f *Firing) error {
+	def, c := f.Def, f.Case
+	if len(def.Unique.Open) == 0 {
+		return nil
+	}
+	others := slices.ContainsFunc(def.Unique.Open, func(k string) bool { return k != ClaimApplicant })
+	final := def.States[c.State].Final
+	switch {
+	case final && f.From != c.State:
+	case f.Event == portal.EventCreate:
+	case others && (f.Event == portal.EventEdit || e.private(c.Service, f.From) != e.private(c.Service, c.State)):
+	default:
+		return nil
+	}
+	var keys []ClaimKey
+	if !final {
+		for _, kind := range def.Unique.Open {
+			switch {
+			case kind == ClaimApplicant:
+				keys = append(keys, ClaimKey{Key: fmt.Sprintf("applicant:%d", c.ApplicantID)})
+			case !e.private(c.Service, c.State):
+				applicant := c.Applicant
+				if u := f.Actor.User; applicant == nil && u != nil && u.ID == c.ApplicantID {
+					applicant = u // claims change by the applicant's own hand: creating, editing, handing in
+				}
+				more, err := e.entry(c.Service).Hooks.Claims[kind](c, applicant)
+				if err != nil {
+					return err
+				}
+				keys = append(keys, more...)
+			}
+		}
+	}
+	claims := make([]string, len(keys))
+	for i, k := range keys {
+		claims[i] = c.Service + "|" + k.Key
+	}
+	conflict, err := f.Tx.SetClaims(ctx, c.ID, claims)
+	if err != nil || conflict == nil {
+		return err
+	}
+	perr := &portal.Error{Code: portal.ECONFLICT, Rule: "unique_open", Message: "error.duplicate_case",
+		Data: map[string]any{"CaseNo": conflict.CaseNo, "Service": c.Service}, Labels: c.Service + ".field",
+		Err: fmt.Errorf("workflow: %s is claimed by %s", conflict.Claim, conflict.CaseNo)}
+	if conflict.ApplicantID != c.ApplicantID {
+		// Someone else's case: say that it exists, never which.
+		perr.Message, perr.Data = "error.claimed_elsewhere", map[string]any{"Service": c.Service}
+	}
+	for i, k := range keys {
+		if claims[i] == conflict.Claim && k.Field != "" {
+			perr.Fields = []portal.FieldError{{Field: k.Field, Rule: "claimed"}}
+		}
+	}
+	return perr
 }
 
 // Create makes a new case from an applicant's form, in the initial state.
 // With a non-empty idemKey, the same key and form from the same user return
 // the case made the first time; the same key with another form is EINVALID.
 func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string, raw json.RawMessage, idemKey string) (*portal.Case, error) {
-	def, ok := e.defs[service]
-	if !ok {
+	ent := e.entry(service)
+	if ent == nil || !ent.Online() {
 		return nil, portal.Invalid(portal.FieldError{Field: "service", Rule: "oneof"})
 	}
+	def := ent.Def
 	if actor.User == nil {
 		return nil, portal.Errorf(portal.EUNAUTHORIZED, "error.login_required", nil)
 	}
 	if len(idemKey) > 200 {
 		return nil, portal.Invalid(portal.FieldError{Field: "Idempotency-Key", Rule: "max", Param: "200"})
 	}
-	form, division, err := e.services[service].Form(ctx, raw)
+	now := e.Now()
+	form, division, err := e.form(ctx, ent, FormInput{Raw: raw, Mode: Draft, Applicant: actor.User, Now: now})
 	if err != nil {
 		return nil, err
 	}
@@ -464,7 +678,7 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 	sum := sha256.Sum256(append([]byte(service+"\x00"), form...))
 	reqHash := hex.EncodeToString(sum[:])
 	var out *portal.Case
-	err = e.Store.Tx(ctx, func(tx portal.Tx) error {
+	create := func(tx portal.Tx) error {
 		if idemKey != "" {
 			id, hash, err := tx.Idempotency(ctx, actor.User.ID, idemKey)
 			switch {
@@ -477,7 +691,16 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 				return err
 			}
 		}
-		now := e.Now()
+		if def.Unique.WhileValid {
+			valid, err := e.validGrant(ctx, tx, actor.User.ID, service, now)
+			switch {
+			case err == nil:
+				return &portal.Error{Code: portal.ECONFLICT, Rule: "while_valid", Message: "error.holds_valid",
+					Data: map[string]any{"CaseNo": valid.No, "Service": service, "ValidUntil": resultText(valid.Result, portal.ResultValidUntil)}}
+			case portal.ErrorCode(err) != portal.ENOTFOUND:
+				return err
+			}
+		}
 		day := now.In(e.Calendar.Zone).Format("20060102")
 		seq, err := tx.NextSeq(ctx, "case:"+def.Code, day)
 		if err != nil {
@@ -488,8 +711,8 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 			ApplicantID: actor.User.ID, Division: division, District: e.Authz.Divisions().District(division),
 			Form: form, Result: json.RawMessage("{}"), CreatedAt: now,
 		}
-		f := &Firing{Def: def, Case: c, Event: portal.EventCreate, Actor: actor, Role: role, Tx: tx, Now: now, Cal: e.Calendar}
-		if err := e.write(ctx, f, def.Initial, "", nil); err != nil {
+		f := &Firing{Def: def, Case: c, Event: portal.EventCreate, Actor: actor, Role: role, Tx: tx, Now: now, Cal: e.Calendar, e: e}
+		if err := e.write(ctx, f, def.Initial); err != nil {
 			return err
 		}
 		if idemKey != "" {
@@ -499,8 +722,24 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 		}
 		out = c
 		return nil
-	})
+	}
+	err = e.Store.Tx(ctx, create)
+	if pe := portal.AsError(err); pe != nil && pe.Rule == "unique_open" && idemKey != "" {
+		// Two requests with one key raced, and the other committed first:
+		// its case holds the claims. Once more, the key finds that case.
+		err = e.Store.Tx(ctx, create)
+	}
 	return out, err
+}
+
+// form decodes a form through its service, naming the service's field
+// labels in its errors.
+func (e *Engine) form(ctx context.Context, ent *Entry, in FormInput) (json.RawMessage, string, error) {
+	form, division, err := ent.Service.Form(ctx, in)
+	if pe := portal.AsError(err); pe != nil && pe.Labels == "" && len(pe.Fields) > 0 {
+		pe.Labels = ent.ID + ".field"
+	}
+	return form, division, err
 }
 
 // Edit replaces the form of a case in a state where the actor may edit it
@@ -517,11 +756,12 @@ func (e *Engine) Edit(ctx context.Context, actor portal.Actor, no string, raw js
 		if err != nil {
 			return err
 		}
-		if !e.visible(actor, c) {
+		if !e.visible(actor, c, nil) {
 			deniedAction = "case.read"
 			return portal.NotFound(fmt.Errorf("workflow.Edit(%s): out of reach", no))
 		}
-		def := e.defs[c.Service]
+		ent := e.entry(c.Service)
+		def := ent.Def
 		role, ok := e.Authz.Can(actor.User, c.Division, c.Service, EditAction(c.State))
 		if !ok {
 			if len(def.States[c.State].EditableBy) == 0 {
@@ -533,7 +773,8 @@ func (e *Engine) Edit(ctx context.Context, actor portal.Actor, no string, raw js
 		if version != 0 && version != c.Version {
 			return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict"}
 		}
-		form, division, err := e.services[c.Service].Form(ctx, raw)
+		now := e.Now()
+		form, division, err := e.form(ctx, ent, FormInput{Raw: raw, Mode: Draft, Applicant: actor.User, Now: now})
 		if err != nil {
 			return err
 		}
@@ -541,8 +782,8 @@ func (e *Engine) Edit(ctx context.Context, actor portal.Actor, no string, raw js
 			return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden_event"}
 		}
 		c.Form, c.Division, c.District = form, division, e.Authz.Divisions().District(division)
-		f := &Firing{Def: def, Case: c, Event: portal.EventEdit, From: c.State, Actor: actor, Role: role, Tx: tx, Now: e.Now(), Cal: e.Calendar}
-		if err := e.write(ctx, f, c.State, "", nil); err != nil {
+		f := &Firing{Def: def, Case: c, Event: portal.EventEdit, From: c.State, Actor: actor, Role: role, Tx: tx, Now: now, Cal: e.Calendar, e: e}
+		if err := e.write(ctx, f, c.State); err != nil {
 			return err
 		}
 		out = c
@@ -558,9 +799,12 @@ func (e *Engine) Edit(ctx context.Context, actor portal.Actor, no string, raw js
 type View struct {
 	Case     *portal.Case
 	Def      *Definition
+	Service  Service
 	History  []portal.History
-	Allowed  []string // events the viewer may fire now
-	Editable bool     // the viewer may edit the form now
+	Allowed  []string        // events the viewer may fire now
+	Editable bool            // the viewer may edit the form now
+	Owner    bool            // the viewer is the applicant
+	Form     json.RawMessage // the form as the viewer may see it (Service.Show)
 }
 
 // Get returns the case if the actor may see it; otherwise ENOTFOUND,
@@ -573,34 +817,46 @@ func (e *Engine) Get(ctx context.Context, actor portal.Actor, no string) (*View,
 	if err != nil {
 		return nil, err
 	}
-	if !e.visible(actor, c) {
+	if !e.visible(actor, c, hist) {
 		e.denied(ctx, actor, "case.read", no)
 		return nil, portal.NotFound(fmt.Errorf("workflow.Get(%s): out of reach", no))
 	}
-	return e.view(actor, c, e.defs[c.Service], hist), nil
+	return e.view(actor, c, e.entry(c.Service), hist), nil
 }
 
-// view is the case as actor sees it: the events they may fire now and
-// whether they may edit it.
-func (e *Engine) view(actor portal.Actor, c *portal.Case, def *Definition, hist []portal.History) *View {
-	v := &View{Case: c, Def: def, History: hist}
+// view is the case as actor sees it: the events they may fire now, whether
+// they may edit it, and the form with what they may see of it.
+func (e *Engine) view(actor portal.Actor, c *portal.Case, ent *Entry, hist []portal.History) *View {
+	def := ent.Def
+	v := &View{Case: c, Def: def, Service: ent.Service, History: hist, Owner: actor.User != nil && actor.User.ID == c.ApplicantID}
 	for _, ev := range def.EventsFrom(c.State) {
-		if _, ok := e.Authz.Can(actor.User, c.Division, c.Service, ev); ok && !e.separated(actor, def.Events[ev], hist) {
+		if _, ok := e.Authz.Can(actor.User, c.Division, c.Service, EventAction(ev, c.State)); !ok {
+			continue
+		}
+		if _, sep := e.separated(actor, def.Events[ev], hist); !sep {
 			v.Allowed = append(v.Allowed, ev)
 		}
 	}
 	_, v.Editable = e.Authz.Can(actor.User, c.Division, c.Service, EditAction(c.State))
+	form, err := ent.Service.Show(c.Form, v.Owner)
+	if err != nil {
+		// The case is still shown, without a form the viewer must not see in part.
+		e.Log.Error("workflow: form not shown", "case", c.No, "err", err)
+		form = json.RawMessage("{}")
+	}
+	v.Form = form
 	return v
 }
 
-// separated reports whether a separation-of-duty rule stops actor from firing ev.
-func (e *Engine) separated(actor portal.Actor, ev *Event, hist []portal.History) bool {
+// separated reports whether a separation-of-duty rule stops actor from
+// firing ev, and the earlier event that stops them.
+func (e *Engine) separated(actor portal.Actor, ev *Event, hist []portal.History) (string, bool) {
 	for _, h := range hist {
 		if slices.Contains(ev.NotByActorOf, h.Event) && h.ActorID != nil && actor.User != nil && *h.ActorID == actor.User.ID {
-			return true
+			return h.Event, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // ListFilter is what a person may ask of a list.
@@ -614,16 +870,31 @@ type ListFilter struct {
 
 // List returns one page of the cases the actor may see: an applicant's own
 // (newest first), or the cases of a staff member's jurisdiction (oldest
-// first: a queue is worked first come, first served). next is the cursor
-// of the next page, 0 at the end.
+// first: a queue is worked first come, first served); another system sees
+// the cases waiting on it. next is the cursor of the next page, 0 at the end.
 func (e *Engine) List(ctx context.Context, actor portal.Actor, lf ListFilter) (cases []portal.Case, next int64, err error) {
-	if actor.User == nil {
+	u := actor.User
+	if u == nil {
 		return nil, 0, portal.Errorf(portal.EUNAUTHORIZED, "error.login_required", nil)
 	}
-	f := e.Authz.Scope(actor.User, "case", "read")
-	f.Desc = actor.User.Kind == portal.KindApplicant
+	f := e.Authz.Scope(u, "case", "read")
+	f.Desc = u.Kind == portal.KindApplicant
 	f.Service, f.States, f.After = lf.Service, lf.States, lf.After
-	if actor.User.Kind != portal.KindApplicant {
+	switch u.Kind {
+	case portal.KindSystem:
+		service, states, err := e.waiting(u, lf.Service)
+		if err != nil {
+			return nil, 0, err
+		}
+		f.Service = service
+		if len(lf.States) > 0 {
+			states = slices.DeleteFunc(slices.Clone(states), func(st string) bool { return !slices.Contains(lf.States, st) })
+		}
+		f.States = states
+		if len(f.States) == 0 {
+			return nil, 0, nil
+		}
+	case portal.KindStaff:
 		// Staff never see private states (see visible).
 		if len(f.States) == 0 {
 			f.States = e.StaffStates(lf.Service, false)
@@ -653,4 +924,174 @@ func (e *Engine) List(ctx context.Context, actor portal.Actor, lf ListFilter) (c
 		next = cases[limit-1].ID
 	}
 	return cases, next, nil
+}
+
+// waiting returns the service and the states in which cases wait on a
+// system account: those it may fire an event from. A system taking part in
+// several services names the one it lists.
+func (e *Engine) waiting(u *portal.User, service string) (string, []string, error) {
+	divs := e.Authz.Divisions()
+	var svc string
+	var states []string
+	for _, ent := range e.Registry.Online() {
+		if service != "" && ent.ID != service {
+			continue
+		}
+		for _, ev := range ent.Def.EventNames() {
+			for _, st := range ent.Def.Events[ev].From {
+				for _, g := range u.Grants {
+					if _, ok := e.Authz.Can(u, firstLeaf(divs, g.Division), ent.ID, EventAction(ev, st)); ok && !slices.Contains(states, st) {
+						if svc != "" && svc != ent.ID {
+							return "", nil, portal.Invalid(portal.FieldError{Field: "service", Rule: "required"})
+						}
+						svc = ent.ID
+						states = append(states, st)
+					}
+				}
+			}
+		}
+	}
+	return svc, states, nil
+}
+
+// firstLeaf is a street or town beneath division (or division itself):
+// permissions are asked of the divisions cases belong to.
+func firstLeaf(divs *portal.Divisions, division string) string {
+	for d := division; ; {
+		kids := divs.Children(d)
+		if len(kids) == 0 {
+			return d
+		}
+		d = kids[0]
+	}
+}
+
+// validGrant returns the applicant's granted case of service that is still
+// valid (result valid_until today or later, not cancelled), ENOTFOUND if none.
+func (e *Engine) validGrant(ctx context.Context, r portal.Reader, applicantID int64, service string, now time.Time) (*portal.Case, error) {
+	def, ok := e.Definition(service)
+	if !ok {
+		return nil, portal.NotFound(fmt.Errorf("workflow: no service %s", service))
+	}
+	var granted []string
+	for _, st := range def.StateNames() {
+		if def.States[st].Outcome == OutcomeGranted {
+			granted = append(granted, st)
+		}
+	}
+	cases, err := r.ListCases(ctx, portal.CaseFilter{ApplicantID: applicantID, Service: service, States: granted, Desc: true, Limit: 20})
+	if err != nil {
+		return nil, err
+	}
+	today := now.In(e.Calendar.Zone).Format(time.DateOnly)
+	for i := range cases {
+		c := &cases[i]
+		if until := resultText(c.Result, portal.ResultValidUntil); until >= today && resultText(c.Result, portal.ResultCancelledBy) == "" {
+			return c, nil
+		}
+	}
+	return nil, portal.NotFound(fmt.Errorf("workflow: no valid %s", service))
+}
+
+// ValidGrant returns the applicant's granted case of service that is still
+// valid, ENOTFOUND if none (e.g. a valid residence permit to prefill from).
+func (e *Engine) ValidGrant(ctx context.Context, applicantID int64, service string) (*portal.Case, error) {
+	return e.validGrant(ctx, e.Store, applicantID, service, e.Now())
+}
+
+// resultText reads one text of a case's result.
+func resultText(result json.RawMessage, key string) string {
+	var m map[string]any
+	if json.Unmarshal(result, &m) != nil {
+		return ""
+	}
+	s, _ := m[key].(string)
+	return s
+}
+
+// ValidGrant returns the applicant's valid granted case of another service,
+// read inside the firing's transaction (ENOTFOUND if none).
+func (f *Firing) ValidGrant(ctx context.Context, service string) (*portal.Case, error) {
+	return f.e.validGrant(ctx, f.Tx, f.Case.ApplicantID, service, f.Now)
+}
+
+// Amend sets keys of another decided case's result in this transaction —
+// a linked record, e.g. a residence permit cancelled when its holder
+// settles. The other case gets a history step (amend, with the keys as its
+// inputs) and an audit entry; it commits or rolls back with the firing.
+func (f *Firing) Amend(ctx context.Context, no string, set map[string]string) error {
+	c, err := f.Tx.CaseByNoForUpdate(ctx, no)
+	if err != nil {
+		return err
+	}
+	def, ok := f.e.Definition(c.Service)
+	if !ok || !def.Allows(portal.EventAmend, c.State, c.State) {
+		return fmt.Errorf("workflow.Amend(%s): %s cannot be amended in state %s", no, c.Service, c.State)
+	}
+	result := map[string]any{}
+	if len(c.Result) > 0 {
+		if err := json.Unmarshal(c.Result, &result); err != nil {
+			return fmt.Errorf("workflow.Amend(%s): %w", no, err)
+		}
+	}
+	inputs := portal.Inputs{}
+	for k, v := range set {
+		result[k], inputs[k] = v, v
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		return fmt.Errorf("workflow.Amend(%s): %w", no, err)
+	}
+	c.Result = b
+	g := &Firing{Def: def, Case: c, Event: portal.EventAmend, From: c.State, To: c.State, Actor: f.Actor, Role: f.Role,
+		Input: Input{Values: inputs}, Tx: f.Tx, Now: f.Now, Cal: f.Cal, e: f.e}
+	return f.e.write(ctx, g, c.State)
+}
+
+// Granted returns the applicant's cases that ended granted (permits,
+// settlements), newest first, with their results: their account page shows
+// what they hold.
+func (e *Engine) Granted(ctx context.Context, actor portal.Actor) ([]portal.Case, error) {
+	if actor.User == nil || actor.User.Kind != portal.KindApplicant {
+		return nil, nil
+	}
+	var states []string
+	for _, def := range e.Definitions() {
+		for _, st := range def.StateNames() {
+			if def.States[st].Outcome == OutcomeGranted && !slices.Contains(states, st) {
+				states = append(states, st)
+			}
+		}
+	}
+	sort.Strings(states)
+	cases, err := e.Store.ListCases(ctx, portal.CaseFilter{ApplicantID: actor.User.ID, States: states, Desc: true, Limit: 50})
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(cases, func(c portal.Case) bool {
+		def, ok := e.Definition(c.Service)
+		return !ok || def.Outcome(c.State) != OutcomeGranted
+	}), nil
+}
+
+// Prefiller is a service that fills in a new form from what the portal
+// already knows of the applicant (e.g. their valid residence permit).
+type Prefiller interface {
+	Prefill(ctx context.Context, valid func(ctx context.Context, service string) (*portal.Case, error)) (json.RawMessage, error)
+}
+
+// Prefill returns the values a new form of service starts with for the
+// applicant, "{}" when there is nothing to say.
+func (e *Engine) Prefill(ctx context.Context, actor portal.Actor, service string) (json.RawMessage, error) {
+	ent := e.entry(service)
+	if ent == nil || !ent.Online() {
+		return nil, portal.NotFound(nil)
+	}
+	p, ok := ent.Service.(Prefiller)
+	if !ok || actor.User == nil {
+		return json.RawMessage("{}"), nil
+	}
+	return p.Prefill(ctx, func(ctx context.Context, other string) (*portal.Case, error) {
+		return e.ValidGrant(ctx, actor.User.ID, other)
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -16,19 +17,28 @@ import (
 	"tzportal/portal/authz"
 	"tzportal/portal/sqlstore"
 	"tzportal/portal/testkit"
+	"tzportal/portal/validate"
 	"tzportal/portal/workflow"
 	"tzportal/workflows"
 )
 
-// twoLevel is a workflow the portal does not ship: it exercises what the
-// hukou, school and housing services will need — a street decision then a
-// district one by someone else, a system account confirming, and a timer.
+// twoLevel is a workflow the portal does not ship: a street decision then a
+// district one by someone else, branching on where the applicant comes
+// from, a system account confirming with typed inputs, roles that depend on
+// the state, one open case per applicant, and a timer.
 const twoLevel = `service: two-level
 code: TL
 initial: draft
+inputs:
+  reason: {type: text, max: 500}
+  reference: {type: line, max: 40}
+  confirmed_on: {type: date, not_future: true}
+unique:
+  open: [applicant]
 states:
   draft:
     editable_by: [applicant]
+    private: true
   submitted:
     deadline: 2 working days
   street_approved:
@@ -39,6 +49,7 @@ states:
   settled:
     final: true
     outcome: granted
+    on_enter: [stamp]
   rejected:
     final: true
     outcome: refused
@@ -56,38 +67,59 @@ events:
     by: [street_clerk, district_officer]
   approve_district:
     from: [street_approved]
-    to: district_approved
+    to:
+      - {if: local, to: settled}
+      - {to: district_approved}
     by: [district_officer]
     not_by_actor_of: [approve_street]
   confirm_move_out:
     from: [district_approved]
     to: settled
     by: [origin_registry]
+    inputs: {reference: required, confirmed_on: required}
+    idempotent: true
   reject:
-    from: [submitted, street_approved]
     to: rejected
-    by: [street_clerk, district_officer]
-    requires: [reason]
+    by: {street_clerk: [submitted], district_officer: [street_approved]}
+    inputs: {reason: required}
   expire:
     from: [district_approved]
     to: expired
     by: [district_officer]
 `
 
-type twoLevelService struct{}
+// twoLevelService decodes {"division": …, "local": bool}; "local" chooses
+// the branch, and entering settled stamps the result.
+type twoLevelService struct{ workflow.Plain }
+
+type twoLevelForm struct {
+	Division string `json:"division"`
+	Local    bool   `json:"local"`
+}
 
 func (twoLevelService) ID() string                           { return "two-level" }
 func (twoLevelService) Configure(*workflow.Definition) error { return nil }
-func (twoLevelService) Guards() map[string]workflow.Guard    { return nil }
-func (twoLevelService) Actions() map[string]workflow.Action  { return nil }
-func (twoLevelService) Form(_ context.Context, raw json.RawMessage) (json.RawMessage, string, error) {
-	var f struct {
-		Division string `json:"division"`
+func (twoLevelService) Pages() []workflow.Page               { return nil }
+func (twoLevelService) Example() json.RawMessage             { return json.RawMessage(`{"division":"321202001"}`) }
+func (twoLevelService) Hooks() workflow.Hooks {
+	return workflow.Hooks{
+		Conditions: map[string]workflow.Condition{"local": func(_ context.Context, f *workflow.Firing) (bool, error) {
+			var form twoLevelForm
+			err := json.Unmarshal(f.Case.Form, &form)
+			return form.Local, err
+		}},
+		Actions: map[string]workflow.Action{"stamp": func(_ context.Context, f *workflow.Firing) error {
+			f.Case.Result = json.RawMessage(`{"stamped_by":"` + f.Event + `"}`)
+			return nil
+		}},
 	}
-	if err := json.Unmarshal(raw, &f); err != nil || f.Division == "" {
+}
+func (twoLevelService) Form(_ context.Context, in workflow.FormInput) (json.RawMessage, string, error) {
+	var f twoLevelForm
+	if err := json.Unmarshal(in.Raw, &f); err != nil || f.Division == "" {
 		return nil, "", portal.Invalid(portal.FieldError{Field: "division", Rule: "required"})
 	}
-	return raw, f.Division, nil
+	return in.Raw, f.Division, nil
 }
 
 type rig struct {
@@ -113,11 +145,11 @@ func newRig(t *testing.T) *rig {
 	}
 	svc := []workflow.Service{twoLevelService{}}
 	roles := map[string]bool{"applicant": true, "street_clerk": true, "district_officer": true, "supervisor": true, "origin_registry": true}
-	defs, err := workflow.LoadAll(fstest.MapFS{"two-level.yaml": {Data: []byte(twoLevel)}}, workflow.RegistryFor(roles, svc))
+	reg, err := workflow.NewRegistry(roles, svc, fstest.MapFS{"two-level.yaml": {Data: []byte(twoLevel)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := az.AddPolicies(defs["two-level"].Policies()); err != nil {
+	if err := az.AddPolicies(reg.Policies()); err != nil {
 		t.Fatal(err)
 	}
 	cal, err := workflow.LoadCalendar(workflows.FS)
@@ -125,11 +157,11 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	clock := testkit.NewClock(time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC))
-	e, err := workflow.NewEngine(defs, svc)
+	e, err := workflow.NewEngine(workflow.Config{Registry: reg, Store: db, Authz: az, Audit: audit.New(make([]byte, 32), clock.Now),
+		Calendar: cal, Validator: validate.New(validate.Options{Now: clock.Now}), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Store, e.Authz, e.Audit, e.Calendar, e.Now = db, az, audit.New(make([]byte, 32), clock.Now), cal, clock.Now
 	r := &rig{e: e, db: db, clock: clock, users: map[string]*portal.User{}}
 	add := func(name string, kind portal.UserKind, grants ...portal.Grant) {
 		u := &portal.User{Kind: kind, Name: name, Login: name, CreatedAt: clock.Now(), Grants: grants}
@@ -151,6 +183,7 @@ func newRig(t *testing.T) *rig {
 		r.users[name] = u
 	}
 	add("applicant1", portal.KindApplicant)
+	add("applicant2", portal.KindApplicant)
 	add("clerk", portal.KindStaff, portal.Grant{Role: "street_clerk", Division: "321202001"})
 	add("officer_a", portal.KindStaff, portal.Grant{Role: "district_officer", Division: "321202"})
 	add("officer_b", portal.KindStaff, portal.Grant{Role: "district_officer", Division: "321202"})
@@ -194,7 +227,10 @@ func TestTwoLevelDecisionWithSeparationOfDuties(t *testing.T) {
 	}
 	step("officer_b", "approve_district", "")
 	step("applicant1", "confirm_move_out", portal.EFORBIDDEN)
-	step("registry", "confirm_move_out", "")
+	confirm := workflow.Input{Values: portal.Inputs{"reference": "QC-2026-001", "confirmed_on": "2026-11-30"}}
+	if _, err := r.e.Fire(ctx, r.as("registry"), no, "confirm_move_out", confirm); err != nil {
+		t.Fatal(err)
+	}
 	v, err = r.e.Get(ctx, r.as("registry"), no)
 	if err != nil || v.Case.State != "settled" {
 		t.Fatalf("after the registry's confirmation: %v %v", v, err)
@@ -205,6 +241,162 @@ func TestTwoLevelDecisionWithSeparationOfDuties(t *testing.T) {
 	}
 	if roles != "create:applicant submit:applicant approve_street:district_officer approve_district:district_officer confirm_move_out:origin_registry " {
 		t.Errorf("timeline roles: %s", roles)
+	}
+	if last := v.History[len(v.History)-1]; last.Inputs.Text("reference") != "QC-2026-001" || last.Inputs.Text("confirmed_on") != "2026-11-30" {
+		t.Errorf("the step's inputs are not stored with it: %v", last.Inputs)
+	}
+	if string(v.Case.Result) != `{"stamped_by":"confirm_move_out"}` {
+		t.Errorf("entering settled did not run its on_enter action: %s", v.Case.Result)
+	}
+	// The registry retries: the same inputs answer as the first time and
+	// change nothing; other inputs are a conflict.
+	again, err := r.e.Fire(ctx, r.as("registry"), no, "confirm_move_out", confirm)
+	if err != nil || again.Case.State != "settled" || again.Case.Version != v.Case.Version {
+		t.Errorf("repeat: %v (version %d, was %d)", err, again.Case.Version, v.Case.Version)
+	}
+	other := workflow.Input{Values: portal.Inputs{"reference": "QC-2026-999", "confirmed_on": "2026-11-30"}}
+	if _, err := r.e.Fire(ctx, r.as("registry"), no, "confirm_move_out", other); portal.ErrorCode(err) != portal.ECONFLICT {
+		t.Errorf("a confirmation with another reference after the first: %v, want a conflict", err)
+	}
+}
+
+// create makes and submits a case of applicant with form.
+func (r *rig) submitted(t *testing.T, applicant, form string) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := r.e.Create(ctx, r.as(applicant), "two-level", json.RawMessage(form), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.e.Fire(ctx, r.as(applicant), c.No, "submit", workflow.Input{}); err != nil {
+		t.Fatal(err)
+	}
+	return c.No
+}
+
+func TestBranchChosenByCondition(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	no := r.submitted(t, "applicant1", `{"division":"321202001","local":true}`)
+	if _, err := r.e.Fire(ctx, r.as("clerk"), no, "approve_street", workflow.Input{}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := r.e.Fire(ctx, r.as("officer_a"), no, "approve_district", workflow.Input{})
+	if err != nil || v.Case.State != "settled" {
+		t.Fatalf("a local case goes straight to settled: %v %v", v, err)
+	}
+	if string(v.Case.Result) != `{"stamped_by":"approve_district"}` {
+		t.Errorf("settled's on_enter action runs whichever event enters it: %s", v.Case.Result)
+	}
+}
+
+func TestInputsAreDeclaredTypedAndChecked(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	no := r.submitted(t, "applicant1", `{"division":"321202001"}`)
+	fire := func(values portal.Inputs) *portal.Error {
+		_, err := r.e.Fire(ctx, r.as("clerk"), no, "reject", workflow.Input{Values: values})
+		return portal.AsError(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		values portal.Inputs
+		field  string
+		rule   string
+	}{
+		{"missing", portal.Inputs{}, "reason", "required"},
+		{"blank", portal.Inputs{"reason": "   "}, "reason", "required"},
+		{"too long", portal.Inputs{"reason": strings.Repeat("长", 501)}, "reason", "max"},
+		{"not declared for the event", portal.Inputs{"reason": "x", "reference": "y"}, "reference", "unknown_field"},
+		{"wrong type", portal.Inputs{"reason": []string{"x"}}, "reason", "type"},
+		{"control characters", portal.Inputs{"reason": "a\x00b"}, "reason", "text"},
+	} {
+		e := fire(tc.values)
+		if e == nil || e.Code != portal.EINVALID || !slices.ContainsFunc(e.Fields, func(f portal.FieldError) bool { return f.Field == tc.field && f.Rule == tc.rule }) {
+			t.Errorf("%s: %+v, want %s %s", tc.name, e, tc.field, tc.rule)
+		}
+		if e != nil && e.Labels != "two-level.input" {
+			t.Errorf("%s: labels %q: the fields are the service's inputs", tc.name, e.Labels)
+		}
+	}
+	v, err := r.e.Fire(ctx, r.as("clerk"), no, "reject", workflow.Input{Values: portal.Inputs{"reason": "  材料不符  "}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.History[len(v.History)-1].Inputs; len(got) != 1 || got.Text("reason") != "材料不符" {
+		t.Errorf("stored inputs: %v (trimmed, nothing else)", got)
+	}
+}
+
+func TestRolesDependOnTheState(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	reason := workflow.Input{Values: portal.Inputs{"reason": "不符合条件"}}
+	no := r.submitted(t, "applicant1", `{"division":"321202001"}`)
+	if _, err := r.e.Fire(ctx, r.as("officer_a"), no, "reject", reason); portal.ErrorCode(err) != portal.EFORBIDDEN {
+		t.Errorf("a district officer rejects at the street's step: %v", err)
+	}
+	if _, err := r.e.Fire(ctx, r.as("clerk"), no, "approve_street", workflow.Input{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.e.Fire(ctx, r.as("clerk"), no, "reject", reason); portal.ErrorCode(err) != portal.EFORBIDDEN {
+		t.Errorf("the street clerk rejects at the district's step: %v", err)
+	}
+	if _, err := r.e.Fire(ctx, r.as("clerk"), no, "approve_district", workflow.Input{}); portal.ErrorCode(err) != portal.EFORBIDDEN {
+		t.Errorf("the street clerk decides for the district: %v", err)
+	}
+	if _, err := r.e.Fire(ctx, r.as("officer_a"), no, "reject", reason); err != nil {
+		t.Errorf("the district officer rejects at review: %v", err)
+	}
+}
+
+func TestOneOpenCasePerApplicant(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	first, err := r.e.Create(ctx, r.as("applicant1"), "two-level", json.RawMessage(`{"division":"321202001"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.e.Create(ctx, r.as("applicant1"), "two-level", json.RawMessage(`{"division":"321202002"}`), "")
+	e := portal.AsError(err)
+	if e == nil || e.Code != portal.ECONFLICT || e.Rule != "unique_open" || e.Data["CaseNo"] != first.No {
+		t.Fatalf("a second open case: %+v, want 409 naming %s", e, first.No)
+	}
+	if _, err := r.e.Create(ctx, r.as("applicant2"), "two-level", json.RawMessage(`{"division":"321202001"}`), ""); err != nil {
+		t.Errorf("another applicant: %v", err)
+	}
+	if _, err := r.e.Fire(ctx, r.as("applicant1"), first.No, "submit", workflow.Input{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.e.Fire(ctx, r.as("clerk"), first.No, "reject", workflow.Input{Values: portal.Inputs{"reason": "不符合条件"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.e.Create(ctx, r.as("applicant1"), "two-level", json.RawMessage(`{"division":"321202001"}`), ""); err != nil {
+		t.Errorf("after the first case ended, a new one: %v", err)
+	}
+}
+
+func TestSystemSeesOnlyWhatWaitsOnIt(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	no := r.submitted(t, "applicant1", `{"division":"321202001"}`)
+	if _, err := r.e.Get(ctx, r.as("registry"), no); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("the registry reads a case that does not wait on it: %v", err)
+	}
+	if cases, _, err := r.e.List(ctx, r.as("registry"), workflow.ListFilter{}); err != nil || len(cases) != 0 {
+		t.Errorf("the registry's list: %d cases, %v", len(cases), err)
+	}
+	for _, s := range []struct{ who, ev string }{{"clerk", "approve_street"}, {"officer_a", "approve_district"}} {
+		if _, err := r.e.Fire(ctx, r.as(s.who), no, s.ev, workflow.Input{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases, _, err := r.e.List(ctx, r.as("registry"), workflow.ListFilter{})
+	if err != nil || len(cases) != 1 || cases[0].No != no {
+		t.Fatalf("the registry's list once the case waits on it: %v %v", cases, err)
+	}
+	if _, err := r.e.Fire(ctx, r.as("registry"), no, "expire", workflow.Input{}); portal.ErrorCode(err) != portal.EFORBIDDEN {
+		t.Errorf("the registry fires another event: %v", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,23 +15,53 @@ import (
 	"time"
 
 	"tzportal/policies"
+	"tzportal/portal"
 	"tzportal/portal/account"
-	"tzportal/portal/residence"
+	"tzportal/portal/boot"
+	"tzportal/portal/pii"
 	"tzportal/portal/validate"
 	"tzportal/portal/workflow"
 	"tzportal/workflows"
 )
 
-// shippedRegistry is what the portal checks workflow files against: the
-// roles of policies/roles.yaml and the guards and actions of the services.
-func shippedRegistry(tb testing.TB) (workflow.Registry, []workflow.Service) {
+// shippedServices are the portal's services, built as boot builds them.
+func shippedServices(tb testing.TB) []workflow.Service {
+	tb.Helper()
+	sealer, err := pii.NewSealer(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return boot.Services(boot.Deps{Validator: validate.New(validate.Options{}), Sealer: sealer, Counties: portal.NewCounties(nil)})
+}
+
+// shippedKnown is what the portal checks workflow files against: the roles
+// of policies/roles.yaml and the hooks of the services.
+func shippedKnown(tb testing.TB) (workflow.Known, []workflow.Service) {
 	tb.Helper()
 	names, err := account.RoleNames(policies.FS)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	services := []workflow.Service{residence.New(validate.New(validate.Options{}))}
-	return workflow.RegistryFor(names, services), services
+	services := shippedServices(tb)
+	k := workflow.Known{Roles: names, Hooks: map[string]workflow.Hooks{}}
+	for _, s := range services {
+		k.Hooks[s.ID()] = s.Hooks()
+	}
+	return k, services
+}
+
+// shippedRegistry is the registry of the shipped workflows and services.
+func shippedRegistry(tb testing.TB) *workflow.Registry {
+	tb.Helper()
+	names, err := account.RoleNames(policies.FS)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	reg, err := workflow.NewRegistry(names, shippedServices(tb), workflows.FS)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return reg
 }
 
 // FuzzParseDefinition: any bytes as a workflow file never panic; a refusal
@@ -46,7 +77,7 @@ func FuzzParseDefinition(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(shipped)
-	reg, services := shippedRegistry(f)
+	reg, services := shippedKnown(f)
 	cal, err := workflow.LoadCalendar(workflows.FS)
 	if err != nil {
 		f.Fatal(err)
@@ -78,18 +109,20 @@ func FuzzParseDefinition(f *testing.F) {
 		}
 		for _, name := range events {
 			e := def.Events[name]
-			if e == nil || len(e.By) == 0 || len(e.From) == 0 {
+			if e == nil || len(e.By.All()) == 0 || len(e.From) == 0 || len(e.To.Branches) == 0 {
 				t.Fatalf("accepted event %s: %+v", name, e)
 			}
-			if _, ok := def.States[e.To]; !ok {
-				t.Fatalf("accepted event %s to unknown state %q", name, e.To)
+			for _, to := range e.To.States() {
+				if _, ok := def.States[to]; !ok {
+					t.Fatalf("accepted event %s to unknown state %q", name, to)
+				}
 			}
 			for _, from := range e.From {
-				if s, ok := def.States[from]; !ok || s.Final || from == e.To {
+				if s, ok := def.States[from]; !ok || s.Final || slices.Contains(e.To.States(), from) || len(e.By.From(from)) == 0 {
 					t.Fatalf("accepted event %s from %q", name, from)
 				}
 			}
-			for _, r := range e.By {
+			for _, r := range e.By.All() {
 				if !reg.Roles[r] {
 					t.Fatalf("accepted event %s by unknown role %q", name, r)
 				}
@@ -118,9 +151,10 @@ func FuzzParseDefinition(f *testing.F) {
 				t.Fatalf("policy line %v", p)
 			}
 		}
-		if def.Service == "residence-permit" {
-			// Wiring may refuse bad settings; it must not panic.
-			workflow.NewEngine(map[string]*workflow.Definition{def.Service: def}, services)
+		for _, s := range services {
+			if s.ID() == def.Service {
+				s.Configure(def) // it may refuse bad settings; it must not panic
+			}
 		}
 	})
 }
@@ -128,7 +162,7 @@ func FuzzParseDefinition(f *testing.F) {
 // parseNoPanic is workflow.Parse with a panic caught and returned with its
 // stack, so that one bad input fails its test instead of stopping every
 // other test of the package.
-func parseNoPanic(file string, src []byte, reg workflow.Registry) (def *workflow.Definition, err error, panicked string) {
+func parseNoPanic(file string, src []byte, reg workflow.Known) (def *workflow.Definition, err error, panicked string) {
 	defer func() {
 		if p := recover(); p != nil {
 			def, err, panicked = nil, fmt.Errorf("panic: %v", p), fmt.Sprintf("%v\n%s", p, debug.Stack())
@@ -153,7 +187,7 @@ func leaves(err error) []error {
 // TestFuzzSeedsCoverRefusals makes sure the seed corpus keeps exercising
 // both outcomes of Parse, so the fuzz target checks more than the happy path.
 func TestFuzzSeedsCoverRefusals(t *testing.T) {
-	reg, _ := shippedRegistry(t)
+	reg, _ := shippedKnown(t)
 	dir := "testdata/fuzz/FuzzParseDefinition"
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -43,15 +43,15 @@ func (e *Engine) fireTimer(ctx context.Context, j portal.Job) (bool, error) {
 			return err
 		}
 		now := e.Now()
-		def := e.defs[c.Service]
+		ent := e.entry(c.Service)
+		def := ent.Def
 		st := def.States[c.State]
 		if c.Version != j.Version || st.OnTimeout != j.Event {
 			return tx.FinishJob(ctx, j.ID, now, "obsolete")
 		}
 		actor := portal.Actor{System: Scheduler}
-		f := &Firing{Def: def, Case: c, Event: j.Event, From: c.State, Actor: actor, Role: Scheduler, Tx: tx, Now: now, Cal: e.Calendar,
-			Input: Input{Reason: "timeout"}}
-		if err := e.transition(ctx, f, def.Events[j.Event]); err != nil {
+		f := &Firing{Def: def, Case: c, Event: j.Event, From: c.State, Actor: actor, Role: Scheduler, Tx: tx, Now: now, Cal: e.Calendar, e: e}
+		if err := e.transition(ctx, f, ent, def.Events[j.Event]); err != nil {
 			return err
 		}
 		fired = true

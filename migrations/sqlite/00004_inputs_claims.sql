@@ -1,0 +1,39 @@
+-- Typed event inputs and claims.
+--
+-- case_history.inputs holds every input a step was given, as declared in its
+-- workflow file (reason, items, reference, confirmed_on…); the reason and
+-- items columns become two inputs among others.
+--
+-- case_claims keeps what must be unique among open cases (workflow files,
+-- "unique"): one row per claim, e.g. "residence-permit|applicant:42" or
+-- "hukou-transfer|person:<blind index of an ID number>". The primary key makes
+-- a second open application impossible, whatever the race; a case gives its
+-- claims back when it ends.
+
+-- +goose Up
+ALTER TABLE case_history ADD COLUMN inputs TEXT NOT NULL DEFAULT '{}';
+UPDATE case_history SET inputs = json_set(inputs, '$.reason', reason) WHERE reason <> '';
+UPDATE case_history SET inputs = json_set(inputs, '$.items', json(items)) WHERE items <> '[]';
+ALTER TABLE case_history DROP COLUMN reason;
+ALTER TABLE case_history DROP COLUMN items;
+
+CREATE TABLE case_claims (
+    claim   TEXT PRIMARY KEY,
+    case_id INTEGER NOT NULL REFERENCES cases (id)
+);
+CREATE INDEX case_claims_case ON case_claims (case_id);
+
+-- Until now an applicant could hold several open residence-permit
+-- applications: the oldest open one of each applicant claims.
+INSERT INTO case_claims (claim, case_id)
+SELECT 'residence-permit|applicant:' || applicant_id, min(id) FROM cases
+WHERE service = 'residence-permit' AND state NOT IN ('approved', 'rejected', 'withdrawn', 'discarded')
+GROUP BY applicant_id;
+
+-- +goose Down
+DROP TABLE case_claims;
+ALTER TABLE case_history ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE case_history ADD COLUMN items TEXT NOT NULL DEFAULT '[]';
+UPDATE case_history SET reason = COALESCE(json_extract(inputs, '$.reason'), ''),
+    items = COALESCE(json_extract(inputs, '$.items'), '[]');
+ALTER TABLE case_history DROP COLUMN inputs;
