@@ -134,9 +134,9 @@ func (s *Server) formPage(c *fiber.Ctx, d *formData, status int, err error) erro
 	if err != nil {
 		p.Errors, p.Summary = fieldMessages(c, err)
 		if d.Page.List != "" && d.Item != "" {
-			p.Errors = entryErrors(p.Errors, d.Page.List, d.Item)
+			p.Errors = entryErrors(p.Errors, d.Page.List, d.entry)
 		}
-		linkErrors(p.Summary, d.Page.List, d.Item)
+		linkErrors(p.Summary, d.Page.List, d.entry)
 	}
 	return s.write(c, status, "form", p)
 }
@@ -264,7 +264,10 @@ func (s *Server) editCase(c *fiber.Ctx) error {
 	_, err = s.Engine.Edit(ctx(c), actor(c), no, form, version)
 	if formError(err) {
 		d := s.editData(loc(c), v, p, item, flow)
-		d.Version, d.Values = version, vals
+		d.Version, d.Values, d.entry = version, vals, item
+		if item == "new" {
+			d.entry = strconv.Itoa(listLen(v.Form, p.List)) // where the new entry would have gone
+		}
 		return s.formPage(c, d, status(portal.ErrorCode(err)), err)
 	}
 	if err != nil {

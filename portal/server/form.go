@@ -40,6 +40,7 @@ type formData struct {
 	AddHref  string // a list page: where "add" goes
 	NextHref string // a list page: where "continue" goes
 	Full     bool   // a list page that holds its maximum
+	entry    string // the index the errors of the entry being saved name
 }
 
 // pageOf returns the page of a service with id ("": the first).
@@ -151,6 +152,14 @@ func storedValues(form json.RawMessage, p workflow.Page, item string) map[string
 		}
 	}
 	return v
+}
+
+// listLen is the number of entries of a list field of a form.
+func listLen(form json.RawMessage, list string) int {
+	var m map[string]any
+	json.Unmarshal(form, &m)
+	l, _ := m[list].([]any)
+	return len(l)
 }
 
 // entryErrors keeps the errors of one list entry and names them as its

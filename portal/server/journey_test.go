@@ -641,3 +641,15 @@ func TestWorklistPages(t *testing.T) {
 		t.Errorf("after the 2-working-day limit, overdue: %d, want 7", len(items))
 	}
 }
+
+// TestEveryServiceHasItsTexts: every message id the online services'
+// workflows and forms need exists in both languages.
+func TestEveryServiceHasItsTexts(t *testing.T) {
+	p := testkit.Start(t, testkit.Backend{}, nil)
+	if missing := p.MissingTexts(); len(missing) > 0 {
+		t.Errorf("%d texts missing:\n%s", len(missing), strings.Join(missing, "\n"))
+	}
+	if missing := p.Catalog.Missing(); len(missing["zh-CN"])+len(missing["en"]) > 0 {
+		t.Errorf("message ids in one language only: %v", missing)
+	}
+}

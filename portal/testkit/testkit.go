@@ -245,6 +245,7 @@ type Options struct {
 	Logger                             *slog.Logger      // default: discard (PORTAL_TEST_LOG=1 prints)
 	WrapStore                          func(portal.Store) portal.Store
 	DBRoundTrips, RedisRoundTrips      *atomic.Int64 // count round trips (see boot.Options)
+	Plugins                            []boot.Plugin // services shipped with their own files
 }
 
 // StartWith runs a portal as Start does, with more control.
@@ -288,7 +289,7 @@ func StartWith(tb testing.TB, o Options) *Portal {
 		}
 	}
 	p, err := boot.Open(context.Background(), cfg, boot.Options{Logger: logger, Now: clock.Now, Migrate: true, RedisPrefix: prefix, WrapStore: o.WrapStore,
-		DBRoundTrips: o.DBRoundTrips, RedisRoundTrips: o.RedisRoundTrips})
+		DBRoundTrips: o.DBRoundTrips, RedisRoundTrips: o.RedisRoundTrips, Plugins: o.Plugins})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -449,4 +450,63 @@ func (p *Portal) MustUserID(tb testing.TB, login string) int64 {
 		tb.Fatalf("MustUserID(%s): %v", login, err)
 	}
 	return u.ID
+}
+
+// MissingTexts lists the message ids an online service needs and a
+// language lacks ("en: hukou-transfer.state.settled"): the name and guide,
+// a label for every state, event, input, material, page and field, the
+// next step of every state for applicants and staff, the confirmation of
+// every event and of a negative one's question. A new service is checked
+// the day it exists.
+func (p *Portal) MissingTexts() []string {
+	var out []string
+	for _, e := range p.Registry.Online() {
+		def, svc := e.Def, e.ID+"."
+		ids := []string{"name", "guide.summary", "guide.who", "guide.conditions", "guide.time_limit", "guide.fee", "guide.basis",
+			"done.create", "done.edit"}
+		for _, st := range def.StateNames() {
+			ids = append(ids, "state."+st, "next."+st+".applicant", "next."+st+".staff")
+			if def.States[st].Outcome == "refused" {
+				ids = append(ids, "refusal_title")
+			}
+		}
+		for _, ev := range def.EventNames() {
+			ids = append(ids, "event."+ev, "action."+ev, "done."+ev)
+			if def.Negative(ev) {
+				ids = append(ids, "action."+ev+"_confirm", "confirm."+ev)
+			}
+		}
+		for _, in := range def.InputNames() {
+			ids = append(ids, "input."+in)
+		}
+		for _, m := range def.Material {
+			ids = append(ids, "material."+m)
+		}
+		for _, pg := range e.Service.Pages() {
+			ids = append(ids, "page."+pg.ID)
+			if pg.List != "" {
+				ids = append(ids, "field."+pg.List+".entry", "empty."+pg.ID, "add."+pg.ID)
+			}
+			for _, f := range pg.Fields {
+				ids = append(ids, "field."+f.Name)
+				if pg.List != "" {
+					ids = append(ids, "field."+pg.List+"."+f.Name)
+				}
+				if f.Kind == "choice" {
+					for _, o := range f.Options {
+						ids = append(ids, "option."+f.Name+"."+o)
+					}
+				}
+			}
+		}
+		for _, lang := range []string{"zh-CN", "en"} {
+			l := p.Catalog.L(lang)
+			for _, id := range ids {
+				if !l.Has(svc + id) {
+					out = append(out, lang+": "+svc+id)
+				}
+			}
+		}
+	}
+	return out
 }
