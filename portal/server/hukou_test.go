@@ -149,7 +149,7 @@ func TestHukouTransferAcrossRegions(t *testing.T) {
 		// The street accepts; the district decides; nobody else.
 		fire(t, r.clerk, no, "accept", nil, http.StatusOK)
 		fire(t, r.clerk, no, "approve", nil, http.StatusForbidden) // the street clerk: not the district's decision
-		fire(t, r.other, no, "approve", nil, http.StatusNotFound) // another district: out of reach
+		fire(t, r.other, no, "approve", nil, http.StatusNotFound)  // another district: out of reach
 		if res := r.system(t, "POST", "/api/v1/cases/"+no+"/events/approve", nil); res.Status != http.StatusNotFound {
 			t.Errorf("the registry approves a case that does not wait on it: %d", res.Status)
 		}
