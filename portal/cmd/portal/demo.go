@@ -52,6 +52,18 @@ func seedDemo(ctx context.Context, p *boot.Portal, out io.Writer) error {
 			return err
 		}
 	}
+	// The origin registry confirms hukou move-outs through the API with a
+	// token, shown once: when the demo first creates the account.
+	registry := "        (its token was shown when it was created)"
+	if _, err := p.DB.UserByLogin(ctx, demoRegistry); portal.ErrorCode(err) == portal.ENOTFOUND {
+		_, token, err := p.Accounts.AddSystem(ctx, actor, demoRegistry, "迁出地户籍系统（演示）", "origin_registry", "321200")
+		if err != nil {
+			return err
+		}
+		registry = "        Authorization: Bearer " + token
+	} else if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, `
 Demo accounts (password for all: %s)
   applicant         login %s (or ID number %s)
@@ -59,7 +71,12 @@ Demo accounts (password for all: %s)
   district officer  login officer      海陵区 321202
   supervisor        login supervisor   泰州市 321200
   admin             login admin        泰州市 321200
+  origin registry   system %s     confirms hukou move-outs through the API
+%s
 
-`, demoPassword, demoApplicantMobile, demoApplicantID)
+`, demoPassword, demoApplicantMobile, demoApplicantID, demoRegistry, registry)
 	return nil
 }
+
+// demoRegistry is the login of the demo's origin registry system account.
+const demoRegistry = "registry"

@@ -1,0 +1,264 @@
+package browsertest
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"tzportal/portal/pii"
+	"tzportal/portal/testkit"
+)
+
+// TestHukouJourneys walks the household-registration transfer (户口迁移)
+// in a real browser, once with JavaScript and once without: an applicant
+// on a phone fills the pages in (where to, the family as a task list with a
+// mistake shown beside its field, a change of mind removed, the basis with
+// its follow-up fields, the origin, no Yangtze-Delta time), checks the
+// answers and submits; the street clerk accepts, the district officer
+// approves and records a paper move-out certificate; the applicant sees the
+// family settled. With JavaScript on, every page looked at is audited with
+// axe-core and the design checks (reflow, tap targets, focus).
+func TestHukouJourneys(t *testing.T) {
+	for _, js := range []bool{true, false} {
+		name := "javascript"
+		if !js {
+			name = "no-javascript"
+		}
+		t.Run(name, func(t *testing.T) {
+			hukouJourney(t, js)
+		})
+	}
+}
+
+var hukouNoRE = regexp.MustCompile(`TZHK\d{14}`)
+
+func hukouJourney(t *testing.T, js bool) {
+	p := testkit.Start(t, testkit.Backend{}, nil)
+	p.MustStaff(t, "clerk1", "street_clerk", "321202001")
+	p.MustStaff(t, "officer", "district_officer", "321202")
+	a := testkit.Applicants[0]
+	p.MustApplicant(t, a)
+	b := newBrowser(t, js)
+	t.Logf("screenshots: %s", b.shots)
+
+	child := testkit.IDNumber("32032120150610003")
+	badChild := child[:17] + map[bool]string{true: "0", false: "1"}[child[17] != '0']
+	spouse := testkit.IDNumber("32032119900215004")
+	const childName, spouseName = "张小明", "李梅"
+
+	// The applicant, on a phone, logs in and starts from the home page.
+	app := b.person("hukou-applicant", phone)
+	app.visit(p.URL + "/login")
+	app.sees("main h1", "登录")
+	app.look("login")
+	app.typeInto("#field-login", a.Mobile)
+	app.typeInto("#field-password", testkit.Password)
+	app.submit("log in", `main form button[type=submit]`)
+	app.sees("main h1", "我的办件")
+	app.visit(p.URL + "/")
+	app.sees("main", "户口迁移（落户）")
+	app.look("home")
+	app.submit("start the transfer", `main a.button[href="/cases/new?service=hukou-transfer"]`)
+
+	// Page 1: where to.
+	app.sees(".step", "第1步，共6步", "迁到哪里")
+	app.sees("main h1", "户口迁移（落户）")
+	app.look("01-where")
+	app.do("choose the street", setSelect("#field-division", "321202001"))
+	app.typeInto("#field-address", "海陵区东进东路18号3幢201室")
+	app.submit("save where", `main form button[type=submit]`)
+	caseURL := app.location()
+	no := hukouNoRE.FindString(caseURL)
+	if no == "" {
+		t.Fatalf("no case number in %s", caseURL)
+	}
+	caseURL = p.URL + "/cases/" + no
+
+	// Page 2: the family, a task list. Nobody yet.
+	app.sees(".step", "第2步，共6步", "谁一起迁")
+	app.sees("main .empty", "只迁您本人")
+	app.look("02-family-empty")
+	app.submit("add a member", `main a.button[href*="item=new"]`)
+	app.look("03-family-add")
+	app.do("a child", chromedp.Click(chromedp.CSS("#relation-child")))
+	app.typeInto("#field-name", childName)
+	app.typeInto("#field-id_number", badChild)
+	app.submit("add the child with a typo", `main form button[type=submit]`)
+	app.sees("#error-id_number", "公民身份号码不正确")
+	app.sees(".error-summary", "公民身份号码不正确")
+	if got := app.attr(`.error-summary a[href="#field-id_number"]`, "href"); got != "#field-id_number" {
+		t.Errorf("the error summary does not link to the field: %q", got)
+	}
+	if got := app.value("#field-id_number"); got != badChild {
+		t.Errorf("the ID number typed was not kept: %q, want %q", got, badChild)
+	}
+	if got := app.value("#field-name"); got != childName {
+		t.Errorf("the name typed was not kept: %q", got)
+	}
+	if got := app.attr("#field-id_number", "aria-describedby"); !strings.Contains(got, "error-id_number") {
+		t.Errorf("the error is not tied to the field: aria-describedby=%q", got)
+	}
+	if !app.checked("#relation-child") {
+		t.Error("the relation chosen was not kept")
+	}
+	app.look("03-family-error")
+	app.typeInto("#field-id_number", child)
+	app.submit("add the child", `main form button[type=submit]`)
+	app.sees("main .entries", "家庭成员 1", childName, "子女", child)
+
+	// A spouse, added, then removed: the remove button is behind a question.
+	app.submit("add another member", `main a.button[href*="item=new"]`)
+	app.do("a spouse", chromedp.Click(chromedp.CSS("#relation-spouse")))
+	app.typeInto("#field-name", spouseName)
+	app.typeInto("#field-id_number", spouse)
+	app.submit("add the spouse", `main form button[type=submit]`)
+	app.sees("main .entries", "家庭成员 1", childName, "家庭成员 2", spouseName, "配偶")
+	app.look("04-family-two")
+	const second = `main .entries > li:nth-child(2)`
+	if app.shown(second + ` details.confirm button[type=submit]`) {
+		t.Error("the confirm button of a removal shows before the person asks to remove")
+	}
+	app.do("ask to remove the spouse", chromedp.Click(chromedp.CSS(second+` details.confirm > summary`)))
+	if !app.shown(second + ` details.confirm button[type=submit]`) {
+		t.Fatal("opening the removal does not show its confirm button")
+	}
+	app.look("05-family-remove-confirm")
+	app.submit("remove the spouse", second+` details.confirm button[type=submit]`)
+	app.sees("main .entries", childName)
+	if got := app.text("main"); strings.Contains(got, spouseName) {
+		t.Errorf("the spouse is still listed after the removal:\n%s", got)
+	}
+	app.look("06-family-one")
+	app.submit("continue", `main a.button[href*="step=basis"]`)
+
+	// Page 3: the basis; the chosen basis's follow-up fields show under it.
+	app.sees(".step", "第3步，共6步", "落户依据")
+	if app.shown("#field-employer") {
+		t.Error("the employer field shows before employment is chosen")
+	}
+	app.look("07-basis")
+	app.do("choose employment", chromedp.Click(chromedp.CSS("#basis-employment")))
+	for _, f := range []string{"#field-employer", "#field-contract_start", "#field-insurance_months"} {
+		if !app.shown(f) {
+			t.Errorf("%s does not show once employment is chosen", f)
+		}
+	}
+	for _, f := range []string{"#field-property_cert_no", "#field-lease_no"} {
+		if app.shown(f) {
+			t.Errorf("%s of another basis shows", f)
+		}
+	}
+	app.typeInto("#field-employer", "泰州市某机械有限公司")
+	app.do("contract start", setDate("#field-contract_start", "2024-03-01"))
+	app.typeInto("#field-insurance_months", "12")
+	app.look("08-basis-employment")
+	app.submit("save the basis", `main form button[type=submit]`)
+
+	// Page 4: where from.
+	app.sees(".step", "第4步，共6步", "从哪里迁出")
+	app.look("09-origin")
+	app.typeInto("#field-origin_county", "320321")
+	app.typeInto("#field-origin_address", "江苏省徐州市丰县凤城街道中阳里128号")
+	app.typeInto("#field-origin_booklet_no", "320321004512")
+	app.submit("save the origin", `main form button[type=submit]`)
+
+	// Page 5: no time in other Yangtze-Delta cities.
+	app.sees(".step", "第5步，共6步")
+	app.sees("main .empty", "没有填写在长三角其他城市居住的时间")
+	app.look("10-delta")
+	app.submit("continue without a period", `main a.button[href="/cases/`+no+`"]`)
+
+	// Check the answers, then submit.
+	app.sees("main", "核对您的申请信息", "海陵区 城东街道", "海陵区东进东路18号3幢201室", childName, child,
+		"在泰州稳定就业", "泰州市某机械有限公司", "2024-03-01", "江苏省徐州市丰县（320321）", "320321004512")
+	if got := app.text("main"); strings.Contains(got, spouseName) {
+		t.Errorf("the removed spouse is among the answers:\n%s", got)
+	}
+	app.look("11-check-answers")
+	app.submit("submit", `form[action$="/events/submit"] button[type=submit]`)
+	app.sees(".panel-done", "申请已提交", no)
+	app.sees(".now", "剩余", "个工作日")
+	app.sees(".tag", "已提交")
+	app.look("12-submitted")
+
+	// The street clerk, on a desktop: the child's ID number masked; accepts.
+	clerk := b.person("hukou-clerk", desktop)
+	clerk.login(p, "clerk1")
+	clerk.sees("main h1", "待办工作台")
+	clerk.sees("table.cases", no, a.Name, "已提交")
+	clerk.look("worklist")
+	clerk.submit("open the case", `table.cases a[href="/cases/`+no+`"]`)
+	clerk.sees("main", childName, pii.MaskID(child), "受理，转区级审核")
+	if got := clerk.text("main"); strings.Contains(got, child) {
+		t.Errorf("the clerk sees the child's full ID number before asking:\n%s", got)
+	}
+	clerk.look("case-submitted")
+	clerk.submit("accept", `form[action$="/events/accept"] button[type=submit]`)
+	clerk.sees(".tag", "区级审核中")
+	clerk.look("accepted")
+
+	// The district officer, on a desktop: approves, then records the paper
+	// move-out certificate.
+	officer := b.person("hukou-officer", desktop)
+	officer.login(p, "officer")
+	officer.sees("table.cases", no, "区级审核中")
+	officer.look("worklist")
+	officer.submit("open the case", `table.cases a[href="/cases/`+no+`"]`)
+	officer.sees("main", "批准迁入", "不予办理")
+	officer.look("case-review")
+	officer.submit("approve", `form[action$="/events/approve"] button[type=submit]`)
+	officer.sees(".tag", "等待迁出地确认")
+	officer.sees(".permit-no", "ZQ321202")
+	officer.look("approved")
+	officer.typeInto("#record_move_out-reference", "丰公迁字2026第0451号")
+	officer.do("move-out date", setDate("#record_move_out-confirmed_on", "2026-11-27"))
+	officer.typeInto("#record_move_out-reason", "迁出地户籍系统维护，申请人递交了纸质迁出证明")
+	officer.submit("record the paper certificate", `form[action$="/events/record_move_out"] button[type=submit]`)
+	officer.sees(".tag", "已落户")
+	officer.sees("main", "丰公迁字2026第0451号")
+	officer.look("settled")
+
+	// The applicant sees the family settled, on the case and in the account.
+	app.visit(caseURL)
+	app.sees(".tag", "已落户")
+	app.sees("main", "已落户泰州", "ZQ321202", "丰公迁字2026第0451号")
+	app.look("13-settled")
+	app.visit(p.URL + "/account")
+	app.sees("main", "已落户泰州", "ZQ321202", no)
+	app.look("14-account")
+}
+
+// shown tells whether an element is rendered (not display:none, inside no
+// closed <details>).
+func (pr *person) shown(css string) bool {
+	pr.t.Helper()
+	ctx, cancel := context.WithTimeout(pr.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const el = document.querySelector(`+jsString(css)+`);
+		return !!el && el.checkVisibility(); })()`))
+	if err != nil {
+		pr.t.Fatalf("%s: is %s shown: %v", pr.name, css, err)
+	}
+	return v
+}
+
+// checked tells whether a radio button or check box is ticked.
+func (pr *person) checked(css string) bool {
+	pr.t.Helper()
+	ctx, cancel := context.WithTimeout(pr.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.JavascriptAttribute[bool](chromedp.CSS(css), "checked"))
+	if err != nil {
+		pr.t.Fatalf("%s: is %s checked: %v", pr.name, css, err)
+	}
+	return v
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`).Replace(s) + "'"
+}
