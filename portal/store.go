@@ -38,6 +38,8 @@ type Reader interface {
 	// HistoryOf returns the timelines of several cases at once (for fsck).
 	HistoryOf(ctx context.Context, caseIDs []int64) (map[int64][]History, error)
 	ListCases(ctx context.Context, f CaseFilter) ([]Case, error)
+	// ClaimsOf returns the claims several cases hold (for fsck).
+	ClaimsOf(ctx context.Context, caseIDs []int64) (map[int64][]string, error)
 
 	AuditByObject(ctx context.Context, object string, limit int) ([]AuditEntry, error)
 	// AuditOf returns the entries about several objects at once (for fsck).

@@ -5,6 +5,8 @@
 //   - every history row is an edge its workflow allows, each row starts where
 //     the previous one ended, and the case is in the state the last row reached;
 //   - every history row has its audit entry (case.<event> on the case, same version);
+//   - an open case of a service with one open application per applicant
+//     holds that claim, and a case that ended holds none;
 //   - the audit hash chain is intact.
 package fsck
 
@@ -13,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"tzportal/portal"
 	"tzportal/portal/audit"
@@ -68,9 +71,14 @@ func Check(ctx context.Context, r portal.Reader, defs map[string]*workflow.Defin
 		if err != nil {
 			return res, err
 		}
+		claims, err := r.ClaimsOf(ctx, ids)
+		if err != nil {
+			return res, err
+		}
 		for i := range cases {
 			c := &cases[i]
 			res.Violations = append(res.Violations, checkCase(c, defs[c.Service], hist[c.ID], audits["case:"+c.No])...)
+			res.Violations = append(res.Violations, checkClaims(c, defs[c.Service], claims[c.ID])...)
 		}
 		res.Cases += len(cases)
 		after = cases[len(cases)-1].ID
@@ -85,6 +93,24 @@ func Check(ctx context.Context, r portal.Reader, defs map[string]*workflow.Defin
 		return res, err
 	}
 	return res, nil
+}
+
+// checkClaims checks what fsck can of a case's claims without its
+// service: the applicant's claim while it is open, nothing once it ended.
+func checkClaims(c *portal.Case, def *workflow.Definition, claims []string) []Violation {
+	if def == nil || def.States[c.State] == nil {
+		return nil // reported by checkCase
+	}
+	st := def.States[c.State]
+	var out []Violation
+	if st.Final && len(claims) > 0 {
+		out = append(out, Violation{Case: c.No, Reason: fmt.Sprintf("the case ended (%s) but still holds %v", c.State, claims)})
+	}
+	want := workflow.ApplicantClaim(c.Service, c.ApplicantID)
+	if !st.Final && slices.Contains(def.Unique.Open, workflow.ClaimApplicant) && !slices.Contains(claims, want) {
+		out = append(out, Violation{Case: c.No, Reason: "an open case without its claim " + want})
+	}
+	return out
 }
 
 func checkCase(c *portal.Case, def *workflow.Definition, hist []portal.History, entries []portal.AuditEntry) []Violation {

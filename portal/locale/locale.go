@@ -191,10 +191,12 @@ func (l *L) Label(prefix, field string) string {
 	list, index, name := splitField(field)
 	if prefix != "" {
 		switch {
-		case list != "" && l.Has(prefix+"."+list+"."+name):
+		case list != "" && name != "" && l.Has(prefix+"."+list+"."+name):
 			return l.T(prefix+"."+list+"."+name, map[string]any{"N": index + 1})
 		case list != "" && name == "" && l.Has(prefix+"."+list+".entry"):
 			return l.T(prefix+"."+list+".entry", map[string]any{"N": index + 1})
+		case list != "" && l.Has(prefix+"."+list):
+			return l.T(prefix + "." + list) // an entry of a plain list (items[2]): the list's label
 		case list == "" && l.Has(prefix+"."+name):
 			return l.T(prefix + "." + name)
 		}

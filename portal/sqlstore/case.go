@@ -402,6 +402,32 @@ func (t *Tx) ClaimIdempotency(ctx context.Context, userID int64, key, requestHas
 	return dbError("sqlstore.ClaimIdempotency", err)
 }
 
+// ClaimsOf returns the claims of several cases, by case.
+func (q q) ClaimsOf(ctx context.Context, caseIDs []int64) (map[int64][]string, error) {
+	out := map[int64][]string{}
+	if len(caseIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(caseIDs))
+	for i, id := range caseIDs {
+		args[i] = id
+	}
+	rows, err := q.ex.QueryContext(ctx, `SELECT case_id, claim FROM case_claims WHERE case_id IN (`+placeholders(len(args))+`) ORDER BY case_id, claim`, args...)
+	if err != nil {
+		return nil, dbError("sqlstore.ClaimsOf", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var claim string
+		if err := rows.Scan(&id, &claim); err != nil {
+			return nil, dbError("sqlstore.ClaimsOf", err)
+		}
+		out[id] = append(out[id], claim)
+	}
+	return out, dbError("sqlstore.ClaimsOf", rows.Err())
+}
+
 // SetClaims makes claims the case's claims and no others. A claim another
 // case holds is not taken: the first such claim is returned with its
 // holder, and the caller must fail the transaction.

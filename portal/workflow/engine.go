@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -614,7 +615,7 @@ func (e *Engine) claim(ctx context.Context, f *Firing) error {
 		for _, kind := range def.Unique.Open {
 			switch {
 			case kind == ClaimApplicant:
-				keys = append(keys, ClaimKey{Key: fmt.Sprintf("applicant:%d", c.ApplicantID)})
+				keys = append(keys, ClaimKey{Key: applicantKey(c.ApplicantID)})
 			case !e.private(c.Service, c.State):
 				applicant := c.Applicant
 				if u := f.Actor.User; applicant == nil && u != nil && u.ID == c.ApplicantID {
@@ -630,7 +631,7 @@ func (e *Engine) claim(ctx context.Context, f *Firing) error {
 	}
 	claims := make([]string, len(keys))
 	for i, k := range keys {
-		claims[i] = c.Service + "|" + k.Key
+		claims[i] = claimOf(c.Service, k.Key)
 	}
 	conflict, err := f.Tx.SetClaims(ctx, c.ID, claims)
 	if err != nil || conflict == nil {
@@ -649,6 +650,17 @@ func (e *Engine) claim(ctx context.Context, f *Firing) error {
 		}
 	}
 	return perr
+}
+
+// claimOf is a claim as stored: the service and the key.
+func claimOf(service, key string) string { return service + "|" + key }
+
+func applicantKey(applicantID int64) string { return "applicant:" + strconv.FormatInt(applicantID, 10) }
+
+// ApplicantClaim is the claim an open case of service holds for its
+// applicant when the service allows one open case per applicant.
+func ApplicantClaim(service string, applicantID int64) string {
+	return claimOf(service, applicantKey(applicantID))
 }
 
 // Create makes a new case from an applicant's form, in the initial state.
