@@ -174,6 +174,10 @@ func (e *env) startPortal(ctx context.Context, dbURL, prefix string) (*instance,
 		return nil, err
 	}
 	in.Portal = p
+	if err := openRedisPool(ctx, p.Redis); err != nil {
+		p.Close()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		p.Close()
@@ -186,6 +190,36 @@ func (e *env) startPortal(ctx context.Context, dbURL, prefix string) (*instance,
 		p.Close()
 	})
 	return in, nil
+}
+
+// openRedisPool opens every connection of the portal's Redis pool before
+// anything is measured, as a portal that has been serving for a while has
+// them. go-redis dials a connection when a command finds none idle, and the
+// handshake of a new connection (HELLO, then SELECT and CLIENT SETINFO in
+// pipelines) goes through the client's hooks: the round-trip counter counted
+// it as 3 round trips of the request that needed the connection, so a phase
+// that first reached a new peak of concurrent session lookups reported 1.01
+// Redis round trips per page read. (The database's counter counts
+// statements only, never a connection's set-up.)
+func openRedisPool(ctx context.Context, c *redis.Client) error {
+	if c == nil {
+		return nil // in-process sessions
+	}
+	conns := make([]*redis.Conn, c.Options().PoolSize)
+	defer func() {
+		for _, cn := range conns {
+			if cn != nil {
+				cn.Close() // back to the pool, open
+			}
+		}
+	}()
+	for i := range conns {
+		conns[i] = c.Conn()
+		if err := conns[i].Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis: open the pool: %w", err)
+		}
+	}
+	return nil
 }
 
 // addClerks adds one street clerk per division through the account

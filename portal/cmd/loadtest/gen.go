@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,7 +18,10 @@ import (
 // portal ten days old and 1,000,000 one of almost three years. The age of a
 // case decides its state the way the workflow would have moved it: old
 // cases are finished (approved, rejected, withdrawn, discarded) but for a few stuck
-// ones, recent cases are still open in every state.
+// ones, recent cases are still open in every state. As in the portal, an
+// applicant holds one open application at a time, and it holds the claim
+// that says so (case_claims); the first applicants have no case at all,
+// to apply in the submit scenario.
 const (
 	arrivalsPerDay = 1000
 	openWindow     = 45 * 24 * time.Hour // cases older than this are done, bar the stuck
@@ -72,7 +77,33 @@ var (
 		{3, []string{"create", "submit", "accept"}},
 	}
 	submittedPath = []string{"create", "submit"}
+	// The final states of workflows/residence-permit.yaml: a case in one of
+	// them holds no claim.
+	finalStates = []string{"approved", "rejected", "withdrawn", "discarded"}
 )
+
+func isFinal(state string) bool { return slices.Contains(finalStates, state) }
+
+// claimPrefix + applicant id is the claim every open case of the applicant
+// holds (workflows/residence-permit.yaml, unique: open: [applicant], as
+// workflow.Engine.claim spells it): one open application per applicant.
+const claimPrefix = serviceID + "|applicant:"
+
+// The inputs of a history step, as sqlstore.InsertHistory writes them: the
+// JSON of the step's inputs, "{}" when it has none.
+var (
+	noInputs         = "{}"
+	correctionInputs = inputsJSON(portal.Inputs{"reason": "材料不全，请补正", "items": []string{"photo", "address_proof"}})
+	rejectInputs     = inputsJSON(portal.Inputs{"reason": "不符合居住证申领条件"})
+)
+
+func inputsJSON(in portal.Inputs) string {
+	b, err := json.Marshal(in)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 func pick(r *rand.Rand, ws []weighted) []string {
 	total := 0
@@ -102,12 +133,13 @@ type caseRow struct {
 }
 
 type histRow struct {
-	CaseID              int64
-	Seq                 int
-	Event, From, To     string
-	Actor               int64 // 0: NULL
-	Role, Reason, Items string
-	At                  time.Time
+	CaseID          int64
+	Seq             int
+	Event, From, To string
+	Actor           int64 // 0: NULL
+	Role            string
+	Inputs          string // a JSON object (noInputs, correctionInputs…)
+	At              time.Time
 }
 
 // userRow is a row of users (applicants and the historical clerks).
@@ -127,8 +159,17 @@ type plan struct {
 	A, B         []string // divisions: transitions and submits (A), reads (B)
 	TransPerDiv  int      // submitted cases per A division for the HTTP transitions
 	BaselinePool int      // submitted cases the baseline fires on (pgbench / Go loop)
-	Applicants   int
+	// The first applicants have no case at all, so that each may apply:
+	// HTTPApplicants for the submit scenario's HTTP workers, then
+	// BenchApplicants for its pgbench clients.
+	HTTPApplicants, BenchApplicants int
+	// Applicants counts them all; newWorld sets it: the fresh ones, then
+	// enough for every open case to have an applicant of its own.
+	Applicants int
 }
+
+// fresh is the number of applicants without a case.
+func (p plan) fresh() int { return p.HTTPApplicants + p.BenchApplicants }
 
 // world generates the rows of a plan.
 type world struct {
@@ -152,10 +193,16 @@ type world struct {
 	transition   map[string][]string // A division → submitted cases for HTTP transitions
 	sampleSeen   map[string]int
 	wantSample   map[string]bool
+	// Applicants with cases are fresh() … Applicants-1. An open case takes
+	// the next of openOrder (a shuffle of them), so no applicant holds two;
+	// a finished case takes any.
+	withCases int
+	openOrder []int
+	nextOpen  int
 }
 
 func newWorld(p plan, now time.Time, zone *time.Location, leaves []portal.Division) *world {
-	w := &world{plan: p, r: rand.New(rand.NewPCG(20261128, uint64(p.Cases))), now: now, zone: zone, leaves: leaves,
+	w := &world{plan: p, r: rand.New(rand.NewPCG(20261129, uint64(p.Cases))), now: now, zone: zone, leaves: leaves,
 		district: map[string]string{}, name: map[string]string{}, histClerk: map[string]int64{}, daySeq: map[string]int{},
 		permitSeq: map[string]int{}, sample: map[string][]string{}, transition: map[string][]string{},
 		sampleSeen: map[string]int{}, wantSample: map[string]bool{}}
@@ -166,6 +213,17 @@ func newWorld(p plan, now time.Time, zone *time.Location, leaves []portal.Divisi
 	for _, d := range p.B {
 		w.wantSample[d] = true
 	}
+	// One applicant per open case at least: count the open cases first.
+	open := p.TransPerDiv*len(p.A) + p.BaselinePool
+	w.aged(func(_ time.Time, path []string, _ string) error {
+		if !isFinal(edges[path[len(path)-1]].to) {
+			open++
+		}
+		return nil
+	})
+	w.withCases = max(p.Realistic/20, open, 1)
+	w.Applicants = p.fresh() + w.withCases
+	w.openOrder = w.r.Perm(w.withCases)
 	return w
 }
 
@@ -221,44 +279,68 @@ func applicantMobile(i int) string { return fmt.Sprintf("138%08d", i) }
 
 func (w *world) applicantID(i int) int64 { return w.firstAppID + int64(i) }
 
+// applicantOf returns the applicant of a new case that went through path:
+// one without an open case if the case is open, else any with cases.
+func (w *world) applicantOf(path []string) int64 {
+	if isFinal(edges[path[len(path)-1]].to) {
+		return w.applicantID(w.fresh() + w.r.IntN(w.withCases))
+	}
+	i := w.openOrder[w.nextOpen] // newWorld counted the open cases: there are enough
+	w.nextOpen++
+	return w.applicantID(w.fresh() + i)
+}
+
 // span is how long the portal has been taking cases.
 func (w *world) span() time.Duration {
 	return time.Duration(float64(w.Realistic) / arrivalsPerDay * float64(24*time.Hour))
 }
 
-// cases generates every case and its history in id order.
-func (w *world) cases(emitCase func(*caseRow) error, emitHist func(*histRow) error) error {
-	w.nextCaseID = 1
+// aged calls f for each case of the aged world in id order: when it was
+// created, the events it went through and its division. It draws from a
+// random source of its own, so every call gives the same cases: newWorld
+// counts the open ones before any is written.
+func (w *world) aged(f func(created time.Time, path []string, div string) error) error {
+	r := rand.New(rand.NewPCG(20261128, uint64(w.Cases)))
 	span := w.span()
 	start := w.now.Add(-span)
 	step := span / time.Duration(max(w.Realistic, 1))
 	for i := 0; i < w.Realistic; i++ {
-		created := start.Add(time.Duration(i)*step + time.Duration(w.r.Int64N(int64(max(step, 1)))))
+		created := start.Add(time.Duration(i)*step + time.Duration(r.Int64N(int64(max(step, 1)))))
 		age := w.now.Sub(created)
 		var path []string
 		switch {
-		case age < openWindow && w.r.Float64() < 1-float64(age)/float64(openWindow):
-			path = pick(w.r, openPaths)
-		case age >= openWindow && w.r.Float64() < stuckShare:
-			path = pick(w.r, stuckPaths)
+		case age < openWindow && r.Float64() < 1-float64(age)/float64(openWindow):
+			path = pick(r, openPaths)
+		case age >= openWindow && r.Float64() < stuckShare:
+			path = pick(r, stuckPaths)
 		default:
-			path = pick(w.r, finalPaths)
+			path = pick(r, finalPaths)
 			if age < time.Hour { // too young to be done
 				path = submittedPath
 			}
 		}
-		div := w.leaves[w.r.IntN(len(w.leaves))].Code
-		app := w.applicantID(w.r.IntN(w.Applicants))
-		c, err := w.makeCase(created, div, app, path, w.caseNo(created), emitHist)
+		if err := f(created, path, w.leaves[r.IntN(len(w.leaves))].Code); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cases generates every case and its history in id order.
+func (w *world) cases(emitCase func(*caseRow) error, emitHist func(*histRow) error) error {
+	w.nextCaseID, w.nextOpen = 1, 0
+	err := w.aged(func(created time.Time, path []string, div string) error {
+		c, err := w.makeCase(created, div, w.applicantOf(path), path, w.caseNo(created), emitHist)
 		if err != nil {
 			return err
 		}
 		if w.wantSample[div] && c.State != "draft" && c.State != "discarded" { // staff do not see these
 			w.reservoir(div, c.No)
 		}
-		if err := emitCase(c); err != nil {
-			return err
-		}
+		return emitCase(c)
+	})
+	if err != nil {
+		return err
 	}
 	// The HTTP transition pool: submitted in the last two days in the A
 	// divisions, numbered like any case of their day.
@@ -266,8 +348,7 @@ func (w *world) cases(emitCase func(*caseRow) error, emitHist func(*histRow) err
 	for i := 0; i < pool; i++ {
 		created := w.now.Add(-48*time.Hour + time.Duration(i)*(47*time.Hour)/time.Duration(max(pool, 1)))
 		div := w.A[i%len(w.A)]
-		app := w.applicantID(w.r.IntN(w.Applicants))
-		c, err := w.makeCase(created, div, app, submittedPath, w.caseNo(created), emitHist)
+		c, err := w.makeCase(created, div, w.applicantOf(submittedPath), submittedPath, w.caseNo(created), emitHist)
 		if err != nil {
 			return err
 		}
@@ -280,8 +361,7 @@ func (w *world) cases(emitCase func(*caseRow) error, emitHist func(*histRow) err
 	created := time.Date(2020, 1, 1, 10, 0, 0, 0, w.zone)
 	for i := 1; i <= w.BaselinePool; i++ {
 		div := w.A[i%len(w.A)]
-		app := w.applicantID(w.r.IntN(w.Applicants))
-		c, err := w.makeCase(created, div, app, submittedPath, fmt.Sprintf("TZRP%s%06d", baselineDay, i), emitHist)
+		c, err := w.makeCase(created, div, w.applicantOf(submittedPath), submittedPath, fmt.Sprintf("TZRP%s%06d", baselineDay, i), emitHist)
 		if err != nil {
 			return err
 		}
@@ -342,7 +422,7 @@ func (w *world) makeCase(created time.Time, div string, applicant int64, path []
 			at = created.Add(dur * time.Duration(k) / time.Duration(len(path)-1))
 		}
 		e := edges[ev]
-		h := &histRow{CaseID: id, Seq: k + 1, Event: ev, From: state, To: e.to, Role: e.role, Items: "[]", At: at}
+		h := &histRow{CaseID: id, Seq: k + 1, Event: ev, From: state, To: e.to, Role: e.role, Inputs: noInputs, At: at}
 		if e.role == "applicant" {
 			h.Actor = applicant
 		} else {
@@ -350,9 +430,9 @@ func (w *world) makeCase(created time.Time, div string, applicant int64, path []
 		}
 		switch ev {
 		case "request_correction":
-			h.Reason, h.Items = "材料不全，请补正", `["photo","address_proof"]`
+			h.Inputs = correctionInputs
 		case "reject":
-			h.Reason = "不符合居住证申领条件"
+			h.Inputs = rejectInputs
 		}
 		if err := emitHist(h); err != nil {
 			return nil, err
@@ -382,6 +462,13 @@ func (w *world) makeCase(created time.Time, div string, applicant int64, path []
 	}
 	return c, nil
 }
+
+// claimsSQL gives every open case the claim it holds in the portal. It
+// fails on the primary key if an applicant had two open cases: the world
+// gives none two.
+var claimsSQL = `INSERT INTO case_claims (claim, case_id)
+	SELECT '` + claimPrefix + `' || applicant_id, id FROM cases
+	WHERE service = '` + serviceID + `' AND state NOT IN ('` + strings.Join(finalStates, "', '") + `')`
 
 // counters returns the counter rows so that new case and permit numbers
 // continue after the seeded ones.

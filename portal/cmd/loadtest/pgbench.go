@@ -18,9 +18,9 @@ import (
 // The pgbench scripts run the statements of the portal's transactions, with
 // the same tables, column lists and row counts, copied from
 // portal/sqlstore (case.go, audit.go, user.go NextSeq) as driven by
-// portal/workflow/engine.go (Create, Fire → write) and audit.Append.
-// Values the portal binds as parameters are pgbench variables (bound
-// parameters with -M prepared, as pgx binds them); times are now().
+// portal/workflow/engine.go (Create, Fire → write → claim, validGrant) and
+// audit.Append. Values the portal binds as parameters are pgbench variables
+// (bound parameters with -M prepared, as pgx binds them); times are now().
 //
 // pgbench takes ":name" for a variable even inside a string literal, so no
 // literal below has a colon followed by a letter.
@@ -32,7 +32,7 @@ import (
 const lockCaseSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district,
 	c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at,
 	u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''),
-	h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.reason, h.items, h.at
+	h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at
 	FROM cases c JOIN users u ON u.id = c.applicant_id
 	LEFT JOIN case_history h ON h.case_id = c.id
 	WHERE c.case_no = 'TZRP' || :no::text ORDER BY h.seq DESC LIMIT 1 FOR UPDATE OF c \gset c_
@@ -43,60 +43,93 @@ const auditHeadSQL = `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE \
 \set s :h_seq + 1
 `
 
+// auditSQL appends the audit entry of :action on case :object with
+// :detail, by :actor as :role in :division (sqlstore.AppendAudit on
+// PostgreSQL: one statement while the head is locked).
+func auditSQL(actor, role, division, action, object, detail string) string {
+	return auditHeadSQL + `WITH entry AS (INSERT INTO audit_log (seq, at, actor, role, division, action, object, result, ip, detail, prev_hash, hash)
+	VALUES (:s, now(), ` + actor + `, ` + role + `, ` + division + `, ` + action + `, ` + object + `, 'ok', '127.0.0.1', ` + detail + `, :h_hash, :hash))
+UPDATE audit_head SET seq = :s, hash = :hash WHERE id = 1;
+`
+}
+
+// historySQL is sqlstore.InsertHistory: a step without inputs ("{}").
+func historySQL(caseID, seq, event, from, to, actor, role string) string {
+	return `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at)
+	VALUES (` + strings.Join([]string{caseID, seq, event, from, to, actor, role}, ", ") + `, '{}', now());
+`
+}
+
 // The transition script fires "accept" on a random case of the baseline
 // pool. It may pick a case again: the row lock and version compare-and-set
 // are the portal's, and the version (and so the history seq) is the
-// stored one plus one, so every run is valid.
-const transitionScript = `\set n random(1, :pool)
+// stored one plus one, so every run is valid. Accepting changes no claim.
+var transitionScript = `\set n random(1, :pool)
 \set no 20200101000000 + :n
 BEGIN;
 ` + lockCaseSQL + `\set v :c_version + 1
 UPDATE cases SET state = :tostate, version = :v, division = :c_division, district = :c_district,
 	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '21 days', updated_at = now()
 	WHERE id = :c_id AND version = :c_version;
-INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, reason, items, at)
-	VALUES (:c_id, :v, :event, :fromstate, :tostate, :actor, :role, '', '[]', now());
-` + auditHeadSQL + `WITH entry AS (INSERT INTO audit_log (seq, at, actor, role, division, action, object, result, ip, detail, prev_hash, hash)
-	VALUES (:s, now(), :actorname, :role, :c_division, :action, 'case:' || :c_case_no, 'ok', '127.0.0.1', :detail, :h_hash, :hash))
-UPDATE audit_head SET seq = :s, hash = :hash WHERE id = 1;
-COMMIT;
+` + historySQL(":c_id", ":v", ":event", ":fromstate", ":tostate", ":actor", ":role") +
+	auditSQL(":actorname", ":role", ":c_division", ":action", "'case:' || :c_case_no", ":detail") + `COMMIT;
 `
 
-// The submit script is an applicant's create (counter, case, history,
-// audit) and then submit (the transition above from draft), as two
-// transactions: one script run is one operation, as create + submit are
-// one operation over HTTP. New case numbers come from a counter period of
-// their own.
-const submitScript = `\set a random(:alo, :ahi)
+// validGrantSQL is the create's check that the applicant holds no valid
+// permit (workflow: unique: while_valid; Engine.validGrant): ListCases of
+// the applicant's granted cases, as sqlstore's listQuery writes it for
+// CaseFilter{ApplicantID, Service, States: [approved], Desc, Limit: 20}.
+// The submit scenario's applicants hold none: it reads no row.
+const validGrantSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district,
+	c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at, u.name
+	FROM (SELECT id FROM (SELECT id FROM cases WHERE applicant_id = :a AND state = :granted AND service = :service
+	ORDER BY id DESC LIMIT :grantlimit) AS b0 ORDER BY id DESC LIMIT :grantlimit) AS k
+	JOIN cases c ON c.id = k.id JOIN users u ON u.id = c.applicant_id ORDER BY c.id DESC;
+`
+
+// The submit script is an applicant's application handed in and taken
+// back, as three transactions: create (the valid-permit check, counter,
+// case, history, the claim taken, audit), submit (the transition from
+// draft) and withdraw (the transition into a final state, which gives the
+// claim back). One script run is one operation, as create + submit +
+// withdraw are one operation over HTTP. pgbench client k applies as
+// applicant :afirst + k, fresh as the HTTP workers' are, so its claim is
+// always free when it creates. New case numbers come from a counter period
+// of their own.
+var submitScript = `\set a :afirst + :client_id
 BEGIN;
-INSERT INTO counters (name, period, value) VALUES (:counter, :period, 1)
+` + validGrantSQL + `INSERT INTO counters (name, period, value) VALUES (:counter, :period, 1)
 		ON CONFLICT (name, period) DO UPDATE SET value = counters.value + 1 RETURNING value \gset k_
 \set no 19991231000000 + :k_value
 INSERT INTO cases (case_no, service, item_code, state, version, applicant_id,
 		division, district, form, result, state_since, due_at, created_at, updated_at)
 		VALUES ('TZRP' || :no::text, :service, :itemcode, 'draft', 1, :a, :div, :dist, :form, '{}', now(), NULL, now(), now()) RETURNING id \gset n_
-INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, reason, items, at)
-	VALUES (:n_id, 1, 'create', '', 'draft', :a, 'applicant', '', '[]', now());
-` + auditHeadSQL + `WITH entry AS (INSERT INTO audit_log (seq, at, actor, role, division, action, object, result, ip, detail, prev_hash, hash)
-	VALUES (:s, now(), 'user:' || :a::text, 'applicant', :div, 'case.create', 'case:' || 'TZRP' || :no::text, 'ok', '127.0.0.1', :detail1, :h_hash, :hash))
-UPDATE audit_head SET seq = :s, hash = :hash WHERE id = 1;
-COMMIT;
+` + historySQL(":n_id", "1", "'create'", "''", "'draft'", ":a", "'applicant'") + `DELETE FROM case_claims WHERE case_id = :n_id;
+INSERT INTO case_claims (claim, case_id) VALUES (:claimprefix::text || :a::text, :n_id) ON CONFLICT (claim) DO NOTHING;
+` + auditSQL("'user:' || :a::text", "'applicant'", ":div", "'case.create'", "'case:' || 'TZRP' || :no::text", ":detail1") + `COMMIT;
 BEGIN;
 ` + lockCaseSQL + `UPDATE cases SET state = 'submitted', version = 2, division = :c_division, district = :c_district,
 	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '2 days', updated_at = now()
 	WHERE id = :c_id AND version = 1;
-INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, reason, items, at)
-	VALUES (:c_id, 2, 'submit', 'draft', 'submitted', :a, 'applicant', '', '[]', now());
-` + auditHeadSQL + `WITH entry AS (INSERT INTO audit_log (seq, at, actor, role, division, action, object, result, ip, detail, prev_hash, hash)
-	VALUES (:s, now(), 'user:' || :a::text, 'applicant', :div, 'case.submit', 'case:' || :c_case_no, 'ok', '127.0.0.1', :detail2, :h_hash, :hash))
-UPDATE audit_head SET seq = :s, hash = :hash WHERE id = 1;
-COMMIT;
+` + historySQL(":c_id", "2", "'submit'", "'draft'", "'submitted'", ":a", "'applicant'") +
+	auditSQL("'user:' || :a::text", "'applicant'", ":c_division", "'case.submit'", "'case:' || :c_case_no", ":detail2") + `COMMIT;
+BEGIN;
+` + lockCaseSQL + `UPDATE cases SET state = 'withdrawn', version = 3, division = :c_division, district = :c_district,
+	form = :c_form, result = :c_result, state_since = now(), due_at = NULL, updated_at = now()
+	WHERE id = :c_id AND version = 2;
+` + historySQL(":c_id", "3", "'withdraw'", "'submitted'", "'withdrawn'", ":a", "'applicant'") + `DELETE FROM case_claims WHERE case_id = :c_id;
+` + auditSQL("'user:' || :a::text", "'applicant'", ":c_division", "'case.withdraw'", "'case:' || :c_case_no", ":detail3") + `COMMIT;
 `
 
-// Statements per script run (BEGIN and COMMIT included), for the round-trip lines.
+// Statements per script run (BEGIN and COMMIT included), for the round-trip
+// lines. A transition is 7: BEGIN, case, update, history, audit head, audit
+// entry, COMMIT. The submit operation is create 10 (BEGIN, valid-permit
+// check, counter, case, history, claims deleted and taken, audit head,
+// audit entry, COMMIT) + submit 7 + withdraw 8 (the transition's, and the
+// claims given back).
 const (
 	transitionStatements = 7
-	submitStatements     = 13
+	submitStatements     = 10 + 7 + 8
 )
 
 type pgbench struct {

@@ -93,11 +93,14 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	}
 	div := d.world.A[0]
 	sub, err := newPgbench(dir, bigURL, o.c, "submit", submitScript, map[string]string{
-		"alo": strconv.FormatInt(d.world.applicantID(0), 10), "ahi": strconv.FormatInt(d.world.applicantID(d.world.Applicants-1), 10),
+		// pgbench client k is the fresh applicant after the HTTP workers' k-th.
+		"afirst":  strconv.FormatInt(d.world.applicantID(d.world.HTTPApplicants), 10),
 		"counter": caseCounter, "period": pgbenchSubmitDay, "service": serviceID, "itemcode": itemCode,
+		"granted": "approved", "grantlimit": "20", "claimprefix": claimPrefix,
 		"div": div, "dist": d.world.district[div], "hash": hash,
 		"form":    `{"division":"` + div + `","address":"海陵区东进东路18号3幢201室","resided_since":"2024-03-01","basis":"employment","basis_detail":"泰州市某机械有限公司","phone":"13912345678"}`,
 		"detail1": `{"from":"","to":"draft","version":1}`, "detail2": `{"from":"draft","to":"submitted","version":2}`,
+		"detail3": `{"from":"submitted","to":"withdrawn","version":3}`,
 	})
 	if err != nil {
 		return nil, 0, err
@@ -118,7 +121,7 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 			note: fmt.Sprintf("value = p50 with %d cases ÷ p50 with %d", o.small, o.cases)},
 		scenario{name: "transition", target: 0.5, a: transitionSide(o, hc, d), b: pgSide(trans, "tx/s", "tx", transitionStatements)},
 		scenario{name: "submit", target: 0.5, a: submitSide(o, hc, d), b: pgSide(sub, "op/s", "op", submitStatements),
-			note: "one op = create + submit (2 requests; 2 transactions in pgbench)"},
+			note: "one op = create + submit + withdraw (3 requests; 3 transactions in pgbench)"},
 	)
 	results, err := runScenarios(ctx, o, scenarios, bigURL)
 	return results, seeding, err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"tzportal/portal"
@@ -198,7 +199,12 @@ func transitionSide(o *options, hc *http.Client, d *deployment) side {
 	})
 }
 
-// submitSide creates and submits a case over HTTP: one operation, two requests.
+// submitSide hands an application in and takes it back over HTTP, as an
+// applicant: create, submit, withdraw — one operation, three requests. An
+// applicant holds one open application at a time (the workflow's unique:
+// open), and the withdrawal gives it back, so the next create may follow.
+// Each worker applies as a fresh applicant (no case, no permit); workers
+// beyond maxLogins share a session, and so an applicant, and take turns.
 func submitSide(o *options, hc *http.Client, d *deployment) side {
 	bodies := make([][]byte, o.c)
 	for w := range bodies {
@@ -207,16 +213,25 @@ func submitSide(o *options, hc *http.Client, d *deployment) side {
 			"division": div, "address": "海陵区东进东路18号3幢201室", "resided_since": "2024-03-01",
 			"basis": "employment", "basis_detail": "泰州市某机械有限公司", "phone": "13912345678"}})
 	}
+	turns := make([]sync.Mutex, min(o.c, maxLogins))
 	return portalSide(o, "portal", "op/s", "op", d.in, func(ctx context.Context, w int) error {
-		loc, err := request(ctx, hc, http.MethodPost, d.in.URL+"/api/v1/cases", d.applicants[w], bodies[w], http.StatusCreated)
+		turn := &turns[w%len(turns)]
+		turn.Lock()
+		defer turn.Unlock()
+		s := d.applicants[w]
+		loc, err := request(ctx, hc, http.MethodPost, d.in.URL+"/api/v1/cases", s, bodies[w], http.StatusCreated)
 		if err != nil {
 			return err
 		}
 		if loc == "" {
 			return fmt.Errorf("create: no Location")
 		}
-		_, err = request(ctx, hc, http.MethodPost, d.in.URL+loc+"/events/submit", d.applicants[w], nil, http.StatusOK)
-		return err
+		for _, event := range []string{"submit", "withdraw"} {
+			if _, err := request(ctx, hc, http.MethodPost, d.in.URL+loc+"/events/"+event, s, nil, http.StatusOK); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -229,6 +244,9 @@ func planFor(o *options, cases int, a, b []string, withPools bool, poolRate floa
 		secs := (o.warmup + time.Duration(o.pairs)*o.phase).Seconds()
 		p.TransPerDiv = int(poolRate*secs*1.5)/len(a) + 1
 		p.BaselinePool = min(10000, cases/10)
+		if o.db == "postgres" { // the submit scenario: its HTTP workers' applicants, then pgbench's
+			p.HTTPApplicants, p.BenchApplicants = min(o.c, maxLogins), o.c
+		}
 	}
 	p.Realistic = cases - p.TransPerDiv*len(a) - p.BaselinePool
 	if p.Realistic < cases/2 {
@@ -236,7 +254,6 @@ func planFor(o *options, cases int, a, b []string, withPools bool, poolRate floa
 		p.TransPerDiv = cases / 3 / len(a)
 		p.Realistic = cases - p.TransPerDiv*len(a) - p.BaselinePool
 	}
-	p.Applicants = max(p.Realistic/20, o.c+10)
 	return p
 }
 

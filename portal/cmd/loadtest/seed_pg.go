@@ -9,7 +9,7 @@ import (
 )
 
 // seedPostgres writes the world with COPY: users and grants, then cases and
-// their history on two connections at once. Foreign keys are not checked
+// their history on two connections at once, then the open cases' claims. Foreign keys are not checked
 // row by row (session_replication_role = replica: the rows are consistent
 // by construction); counters and identity sequences are moved past the
 // seeded rows, and the tables analyzed.
@@ -87,7 +87,7 @@ func seedPostgres(ctx context.Context, dbURL string, w *world) error {
 			if h.Actor != 0 {
 				actor = h.Actor
 			}
-			hb = append(hb, []any{h.CaseID, int32(h.Seq), h.Event, h.From, h.To, actor, h.Role, h.Reason, h.Items, h.At})
+			hb = append(hb, []any{h.CaseID, int32(h.Seq), h.Event, h.From, h.To, actor, h.Role, h.Inputs, h.At})
 			if len(hb) == batch {
 				if err := send(histCh, hb); err != nil {
 					return err
@@ -119,7 +119,7 @@ func seedPostgres(ctx context.Context, dbURL string, w *world) error {
 	go copyFrom(0, "cases", []string{"id", "case_no", "service", "item_code", "state", "version", "applicant_id", "division",
 		"district", "form", "result", "state_since", "due_at", "created_at", "updated_at"}, caseCh)
 	go copyFrom(1, "case_history", []string{"case_id", "seq", "event", "from_state", "to_state", "actor_id", "actor_role",
-		"reason", "items", "at"}, histCh)
+		"inputs", "at"}, histCh)
 	wg.Wait()
 	for _, err := range append(errs, genErr) {
 		if err != nil {
@@ -128,6 +128,9 @@ func seedPostgres(ctx context.Context, dbURL string, w *world) error {
 	}
 
 	c := conns[0]
+	if _, err := c.Exec(ctx, claimsSQL); err != nil {
+		return fmt.Errorf("seed claims: %w", err)
+	}
 	for _, row := range w.counters() {
 		if _, err := c.Exec(ctx, `INSERT INTO counters (name, period, value) VALUES ($1, $2, $3)
 			ON CONFLICT (name, period) DO UPDATE SET value = GREATEST(counters.value, EXCLUDED.value)`, row[0], row[1], row[2]); err != nil {

@@ -100,7 +100,7 @@ func (in *inserter) done(order ...string) error {
 
 // seedSQLite writes the world with batched multi-row INSERTs in large
 // transactions through the portal's write pool (p.DB.SQL()).
-// The history rows of a case follow it.
+// The history rows of a case follow it; the open cases' claims come last.
 func seedSQLite(ctx context.Context, db *sql.DB, w *world) error {
 	in := newInserter(ctx, db)
 	userCols := []string{"id", "kind", "name", "login", "mobile", "id_index", "id_cipher", "password_hash", "created_at"}
@@ -131,7 +131,7 @@ func seedSQLite(ctx context.Context, db *sql.DB, w *world) error {
 	}
 	caseCols := []string{"id", "case_no", "service", "item_code", "state", "version", "applicant_id", "division", "district",
 		"form", "result", "state_since", "due_at", "created_at", "updated_at"}
-	histCols := []string{"case_id", "seq", "event", "from_state", "to_state", "actor_id", "actor_role", "reason", "items", "at"}
+	histCols := []string{"case_id", "seq", "event", "from_state", "to_state", "actor_id", "actor_role", "inputs", "at"}
 	// A case's history rows reference it: the generator emits the history
 	// first, so they are held until their case is queued.
 	var held [][]any
@@ -158,7 +158,7 @@ func seedSQLite(ctx context.Context, db *sql.DB, w *world) error {
 		if h.Actor != 0 {
 			actor = h.Actor
 		}
-		held = append(held, []any{h.CaseID, h.Seq, h.Event, h.From, h.To, actor, h.Role, h.Reason, h.Items, sqlTime(h.At)})
+		held = append(held, []any{h.CaseID, h.Seq, h.Event, h.From, h.To, actor, h.Role, h.Inputs, sqlTime(h.At)})
 		return nil
 	})
 	if err != nil {
@@ -174,6 +174,9 @@ func seedSQLite(ctx context.Context, db *sql.DB, w *world) error {
 	}
 	if err := in.done("cases", "case_history"); err != nil {
 		return err
+	}
+	if _, err := db.ExecContext(ctx, claimsSQL); err != nil {
+		return fmt.Errorf("seed claims: %w", err)
 	}
 	for _, row := range w.counters() {
 		if _, err := db.ExecContext(ctx, `INSERT INTO counters (name, period, value) VALUES ($1, $2, $3)

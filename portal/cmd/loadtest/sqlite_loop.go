@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -26,10 +27,11 @@ func sqliteDSN(path string) string {
 }
 
 // sqliteLoop is the SQLite transition baseline: a plain Go loop running the
-// statements of the portal's "accept" transaction (sqlstore CaseByNoForUpdate,
-// UpdateCase, InsertHistory, LockAuditHead, AppendAudit) through
-// database/sql on the same file, with one writer connection as the portal
-// has, on the baseline pool (a case may be picked again: version + 1).
+// statements of the portal's "accept" transaction (sqlstore
+// CaseWithHistoryForUpdate, UpdateCase, InsertHistory, LockAuditHead,
+// AppendAudit; accepting changes no claim) through database/sql on the
+// same file, with one writer connection as the portal has, on the baseline
+// pool (a case may be picked again: version + 1).
 type sqliteLoop struct {
 	db    *sql.DB
 	pool  int
@@ -37,6 +39,16 @@ type sqliteLoop struct {
 }
 
 const loopStatements = 8 // BEGIN … COMMIT
+
+// loopCaseSQL is sqlstore's caseWithHistory on SQLite (no row lock: the
+// write transaction holds the database's): the case, its applicant and its
+// whole history.
+const loopCaseSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district, c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at,
+		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''),
+		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at
+		FROM cases c JOIN users u ON u.id = c.applicant_id
+		LEFT JOIN case_history h ON h.case_id = c.id
+		WHERE c.case_no = $1 ORDER BY h.seq`
 
 func openSQLiteLoop(path string, pool int, actor int64) (*sqliteLoop, error) {
 	db, err := sql.Open("sqlite", sqliteDSN(path))
@@ -58,16 +70,49 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 	}
 	defer tx.Rollback()
 	var (
-		id, applicant                                                                  int64
-		caseNo, service, item, state, division, district, form, result, since, created string
-		updated                                                                        string
-		due                                                                            sql.NullString
-		version                                                                        int
+		id, version        int64
+		caseNo, state      string
+		division, district string
+		form, result       string
+		steps              int
 	)
-	if err := tx.QueryRowContext(ctx, `SELECT id, case_no, service, item_code, state, version, applicant_id, division, district,
-	form, result, state_since, due_at, created_at, updated_at FROM cases WHERE case_no = $1`, no).Scan(&id, &caseNo, &service, &item,
-		&state, &version, &applicant, &division, &district, &form, &result, &since, &due, &created, &updated); err != nil {
+	rows, err := tx.QueryContext(ctx, loopCaseSQL, no)
+	if err != nil {
 		return err
+	}
+	for rows.Next() {
+		var (
+			applicant                                                       int64
+			service, item, since, created, updated, name, mobile, index, at sql.NullString
+			due                                                             sql.NullString
+			cipher                                                          []byte
+			seq, actor                                                      sql.NullInt64
+			event, from, to, role                                           sql.NullString
+			inputs                                                          []byte
+		)
+		if err := rows.Scan(&id, &caseNo, &service, &item, &state, &version, &applicant, &division, &district, &form, &result,
+			&since, &due, &created, &updated, &name, &mobile, &cipher, &index,
+			&seq, &event, &from, &to, &actor, &role, &inputs, &at); err != nil {
+			rows.Close()
+			return err
+		}
+		if seq.Valid {
+			var in map[string]any
+			if err := json.Unmarshal(inputs, &in); err != nil {
+				rows.Close()
+				return fmt.Errorf("inputs of %s: %w", no, err)
+			}
+			steps++
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if steps == 0 || state != "submitted" && state != "reviewing" {
+		return fmt.Errorf("case %s: %d steps, state %q", no, steps, state)
 	}
 	now := time.Now()
 	at := sqlTime(now)
@@ -81,9 +126,9 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return fmt.Errorf("update: %d rows, %v", n, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, reason, items, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		id, version+1, "accept", "submitted", "reviewing", l.actor, "street_clerk", "", "[]", at); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		id, version+1, "accept", "submitted", "reviewing", l.actor, "street_clerk", noInputs, at); err != nil {
 		return err
 	}
 	var seq int64
