@@ -46,7 +46,7 @@ func classify(err error) *portal.Error {
 			return &portal.Error{Code: portal.ETOOLARGE, Message: "error.too_large", Err: err}
 		case fiber.StatusBadRequest, fiber.StatusUnprocessableEntity:
 			return &portal.Error{Code: portal.EINVALID, Message: "error.bad_request", Err: err}
-		case fiber.StatusServiceUnavailable, fiber.StatusRequestTimeout:
+		case fiber.StatusServiceUnavailable:
 			return portal.Unavailable("server", err)
 		}
 	}
@@ -79,6 +79,14 @@ type problem struct {
 // responses: a problem document for the API, a page for people. Internal
 // errors are logged with the request id and shown as a generic message.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	if fe := (*fiber.Error)(nil); errors.As(err, &fe) && fe.Code == fiber.StatusRequestTimeout {
+		// A connection that sent no request within the read timeout (a
+		// browser's pre-connect, an idle keep-alive): nothing failed. HTTP's
+		// answer is a bare 408 before closing, which clients expect on an
+		// idle connection; no page, no error in the log.
+		s.Logger.Debug("connection closed: no request within the read timeout", "ip", c.IP())
+		return c.SendStatus(fiber.StatusRequestTimeout)
+	}
 	e := classify(err)
 	st := status(e.Code)
 	// fasthttp refuses some requests (a body over the limit, a URL longer

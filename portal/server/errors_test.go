@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+
 	"tzportal/portal"
 	"tzportal/portal/testkit"
 )
@@ -139,4 +142,25 @@ func TestTamperedIDNumber(t *testing.T) {
 			t.Errorf("the applicant's account page: %d", r.Status)
 		}
 	})
+}
+
+// TestIdleConnectionIsNotAnError: a connection that sends no request within
+// the read timeout gets HTTP's bare 408, and the log no error.
+func TestIdleConnectionIsNotAnError(t *testing.T) {
+	var logs syncBuffer
+	p := testkit.StartWith(t, testkit.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	// fasthttp hands a read timeout to the app's error handler with a
+	// context that holds no request.
+	app := p.Server.App()
+	c := app.AcquireCtx(&fasthttp.RequestCtx{})
+	defer app.ReleaseCtx(c)
+	if err := app.ErrorHandler(c, fiber.ErrRequestTimeout); err != nil {
+		t.Fatal(err)
+	}
+	if st, body := c.Response().StatusCode(), string(c.Response().Body()); st != fiber.StatusRequestTimeout || strings.Contains(body, "<html") {
+		t.Errorf("idle connection: %d %q", st, body)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("an idle connection logged an error:\n%s", logs.String())
+	}
 }
