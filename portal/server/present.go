@@ -35,15 +35,13 @@ type caseDoc struct {
 	UpdatedAt     time.Time       `json:"updated_at"`
 
 	// For the page only.
-	Sections []section     `json:"-"`
-	Final    bool          `json:"-"`
-	Tone     string        `json:"-"` // how the status tag looks: granted, refused, withdrawn, yours, open
-	Draft    bool          `json:"-"` // in the initial state: the answers are to be checked
-	Results  resultData    `json:"-"` // the result, decoded, for the service's result panel
-	Refusal  string        `json:"-"` // the reason of a refusal
-	L        *locale.L     `json:"-"`
-	Pages    []string      `json:"-"` // page ids of the form
-	Missing  []summaryItem `json:"-"` // answers a draft still lacks, linked to their pages
+	Sections []section  `json:"-"`
+	Final    bool       `json:"-"`
+	Tone     string     `json:"-"` // how the status tag looks: granted, refused, withdrawn, yours, open
+	Draft    bool       `json:"-"` // in the initial state: the answers are to be checked
+	Results  resultData `json:"-"` // the result, decoded, for the service's result panel
+	Refusal  string     `json:"-"` // the reason of a refusal
+	L        *locale.L  `json:"-"`
 }
 
 // resultData is a case's result for a template: keys as the service wrote them.
@@ -215,18 +213,6 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc)
 		href = func(page string) string { return "/cases/" + c.No + "/edit?step=" + page }
 	}
 	d.Sections = s.answers(l, c.Service, v.Service.Pages(), v.Form, href, v.Owner)
-	for _, p := range v.Service.Pages() {
-		d.Pages = append(d.Pages, p.ID)
-	}
-	if v.Editable {
-		for _, sec := range d.Sections {
-			for _, a := range sec.Answers {
-				if a.Missing {
-					d.Missing = append(d.Missing, summaryItem{Message: a.Label, Href: sec.Href + "#field-" + a.Field})
-				}
-			}
-		}
-	}
 	return d
 }
 
