@@ -2,6 +2,10 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -54,20 +58,20 @@ func hukouJourney(t *testing.T, js bool) {
 	app := b.person("hukou-applicant", phone)
 	app.visit(p.URL + "/login")
 	app.sees("main h1", "登录")
-	app.look("login")
+	app.inspect("login")
 	app.typeInto("#field-login", a.Mobile)
 	app.typeInto("#field-password", testkit.Password)
 	app.submit("log in", `main form button[type=submit]`)
 	app.sees("main h1", "我的办件")
 	app.visit(p.URL + "/")
 	app.sees("main", "户口迁移（落户）")
-	app.look("home")
+	app.inspect("home")
 	app.submit("start the transfer", `main a.button[href="/cases/new?service=hukou-transfer"]`)
 
 	// Page 1: where to.
 	app.sees(".step", "第1步，共6步", "迁到哪里")
 	app.sees("main h1", "户口迁移（落户）")
-	app.look("01-where")
+	app.inspect("where")
 	app.do("choose the street", setSelect("#field-division", "321202001"))
 	app.typeInto("#field-address", "海陵区东进东路18号3幢201室")
 	app.submit("save where", `main form button[type=submit]`)
@@ -81,9 +85,9 @@ func hukouJourney(t *testing.T, js bool) {
 	// Page 2: the family, a task list. Nobody yet.
 	app.sees(".step", "第2步，共6步", "谁一起迁")
 	app.sees("main .empty", "只迁您本人")
-	app.look("02-family-empty")
+	app.inspect("family-empty")
 	app.submit("add a member", `main a.button[href*="item=new"]`)
-	app.look("03-family-add")
+	app.inspect("family-add")
 	app.do("a child", chromedp.Click(chromedp.CSS("#relation-child")))
 	app.typeInto("#field-name", childName)
 	app.typeInto("#field-id_number", badChild)
@@ -105,7 +109,7 @@ func hukouJourney(t *testing.T, js bool) {
 	if !app.checked("#relation-child") {
 		t.Error("the relation chosen was not kept")
 	}
-	app.look("03-family-error")
+	app.inspect("family-error")
 	app.typeInto("#field-id_number", child)
 	app.submit("add the child", `main form button[type=submit]`)
 	app.sees("main .entries", "家庭成员 1", childName, "子女", child)
@@ -117,7 +121,7 @@ func hukouJourney(t *testing.T, js bool) {
 	app.typeInto("#field-id_number", spouse)
 	app.submit("add the spouse", `main form button[type=submit]`)
 	app.sees("main .entries", "家庭成员 1", childName, "家庭成员 2", spouseName, "配偶")
-	app.look("04-family-two")
+	app.inspect("family-two")
 	const second = `main .entries > li:nth-child(2)`
 	if app.shown(second + ` details.confirm button[type=submit]`) {
 		t.Error("the confirm button of a removal shows before the person asks to remove")
@@ -126,13 +130,13 @@ func hukouJourney(t *testing.T, js bool) {
 	if !app.shown(second + ` details.confirm button[type=submit]`) {
 		t.Fatal("opening the removal does not show its confirm button")
 	}
-	app.look("05-family-remove-confirm")
+	app.inspect("family-remove-confirm")
 	app.submit("remove the spouse", second+` details.confirm button[type=submit]`)
 	app.sees("main .entries", childName)
 	if got := app.text("main"); strings.Contains(got, spouseName) {
 		t.Errorf("the spouse is still listed after the removal:\n%s", got)
 	}
-	app.look("06-family-one")
+	app.inspect("family-one")
 	app.submit("continue", `main a.button[href*="step=basis"]`)
 
 	// Page 3: the basis; the chosen basis's follow-up fields show under it.
@@ -140,7 +144,7 @@ func hukouJourney(t *testing.T, js bool) {
 	if app.shown("#field-employer") {
 		t.Error("the employer field shows before employment is chosen")
 	}
-	app.look("07-basis")
+	app.inspect("basis")
 	app.do("choose employment", chromedp.Click(chromedp.CSS("#basis-employment")))
 	for _, f := range []string{"#field-employer", "#field-contract_start", "#field-insurance_months"} {
 		if !app.shown(f) {
@@ -155,12 +159,12 @@ func hukouJourney(t *testing.T, js bool) {
 	app.typeInto("#field-employer", "泰州市某机械有限公司")
 	app.do("contract start", setDate("#field-contract_start", "2024-03-01"))
 	app.typeInto("#field-insurance_months", "12")
-	app.look("08-basis-employment")
+	app.inspect("basis-employment")
 	app.submit("save the basis", `main form button[type=submit]`)
 
 	// Page 4: where from.
 	app.sees(".step", "第4步，共6步", "从哪里迁出")
-	app.look("09-origin")
+	app.inspect("origin")
 	app.typeInto("#field-origin_county", "320321")
 	app.typeInto("#field-origin_address", "江苏省徐州市丰县凤城街道中阳里128号")
 	app.typeInto("#field-origin_booklet_no", "320321004512")
@@ -169,7 +173,7 @@ func hukouJourney(t *testing.T, js bool) {
 	// Page 5: no time in other Yangtze-Delta cities.
 	app.sees(".step", "第5步，共6步")
 	app.sees("main .empty", "没有填写在长三角其他城市居住的时间")
-	app.look("10-delta")
+	app.inspect("delta")
 	app.submit("continue without a period", `main a.button[href="/cases/`+no+`"]`)
 
 	// Check the answers, then submit.
@@ -178,58 +182,58 @@ func hukouJourney(t *testing.T, js bool) {
 	if got := app.text("main"); strings.Contains(got, spouseName) {
 		t.Errorf("the removed spouse is among the answers:\n%s", got)
 	}
-	app.look("11-check-answers")
+	app.inspect("check-answers")
 	app.submit("submit", `form[action$="/events/submit"] button[type=submit]`)
 	app.sees(".panel-done", "申请已提交", no)
 	app.sees(".now", "剩余", "个工作日")
 	app.sees(".tag", "已提交")
-	app.look("12-submitted")
+	app.inspect("submitted")
 
 	// The street clerk, on a desktop: the child's ID number masked; accepts.
 	clerk := b.person("hukou-clerk", desktop)
 	clerk.login(p, "clerk1")
 	clerk.sees("main h1", "待办工作台")
 	clerk.sees("table.cases", no, a.Name, "已提交")
-	clerk.look("worklist")
+	clerk.inspect("worklist")
 	clerk.submit("open the case", `table.cases a[href="/cases/`+no+`"]`)
 	clerk.sees("main", childName, pii.MaskID(child), "受理，转区级审核")
 	if got := clerk.text("main"); strings.Contains(got, child) {
 		t.Errorf("the clerk sees the child's full ID number before asking:\n%s", got)
 	}
-	clerk.look("case-submitted")
+	clerk.inspect("case-submitted")
 	clerk.submit("accept", `form[action$="/events/accept"] button[type=submit]`)
 	clerk.sees(".tag", "区级审核中")
-	clerk.look("accepted")
+	clerk.inspect("accepted")
 
 	// The district officer, on a desktop: approves, then records the paper
 	// move-out certificate.
 	officer := b.person("hukou-officer", desktop)
 	officer.login(p, "officer")
 	officer.sees("table.cases", no, "区级审核中")
-	officer.look("worklist")
+	officer.inspect("worklist")
 	officer.submit("open the case", `table.cases a[href="/cases/`+no+`"]`)
 	officer.sees("main", "批准迁入", "不予办理")
-	officer.look("case-review")
+	officer.inspect("case-review")
 	officer.submit("approve", `form[action$="/events/approve"] button[type=submit]`)
 	officer.sees(".tag", "等待迁出地确认")
 	officer.sees(".permit-no", "ZQ321202")
-	officer.look("approved")
+	officer.inspect("approved")
 	officer.typeInto("#record_move_out-reference", "丰公迁字2026第0451号")
 	officer.do("move-out date", setDate("#record_move_out-confirmed_on", "2026-11-27"))
 	officer.typeInto("#record_move_out-reason", "迁出地户籍系统维护，申请人递交了纸质迁出证明")
 	officer.submit("record the paper certificate", `form[action$="/events/record_move_out"] button[type=submit]`)
 	officer.sees(".tag", "已落户")
 	officer.sees("main", "丰公迁字2026第0451号")
-	officer.look("settled")
+	officer.inspect("settled")
 
 	// The applicant sees the family settled, on the case and in the account.
 	app.visit(caseURL)
 	app.sees(".tag", "已落户")
 	app.sees("main", "已落户泰州", "ZQ321202", "丰公迁字2026第0451号")
-	app.look("13-settled")
+	app.inspect("settled")
 	app.visit(p.URL + "/account")
 	app.sees("main", "已落户泰州", "ZQ321202", no)
-	app.look("14-account")
+	app.inspect("account")
 }
 
 // shown tells whether an element is rendered (not display:none, inside no
@@ -261,4 +265,112 @@ func (pr *person) checked(css string) bool {
 // jsString quotes s as a JavaScript string literal.
 func jsString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`).Replace(s) + "'"
+}
+
+// inspect looks at a step (screenshots; with JavaScript on, the audit and
+// the design checks) and, with JavaScript on, walks the keyboard focus
+// through the whole page: design checks only the first Tab stop.
+func (pr *person) inspect(step string) {
+	pr.t.Helper()
+	pr.look(step)
+	if pr.b.js {
+		for _, problem := range pr.focusProblems() {
+			pr.t.Errorf("%s: %s: %s", pr.name, step, problem)
+		}
+	}
+}
+
+// focusProblems presses Tab through every stop of the page and reports a
+// control whose focus cannot be seen (no outline, and neither its
+// background nor its shadow changes when it has the focus: a transparent
+// outline does not count) and a link standing alone in its paragraph that
+// is lower than 44 pixels (a link inside a sentence is exempt).
+func (pr *person) focusProblems() []string {
+	pr.t.Helper()
+	const start = `(() => {
+		window.__focusPrev = null; window.__focusSeen = new WeakSet();
+		const s = document.createElement('span'); s.tabIndex = -1; document.body.prepend(s); s.focus();
+		return true; })()`
+	const step = `(() => {
+		const snap = el => { const s = getComputedStyle(el);
+			const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 &&
+				!/^rgba\(.*,\s*0\)$/.test(s.outlineColor) && s.outlineColor !== 'transparent';
+			return {outline, bg: s.backgroundColor, shadow: s.boxShadow}; };
+		const out = {problems: []};
+		const prev = window.__focusPrev;
+		if (prev) {
+			const now = snap(prev.el);
+			if (!prev.f.outline && prev.f.bg === now.bg && prev.f.shadow === now.shadow)
+				out.problems.push('the keyboard focus on ' + prev.el.outerHTML.slice(0, 80) + ' is not visible');
+		}
+		const el = document.activeElement;
+		if (!el || el === document.body || window.__focusSeen.has(el)) { out.done = true; window.__focusPrev = null; return JSON.stringify(out); }
+		window.__focusSeen.add(el);
+		window.__focusPrev = {el, f: snap(el)};
+		const r = el.getBoundingClientRect();
+		const alone = el.tagName === 'A' && el.parentElement && el.parentElement.textContent.trim() === el.textContent.trim();
+		if (alone && r.width > 0 && r.height < 44)
+			out.problems.push('tap target ' + el.outerHTML.slice(0, 80) + ' is ' + Math.round(r.height) + 'px high');
+		return JSON.stringify(out);
+	})()`
+	ctx, cancel := context.WithTimeout(pr.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](start)); err != nil {
+		pr.t.Fatalf("%s: focus walk: %v", pr.name, err)
+	}
+	var problems []string
+	for range 200 {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent("\t")); err != nil {
+			pr.t.Fatalf("%s: Tab: %v", pr.name, err)
+		}
+		out, err := chromedp.Run(ctx, chromedp.Evaluate[string](step))
+		if err != nil {
+			pr.t.Fatalf("%s: focus walk: %v", pr.name, err)
+		}
+		var r struct {
+			Problems []string
+			Done     bool
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			pr.t.Fatal(err)
+		}
+		problems = append(problems, r.Problems...)
+		if r.Done {
+			return problems
+		}
+	}
+	return append(problems, "the focus walk did not end after 200 Tabs")
+}
+
+// TestFocusWalkFindsProblems proves the focus walk can fail: a button whose
+// focus is a transparent outline, and a link alone on its line that is too
+// low to tap; a button that turns yellow and a link inside a sentence pass.
+func TestFocusWalkFindsProblems(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><html lang="zh-CN"><head><title>focus</title><style>
+			button { min-height: 44px; outline: none; }
+			#bad:focus-visible { outline: 3px solid transparent; }
+			#good:focus-visible { background: #ffdd00; }
+			a:focus-visible { outline: 3px solid #0b0c0c; }
+			</style></head><body><main>
+			<button id="bad">看不见</button><button id="good">看得见</button>
+			<p><a href="#x" id="short">修改</a></p><p>还没有账户？<a href="#y" id="inline">注册</a></p>
+			</main></body></html>`)
+	}))
+	defer srv.Close()
+	b := newBrowser(t, true)
+	p := b.person("walker", desktop)
+	p.visit(srv.URL)
+	got := strings.Join(p.focusProblems(), "\n")
+	for _, want := range []string{`focus on <button id="bad">`, `tap target <a href="#x" id="short">`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the focus walk did not report %q; it reported:\n%s", want, got)
+		}
+	}
+	for _, not := range []string{`id="good"`, `id="inline"`} {
+		if strings.Contains(got, not) {
+			t.Errorf("the focus walk reported %s, which is fine:\n%s", not, got)
+		}
+	}
 }

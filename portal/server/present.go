@@ -35,13 +35,14 @@ type caseDoc struct {
 	UpdatedAt     time.Time       `json:"updated_at"`
 
 	// For the page only.
-	Sections []section  `json:"-"`
-	Final    bool       `json:"-"`
-	Tone     string     `json:"-"` // how the status tag looks: granted, refused, withdrawn, yours, open
-	Draft    bool       `json:"-"` // in the initial state: the answers are to be checked
-	Results  resultData `json:"-"` // the result, decoded, for the service's result panel
-	Refusal  string     `json:"-"` // the reason of a refusal
-	L        *locale.L  `json:"-"`
+	Steps    []timelineDoc `json:"-"` // the timeline, a run of edits by one person shown once
+	Sections []section     `json:"-"`
+	Final    bool          `json:"-"`
+	Tone     string        `json:"-"` // how the status tag looks: granted, refused, withdrawn, yours, open
+	Draft    bool          `json:"-"` // in the initial state: the answers are to be checked
+	Results  resultData    `json:"-"` // the result, decoded, for the service's result panel
+	Refusal  string        `json:"-"` // the reason of a refusal
+	L        *locale.L     `json:"-"`
 }
 
 // resultData is a case's result for a template: keys as the service wrote them.
@@ -65,6 +66,7 @@ type timelineDoc struct {
 	Shown      []inputDoc    `json:"-"`                // inputs but the reason and items, labelled
 	ItemLabels []string      `json:"-"`
 	AtText     string        `json:"-"`
+	Times      int           `json:"-"` // on the page: how many edits in a row this line stands for
 }
 
 // inputDoc is one input of a step, labelled for the timeline.
@@ -190,7 +192,7 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc)
 	}
 	json.Unmarshal(c.Result, &d.Results) // a result that does not decode shows no panel
 	zone := s.Engine.Calendar.Zone
-	for _, h := range v.History {
+	for i, h := range v.History {
 		t := timelineDoc{Event: h.Event, EventLabel: eventLabel(l, c.Service, h.Event), From: h.From, To: h.To,
 			ToLabel: stateLabel(l, c.Service, h.To), ActorRole: h.ActorRole, RoleLabel: l.T("role." + h.ActorRole),
 			At: h.At, Reason: h.Inputs.Text("reason"), Items: h.Inputs.List("items"), Inputs: h.Inputs,
@@ -201,6 +203,16 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc)
 			}
 		}
 		d.Timeline = append(d.Timeline, t)
+		// A form filled in page by page is an edit per page: the page shows
+		// a run of edits by one person as one line, the latest.
+		if n := len(d.Steps); n > 0 && h.Event == portal.EventEdit && d.Steps[n-1].Event == portal.EventEdit &&
+			i > 0 && sameActor(v.History[i-1], h) {
+			t.Times = d.Steps[n-1].Times + 1
+			d.Steps[n-1] = t
+		} else {
+			t.Times = 1
+			d.Steps = append(d.Steps, t)
+		}
 		if h.To == c.State && len(t.Items) > 0 && len(def.States[c.State].EditableBy) > 0 {
 			d.Correction = &correctionDoc{Reason: t.Reason, Items: t.Items, ItemLabels: t.ItemLabels}
 		}
@@ -214,6 +226,11 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc)
 	}
 	d.Sections = s.answers(l, c.Service, v.Service.Pages(), v.Form, href, v.Owner)
 	return d
+}
+
+// sameActor reports whether two steps were taken by the same person.
+func sameActor(a, b portal.History) bool {
+	return a.ActorID != nil && b.ActorID != nil && *a.ActorID == *b.ActorID
 }
 
 // sortedInputs returns the inputs of a step in the order the workflow
