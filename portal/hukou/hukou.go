@@ -18,9 +18,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -347,16 +345,8 @@ func (s *Service) form(f *Form, in workflow.FormInput) (json.RawMessage, string,
 // ID numbers: a client never sees them, and may not send them.
 func decode(raw json.RawMessage, stored bool) (*Form, error) {
 	var f Form
-	if len(bytes.TrimSpace(raw)) == 0 {
-		raw = json.RawMessage("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, portal.Invalid(portal.FieldError{Field: "form", Rule: "json"})
+	if err := validate.DecodeForm(raw, &f); err != nil {
+		return nil, err
 	}
 	if !stored {
 		for i, m := range f.Members {
@@ -366,22 +356,6 @@ func decode(raw json.RawMessage, stored bool) (*Form, error) {
 		}
 	}
 	return &f, nil
-}
-
-// decodeError names the field a JSON decoding error is about.
-func decodeError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return portal.Invalid(portal.FieldError{Field: te.Field, Rule: "type"})
-	}
-	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
-		name, uerr := strconv.Unquote(strings.TrimPrefix(msg, "json: unknown field "))
-		if uerr != nil {
-			name = "form"
-		}
-		return portal.Invalid(portal.FieldError{Field: name, Rule: "unknown_field"})
-	}
-	return portal.Invalid(portal.FieldError{Field: "form", Rule: "json"})
 }
 
 // normalize trims every field and keeps only the basis's own details

@@ -5,13 +5,9 @@
 package residence
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -126,37 +122,13 @@ func (s *Service) form(raw json.RawMessage) (json.RawMessage, string, error) {
 // Decode parses a form strictly and trims every field. It does not validate.
 func Decode(raw json.RawMessage) (*Form, error) {
 	var f Form
-	if len(bytes.TrimSpace(raw)) == 0 {
-		raw = json.RawMessage("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, portal.Invalid(portal.FieldError{Field: "form", Rule: "json"})
+	if err := validate.DecodeForm(raw, &f); err != nil {
+		return nil, err
 	}
 	for _, p := range []*string{&f.Division, &f.Address, &f.ResidedSince, &f.Basis, &f.BasisDetail, &f.Phone} {
 		*p = strings.TrimSpace(*p)
 	}
 	return &f, nil
-}
-
-// decodeError names the field a JSON decoding error is about.
-func decodeError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return portal.Invalid(portal.FieldError{Field: te.Field, Rule: "type"})
-	}
-	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
-		name, uerr := strconv.Unquote(strings.TrimPrefix(msg, "json: unknown field "))
-		if uerr != nil {
-			name = "form"
-		}
-		return portal.Invalid(portal.FieldError{Field: name, Rule: "unknown_field"})
-	}
-	return portal.Invalid(portal.FieldError{Field: "form", Rule: "json"})
 }
 
 // formComplete re-validates the stored form: the rules may have changed

@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/hmac"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"strings"
@@ -287,20 +286,4 @@ func (s *Server) apiLogout(c *fiber.Ctx) error {
 	}
 	s.clearSessionCookie(c)
 	return c.SendStatus(fiber.StatusNoContent)
-}
-
-func errorsAs(err error, target any) bool { return errors.As(err, target) }
-
-// unknownField names the field of encoding/json's "unknown field" error.
-func unknownField(err error) (string, bool) {
-	const prefix = "json: unknown field "
-	msg := err.Error()
-	if !strings.HasPrefix(msg, prefix) {
-		return "", false
-	}
-	var name string
-	if json.Unmarshal([]byte(strings.TrimPrefix(msg, prefix)), &name) != nil {
-		return "", false
-	}
-	return name, true
 }

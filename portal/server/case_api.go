@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"tzportal/portal"
+	"tzportal/portal/validate"
 	"tzportal/portal/workflow"
 )
 
@@ -19,12 +20,8 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(c.Body()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errorsAs(err, &te) && te.Field != "" {
-			return portal.Invalid(portal.FieldError{Field: te.Field, Rule: "type"})
-		}
-		if f, ok := unknownField(err); ok {
-			return portal.Invalid(portal.FieldError{Field: f, Rule: "unknown_field"})
+		if fe, ok := validate.JSONFieldError(err); ok {
+			return portal.Invalid(fe)
 		}
 		return &portal.Error{Code: portal.EINVALID, Message: "error.bad_json", Err: err}
 	}
