@@ -228,8 +228,11 @@ type Case struct {
 	Result      json.RawMessage
 	StateSince  time.Time
 	DueAt       *time.Time // deadline of the current state, if it has one
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// InQueue: handed in and not ended (neither a private state nor a final
+	// one): the case is in staff's queue. The engine keeps it with the state.
+	InQueue   bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 
 	// ApplicantName is filled by lists, for staff worklists.
 	ApplicantName string

@@ -102,7 +102,8 @@ type CaseFilter struct {
 	Scope       []ScopeTerm // OR of terms: staff jurisdiction
 	AllScope    bool        // city-wide staff
 	Service     string
-	States      []string
+	States      []string   // only these states (each read as a branch of its own)
+	Queue       bool       // only cases in staff's queue (Case.InQueue), by division or district
 	OverdueAt   *time.Time // only cases whose DueAt is before this instant
 	After       int64      // keyset: cases with id beyond this (direction by Desc)
 	Desc        bool

@@ -5,6 +5,7 @@
 //   - every history row is an edge its workflow allows, each row starts where
 //     the previous one ended, and the case is in the state the last row reached;
 //   - every history row has its audit entry (case.<event> on the case, same version);
+//   - a case is in staff's queue exactly while it is handed in and not ended;
 //   - an open case of a service with one open application per applicant
 //     holds that claim, and a case that ended holds none;
 //   - the audit hash chain is intact.
@@ -122,8 +123,10 @@ func checkCase(c *portal.Case, def *workflow.Definition, hist []portal.History, 
 		bad("service %q has no workflow definition", c.Service)
 		return out
 	}
-	if _, ok := def.States[c.State]; !ok {
+	if st, ok := def.States[c.State]; !ok {
 		bad("state %q is not a state of %s", c.State, c.Service)
+	} else if want := !st.Final && !st.Private; c.InQueue != want {
+		bad("in staff's queue is %v in state %s (want %v)", c.InQueue, c.State, want)
 	}
 	if c.Version != len(hist) {
 		bad("version %d but %d history rows", c.Version, len(hist))

@@ -67,11 +67,14 @@ func TestFsck(t *testing.T) {
 			exec("DROP TRIGGER audit_log_no_update")
 		}
 		exec("UPDATE audit_log SET detail = '{\"version\":99}' WHERE action = 'case.accept' AND object = $1", "case:"+nos[3])
+		// A case handed in but gone from staff's queue (nobody would see it).
+		exec("UPDATE cases SET in_queue = false WHERE case_no = $1", nos[0])
 		// An open case that lost its claim (a second application could slip in).
 		exec("DELETE FROM case_claims WHERE case_id = (SELECT id FROM cases WHERE case_no = $1)", nos[3])
 		got := strings.Join(check(), "\n")
 		for _, want := range []string{
 			nos[0] + ": version 4 but 3 history rows",
+			nos[0] + ": in staff's queue is false in state reviewing (want true)",
 			nos[1] + `: history row 1: create from "" to "approved" is not allowed`,
 			nos[1] + `: history row 2 starts in "draft", but the case was in "approved"`,
 			nos[2] + `: the case is in "approved" but its history ends in "reviewing"`,

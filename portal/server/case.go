@@ -16,13 +16,13 @@ import (
 )
 
 // listFilter reads a list's filters from the query string. For staff with
-// no state filter the list shows the open (non-final) cases: the queue.
+// no state filter the list shows the open cases: the queue.
 func (s *Server) listFilter(c *fiber.Ctx) workflow.ListFilter {
 	f := workflow.ListFilter{Service: c.Query("service")}
 	if st := c.Query("state"); st != "" && st != "all" {
 		f.States = strings.Split(st, ",")
 	} else if st == "" && currentUser(c).Kind == portal.KindStaff {
-		f.States = s.Engine.StaffStates(f.Service, true)
+		f.Queue = true
 	}
 	f.Overdue = c.Query("overdue") == "1" || c.Query("overdue") == "true"
 	f.After, _ = strconv.ParseInt(c.Query("after"), 10, 64)
@@ -76,7 +76,7 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 		d.Services = append(d.Services, id)
 		if staff {
 			g := stateGroup{Service: id, Name: serviceName(l, id)}
-			for _, st := range s.Engine.StaffStates(id, false) {
+			for _, st := range s.Engine.StaffStates(id) {
 				g.States = append(g.States, choiceDoc{Value: st, Label: stateLabel(l, id, st)})
 			}
 			d.Filters = append(d.Filters, g)

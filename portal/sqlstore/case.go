@@ -14,7 +14,7 @@ import (
 )
 
 const caseColumns = `id, case_no, service, item_code, state, version, applicant_id, division, district,
-	form, result, state_since, due_at, created_at, updated_at`
+	form, result, state_since, due_at, created_at, updated_at, in_queue`
 
 // listColumns are caseColumns of c with the form and result left empty:
 // lists do not show them.
@@ -26,7 +26,7 @@ func scanCase(r rowScanner, extra ...any) (*portal.Case, error) {
 	c := &portal.Case{}
 	var form, result []byte
 	dest := append([]any{&c.ID, &c.No, &c.Service, &c.ItemCode, &c.State, &c.Version, &c.ApplicantID, &c.Division, &c.District,
-		&form, &result, scanTime{&c.StateSince}, scanNullTime{&c.DueAt}, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}}, extra...)
+		&form, &result, scanTime{&c.StateSince}, scanNullTime{&c.DueAt}, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}, &c.InQueue}, extra...)
 	err := r.Scan(dest...)
 	c.Form, c.Result = json.RawMessage(form), json.RawMessage(result)
 	return c, err
@@ -223,8 +223,11 @@ func (q q) ListCases(ctx context.Context, f portal.CaseFilter) ([]portal.Case, e
 // listQuery is the query of ListCases; "" when f reaches no case.
 //
 // The page's ids come first, from the indexes alone: one branch per scope
-// term and state, each read in id order from its (division|district|
-// applicant_id|state, …, id) index and cut to the page size, then merged.
+// term (and state, when states are asked for), each read in id order from
+// its (division|district|applicant_id|state, …, id) index — for staff's
+// queue, the partial (division|district, id) WHERE in_queue index, one
+// branch per grant however many services and states there are — and cut
+// to the page size, then merged.
 // So a page reads at most limit ids per branch however many finished cases
 // precede the open ones. Then only that page's rows and applicants' names
 // are read (SQLite would otherwise fetch every branch's rows and names
@@ -261,6 +264,10 @@ func (q q) listQuery(f portal.CaseFilter) (string, []any) {
 	if f.OverdueAt != nil {
 		where = append(where, "due_at < "+arg(q.d.time(*f.OverdueAt)))
 	}
+	if f.Queue {
+		where = append(where, "in_queue")
+	}
+
 	order := "id"
 	if f.Desc {
 		order = "id DESC"
@@ -322,11 +329,11 @@ func compact(xs []string) []string {
 // InsertCase inserts c and sets c.ID.
 func (t *Tx) InsertCase(ctx context.Context, c *portal.Case) error {
 	err := t.ex.QueryRowContext(ctx, `INSERT INTO cases (case_no, service, item_code, state, version, applicant_id,
-		division, district, form, result, state_since, due_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+		division, district, form, result, state_since, due_at, created_at, updated_at, in_queue)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 		c.No, c.Service, c.ItemCode, c.State, c.Version, c.ApplicantID, c.Division, c.District,
 		string(c.Form), jsonOr(c.Result, "{}"), t.d.time(c.StateSince), nullTime(t.d, c.DueAt),
-		t.d.time(c.CreatedAt), t.d.time(c.UpdatedAt)).Scan(&c.ID)
+		t.d.time(c.CreatedAt), t.d.time(c.UpdatedAt), c.InQueue).Scan(&c.ID)
 	return dbError("sqlstore.InsertCase", err)
 }
 
@@ -334,10 +341,10 @@ func (t *Tx) InsertCase(ctx context.Context, c *portal.Case) error {
 // prevVersion: the compare-and-set that makes a transition happen once.
 func (t *Tx) UpdateCase(ctx context.Context, c *portal.Case, prevVersion int) error {
 	res, err := t.ex.ExecContext(ctx, `UPDATE cases SET state = $1, version = $2, division = $3, district = $4,
-		form = $5, result = $6, state_since = $7, due_at = $8, updated_at = $9
-		WHERE id = $10 AND version = $11`,
+		form = $5, result = $6, state_since = $7, due_at = $8, updated_at = $9, in_queue = $10
+		WHERE id = $11 AND version = $12`,
 		c.State, c.Version, c.Division, c.District, string(c.Form), jsonOr(c.Result, "{}"),
-		t.d.time(c.StateSince), nullTime(t.d, c.DueAt), t.d.time(c.UpdatedAt), c.ID, prevVersion)
+		t.d.time(c.StateSince), nullTime(t.d, c.DueAt), t.d.time(c.UpdatedAt), c.InQueue, c.ID, prevVersion)
 	if err != nil {
 		return dbError("sqlstore.UpdateCase", err)
 	}

@@ -20,7 +20,8 @@ var shanghai = time.FixedZone("CST", 8*3600)
 // newCase returns a case of applicant in division (a leaf of district);
 // nothing is written.
 func newCase(no string, applicant int64, division, district, state string, at time.Time) *portal.Case {
-	return &portal.Case{No: no, Service: "residence-permit", ItemCode: "0000000000000RP0001", State: state, Version: 1,
+	inQueue := state == "submitted" || state == "correction" || state == "reviewing" // as the residence permit's workflow says
+	return &portal.Case{No: no, Service: "residence-permit", ItemCode: "0000000000000RP0001", State: state, Version: 1, InQueue: inQueue,
 		ApplicantID: applicant, Division: division, District: district,
 		Form:       json.RawMessage(`{"address": "海陵区东进东路18号", "basis": "employment", "n": 1}`),
 		StateSince: at, CreatedAt: at, UpdatedAt: at}

@@ -36,24 +36,27 @@ func boundBy(cond, format, bound string) bool {
 }
 
 // listFilters are the lists the portal shows: a clerk's, an officer's and
-// a supervisor's queue (open states), their next pages, a state filter,
-// the overdue filter, and an applicant's own cases.
+// a supervisor's queue (Queue: the partial indexes of open cases), their
+// next pages, a state filter, the overdue filter, everything but drafts
+// ("all"), and an applicant's own cases.
 func listFilters(applicant int64) map[string]listCase {
-	open := []string{"submitted", "correction", "reviewing"}
 	street := []portal.ScopeTerm{{Division: "321202001"}}
 	district := []portal.ScopeTerm{{District: "321202"}}
 	now := time.Date(2026, 11, 30, 10, 0, 0, 0, shanghai)
 	return map[string]listCase{
-		"clerk queue":     {portal.CaseFilter{Scope: street, States: open, Limit: 51, NoForm: true}, "division"},
-		"clerk next page": {portal.CaseFilter{Scope: street, States: open, After: 1000, Limit: 51, NoForm: true}, "division"},
+		"clerk queue":     {portal.CaseFilter{Scope: street, Queue: true, Limit: 51, NoForm: true}, "division"},
+		"clerk next page": {portal.CaseFilter{Scope: street, Queue: true, After: 1000, Limit: 51, NoForm: true}, "division"},
 		"clerk one state": {portal.CaseFilter{Scope: street, States: []string{"reviewing"}, Limit: 51, NoForm: true}, "division"},
-		"clerk overdue":   {portal.CaseFilter{Scope: street, States: open, OverdueAt: &now, Limit: 51, NoForm: true}, "division"},
-		"officer queue":   {portal.CaseFilter{Scope: district, States: open, Limit: 51, NoForm: true}, "district"},
+		"clerk overdue":   {portal.CaseFilter{Scope: street, Queue: true, OverdueAt: &now, Limit: 51, NoForm: true}, "division"},
+		"clerk all": {portal.CaseFilter{Scope: street, States: []string{"submitted", "correction", "reviewing", "approved", "rejected", "withdrawn"},
+			Limit: 51, NoForm: true}, "division"},
+		"officer queue": {portal.CaseFilter{Scope: district, Queue: true, Limit: 51, NoForm: true}, "district"},
 		"clerk of two streets": {portal.CaseFilter{Scope: []portal.ScopeTerm{{Division: "321202001"}, {Division: "321202002"}},
-			States: open, Limit: 51, NoForm: true}, "division"},
+			Queue: true, Limit: 51, NoForm: true}, "division"},
 		"street and district": {portal.CaseFilter{Scope: []portal.ScopeTerm{{Division: "321203001"}, {District: "321202"}},
-			States: open, Limit: 51, NoForm: true}, "division|district"},
-		"supervisor queue":    {portal.CaseFilter{AllScope: true, States: open, Limit: 51, NoForm: true}, "state"},
+			Queue: true, Limit: 51, NoForm: true}, "division|district"},
+		"supervisor queue":    {portal.CaseFilter{AllScope: true, States: []string{"submitted", "correction", "reviewing"}, Limit: 51, NoForm: true}, "state"},
+		"supervisor a state":  {portal.CaseFilter{AllScope: true, States: []string{"correction"}, Limit: 51, NoForm: true}, "state"},
 		"applicant own":       {portal.CaseFilter{ApplicantID: applicant, Desc: true, Limit: 51, NoForm: true}, "applicant_id"},
 		"applicant next page": {portal.CaseFilter{ApplicantID: applicant, Desc: true, After: 1000, Limit: 51, NoForm: true}, "applicant_id"},
 	}

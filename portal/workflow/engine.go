@@ -76,12 +76,8 @@ type Engine struct {
 	// From the definitions, once: private state names per service ("":
 	// of any service), and StaffStates' answers.
 	privates map[string]map[string]bool
-	staff    map[staffKey][]string
-}
-
-type staffKey struct {
-	service string
-	open    bool
+	staff    map[string][]string // StaffStates
+	open     map[string][]string // the states of staff's queue: neither private nor final
 }
 
 // NewEngine returns the engine of the registry's services.
@@ -95,7 +91,7 @@ func NewEngine(c Config) (*Engine, error) {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	e := &Engine{Config: c, privates: map[string]map[string]bool{"": {}}, staff: map[staffKey][]string{}}
+	e := &Engine{Config: c, privates: map[string]map[string]bool{"": {}}, staff: map[string][]string{}, open: map[string][]string{}}
 	for id, def := range c.Registry.Definitions() {
 		e.privates[id] = map[string]bool{}
 		for name, st := range def.States {
@@ -105,8 +101,11 @@ func NewEngine(c Config) (*Engine, error) {
 		}
 	}
 	for _, service := range append([]string{""}, e.Services()...) {
-		for _, open := range []bool{false, true} {
-			e.staff[staffKey{service, open}] = e.staffStates(service, open)
+		e.staff[service] = e.staffStates(service)
+		for _, st := range e.staff[service] {
+			if !e.final(service, st) {
+				e.open[service] = append(e.open[service], st)
+			}
 		}
 	}
 	return e, nil
@@ -178,27 +177,36 @@ func (e *Engine) waitsOn(u *portal.User, c *portal.Case) bool {
 }
 
 // StaffStates lists the states in which staff see cases of a service (of
-// every service if ""), in file order: every state but the private ones;
-// only the non-final ones (the queue) if open. Callers must not modify it.
-func (e *Engine) StaffStates(service string, open bool) []string {
-	return e.staff[staffKey{service, open}]
+// every service if ""), in file order: every state but the private ones.
+// Callers must not modify it.
+func (e *Engine) StaffStates(service string) []string {
+	return e.staff[service]
 }
 
-func (e *Engine) staffStates(service string, open bool) []string {
+func (e *Engine) staffStates(service string) []string {
 	var out []string
 	for _, id := range e.Services() {
 		if service != "" && id != service {
 			continue
 		}
-		def := e.entry(id).Def
-		for _, st := range def.StateNames() {
-			if e.private(service, st) || (open && def.States[st].Final) || slices.Contains(out, st) {
-				continue
+		for _, st := range e.entry(id).Def.StateNames() {
+			if !e.private(service, st) && !slices.Contains(out, st) {
+				out = append(out, st)
 			}
-			out = append(out, st)
 		}
 	}
 	return out
+}
+
+// final reports whether st is a final state of the service (of any
+// service if "").
+func (e *Engine) final(service, st string) bool {
+	for _, ent := range e.Registry.Online() {
+		if s, ok := ent.Def.States[st]; ok && s.Final && (service == "" || service == ent.ID) {
+			return true
+		}
+	}
+	return false
 }
 
 // private reports whether st is a private state of the service — of any
@@ -546,6 +554,7 @@ func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 	if to != f.From || created {
 		c.State = to
 		c.StateSince = f.Now
+		c.InQueue = !f.Def.States[to].Final && !f.Def.States[to].Private
 		c.DueAt = nil
 		if s := f.Def.States[to]; !s.Deadline.IsZero() {
 			due := e.Calendar.Due(f.Now, s.Deadline)
@@ -875,6 +884,7 @@ func (e *Engine) separated(actor portal.Actor, ev *Event, hist []portal.History)
 type ListFilter struct {
 	Service string
 	States  []string
+	Queue   bool // staff: the open cases (handed in, not ended), whatever their state
 	Overdue bool
 	After   int64
 	Limit   int
@@ -908,13 +918,21 @@ func (e *Engine) List(ctx context.Context, actor portal.Actor, lf ListFilter) (c
 		}
 	case portal.KindStaff:
 		// Staff never see private states (see visible).
-		if len(f.States) == 0 {
-			f.States = e.StaffStates(lf.Service, false)
-		} else {
+		switch {
+		case lf.Queue && f.AllScope:
+			// City-wide, the queue is read a state at a time (the open
+			// states' (state, id) indexes): the partial queue indexes are
+			// by division and district.
+			f.States = e.open[lf.Service]
+		case lf.Queue:
+			f.States, f.Queue = nil, true
+		case len(f.States) == 0:
+			f.States = e.StaffStates(lf.Service) // "all": a state at a time, each bounded by its index
+		default:
 			f.States = slices.DeleteFunc(slices.Clone(f.States), func(st string) bool { return e.private(lf.Service, st) })
-		}
-		if len(f.States) == 0 {
-			return nil, 0, nil
+			if len(f.States) == 0 {
+				return nil, 0, nil
+			}
 		}
 	}
 	if lf.Overdue {

@@ -132,6 +132,12 @@ type caseRow struct {
 	Due                         *time.Time
 }
 
+// inQueue is the portal's Case.InQueue for the residence permit's states:
+// handed in and not ended.
+func (c *caseRow) inQueue() bool {
+	return c.State == "submitted" || c.State == "correction" || c.State == "reviewing"
+}
+
 type histRow struct {
 	CaseID          int64
 	Seq             int

@@ -30,7 +30,7 @@ import (
 // reads the whole history: the baseline is, if anything, cheaper); the row
 // lands in :c_* variables.
 const lockCaseSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district,
-	c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at,
+	c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at, c.in_queue,
 	u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''),
 	h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at
 	FROM cases c JOIN users u ON u.id = c.applicant_id
@@ -69,7 +69,7 @@ var transitionScript = `\set n random(1, :pool)
 BEGIN;
 ` + lockCaseSQL + `\set v :c_version + 1
 UPDATE cases SET state = :tostate, version = :v, division = :c_division, district = :c_district,
-	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '21 days', updated_at = now()
+	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '21 days', updated_at = now(), in_queue = true
 	WHERE id = :c_id AND version = :c_version;
 ` + historySQL(":c_id", ":v", ":event", ":fromstate", ":tostate", ":actor", ":role") +
 	auditSQL(":actorname", ":role", ":c_division", ":action", "'case:' || :c_case_no", ":detail") + `COMMIT;
@@ -81,7 +81,7 @@ UPDATE cases SET state = :tostate, version = :v, division = :c_division, distric
 // CaseFilter{ApplicantID, Service, States: [approved], Desc, Limit: 20}.
 // The submit scenario's applicants hold none: it reads no row.
 const validGrantSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district,
-	c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at, u.name
+	c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at, c.in_queue, u.name
 	FROM (SELECT id FROM (SELECT id FROM cases WHERE applicant_id = :a AND state = :granted AND service = :service
 	ORDER BY id DESC LIMIT :grantlimit) AS b0 ORDER BY id DESC LIMIT :grantlimit) AS k
 	JOIN cases c ON c.id = k.id JOIN users u ON u.id = c.applicant_id ORDER BY c.id DESC;
@@ -102,20 +102,20 @@ BEGIN;
 		ON CONFLICT (name, period) DO UPDATE SET value = counters.value + 1 RETURNING value \gset k_
 \set no 19991231000000 + :k_value
 INSERT INTO cases (case_no, service, item_code, state, version, applicant_id,
-		division, district, form, result, state_since, due_at, created_at, updated_at)
-		VALUES ('TZRP' || :no::text, :service, :itemcode, 'draft', 1, :a, :div, :dist, :form, '{}', now(), NULL, now(), now()) RETURNING id \gset n_
+		division, district, form, result, state_since, due_at, created_at, updated_at, in_queue)
+		VALUES ('TZRP' || :no::text, :service, :itemcode, 'draft', 1, :a, :div, :dist, :form, '{}', now(), NULL, now(), now(), false) RETURNING id \gset n_
 ` + historySQL(":n_id", "1", "'create'", "''", "'draft'", ":a", "'applicant'") + `DELETE FROM case_claims WHERE case_id = :n_id;
 INSERT INTO case_claims (claim, case_id) VALUES (:claimprefix::text || :a::text, :n_id) ON CONFLICT (claim) DO NOTHING;
 ` + auditSQL("'user:' || :a::text", "'applicant'", ":div", "'case.create'", "'case:' || 'TZRP' || :no::text", ":detail1") + `COMMIT;
 BEGIN;
 ` + lockCaseSQL + `UPDATE cases SET state = 'submitted', version = 2, division = :c_division, district = :c_district,
-	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '2 days', updated_at = now()
+	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '2 days', updated_at = now(), in_queue = true
 	WHERE id = :c_id AND version = 1;
 ` + historySQL(":c_id", "2", "'submit'", "'draft'", "'submitted'", ":a", "'applicant'") +
 	auditSQL("'user:' || :a::text", "'applicant'", ":c_division", "'case.submit'", "'case:' || :c_case_no", ":detail2") + `COMMIT;
 BEGIN;
 ` + lockCaseSQL + `UPDATE cases SET state = 'withdrawn', version = 3, division = :c_division, district = :c_district,
-	form = :c_form, result = :c_result, state_since = now(), due_at = NULL, updated_at = now()
+	form = :c_form, result = :c_result, state_since = now(), due_at = NULL, updated_at = now(), in_queue = false
 	WHERE id = :c_id AND version = 2;
 ` + historySQL(":c_id", "3", "'withdraw'", "'submitted'", "'withdrawn'", ":a", "'applicant'") + `DELETE FROM case_claims WHERE case_id = :c_id;
 ` + auditSQL("'user:' || :a::text", "'applicant'", ":c_division", "'case.withdraw'", "'case:' || :c_case_no", ":detail3") + `COMMIT;

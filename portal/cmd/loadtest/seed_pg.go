@@ -74,7 +74,7 @@ func seedPostgres(ctx context.Context, dbURL string, w *world) error {
 				due = *c.Due
 			}
 			cb = append(cb, []any{c.ID, c.No, serviceID, itemCode, c.State, int32(c.Version), c.Applicant, c.Division, c.District,
-				c.Form, c.Result, c.StateSince, due, c.Created, c.Update})
+				c.Form, c.Result, c.StateSince, due, c.Created, c.Update, c.inQueue()})
 			if len(cb) == batch {
 				if err := send(caseCh, cb); err != nil {
 					return err
@@ -117,7 +117,7 @@ func seedPostgres(ctx context.Context, dbURL string, w *world) error {
 	}
 	wg.Add(2)
 	go copyFrom(0, "cases", []string{"id", "case_no", "service", "item_code", "state", "version", "applicant_id", "division",
-		"district", "form", "result", "state_since", "due_at", "created_at", "updated_at"}, caseCh)
+		"district", "form", "result", "state_since", "due_at", "created_at", "updated_at", "in_queue"}, caseCh)
 	go copyFrom(1, "case_history", []string{"case_id", "seq", "event", "from_state", "to_state", "actor_id", "actor_role",
 		"inputs", "at"}, histCh)
 	wg.Wait()

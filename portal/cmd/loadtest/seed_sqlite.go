@@ -130,7 +130,7 @@ func seedSQLite(ctx context.Context, db *sql.DB, w *world) error {
 		return err
 	}
 	caseCols := []string{"id", "case_no", "service", "item_code", "state", "version", "applicant_id", "division", "district",
-		"form", "result", "state_since", "due_at", "created_at", "updated_at"}
+		"form", "result", "state_since", "due_at", "created_at", "updated_at", "in_queue"}
 	histCols := []string{"case_id", "seq", "event", "from_state", "to_state", "actor_id", "actor_role", "inputs", "at"}
 	// A case's history rows reference it: the generator emits the history
 	// first, so they are held until their case is queued.
@@ -141,7 +141,7 @@ func seedSQLite(ctx context.Context, db *sql.DB, w *world) error {
 			due = sqlTime(*c.Due)
 		}
 		if err := in.add("cases", caseCols, c.ID, c.No, serviceID, itemCode, c.State, c.Version, c.Applicant, c.Division, c.District,
-			c.Form, c.Result, sqlTime(c.StateSince), due, sqlTime(c.Created), sqlTime(c.Update)); err != nil {
+			c.Form, c.Result, sqlTime(c.StateSince), due, sqlTime(c.Created), sqlTime(c.Update), c.inQueue()); err != nil {
 			return err
 		}
 		if b := in.tables["cases"]; b.rows == 0 { // the cases were just written: their history may follow

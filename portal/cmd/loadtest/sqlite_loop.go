@@ -43,7 +43,7 @@ const loopStatements = 8 // BEGIN … COMMIT
 // loopCaseSQL is sqlstore's caseWithHistory on SQLite (no row lock: the
 // write transaction holds the database's): the case, its applicant and its
 // whole history.
-const loopCaseSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district, c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at,
+const loopCaseSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district, c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at, c.in_queue,
 		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''),
 		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at
 		FROM cases c JOIN users u ON u.id = c.applicant_id
@@ -89,9 +89,10 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 			seq, actor                                                      sql.NullInt64
 			event, from, to, role                                           sql.NullString
 			inputs                                                          []byte
+			inQueue                                                         bool
 		)
 		if err := rows.Scan(&id, &caseNo, &service, &item, &state, &version, &applicant, &division, &district, &form, &result,
-			&since, &due, &created, &updated, &name, &mobile, &cipher, &index,
+			&since, &due, &created, &updated, &inQueue, &name, &mobile, &cipher, &index,
 			&seq, &event, &from, &to, &actor, &role, &inputs, &at); err != nil {
 			rows.Close()
 			return err
@@ -117,9 +118,9 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 	now := time.Now()
 	at := sqlTime(now)
 	res, err := tx.ExecContext(ctx, `UPDATE cases SET state = $1, version = $2, division = $3, district = $4,
-		form = $5, result = $6, state_since = $7, due_at = $8, updated_at = $9
-		WHERE id = $10 AND version = $11`,
-		"reviewing", version+1, division, district, form, result, at, sqlTime(now.Add(21*24*time.Hour)), at, id, version)
+		form = $5, result = $6, state_since = $7, due_at = $8, updated_at = $9, in_queue = $10
+		WHERE id = $11 AND version = $12`,
+		"reviewing", version+1, division, district, form, result, at, sqlTime(now.Add(21*24*time.Hour)), at, true, id, version)
 	if err != nil {
 		return err
 	}
