@@ -627,7 +627,7 @@ func (s *Service) eligible(_ context.Context, f *workflow.Firing) error {
 	if err != nil {
 		return err
 	}
-	if err := s.personRules(form, f.Now); err != nil {
+	if err := s.personRules(form, handedIn(f)); err != nil {
 		return err
 	}
 	if s.set.IntraCityFree && s.withinTaizhou(form) {
@@ -658,6 +658,21 @@ func (s *Service) eligible(_ context.Context, f *workflow.Firing) error {
 		}
 	}
 	return nil
+}
+
+// handedIn is when the application was handed in: now, when the firing
+// hands it in; else the last step that did. A family is judged as it was
+// then: a child who turns 18 while the district decides still follows.
+func handedIn(f *workflow.Firing) time.Time {
+	if f.Def.HandsIn(f.Event) {
+		return f.Now
+	}
+	for i := len(f.History) - 1; i >= 0; i-- {
+		if f.Def.HandsIn(f.History[i].Event) {
+			return f.History[i].At
+		}
+	}
+	return f.Now
 }
 
 // deltaMonths is the whole months of the periods in other Yangtze-Delta

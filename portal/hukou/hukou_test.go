@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -317,5 +318,43 @@ func TestSettingsAreChecked(t *testing.T) {
 		if _, err := newRig(t, edit); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestAChildIsJudgedWhenHandedIn: a child who was 17 when the family handed
+// the application in still follows when the district decides after their
+// birthday; handed in again after it, they do not.
+func TestAChildIsJudgedWhenHandedIn(t *testing.T) {
+	r := mustRig(t, nil)
+	child := testkit.IDNumber("32032120081201001") // 18 on 2026-12-01
+	stored, err := r.form(r.example("members", []any{member("child", child)}), workflow.Complete)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Date(2026, 12, 10, 10, 0, 0, 0, cst)
+	guard := r.svc.Hooks().Guards["eligible"]
+	hist := []portal.History{{Event: "create", At: now}, {Event: "submit", At: now}, {Event: "accept", At: now}}
+	approve := &workflow.Firing{Def: r.def, Event: "approve", Case: &portal.Case{Form: stored}, History: hist, Now: later, Cal: r.cal}
+	if err := guard(context.Background(), approve); err != nil {
+		t.Errorf("approved after the child's birthday: %v", err)
+	}
+	resubmit := &workflow.Firing{Def: r.def, Event: "submit", Case: &portal.Case{Form: stored}, History: hist, Now: later, Cal: r.cal}
+	if e := portal.AsError(guard(context.Background(), resubmit)); e == nil || e.Rule != "child_age" {
+		t.Errorf("handed in again after the birthday: %v", e)
+	}
+}
+
+// TestTheYangtzeDelta: the other Yangtze-Delta cities offered are the 41 of
+// Shanghai, Jiangsu, Zhejiang and Anhui, Taizhou itself excepted.
+func TestTheYangtzeDelta(t *testing.T) {
+	r := mustRig(t, nil)
+	var cities []string
+	for _, p := range r.svc.Pages() {
+		if p.List == "prior_residence" {
+			cities = p.Fields[0].Options
+		}
+	}
+	if len(cities) != 40 || slices.Contains(cities, "321200") || !slices.Contains(cities, "310100") || !slices.Contains(cities, "341800") {
+		t.Errorf("%d cities: %v", len(cities), cities)
 	}
 }

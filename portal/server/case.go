@@ -260,8 +260,14 @@ func (s *Server) editCase(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The page was read outside this request's transaction: its version
+	// (always in the form) guards against saving over someone's later change.
 	version, _ := strconv.Atoi(c.FormValue("version"))
-	_, err = s.Engine.Edit(ctx(c), actor(c), no, form, version)
+	if version <= 0 {
+		err = &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict"}
+	} else {
+		_, err = s.Engine.Edit(ctx(c), actor(c), no, form, version)
+	}
 	if formError(err) {
 		d := s.editData(loc(c), v, p, item, flow)
 		d.Version, d.Values, d.entry = version, vals, item

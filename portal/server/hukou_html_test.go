@@ -18,7 +18,11 @@ var locationNoRE = regexp.MustCompile(`/cases/(TZHK\d{14})`)
 // the Yangtze-Delta time, then checks the answers and submits; the clerk
 // accepts and the district officer approves on their pages.
 func TestHukouHTMLJourney(t *testing.T) {
-	r := newHukouRig(t, testkit.Options{})
+	testkit.EachBackend(t, testHukouHTMLJourney)
+}
+
+func testHukouHTMLJourney(t *testing.T, b testkit.Backend) {
+	r := newHukouRig(t, testkit.Options{Backend: b})
 	_, app := r.p.NewApplicant(t, "陈静")
 	web := app // a browser: cookies, forms with the CSRF token
 

@@ -101,6 +101,7 @@ func TestHukouTransferAcrossRegions(t *testing.T) {
 	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
 		r := newHukouRig(t, testkit.Options{Backend: b})
 		_, app := r.p.NewApplicant(t, "李明")
+		permit := r.permit(t, app)
 		spouse := testkit.IDNumber("32032119900215004")
 		child := testkit.IDNumber("32032120150610003")
 		badChild := child[:17] + map[bool]string{true: "0", false: "1"}[child[17] != '0']
@@ -114,7 +115,15 @@ func TestHukouTransferAcrossRegions(t *testing.T) {
 			t.Fatalf("a bad checksum for member 2: %d %s", res.Status, res.Body)
 		}
 		form["members"] = []any{member("spouse", "王芳", spouse), member("child", "李小明", child)}
-		no := r.apply(t, app, form)
+		// Sent twice with one key (a lost answer, a double tap): one case,
+		// though its sealed ID numbers differ each time they are sealed.
+		first := app.Do("POST", "/api/v1/cases", map[string]any{"service": "hukou-transfer", "form": form}, "Idempotency-Key", "family-1")
+		again := app.Do("POST", "/api/v1/cases", map[string]any{"service": "hukou-transfer", "form": form}, "Idempotency-Key", "family-1")
+		if first.Status != http.StatusCreated || again.Status != http.StatusCreated || first.JSON(t)["case_no"] != again.JSON(t)["case_no"] {
+			t.Fatalf("one key twice: %d %s / %d %s", first.Status, first.Body, again.Status, again.Body)
+		}
+		no := first.JSON(t)["case_no"].(string)
+		fire(t, app, no, "submit", nil, http.StatusOK)
 		if !strings.HasPrefix(no, "TZHK20261130") {
 			t.Errorf("case number %s: want TZHK + the day", no)
 		}
@@ -209,6 +218,17 @@ func TestHukouTransferAcrossRegions(t *testing.T) {
 			last["inputs"].(map[string]any)["reference"] != body["reference"] {
 			t.Errorf("the last step: %v", last)
 		}
+		// Its token reads the case it settled, not the permit that settlement
+		// cancelled, and counts on the API only: pages know no token.
+		if res := r.system(t, "GET", "/api/v1/cases/"+permit, nil); res.Status != http.StatusNotFound {
+			t.Errorf("the registry reads the cancelled residence permit: %d", res.Status)
+		}
+		if res := r.system(t, "GET", "/api/v1/cases/"+no, nil); res.Status != http.StatusOK {
+			t.Errorf("the registry reads back its confirmation: %d", res.Status)
+		}
+		if res := r.system(t, "GET", "/account", nil); res.Status != http.StatusSeeOther {
+			t.Errorf("a page with the registry's token: %d, want the login page", res.Status)
+		}
 		// A disabled system account's token is refused.
 		if err := r.p.Accounts.DisableStaff(context.Background(), portalActor(), "registry"); err != nil {
 			t.Fatal(err)
@@ -293,9 +313,12 @@ func (t faultTx) AppendAudit(ctx context.Context, e *portal.AuditEntry) error {
 }
 
 func TestHukouSettlementIsOneTransaction(t *testing.T) {
+	testkit.EachBackend(t, testHukouSettlementIsOneTransaction)
+}
+
+func testHukouSettlementIsOneTransaction(t *testing.T, b testkit.Backend) {
 	armed := &atomic.Bool{}
-	r := newHukouRig(t, testkit.Options{Backend: testkit.Backend{Postgres: true, Redis: true},
-		WrapStore: func(s portal.Store) portal.Store { return amendFault{s, armed} }})
+	r := newHukouRig(t, testkit.Options{Backend: b, WrapStore: func(s portal.Store) portal.Store { return amendFault{s, armed} }})
 	_, app := r.p.NewApplicant(t, "钱多")
 	permit := r.permit(t, app)
 	no := r.apply(t, app, r.hukouForm(t, "origin_county", "321281"))
@@ -325,7 +348,11 @@ func TestHukouSettlementIsOneTransaction(t *testing.T) {
 }
 
 func TestHukouSeparationOfDuties(t *testing.T) {
-	r := newHukouRig(t, testkit.Options{})
+	testkit.EachBackend(t, testHukouSeparationOfDuties)
+}
+
+func testHukouSeparationOfDuties(t *testing.T, b testkit.Backend) {
+	r := newHukouRig(t, testkit.Options{Backend: b})
 	_, app := r.p.NewApplicant(t, "孙丽")
 	no := r.apply(t, app, r.hukouForm(t))
 	fire(t, r.both, no, "accept", nil, http.StatusOK) // as the street clerk
@@ -350,7 +377,11 @@ func TestHukouSeparationOfDuties(t *testing.T) {
 }
 
 func TestHukouOneOpenTransferPerPerson(t *testing.T) {
-	r := newHukouRig(t, testkit.Options{})
+	testkit.EachBackend(t, testHukouOneOpenTransferPerPerson)
+}
+
+func testHukouOneOpenTransferPerPerson(t *testing.T, b testkit.Backend) {
+	r := newHukouRig(t, testkit.Options{Backend: b})
 	aliceUser, alice := r.p.NewApplicant(t, "周一")
 	bob, bobClient := r.p.NewApplicant(t, "吴二")
 	bobID, err := r.p.Accounts.IDNumber(bob)
@@ -373,6 +404,9 @@ func TestHukouOneOpenTransferPerPerson(t *testing.T) {
 	res = bobClient.Do("POST", "/api/v1/cases/"+draft+"/events/submit", nil)
 	if res.Status != http.StatusConflict || !strings.Contains(res.Text(), `"field":"members[0].id_number"`) || strings.Contains(res.Text(), first) {
 		t.Errorf("a child already in an open transfer: %d %s (must not name the other family's case)", res.Status, res.Body)
+	}
+	if n := r.p.Count(t, "SELECT count(*) FROM audit_log WHERE action = 'case.claim' AND result = 'denied' AND object = $1", "case:"+draft); n != 1 {
+		t.Errorf("the refused claim is audited: %d entries", n)
 	}
 	// Nor add himself to Alice's… he is not; but Alice cannot add Bob while
 	// Bob's own transfer is open.
@@ -444,4 +478,43 @@ func TestHukouOverdueWhileWaitingForTheMoveOut(t *testing.T) {
 	if len(items) != 1 || items[0].(map[string]any)["case_no"] != no {
 		t.Errorf("waiting more than 30 days for the move-out is overdue: %v", items)
 	}
+}
+
+// TestHukouConcurrentFamiliesOneWins: four applicants hand in, at once,
+// applications that list the same child: exactly one is handed in, the
+// others are told, and the claims hold one case.
+func TestHukouConcurrentFamiliesOneWins(t *testing.T) {
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		r := newHukouRig(t, testkit.Options{Backend: b})
+		child := testkit.IDNumber("32032120170707007")
+		type draft struct {
+			no string
+			c  *testkit.Client
+		}
+		var drafts []draft
+		for i := 0; i < 4; i++ {
+			_, c := r.p.NewApplicant(t, fmt.Sprintf("家长%d", i))
+			res := c.Do("POST", "/api/v1/cases", map[string]any{"service": "hukou-transfer",
+				"form": r.hukouForm(t, "members", []any{member("child", "孩子", child)})})
+			if res.Status != http.StatusCreated {
+				t.Fatalf("draft %d: %d %s", i, res.Status, res.Body)
+			}
+			drafts = append(drafts, draft{res.JSON(t)["case_no"].(string), c})
+		}
+		statuses := make(chan int, len(drafts))
+		for _, d := range drafts {
+			go func() { statuses <- d.c.Do("POST", "/api/v1/cases/"+d.no+"/events/submit", nil).Status }()
+		}
+		count := map[int]int{}
+		for range drafts {
+			count[<-statuses]++
+		}
+		if count[http.StatusOK] != 1 || count[http.StatusConflict] != 3 {
+			t.Errorf("four families hand in the same child at once: %v, want one 200 and three 409", count)
+		}
+		if n := r.p.Count(t, "SELECT count(*) FROM case_claims WHERE claim LIKE 'hukou-transfer|person:%' AND case_id IN (SELECT id FROM cases WHERE state = 'submitted')"); n != 2 {
+			t.Errorf("claims of the case handed in: %d, want 2 (the applicant and the child)", n)
+		}
+		checkFsck(t, r.p)
+	})
 }

@@ -154,11 +154,12 @@ func currentSession(c *fiber.Ctx) *session.Session {
 
 func actor(c *fiber.Ctx) portal.Actor { return portal.Actor{User: currentUser(c), IP: c.IP()} }
 
-// authenticate finds the user: a system account's bearer token, or the
-// session cookie. A session store or database that does not answer is kept
-// as an error: public pages go on, pages that need a login answer 503.
+// authenticate finds the user: a system account's bearer token (on the
+// API only: a system has no pages), or the session cookie. A session store
+// or database that does not answer is kept as an error: public pages go on,
+// pages that need a login answer 503.
 func (s *Server) authenticate(c *fiber.Ctx) error {
-	if h := c.Get(fiber.HeaderAuthorization); strings.HasPrefix(h, "Bearer ") {
+	if h := c.Get(fiber.HeaderAuthorization); strings.HasPrefix(h, "Bearer ") && strings.HasPrefix(c.Path(), "/api/") {
 		u, err := s.Store.UserByTokenHash(ctx(c), account.TokenHash(strings.TrimPrefix(h, "Bearer ")))
 		switch {
 		case err == nil && u.Kind == portal.KindSystem && u.DisabledAt == nil:
@@ -229,10 +230,10 @@ func (s *Server) auditSystem(c *fiber.Ctx) error {
 	ent := audit.Entry(actor(c), "api."+strings.ToLower(c.Method()), c.Path(), result)
 	ent = audit.WithDetail(ent, map[string]any{"status": st, "query": string(c.Request().URI().QueryString()), "rid": requestID(c)})
 	if aerr := s.Engine.Audit.Record(context.WithoutCancel(ctx(c)), s.Store, ent); aerr != nil {
-		s.Logger.Error("audit: a system's call is not recorded", "rid", requestID(c), "system", u.Login, "err", aerr)
-		if err == nil {
-			return aerr // unrecorded, it must not look done
-		}
+		// The call is done (a transition committed its own entry): answer
+		// what happened, and tell the operator which call went unrecorded.
+		s.Logger.Error("audit: a system's call is not recorded", "rid", requestID(c), "system", u.Login, "method", c.Method(),
+			"path", c.Path(), "status", st, "err", aerr)
 	}
 	return err
 }

@@ -399,7 +399,8 @@ func TestNoSecretsInURLsOrLogs(t *testing.T) {
 			t.Fatalf("reveal: %d %s", r.Status, r.Body)
 		}
 		edit := browser.Get("/cases/" + webNo + "/edit")
-		ef := []string{"_csrf", testkit.FormToken(t, edit.Text()), "service", "residence-permit"}
+		version := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(edit.Text())[1]
+		ef := []string{"_csrf", testkit.FormToken(t, edit.Text()), "service", "residence-permit", "version", version}
 		for k, v := range testkit.ResidenceForm("address", "海陵区东进东路18号3幢202室") {
 			ef = append(ef, k, v)
 		}

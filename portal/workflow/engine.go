@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -157,9 +158,24 @@ func (e *Engine) visible(actor portal.Actor, c *portal.Case, hist []portal.Histo
 		return false
 	}
 	if u.Kind == portal.KindSystem {
-		return e.waitsOn(u, c) || (len(hist) > 0 && hist[len(hist)-1].ActorID != nil && *hist[len(hist)-1].ActorID == u.ID)
+		return e.waitsOn(u, c) || e.movedLast(u, c, hist)
 	}
 	return true
+}
+
+// movedLast reports whether the case's last step is an event u fired and
+// may fire (its own confirmation, which it may read back or send again) —
+// not a linked record its event amended in another case.
+func (e *Engine) movedLast(u *portal.User, c *portal.Case, hist []portal.History) bool {
+	if len(hist) == 0 {
+		return false
+	}
+	last := hist[len(hist)-1]
+	if last.ActorID == nil || *last.ActorID != u.ID {
+		return false
+	}
+	_, ok := e.Authz.Can(u, c.Division, c.Service, EventAction(last.Event, last.From))
+	return ok
 }
 
 // waitsOn reports whether u may fire some event of the case now.
@@ -319,10 +335,21 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 		out = e.view(actor, c, ent, f.History)
 		return nil
 	})
+	if deniedAction == "" && claimedElsewhere(err) {
+		deniedAction = "case.claim"
+	}
 	if deniedAction != "" {
 		e.denied(ctx, actor, deniedAction, no)
 	}
 	return out, err
+}
+
+// claimedElsewhere reports a refusal because someone in the case is in
+// another applicant's open case: audited, since one could try ID numbers
+// to learn who has applied.
+func claimedElsewhere(err error) bool {
+	pe := portal.AsError(err)
+	return pe != nil && pe.Message == "error.claimed_elsewhere"
 }
 
 // mayEverFire reports whether u may fire event from some state of the case's
@@ -648,7 +675,7 @@ func (e *Engine) claim(ctx context.Context, f *Firing) error {
 	}
 	perr := &portal.Error{Code: portal.ECONFLICT, Rule: "unique_open", Message: "error.duplicate_case",
 		Data: map[string]any{"CaseNo": conflict.CaseNo, "Service": c.Service}, Labels: c.Service + ".field",
-		Err: fmt.Errorf("workflow: %s is claimed by %s", conflict.Claim, conflict.CaseNo)}
+		Err: fmt.Errorf("workflow: a claim of %s is held by %s", c.No, conflict.CaseNo)} // the claim itself may hold a person's blind index: not logged
 	if conflict.ApplicantID != c.ApplicantID {
 		// Someone else's case: say that it exists, never which.
 		perr.Message, perr.Data = "error.claimed_elsewhere", map[string]any{"Service": c.Service}
@@ -696,8 +723,10 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 	if !ok {
 		return nil, &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden_create"}
 	}
-	sum := sha256.Sum256(append([]byte(service+"\x00"), form...))
-	reqHash := hex.EncodeToString(sum[:])
+	reqHash, err := formHash(service, raw)
+	if err != nil {
+		return nil, err
+	}
 	var out *portal.Case
 	create := func(tx portal.Tx) error {
 		if idemKey != "" {
@@ -751,6 +780,26 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 		err = e.Store.Tx(ctx, create)
 	}
 	return out, err
+}
+
+// formHash identifies a create request for its idempotency key: the form
+// as sent, in a canonical JSON (what is stored may differ between two equal
+// requests: sealed values use a fresh nonce each time).
+func formHash(service string, raw json.RawMessage) (string, error) {
+	var v any
+	if len(raw) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber() // numbers kept as written, not rounded to float64
+		if err := dec.Decode(&v); err != nil {
+			return "", portal.Invalid(portal.FieldError{Field: "form", Rule: "json"})
+		}
+	}
+	b, err := json.Marshal(v) // maps marshal with sorted keys
+	if err != nil {
+		return "", fmt.Errorf("workflow.formHash: %w", err)
+	}
+	sum := sha256.Sum256(append([]byte(service+"\x00"), b...))
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // form decodes a form through its service, naming the service's field
@@ -810,6 +859,9 @@ func (e *Engine) Edit(ctx context.Context, actor portal.Actor, no string, raw js
 		out = c
 		return nil
 	})
+	if deniedAction == "" && claimedElsewhere(err) {
+		deniedAction = "case.claim"
+	}
 	if deniedAction != "" {
 		e.denied(ctx, actor, deniedAction, no)
 	}
