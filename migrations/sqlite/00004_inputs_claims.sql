@@ -24,7 +24,10 @@ CREATE TABLE case_claims (
 CREATE INDEX case_claims_case ON case_claims (case_id);
 
 -- Until now an applicant could hold several open residence-permit
--- applications: the oldest open one of each applicant claims.
+-- applications: the oldest open one of each applicant claims. Any others
+-- stay open as they were (no one's application is closed by a migration);
+-- `portal fsck` lists each as "an open case without its claim" for a clerk
+-- to settle with the applicant.
 INSERT INTO case_claims (claim, case_id)
 SELECT 'residence-permit|applicant:' || applicant_id, min(id) FROM cases
 WHERE service = 'residence-permit' AND state NOT IN ('approved', 'rejected', 'withdrawn', 'discarded')

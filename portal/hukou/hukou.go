@@ -649,10 +649,12 @@ func (s *Service) eligible(_ context.Context, f *workflow.Firing) error {
 		}
 	}
 	if min := s.set.Rules[ruleResidence].Months; min > 0 {
-		have := delta
-		if since, err := time.ParseInLocation(time.DateOnly, form.ResidedSince, f.Cal.Zone); err == nil {
-			have += monthsBetween(since, today)
+		// Months here and in the Delta, a month that is both counted once.
+		lived := form.PriorResidence
+		if _, err := time.Parse(time.DateOnly, form.ResidedSince); err == nil {
+			lived = append(slices.Clone(lived), Period{From: form.ResidedSince, To: today.AddDate(0, 0, -1).Format(time.DateOnly)})
 		}
+		have := deltaMonths(lived)
 		if have < min {
 			return s.refuse(ruleResidence, "hukou-transfer.rule.min_residence_months", map[string]any{"Min": min, "Have": have, "Delta": delta})
 		}
@@ -676,15 +678,29 @@ func handedIn(f *workflow.Firing) time.Time {
 }
 
 // deltaMonths is the whole months of the periods in other Yangtze-Delta
-// cities, each counted from its first day to its last.
+// cities, each counted from its first day to its last. Periods that overlap
+// or touch are joined first: a month lived once counts once, however many
+// cities it is written under.
 func deltaMonths(periods []Period) int {
-	n := 0
+	type span struct{ from, end time.Time } // end: the day after the last
+	var spans []span
 	for _, p := range periods {
 		from, err1 := time.Parse(time.DateOnly, p.From)
 		to, err2 := time.Parse(time.DateOnly, p.To)
-		if err1 == nil && err2 == nil {
-			n += monthsBetween(from, to.AddDate(0, 0, 1))
+		if err1 == nil && err2 == nil && !to.Before(from) {
+			spans = append(spans, span{from, to.AddDate(0, 0, 1)})
 		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.from.Compare(b.from) })
+	n := 0
+	for i := 0; i < len(spans); {
+		cur := spans[i]
+		for i++; i < len(spans) && !spans[i].from.After(cur.end); i++ {
+			if spans[i].end.After(cur.end) {
+				cur.end = spans[i].end
+			}
+		}
+		n += monthsBetween(cur.from, cur.end)
 	}
 	return n
 }

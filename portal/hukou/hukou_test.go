@@ -305,6 +305,23 @@ func TestSettlementRulesAreData(t *testing.T) {
 	}
 }
 
+func TestResidenceMonthsCountOnce(t *testing.T) {
+	r := mustRig(t, func(s string) string {
+		return strings.Replace(s, "    min_residence_months:     # any basis: months at the address, Yangtze-Delta months counted\n      months: 0",
+			"    min_residence_months:\n      months: 12", 1)
+	})
+	// Since 2026-05-30 here (six months to 2026-11-30), six before in Nanjing.
+	nanjing := func(from, to string) []any { return []any{map[string]any{"city": "320100", "from": from, "to": to}} }
+	if err := r.eligible(t, r.example("resided_since", "2026-05-30", "prior_residence", nanjing("2025-11-30", "2026-05-29"))); err != nil {
+		t.Errorf("six months here and six in Nanjing: %v", err)
+	}
+	// Nanjing written over the same six months here adds nothing.
+	e := portal.AsError(r.eligible(t, r.example("resided_since", "2026-05-30", "prior_residence", nanjing("2026-05-30", "2026-11-29"))))
+	if e == nil || e.Rule != "min_residence_months" || e.Data["Have"] != 6 {
+		t.Errorf("the same months twice: %+v", e)
+	}
+}
+
 func TestSettingsAreChecked(t *testing.T) {
 	for name, edit := range map[string]func(string) string{
 		"a rule without its clause": func(s string) string {

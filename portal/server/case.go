@@ -398,7 +398,7 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 			// The form is not complete: link each answer to its page.
 			for i, it := range p.Summary {
 				if it.Field != "" {
-					p.Summary[i].Href = s.fieldPage(v, it.Field) + "#field-" + it.Field
+					p.Summary[i].Href = fieldHref(v.Case.No, v.Service.Pages(), it.Field)
 				}
 			}
 		}
@@ -406,15 +406,23 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 	return s.write(c, status, "case", p)
 }
 
-// fieldPage is the page of a case's form where a field is answered.
-func (s *Server) fieldPage(v *workflow.View, field string) string {
-	top, _, _ := strings.Cut(field, "[")
-	for _, p := range v.Service.Pages() {
-		if p.List == top || slices.ContainsFunc(p.Fields, func(f workflow.Field) bool { return p.List == "" && f.Name == top }) {
-			return editHref(v.Case.No, p.ID, false)
+// fieldHref links an answer to where it is given: its page, or for a list
+// entry's answer ("members[1].id_number") that entry's own page.
+func fieldHref(no string, pages []workflow.Page, field string) string {
+	top, rest, inList := strings.Cut(field, "[")
+	for _, p := range pages {
+		switch {
+		case p.List != "" && p.List == top:
+			idx, sub, ok := strings.Cut(rest, "].")
+			if n, err := strconv.Atoi(idx); inList && ok && err == nil && n >= 0 {
+				return editHref(no, p.ID, false, "item", strconv.Itoa(n)) + "#field-" + sub
+			}
+			return editHref(no, p.ID, false) + "#field-" + field
+		case p.List == "" && slices.ContainsFunc(p.Fields, func(f workflow.Field) bool { return f.Name == top }):
+			return editHref(no, p.ID, false) + "#field-" + field
 		}
 	}
-	return "/cases/" + v.Case.No
+	return "/cases/" + no
 }
 
 func (s *Server) casePage(c *fiber.Ctx) error {

@@ -264,8 +264,8 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 	if err := checkCaseNo(no); err != nil {
 		return nil, err
 	}
-	if len(in.IdempotencyKey) > 200 {
-		return nil, portal.Invalid(portal.FieldError{Field: "Idempotency-Key", Rule: "max", Param: "200"})
+	if err := checkIdemKey(in.IdempotencyKey); err != nil {
+		return nil, err
 	}
 	var out *View
 	var deniedAction string
@@ -711,8 +711,8 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 	if actor.User == nil {
 		return nil, portal.Errorf(portal.EUNAUTHORIZED, "error.login_required", nil)
 	}
-	if len(idemKey) > 200 {
-		return nil, portal.Invalid(portal.FieldError{Field: "Idempotency-Key", Rule: "max", Param: "200"})
+	if err := checkIdemKey(idemKey); err != nil {
+		return nil, err
 	}
 	now := e.Now()
 	form, division, err := e.form(ctx, ent, FormInput{Raw: raw, Mode: Draft, Applicant: actor.User, Now: now})
@@ -780,6 +780,16 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 		err = e.Store.Tx(ctx, create)
 	}
 	return out, err
+}
+
+// maxIdemKey is the longest Idempotency-Key a client may send (a UUID is 36).
+const maxIdemKey = 200
+
+func checkIdemKey(key string) error {
+	if len(key) > maxIdemKey {
+		return portal.Invalid(portal.FieldError{Field: "Idempotency-Key", Rule: "max", Param: strconv.Itoa(maxIdemKey)})
+	}
+	return nil
 }
 
 // formHash identifies a create request for its idempotency key: the form
