@@ -193,7 +193,7 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore.Migrate: %w", err)
 	}
-	var opts []goose.ProviderOption
+	opts := []goose.ProviderOption{goose.WithGoMigrations(countiesMigration())}
 	if db.dialect.name() == "postgres" {
 		// Several nodes starting at once must not migrate twice.
 		// The advisory lock is per database, not per schema; retry every
