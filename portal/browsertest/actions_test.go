@@ -1,9 +1,6 @@
 package browsertest
 
 import (
-	"context"
-	"time"
-
 	"github.com/chromedp/chromedp"
 )
 
@@ -25,14 +22,4 @@ func clickAll(css ...string) []chromedp.Action[chromedp.Void] {
 		out = append(out, chromedp.Click(chromedp.CSS(c)))
 	}
 	return out
-}
-
-func runString(p *person, what string) (string, error) {
-	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
-	defer cancel()
-	switch what {
-	case "location":
-		return chromedp.Run(ctx, chromedp.Location())
-	}
-	return "", nil
 }

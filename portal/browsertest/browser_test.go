@@ -108,6 +108,18 @@ type browser struct {
 	mu    sync.Mutex
 }
 
+// withAndWithoutJS runs a journey once with JavaScript and once without:
+// the pages are plain HTML forms that work either way.
+func withAndWithoutJS(t *testing.T, journey func(t *testing.T, js bool)) {
+	for _, js := range []bool{true, false} {
+		name := "javascript"
+		if !js {
+			name = "no-javascript"
+		}
+		t.Run(name, func(t *testing.T) { journey(t, js) })
+	}
+}
+
 func newBrowser(t *testing.T, js bool) *browser {
 	t.Helper()
 	exe := chromium(t)
@@ -196,24 +208,26 @@ func (p *person) typeInto(css, text string) {
 	p.do("type into "+css, chromedp.SendKeys(chromedp.CSS(css), text))
 }
 
-func (p *person) value(css string) string {
+// read runs one query of the page, failing the test with what it asked.
+func read[T any](p *person, what string, query chromedp.Action[T]) T {
 	p.t.Helper()
-	v, err := chromedp.Run(p.ctx, chromedp.Value(chromedp.CSS(css)))
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, query)
 	if err != nil {
-		p.t.Fatalf("%s: value of %s: %v", p.name, css, err)
+		p.t.Fatalf("%s: %s: %v", p.name, what, err)
 	}
 	return v
 }
 
+func (p *person) value(css string) string {
+	p.t.Helper()
+	return read(p, "value of "+css, chromedp.Value(chromedp.CSS(css)))
+}
+
 func (p *person) text(css string) string {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
-	if err != nil {
-		p.t.Fatalf("%s: text of %s: %v", p.name, css, err)
-	}
-	return v
+	return read(p, "text of "+css, chromedp.Text(chromedp.CSS(css)))
 }
 
 // sees fails unless the element's text contains every string.
@@ -229,11 +243,7 @@ func (p *person) sees(css string, want ...string) {
 
 func (p *person) attr(css, name string) string {
 	p.t.Helper()
-	m, err := chromedp.Run(p.ctx, chromedp.Attributes(chromedp.CSS(css)))
-	if err != nil {
-		p.t.Fatalf("%s: attributes of %s: %v", p.name, css, err)
-	}
-	return m[name]
+	return read(p, "attributes of "+css, chromedp.Attributes(chromedp.CSS(css)))[name]
 }
 
 // look takes the screenshots of a step (at phone and at desktop size) and,

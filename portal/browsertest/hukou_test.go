@@ -26,17 +26,7 @@ import (
 // approves and records a paper move-out certificate; the applicant sees the
 // family settled. With JavaScript on, every page looked at is audited with
 // axe-core and the design checks (reflow, tap targets, focus).
-func TestHukouJourneys(t *testing.T) {
-	for _, js := range []bool{true, false} {
-		name := "javascript"
-		if !js {
-			name = "no-javascript"
-		}
-		t.Run(name, func(t *testing.T) {
-			hukouJourney(t, js)
-		})
-	}
-}
+func TestHukouJourneys(t *testing.T) { withAndWithoutJS(t, hukouJourney) }
 
 var hukouNoRE = regexp.MustCompile(`TZHK\d{14}`)
 
@@ -240,26 +230,14 @@ func hukouJourney(t *testing.T, js bool) {
 // closed <details>).
 func (pr *person) shown(css string) bool {
 	pr.t.Helper()
-	ctx, cancel := context.WithTimeout(pr.ctx, 10*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const el = document.querySelector(`+jsString(css)+`);
+	return read(pr, "is "+css+" shown", chromedp.Evaluate[bool](`(() => { const el = document.querySelector(`+jsString(css)+`);
 		return !!el && el.checkVisibility(); })()`))
-	if err != nil {
-		pr.t.Fatalf("%s: is %s shown: %v", pr.name, css, err)
-	}
-	return v
 }
 
 // checked tells whether a radio button or check box is ticked.
 func (pr *person) checked(css string) bool {
 	pr.t.Helper()
-	ctx, cancel := context.WithTimeout(pr.ctx, 10*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.JavascriptAttribute[bool](chromedp.CSS(css), "checked"))
-	if err != nil {
-		pr.t.Fatalf("%s: is %s checked: %v", pr.name, css, err)
-	}
-	return v
+	return read(pr, "is "+css+" checked", chromedp.JavascriptAttribute[bool](chromedp.CSS(css), "checked"))
 }
 
 // jsString quotes s as a JavaScript string literal.

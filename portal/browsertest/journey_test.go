@@ -18,17 +18,7 @@ import (
 // permit and the supervisor's audit view, in a real browser, once with
 // JavaScript and once without (the pages are plain HTML forms). With
 // JavaScript on, every page visited is audited with axe-core.
-func TestJourneys(t *testing.T) {
-	for _, js := range []bool{true, false} {
-		name := "javascript"
-		if !js {
-			name = "no-javascript"
-		}
-		t.Run(name, func(t *testing.T) {
-			journey(t, js)
-		})
-	}
-}
+func TestJourneys(t *testing.T) { withAndWithoutJS(t, journey) }
 
 var caseNoRE = regexp.MustCompile(`TZRP\d{14}`)
 
@@ -175,11 +165,7 @@ func (pr *person) login(p *testkit.Portal, login string) {
 
 func (pr *person) location() string {
 	pr.t.Helper()
-	loc, err := runString(pr, "location")
-	if err != nil {
-		pr.t.Fatal(err)
-	}
-	return loc
+	return read(pr, "location", chromedp.Location())
 }
 
 // TestAuditFindsViolations proves the audit can fail: a page with an
