@@ -12,8 +12,12 @@ ALTER TABLE cases ADD COLUMN in_queue boolean NOT NULL DEFAULT false;
 UPDATE cases SET in_queue = true WHERE service = 'residence-permit' AND state IN ('submitted', 'correction', 'reviewing');
 CREATE INDEX cases_division_queue ON cases (division, id) WHERE in_queue;
 CREATE INDEX cases_district_queue ON cases (district, id) WHERE in_queue;
+-- City-wide (a supervisor of 321200) the queue is read a state at a time:
+-- a state name queued in one service may be final in another.
+CREATE INDEX cases_state_queue ON cases (state, id) WHERE in_queue;
 
 -- +goose Down
+DROP INDEX cases_state_queue;
 DROP INDEX cases_district_queue;
 DROP INDEX cases_division_queue;
 ALTER TABLE cases DROP COLUMN in_queue;

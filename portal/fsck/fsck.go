@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"tzportal/portal"
 	"tzportal/portal/audit"
@@ -43,7 +44,8 @@ type Result struct {
 	Violations []Violation
 }
 
-// batch is how many cases are read at a time: three queries per batch.
+// batch is how many cases are read at a time: four queries per batch
+// (cases, their history, audit entries and claims).
 const batch = 500
 
 // Check walks every case and the audit chain. It returns an error only when
@@ -105,13 +107,28 @@ func checkClaims(c *portal.Case, def *workflow.Definition, claims []string) []Vi
 	st := def.States[c.State]
 	var out []Violation
 	if st.Final && len(claims) > 0 {
-		out = append(out, Violation{Case: c.No, Reason: fmt.Sprintf("the case ended (%s) but still holds %v", c.State, claims)})
+		out = append(out, Violation{Case: c.No, Reason: fmt.Sprintf("the case ended (%s) but still holds %s", c.State, claimNames(claims))})
 	}
 	want := workflow.ApplicantClaim(c.Service, c.ApplicantID)
 	if !st.Final && slices.Contains(def.Unique.Open, workflow.ClaimApplicant) && !slices.Contains(claims, want) {
 		out = append(out, Violation{Case: c.No, Reason: "an open case without its claim " + want})
 	}
 	return out
+}
+
+// claimNames names claims for a report. A claim other than the
+// applicant's may hold what identifies a person (the blind index of an ID
+// number): only its kind is printed.
+func claimNames(claims []string) string {
+	out := make([]string, len(claims))
+	for i, cl := range claims {
+		svc, key, _ := strings.Cut(cl, "|")
+		if kind, _, ok := strings.Cut(key, ":"); ok && kind != workflow.ClaimApplicant {
+			cl = svc + "|" + kind + ":…"
+		}
+		out[i] = cl
+	}
+	return strings.Join(out, ", ")
 }
 
 func checkCase(c *portal.Case, def *workflow.Definition, hist []portal.History, entries []portal.AuditEntry) []Violation {
@@ -125,7 +142,7 @@ func checkCase(c *portal.Case, def *workflow.Definition, hist []portal.History, 
 	}
 	if st, ok := def.States[c.State]; !ok {
 		bad("state %q is not a state of %s", c.State, c.Service)
-	} else if want := !st.Final && !st.Private; c.InQueue != want {
+	} else if want := st.Queued(); c.InQueue != want {
 		bad("in staff's queue is %v in state %s (want %v)", c.InQueue, c.State, want)
 	}
 	if c.Version != len(hist) {

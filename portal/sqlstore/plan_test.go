@@ -55,7 +55,7 @@ func listFilters(applicant int64) map[string]listCase {
 			Queue: true, Limit: 51, NoForm: true}, "division"},
 		"street and district": {portal.CaseFilter{Scope: []portal.ScopeTerm{{Division: "321203001"}, {District: "321202"}},
 			Queue: true, Limit: 51, NoForm: true}, "division|district"},
-		"supervisor queue":    {portal.CaseFilter{AllScope: true, States: []string{"submitted", "correction", "reviewing"}, Limit: 51, NoForm: true}, "state"},
+		"supervisor queue":    {portal.CaseFilter{AllScope: true, States: []string{"submitted", "correction", "reviewing"}, Queue: true, Limit: 51, NoForm: true}, "state"},
 		"supervisor a state":  {portal.CaseFilter{AllScope: true, States: []string{"correction"}, Limit: 51, NoForm: true}, "state"},
 		"applicant own":       {portal.CaseFilter{ApplicantID: applicant, Desc: true, Limit: 51, NoForm: true}, "applicant_id"},
 		"applicant next page": {portal.CaseFilter{ApplicantID: applicant, Desc: true, After: 1000, Limit: 51, NoForm: true}, "applicant_id"},

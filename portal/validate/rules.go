@@ -14,6 +14,16 @@ var idWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 // idCheck maps the weighted sum mod 11 to the check character.
 const idCheck = "10X98765432"
 
+// IDCheckChar is the check character of an ID number's first 17 digits
+// (GB 11643, ISO 7064 MOD 11-2). The digits are not checked: callers do.
+func IDCheckChar(first17 string) byte {
+	sum := 0
+	for i := 0; i < 17; i++ {
+		sum += int(first17[i]-'0') * idWeights[i]
+	}
+	return idCheck[sum%11]
+}
+
 // idEarliest is the earliest birth date accepted, in the YYYYMMDD form that
 // compares correctly as a string.
 const idEarliest = "19000101"
@@ -28,19 +38,16 @@ func IDNumber(s string, today time.Time) (normalized string, ok bool) {
 	if len(s) != 18 {
 		return "", false
 	}
-	sum := 0
 	for i := 0; i < 17; i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
+		if s[i] < '0' || s[i] > '9' {
 			return "", false
 		}
-		sum += int(c-'0') * idWeights[i]
 	}
 	check := s[17]
 	if check == 'x' {
 		check = 'X'
 	}
-	if check != idCheck[sum%11] {
+	if check != IDCheckChar(s[:17]) {
 		return "", false
 	}
 	birth := s[6:14]

@@ -45,8 +45,8 @@ var supportedTags = [...]string{
 	"required", "min", "max", "len", "oneof",
 	// custom
 	"idnumber", "mobile", "password", "division", "county", "date", "notfuture",
-	// every string field, checked before the tags
-	"text",
+	// every string field, checked before the tags; a one-line answer (CleanLine)
+	"text", "line",
 	// a list with too many entries (Var's max on a slice)
 	"max_items",
 }
@@ -287,6 +287,11 @@ func CleanText(s string) bool {
 	}
 	return true
 }
+
+// CleanLine reports whether s is clean text on one line: no line breaks,
+// which a one-line answer (a reference number, an entry of a checklist)
+// shown in a timeline or matched on a retry must not carry.
+func CleanLine(s string) bool { return CleanText(s) && !strings.ContainsAny(s, "\r\n") }
 
 // TextFields checks every string of s (a struct or a pointer to one, nested
 // structs and string slices included) with CleanText, naming fields as the

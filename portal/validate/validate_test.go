@@ -270,9 +270,11 @@ func TestCustomTagOnNonString(t *testing.T) {
 }
 
 func TestTagsAreReported(t *testing.T) {
-	// text is checked before the tags (TestTextIsClean); max_items is Var's
-	// max on a list, as the engine reports it (TestVarNamesTheField).
-	got := map[string]bool{"text": true, "max_items": true}
+	// text is checked before the tags (TestTextIsClean); line is the
+	// engine's one-line inputs (TestCleanLine, workflow's engine tests);
+	// max_items is Var's max on a list, as the engine reports it
+	// (TestVarNamesTheField).
+	got := map[string]bool{"text": true, "line": true, "max_items": true}
 	for _, f := range invalidFields {
 		got[f.Rule] = true
 	}
@@ -353,5 +355,14 @@ func TestVarNamesTheField(t *testing.T) {
 	}
 	if got := v.Var("items", []string{"a", "b", "c"}, "required,max=2"); len(got) != 1 || got[0].Rule != "max" {
 		t.Errorf("a list too long: %v", got)
+	}
+}
+
+func TestCleanLine(t *testing.T) {
+	for s, want := range map[string]bool{"QC-2026-001": true, "丰公户迁字〔2026〕第1138号": true, "a\tb": true,
+		"a\nb": false, "a\rb": false, "a\x00b": false} {
+		if CleanLine(s) != want {
+			t.Errorf("CleanLine(%q) = %v", s, !want)
+		}
 	}
 }

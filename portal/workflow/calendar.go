@@ -127,3 +127,31 @@ func (c *Calendar) Remaining(now, due time.Time, working bool) int {
 	}
 	return n
 }
+
+// AddMonths adds n calendar months the way periods are counted in law
+// (民法典 art. 202): the period ends on the corresponding day of the target
+// month, or on its last day when it has none — 31 August + 6 months is 28
+// (or 29) February, not 3 March as time.AddDate would say. The clock and
+// location of t are kept.
+func AddMonths(t time.Time, n int) time.Time {
+	first := time.Date(t.Year(), t.Month()+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(t.Day(), last)-1)
+}
+
+// MonthsBetween is the number of whole months from the day of from to the
+// day of to, counted as AddMonths counts them: the largest n for which
+// AddMonths(from, n) falls on or before to's day (0 if none). Living somewhere
+// since 31 August, one has six months on 28 February. Only the civil dates
+// count (each in its own location), never the clocks.
+func MonthsBetween(from, to time.Time) int {
+	fy, fm, fd := from.Date()
+	ty, tm, td := to.Date()
+	start := time.Date(fy, fm, fd, 0, 0, 0, 0, time.UTC)
+	end := time.Date(ty, tm, td, 0, 0, 0, 0, time.UTC)
+	n := (ty-fy)*12 + int(tm) - int(fm)
+	if n > 0 && AddMonths(start, n).After(end) {
+		n--
+	}
+	return max(n, 0)
+}

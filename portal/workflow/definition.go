@@ -59,6 +59,10 @@ type State struct {
 	OnEnter []string `yaml:"on_enter"`
 }
 
+// Queued reports whether a case in the state is in staff's queue: handed
+// in (not private) and not ended (not final).
+func (s *State) Queued() bool { return !s.Final && !s.Private }
+
 // Outcomes of final states.
 const (
 	OutcomeGranted   = "granted"
@@ -88,7 +92,6 @@ type Event struct {
 // each but the last with a condition the service registered.
 type Target struct {
 	Branches []Branch
-	line     int
 }
 
 // Branch is one possible target of an event.
@@ -108,7 +111,6 @@ func (t Target) States() []string {
 
 // UnmarshalYAML reads "to: state" or a list of {if, to} branches.
 func (t *Target) UnmarshalYAML(n *yaml.Node) error {
-	t.line = n.Line
 	if n.Kind == yaml.ScalarNode {
 		t.Branches = []Branch{{To: n.Value}}
 		return nil
@@ -194,15 +196,6 @@ func (in *EventInputs) UnmarshalYAML(n *yaml.Node) error {
 		*in = append(*in, EventInput{Name: k.Value, Required: v.Value == "required"})
 	}
 	return nil
-}
-
-// Names returns the input names in order.
-func (in EventInputs) Names() []string {
-	out := make([]string, len(in))
-	for i, x := range in {
-		out[i] = x.Name
-	}
-	return out
 }
 
 // InputSpec declares one input events may take.
@@ -449,8 +442,10 @@ func (e *LoadError) Error() string {
 const CatalogueFile = "catalogue.yaml"
 
 // LoadAll reads every workflow definition (*.yaml but the calendar and the
-// catalogue) in each fsys and returns them by service id, or every refusal
-// joined. dir names the folder in messages ("workflows").
+// catalogue) in each source (workflows/, and the folders of services
+// shipped with their own files) and returns them by service id, or every
+// refusal joined. Messages name a file as workflows/<file>: where a service
+// keeps it.
 func LoadAll(known Known, sources ...fs.FS) (map[string]*Definition, error) {
 	defs := map[string]*Definition{}
 	var errs []error

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -78,7 +79,11 @@ type Engine struct {
 	// of any service), and StaffStates' answers.
 	privates map[string]map[string]bool
 	staff    map[string][]string // StaffStates
-	open     map[string][]string // the states of staff's queue: neither private nor final
+	queued   map[string][]string // states of staff's queue (State.Queued), per service ("": of any service)
+	granted  map[string][]string // states that end a case granted, per service ("": of any service, sorted)
+	// firesFrom: role → service → the states from which the role may fire
+	// some event (where a case waits on a system account of that role).
+	firesFrom map[string]map[string][]string
 }
 
 // NewEngine returns the engine of the registry's services.
@@ -92,22 +97,44 @@ func NewEngine(c Config) (*Engine, error) {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	e := &Engine{Config: c, privates: map[string]map[string]bool{"": {}}, staff: map[string][]string{}, open: map[string][]string{}}
+	e := &Engine{Config: c, privates: map[string]map[string]bool{"": {}}, staff: map[string][]string{},
+		queued: map[string][]string{}, granted: map[string][]string{}, firesFrom: map[string]map[string][]string{}}
+	add := func(m map[string][]string, service, st string) {
+		m[service] = append(m[service], st)
+		if !slices.Contains(m[""], st) {
+			m[""] = append(m[""], st)
+		}
+	}
 	for id, def := range c.Registry.Definitions() {
 		e.privates[id] = map[string]bool{}
-		for name, st := range def.States {
+		for _, name := range def.StateNames() {
+			st := def.States[name]
 			if st.Private {
 				e.privates[id][name], e.privates[""][name] = true, true
 			}
-		}
-	}
-	for _, service := range append([]string{""}, e.Services()...) {
-		e.staff[service] = e.staffStates(service)
-		for _, st := range e.staff[service] {
-			if !e.final(service, st) {
-				e.open[service] = append(e.open[service], st)
+			if st.Queued() {
+				add(e.queued, id, name)
+			}
+			if st.Outcome == OutcomeGranted {
+				add(e.granted, id, name)
 			}
 		}
+		for _, ev := range def.EventNames() {
+			for _, st := range def.Events[ev].From {
+				for _, role := range def.Events[ev].By.From(st) {
+					if e.firesFrom[role] == nil {
+						e.firesFrom[role] = map[string][]string{}
+					}
+					if !slices.Contains(e.firesFrom[role][id], st) {
+						e.firesFrom[role][id] = append(e.firesFrom[role][id], st)
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(e.granted[""])
+	for _, service := range append([]string{""}, e.Services()...) {
+		e.staff[service] = e.staffStates(service)
 	}
 	return e, nil
 }
@@ -214,17 +241,6 @@ func (e *Engine) staffStates(service string) []string {
 	return out
 }
 
-// final reports whether st is a final state of the service (of any
-// service if "").
-func (e *Engine) final(service, st string) bool {
-	for _, ent := range e.Registry.Online() {
-		if s, ok := ent.Def.States[st]; ok && s.Final && (service == "" || service == ent.ID) {
-			return true
-		}
-	}
-	return false
-}
-
 // private reports whether st is a private state of the service — of any
 // service if service is "" (a list over all services then leaves the state
 // out for all of them: privacy first).
@@ -232,16 +248,11 @@ func (e *Engine) private(service, st string) bool {
 	return e.privates[service][st]
 }
 
-// Denied records that actor was refused action on the case (for callers
-// outside the engine that refuse on its behalf).
+// Denied records an access to a case outside the actor's reach, or an
+// event they may not fire, in a transaction of its own (the request's own
+// transaction is rolled back). Callers that refuse on the engine's behalf
+// (the audit page) record theirs with it too.
 func (e *Engine) Denied(ctx context.Context, actor portal.Actor, action, no string) {
-	e.denied(ctx, actor, action, no)
-}
-
-// denied records an access to a case outside the actor's reach, or an event
-// they may not fire, in a transaction of its own (the request's own
-// transaction is rolled back).
-func (e *Engine) denied(ctx context.Context, actor portal.Actor, action, no string) {
 	ent := audit.Entry(actor, action, caseObject(no), audit.ResultDenied)
 	// The person gets the same 404/403 either way; an entry that could not be
 	// written must at least reach the operator.
@@ -254,7 +265,8 @@ func (e *Engine) denied(ctx context.Context, actor portal.Actor, action, no stri
 // as the actor now sees it — from what the transaction read and wrote, with
 // no second read after the commit.
 //
-// The checks, in order: a case the actor cannot see is 404; an event the
+// The checks, in order: an event a system account may never fire is 403
+// (it fires its own events only); a case the actor cannot see is 404; an event the
 // workflow does not have is 404; an event none of the actor's roles may
 // ever fire is 403; an event that does not fire from the case's state is
 // 409 (someone moved it on); an event the actor may not fire from this
@@ -277,33 +289,40 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 		if err != nil {
 			return err
 		}
+		ent := e.entry(c.Service)
+		def := ent.Def
+		// A system account may fire its own events only: any other is 403
+		// on every case, before whether it may see the case (a person gets
+		// 404 for a case out of reach, which says nothing about it).
+		if actor.User != nil && actor.User.Kind == portal.KindSystem && !e.mayEverFire(actor.User, c, def, event) {
+			deniedAction = "case." + event
+			return forbiddenEvent(no, event)
+		}
 		if !e.visible(actor, c, hist) {
 			deniedAction = "case.read"
 			return portal.NotFound(fmt.Errorf("workflow.Fire(%s): out of reach", no))
 		}
-		ent := e.entry(c.Service)
-		def := ent.Def
 		ev, ok := def.Events[event]
 		if !ok {
 			return &portal.Error{Code: portal.ENOTFOUND, Message: "error.no_such_event", Data: map[string]any{"Event": event}}
 		}
-		reqHash := requestHash(no, event, in.Values)
+		var reqHash string
 		if in.IdempotencyKey != "" {
-			id, hash, err := tx.Idempotency(ctx, actor.User.ID, in.IdempotencyKey)
+			reqHash = digest(no+"\x00"+event, normalized(in.Values))
+			id, err := priorRequest(ctx, tx, actor.User.ID, in.IdempotencyKey, reqHash)
 			switch {
-			case err == nil && (hash != reqHash || id != c.ID):
-				return portal.Invalid(portal.FieldError{Field: "Idempotency-Key", Rule: "idempotency_reused"})
-			case err == nil:
+			case err != nil:
+				return err
+			case id != 0 && id != c.ID:
+				return errKeyReused()
+			case id != 0:
 				out = e.view(actor, c, ent, hist) // the first request's answer: nothing changes
 				return nil
-			case portal.ErrorCode(err) != portal.ENOTFOUND:
-				return err
 			}
 		}
 		if !e.mayEverFire(actor.User, c, def, event) {
 			deniedAction = "case." + event
-			return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden_event",
-				Err: fmt.Errorf("workflow.Fire(%s, %s): role not allowed", no, event)}
+			return forbiddenEvent(no, event)
 		}
 		if !slices.Contains(ev.From, c.State) {
 			if ev.Idempotent && repeats(hist, event, in.Values) {
@@ -316,12 +335,14 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 		role, ok := e.Authz.Can(actor.User, c.Division, c.Service, EventAction(event, c.State))
 		if !ok {
 			deniedAction = "case." + event
-			return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden_event",
-				Err: fmt.Errorf("workflow.Fire(%s, %s): role not allowed from %s", no, event, c.State)}
+			return forbiddenEvent(no, event+" from "+c.State)
 		}
-		f := &Firing{Def: def, Case: c, History: hist, Event: event, From: c.State, Actor: actor, Role: role, Input: in,
-			Tx: tx, Now: e.Now(), Cal: e.Calendar, e: e}
+		f := e.firing(tx, def, c, event, actor, role, e.Now())
+		f.History, f.Input = hist, in
 		if err := e.check(f, ev); err != nil {
+			if portal.ErrorCode(err) == portal.EFORBIDDEN {
+				deniedAction = "case." + event // separation of duties: a refusal like any other
+			}
 			return err
 		}
 		if err := e.transition(ctx, f, ent, ev); err != nil {
@@ -335,13 +356,19 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 		out = e.view(actor, c, ent, f.History)
 		return nil
 	})
-	if deniedAction == "" && claimedElsewhere(err) {
-		deniedAction = "case.claim"
-	}
-	if deniedAction != "" {
-		e.denied(ctx, actor, deniedAction, no)
-	}
+	e.auditRefusal(ctx, actor, no, deniedAction, err)
 	return out, err
+}
+
+// auditRefusal records a refused transaction's denied action, if any: the
+// action refused, or a claim refused because of someone else's case.
+func (e *Engine) auditRefusal(ctx context.Context, actor portal.Actor, no, action string, err error) {
+	if action == "" && claimedElsewhere(err) {
+		action = "case.claim"
+	}
+	if action != "" {
+		e.Denied(ctx, actor, action, no)
+	}
 }
 
 // claimedElsewhere reports a refusal because someone in the case is in
@@ -352,10 +379,19 @@ func claimedElsewhere(err error) bool {
 	return pe != nil && pe.Message == "error.claimed_elsewhere"
 }
 
+func forbiddenEvent(no, what string) error {
+	return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden_event",
+		Err: fmt.Errorf("workflow.Fire(%s, %s): role not allowed", no, what)}
+}
+
 // mayEverFire reports whether u may fire event from some state of the case's
 // workflow (else the answer is 403 whatever the state).
 func (e *Engine) mayEverFire(u *portal.User, c *portal.Case, def *Definition, event string) bool {
-	for _, st := range def.Events[event].From {
+	ev, ok := def.Events[event]
+	if !ok {
+		return false
+	}
+	for _, st := range ev.From {
 		if _, ok := e.Authz.Can(u, c.Division, c.Service, EventAction(event, st)); ok {
 			return true
 		}
@@ -396,11 +432,33 @@ func normalized(in portal.Inputs) portal.Inputs {
 	return out
 }
 
-// requestHash identifies an event request for its idempotency key.
-func requestHash(no, event string, values portal.Inputs) string {
-	b, _ := json.Marshal(normalized(values)) // maps marshal with sorted keys
-	sum := sha256.Sum256(append([]byte(no+"\x00"+event+"\x00"), b...))
+// digest identifies a request for its idempotency key: what it names
+// (case and event, or service) and its values as canonical JSON (maps
+// marshal with sorted keys).
+func digest(what string, values any) string {
+	b, _ := json.Marshal(values) // strings, lists and maps of them: no error
+	sum := sha256.Sum256(append([]byte(what+"\x00"), b...))
 	return hex.EncodeToString(sum[:])
+}
+
+// priorRequest returns the case a first request with the key made or
+// moved, 0 if the key is new; a key sent before with another request is
+// refused.
+func priorRequest(ctx context.Context, tx portal.Tx, userID int64, key, hash string) (int64, error) {
+	id, h, err := tx.Idempotency(ctx, userID, key)
+	switch {
+	case portal.ErrorCode(err) == portal.ENOTFOUND:
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case h != hash:
+		return 0, errKeyReused()
+	}
+	return id, nil
+}
+
+func errKeyReused() error {
+	return portal.Invalid(portal.FieldError{Field: "Idempotency-Key", Rule: "idempotency_reused"})
 }
 
 // check runs the checks that do not need the FSM: version, separation of
@@ -430,9 +488,21 @@ func (e *Engine) check(f *Firing, ev *Event) error {
 // returns them trimmed: undeclared ones are refused, required ones must be
 // there, each within its type and limits (validator tags, so the messages
 // are the forms' own).
+// textRule is the rule a typed answer breaks, if any: unreadable
+// characters, or a line break in a one-line answer.
+func textRule(s string, oneLine bool) string {
+	switch {
+	case !validate.CleanText(s):
+		return "text"
+	case oneLine && !validate.CleanLine(s):
+		return "line"
+	}
+	return ""
+}
+
 func (e *Engine) inputs(def *Definition, ev *Event, values portal.Inputs) (portal.Inputs, error) {
 	var fields []portal.FieldError
-	for _, k := range sortedKeys(values) {
+	for _, k := range slices.Sorted(maps.Keys(values)) {
 		if !slices.ContainsFunc(ev.Inputs, func(in EventInput) bool { return in.Name == k }) {
 			fields = append(fields, portal.FieldError{Field: k, Rule: "unknown_field"})
 		}
@@ -470,8 +540,8 @@ func (e *Engine) inputs(def *Definition, ev *Event, values portal.Inputs) (porta
 			}
 			for i, it := range kept {
 				name := fmt.Sprintf("%s[%d]", in.Name, i)
-				if !validate.CleanText(it) {
-					bad = append(bad, portal.FieldError{Field: name, Rule: "text"})
+				if r := textRule(it, true); r != "" {
+					bad = append(bad, portal.FieldError{Field: name, Rule: r})
 					continue
 				}
 				bad = append(bad, e.Validator.Var(name, it, fmt.Sprintf("max=%d", def.Limit(spec.ItemMax)))...)
@@ -487,8 +557,8 @@ func (e *Engine) inputs(def *Definition, ev *Event, values portal.Inputs) (porta
 				continue
 			}
 			s = strings.TrimSpace(s)
-			if !validate.CleanText(s) {
-				fields = append(fields, portal.FieldError{Field: in.Name, Rule: "text"})
+			if r := textRule(s, spec.Type != InputText); r != "" {
+				fields = append(fields, portal.FieldError{Field: in.Name, Rule: r})
 				continue
 			}
 			tag := fmt.Sprintf("%s,max=%d", req, def.Limit(spec.Max))
@@ -509,15 +579,6 @@ func (e *Engine) inputs(def *Definition, ev *Event, values portal.Inputs) (porta
 		return nil, &portal.Error{Code: portal.EINVALID, Message: "error.invalid", Fields: fields, Labels: def.Service + ".input"}
 	}
 	return out, nil
-}
-
-func sortedKeys(m portal.Inputs) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // transition chooses the target (conditions), runs the FSM (guards in
@@ -581,7 +642,7 @@ func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 	if to != f.From || created {
 		c.State = to
 		c.StateSince = f.Now
-		c.InQueue = !f.Def.States[to].Final && !f.Def.States[to].Private
+		c.InQueue = f.Def.States[to].Queued()
 		c.DueAt = nil
 		if s := f.Def.States[to]; !s.Deadline.IsZero() {
 			due := e.Calendar.Due(f.Now, s.Deadline)
@@ -730,14 +791,11 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 	var out *portal.Case
 	create := func(tx portal.Tx) error {
 		if idemKey != "" {
-			id, hash, err := tx.Idempotency(ctx, actor.User.ID, idemKey)
-			switch {
-			case err == nil && hash != reqHash:
-				return portal.Invalid(portal.FieldError{Field: "Idempotency-Key", Rule: "idempotency_reused"})
-			case err == nil:
-				out, err = tx.CaseByID(ctx, id)
-				return err
-			case portal.ErrorCode(err) != portal.ENOTFOUND:
+			id, err := priorRequest(ctx, tx, actor.User.ID, idemKey, reqHash)
+			if err != nil || id != 0 {
+				if err == nil {
+					out, err = tx.CaseByID(ctx, id) // the first request's case
+				}
 				return err
 			}
 		}
@@ -746,7 +804,7 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 			switch {
 			case err == nil:
 				return &portal.Error{Code: portal.ECONFLICT, Rule: "while_valid", Message: "error.holds_valid",
-					Data: map[string]any{"CaseNo": valid.No, "Service": service, "ValidUntil": resultText(valid.Result, portal.ResultValidUntil)}}
+					Data: map[string]any{"CaseNo": valid.No, "Service": service, "ValidUntil": resultTexts(valid.Result)[portal.ResultValidUntil]}}
 			case portal.ErrorCode(err) != portal.ENOTFOUND:
 				return err
 			}
@@ -761,7 +819,7 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 			ApplicantID: actor.User.ID, Division: division, District: e.Authz.Divisions().District(division),
 			Form: form, Result: json.RawMessage("{}"), CreatedAt: now,
 		}
-		f := &Firing{Def: def, Case: c, Event: portal.EventCreate, Actor: actor, Role: role, Tx: tx, Now: now, Cal: e.Calendar, e: e}
+		f := e.firing(tx, def, c, portal.EventCreate, actor, role, now)
 		if err := e.write(ctx, f, def.Initial); err != nil {
 			return err
 		}
@@ -782,6 +840,11 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 	return out, err
 }
 
+// firing starts the firing of event on c (from its state) in tx.
+func (e *Engine) firing(tx portal.Tx, def *Definition, c *portal.Case, event string, actor portal.Actor, role string, now time.Time) *Firing {
+	return &Firing{Def: def, Case: c, Event: event, From: c.State, Actor: actor, Role: role, Tx: tx, Now: now, Cal: e.Calendar, e: e}
+}
+
 // maxIdemKey is the longest Idempotency-Key a client may send (a UUID is 36).
 const maxIdemKey = 200
 
@@ -793,8 +856,7 @@ func checkIdemKey(key string) error {
 }
 
 // formHash identifies a create request for its idempotency key: the form
-// as sent, in a canonical JSON (what is stored may differ between two equal
-// requests: sealed values use a fresh nonce each time).
+// as sent, not as stored (sealed values use a fresh nonce each time).
 func formHash(service string, raw json.RawMessage) (string, error) {
 	var v any
 	if len(raw) > 0 {
@@ -804,12 +866,7 @@ func formHash(service string, raw json.RawMessage) (string, error) {
 			return "", portal.Invalid(portal.FieldError{Field: "form", Rule: "json"})
 		}
 	}
-	b, err := json.Marshal(v) // maps marshal with sorted keys
-	if err != nil {
-		return "", fmt.Errorf("workflow.formHash: %w", err)
-	}
-	sum := sha256.Sum256(append([]byte(service+"\x00"), b...))
-	return hex.EncodeToString(sum[:]), nil
+	return digest(service, v), nil
 }
 
 // form decodes a form through its service, naming the service's field
@@ -862,19 +919,14 @@ func (e *Engine) Edit(ctx context.Context, actor portal.Actor, no string, raw js
 			return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden_event"}
 		}
 		c.Form, c.Division, c.District = form, division, e.Authz.Divisions().District(division)
-		f := &Firing{Def: def, Case: c, Event: portal.EventEdit, From: c.State, Actor: actor, Role: role, Tx: tx, Now: now, Cal: e.Calendar, e: e}
+		f := e.firing(tx, def, c, portal.EventEdit, actor, role, now)
 		if err := e.write(ctx, f, c.State); err != nil {
 			return err
 		}
 		out = c
 		return nil
 	})
-	if deniedAction == "" && claimedElsewhere(err) {
-		deniedAction = "case.claim"
-	}
-	if deniedAction != "" {
-		e.denied(ctx, actor, deniedAction, no)
-	}
+	e.auditRefusal(ctx, actor, no, deniedAction, err)
 	return out, err
 }
 
@@ -901,7 +953,7 @@ func (e *Engine) Get(ctx context.Context, actor portal.Actor, no string) (*View,
 		return nil, err
 	}
 	if !e.visible(actor, c, hist) {
-		e.denied(ctx, actor, "case.read", no)
+		e.Denied(ctx, actor, "case.read", no)
 		return nil, portal.NotFound(fmt.Errorf("workflow.Get(%s): out of reach", no))
 	}
 	return e.view(actor, c, e.entry(c.Service), hist), nil
@@ -982,10 +1034,11 @@ func (e *Engine) List(ctx context.Context, actor portal.Actor, lf ListFilter) (c
 		// Staff never see private states (see visible).
 		switch {
 		case lf.Queue && f.AllScope:
-			// City-wide, the queue is read a state at a time (the open
-			// states' (state, id) indexes): the partial queue indexes are
-			// by division and district.
-			f.States = e.open[lf.Service]
+			// City-wide, the queue is read a state at a time (the (state,
+			// id) indexes; the partial queue indexes are by division and
+			// district), each branch also asking in_queue: a state name
+			// queued in one service may be final in another.
+			f.States, f.Queue = e.queued[lf.Service], true
 		case lf.Queue:
 			f.States, f.Queue = nil, true
 		case len(f.States) == 0:
@@ -1019,26 +1072,25 @@ func (e *Engine) List(ctx context.Context, actor portal.Actor, lf ListFilter) (c
 }
 
 // waiting returns the service and the states in which cases wait on a
-// system account: those it may fire an event from. A system taking part in
+// system account: those its roles may fire an event from (the list is
+// bounded by its grants' divisions like anyone's). A system taking part in
 // several services names the one it lists.
 func (e *Engine) waiting(u *portal.User, service string) (string, []string, error) {
-	divs := e.Authz.Divisions()
 	var svc string
 	var states []string
-	for _, ent := range e.Registry.Online() {
-		if service != "" && ent.ID != service {
-			continue
-		}
-		for _, ev := range ent.Def.EventNames() {
-			for _, st := range ent.Def.Events[ev].From {
-				for _, g := range u.Grants {
-					if _, ok := e.Authz.Can(u, firstLeaf(divs, g.Division), ent.ID, EventAction(ev, st)); ok && !slices.Contains(states, st) {
-						if svc != "" && svc != ent.ID {
-							return "", nil, portal.Invalid(portal.FieldError{Field: "service", Rule: "required"})
-						}
-						svc = ent.ID
-						states = append(states, st)
-					}
+	for _, g := range u.Grants {
+		for _, ent := range e.Registry.Online() {
+			from := e.firesFrom[g.Role][ent.ID]
+			if len(from) == 0 || service != "" && ent.ID != service {
+				continue
+			}
+			if svc != "" && svc != ent.ID {
+				return "", nil, portal.Invalid(portal.FieldError{Field: "service", Rule: "required"})
+			}
+			svc = ent.ID
+			for _, st := range from {
+				if !slices.Contains(states, st) {
+					states = append(states, st)
 				}
 			}
 		}
@@ -1046,30 +1098,12 @@ func (e *Engine) waiting(u *portal.User, service string) (string, []string, erro
 	return svc, states, nil
 }
 
-// firstLeaf is a street or town beneath division (or division itself):
-// permissions are asked of the divisions cases belong to.
-func firstLeaf(divs *portal.Divisions, division string) string {
-	for d := division; ; {
-		kids := divs.Children(d)
-		if len(kids) == 0 {
-			return d
-		}
-		d = kids[0]
-	}
-}
-
 // validGrant returns the applicant's granted case of service that is still
 // valid (result valid_until today or later, not cancelled), ENOTFOUND if none.
 func (e *Engine) validGrant(ctx context.Context, r portal.Reader, applicantID int64, service string, now time.Time) (*portal.Case, error) {
-	def, ok := e.Definition(service)
-	if !ok {
-		return nil, portal.NotFound(fmt.Errorf("workflow: no service %s", service))
-	}
-	var granted []string
-	for _, st := range def.StateNames() {
-		if def.States[st].Outcome == OutcomeGranted {
-			granted = append(granted, st)
-		}
+	granted := e.granted[service]
+	if len(granted) == 0 {
+		return nil, portal.NotFound(fmt.Errorf("workflow: no service %s grants anything", service))
 	}
 	cases, err := r.ListCases(ctx, portal.CaseFilter{ApplicantID: applicantID, Service: service, States: granted, Desc: true, Limit: 20})
 	if err != nil {
@@ -1078,27 +1112,31 @@ func (e *Engine) validGrant(ctx context.Context, r portal.Reader, applicantID in
 	today := now.In(e.Calendar.Zone).Format(time.DateOnly)
 	for i := range cases {
 		c := &cases[i]
-		if until := resultText(c.Result, portal.ResultValidUntil); until >= today && resultText(c.Result, portal.ResultCancelledBy) == "" {
+		if res := resultTexts(c.Result); res[portal.ResultValidUntil] >= today && res[portal.ResultCancelledBy] == "" {
 			return c, nil
 		}
 	}
 	return nil, portal.NotFound(fmt.Errorf("workflow: no valid %s", service))
 }
 
+// resultTexts reads the texts of a case's result (nothing from a result
+// that is not an object).
+func resultTexts(result json.RawMessage) map[string]string {
+	var m map[string]any
+	_ = json.Unmarshal(result, &m)
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
+}
+
 // ValidGrant returns the applicant's granted case of service that is still
 // valid, ENOTFOUND if none (e.g. a valid residence permit to prefill from).
 func (e *Engine) ValidGrant(ctx context.Context, applicantID int64, service string) (*portal.Case, error) {
 	return e.validGrant(ctx, e.Store, applicantID, service, e.Now())
-}
-
-// resultText reads one text of a case's result.
-func resultText(result json.RawMessage, key string) string {
-	var m map[string]any
-	if json.Unmarshal(result, &m) != nil {
-		return ""
-	}
-	s, _ := m[key].(string)
-	return s
 }
 
 // ValidGrant returns the applicant's valid granted case of another service,
@@ -1120,24 +1158,33 @@ func (f *Firing) Amend(ctx context.Context, no string, set map[string]string) er
 	if !ok || !def.Allows(portal.EventAmend, c.State, c.State) {
 		return fmt.Errorf("workflow.Amend(%s): %s cannot be amended in state %s", no, c.Service, c.State)
 	}
-	result := map[string]any{}
+	inputs, values := portal.Inputs{}, map[string]any{}
+	for k, v := range set {
+		inputs[k], values[k] = v, v
+	}
+	if err := SetResult(c, values); err != nil {
+		return err
+	}
+	g := f.e.firing(f.Tx, def, c, portal.EventAmend, f.Actor, f.Role, f.Now)
+	g.To, g.Input = c.State, Input{Values: inputs}
+	return f.e.write(ctx, g, c.State)
+}
+
+// SetResult sets keys of a case's result, keeping the others.
+func SetResult(c *portal.Case, kv map[string]any) error {
+	r := map[string]any{}
 	if len(c.Result) > 0 {
-		if err := json.Unmarshal(c.Result, &result); err != nil {
-			return fmt.Errorf("workflow.Amend(%s): %w", no, err)
+		if err := json.Unmarshal(c.Result, &r); err != nil {
+			return fmt.Errorf("workflow: result of %s: %w", c.No, err)
 		}
 	}
-	inputs := portal.Inputs{}
-	for k, v := range set {
-		result[k], inputs[k] = v, v
-	}
-	b, err := json.Marshal(result)
+	maps.Copy(r, kv)
+	b, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("workflow.Amend(%s): %w", no, err)
+		return fmt.Errorf("workflow: result of %s: %w", c.No, err)
 	}
 	c.Result = b
-	g := &Firing{Def: def, Case: c, Event: portal.EventAmend, From: c.State, To: c.State, Actor: f.Actor, Role: f.Role,
-		Input: Input{Values: inputs}, Tx: f.Tx, Now: f.Now, Cal: f.Cal, e: f.e}
-	return f.e.write(ctx, g, c.State)
+	return nil
 }
 
 // Granted returns the applicant's cases that ended granted (permits,
@@ -1147,16 +1194,7 @@ func (e *Engine) Granted(ctx context.Context, actor portal.Actor) ([]portal.Case
 	if actor.User == nil || actor.User.Kind != portal.KindApplicant {
 		return nil, nil
 	}
-	var states []string
-	for _, def := range e.Definitions() {
-		for _, st := range def.StateNames() {
-			if def.States[st].Outcome == OutcomeGranted && !slices.Contains(states, st) {
-				states = append(states, st)
-			}
-		}
-	}
-	sort.Strings(states)
-	cases, err := e.Store.ListCases(ctx, portal.CaseFilter{ApplicantID: actor.User.ID, States: states, Desc: true, Limit: 50})
+	cases, err := e.Store.ListCases(ctx, portal.CaseFilter{ApplicantID: actor.User.ID, States: e.granted[""], Desc: true, Limit: 50})
 	if err != nil {
 		return nil, err
 	}

@@ -227,6 +227,14 @@ func TestTwoLevelDecisionWithSeparationOfDuties(t *testing.T) {
 	}
 	step("officer_b", "approve_district", "")
 	step("applicant1", "confirm_move_out", portal.EFORBIDDEN)
+	// A one-line input keeps to one line: a reference with a line break is
+	// refused, not stored to be shown (and matched on a retry) broken.
+	broken := workflow.Input{Values: portal.Inputs{"reference": "QC-2026-001\n伪造", "confirmed_on": "2026-11-30"}}
+	if _, err := r.e.Fire(ctx, r.as("registry"), no, "confirm_move_out", broken); !slices.ContainsFunc(fieldsOf(err), func(f portal.FieldError) bool {
+		return f.Field == "reference" && f.Rule == "line"
+	}) {
+		t.Errorf("a reference on two lines: %v", err)
+	}
 	confirm := workflow.Input{Values: portal.Inputs{"reference": "QC-2026-001", "confirmed_on": "2026-11-30"}}
 	if _, err := r.e.Fire(ctx, r.as("registry"), no, "confirm_move_out", confirm); err != nil {
 		t.Fatal(err)
@@ -430,5 +438,40 @@ func TestTimerFiresOnTimeoutOnce(t *testing.T) {
 	v, _ := r.e.Get(ctx, r.as("officer_b"), c.No)
 	if v.Case.State != "expired" || v.History[len(v.History)-1].ActorRole != workflow.Scheduler {
 		t.Errorf("after the timeout: %s by %s", v.Case.State, v.History[len(v.History)-1].ActorRole)
+	}
+}
+
+// fieldsOf is the field errors of a refusal (none for another error).
+func fieldsOf(err error) []portal.FieldError {
+	if e := portal.AsError(err); e != nil {
+		return e.Fields
+	}
+	return nil
+}
+
+// secondService is twoLevelService under another id.
+type secondService struct{ twoLevelService }
+
+func (secondService) ID() string { return "second" }
+
+// TestCaseNumbersNameTheirService: a case number's two letters find its
+// service without a read; two services may not share them.
+func TestCaseNumbersNameTheirService(t *testing.T) {
+	roles := map[string]bool{"applicant": true, "street_clerk": true, "district_officer": true, "supervisor": true, "origin_registry": true}
+	reg, err := workflow.NewRegistry(roles, []workflow.Service{twoLevelService{}}, fstest.MapFS{"two-level.yaml": {Data: []byte(twoLevel)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := reg.ByCaseNo("TZTL20261130000001"); !ok || e.ID != "two-level" {
+		t.Errorf("TZTL…: %v %v", e, ok)
+	}
+	if _, ok := reg.ByCaseNo("TZXX20261130000001"); ok {
+		t.Error("TZXX… found a service")
+	}
+	second := strings.Replace(twoLevel, "service: two-level", "service: second", 1)
+	_, err = workflow.NewRegistry(roles, []workflow.Service{twoLevelService{}, secondService{}},
+		fstest.MapFS{"two-level.yaml": {Data: []byte(twoLevel)}, "second.yaml": {Data: []byte(second)}})
+	if err == nil || !strings.Contains(err.Error(), "TZTL") {
+		t.Errorf("two services numbering their cases TZTL: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 type Registry struct {
 	entries []*Entry
 	byID    map[string]*Entry
+	byCode  map[string]*Entry // online services by the two letters of their case numbers
 }
 
 // Entry is one service of the registry.
@@ -82,7 +83,7 @@ func NewRegistry(roles map[string]bool, services []Service, sources ...fs.FS) (*
 		}
 	}
 	sort.Strings(rest)
-	r := &Registry{byID: map[string]*Entry{}}
+	r := &Registry{byID: map[string]*Entry{}, byCode: map[string]*Entry{}}
 	for _, id := range append(order, rest...) {
 		e := &Entry{ID: id, Def: defs[id], Service: svcByID[id], Hooks: known.Hooks[id]}
 		switch {
@@ -91,6 +92,10 @@ func NewRegistry(roles map[string]bool, services []Service, sources ...fs.FS) (*
 		case e.Def == nil && e.Service != nil:
 			return nil, fmt.Errorf("workflow.NewRegistry: service %s has no workflows/%s.yaml", id, id)
 		case e.Service != nil:
+			if other, ok := r.byCode[e.Def.Code]; ok {
+				return nil, fmt.Errorf("workflow.NewRegistry: %s and %s both number their cases TZ%s", other.ID, id, e.Def.Code)
+			}
+			r.byCode[e.Def.Code] = e
 			if err := e.Service.Configure(e.Def); err != nil {
 				return nil, err
 			}
@@ -118,6 +123,16 @@ func (r *Registry) Online() []*Entry {
 // Get returns the service with id (online or announced).
 func (r *Registry) Get(id string) (*Entry, bool) {
 	e, ok := r.byID[id]
+	return e, ok
+}
+
+// ByCaseNo returns the online service a case number belongs to (its two
+// letters after TZ), without reading the case.
+func (r *Registry) ByCaseNo(no string) (*Entry, bool) {
+	if len(no) < 4 {
+		return nil, false
+	}
+	e, ok := r.byCode[no[2:4]]
 	return e, ok
 }
 

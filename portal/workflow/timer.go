@@ -50,7 +50,7 @@ func (e *Engine) fireTimer(ctx context.Context, j portal.Job) (bool, error) {
 			return tx.FinishJob(ctx, j.ID, now, "obsolete")
 		}
 		actor := portal.Actor{System: Scheduler}
-		f := &Firing{Def: def, Case: c, Event: j.Event, From: c.State, Actor: actor, Role: Scheduler, Tx: tx, Now: now, Cal: e.Calendar, e: e}
+		f := e.firing(tx, def, c, j.Event, actor, Scheduler, now)
 		if err := e.transition(ctx, f, ent, def.Events[j.Event]); err != nil {
 			return err
 		}
