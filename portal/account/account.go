@@ -646,7 +646,12 @@ func (a *Accounts) RevealID(ctx context.Context, actor portal.Actor, c *portal.C
 		if portal.ErrorCode(err) == portal.ENOTFOUND {
 			return "", err // no such field: nothing was shown
 		}
+		// The field names a place in a list the applicant may reorder:
+		// the ID number's blind index says whose number it was.
 		detail = map[string]any{"field": field}
+		if err == nil {
+			detail["id_index"] = a.Sealer.Index(id)
+		}
 	}
 	result := audit.ResultOK
 	if err != nil {

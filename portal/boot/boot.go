@@ -113,9 +113,10 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		o.MaxOpenConns = cfg.DBPool
 	}
 	p = &Portal{Config: cfg, Logger: o.Logger, Now: o.Now}
+	opened := p // "return nil, err" sets p to nil before this runs
 	defer func() {
 		if err != nil {
-			p.Close()
+			opened.Close()
 			p = nil
 		}
 	}()

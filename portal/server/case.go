@@ -19,7 +19,13 @@ import (
 // no state filter the list shows the open cases: the queue.
 func (s *Server) listFilter(c *fiber.Ctx) workflow.ListFilter {
 	f := workflow.ListFilter{Service: c.Query("service")}
-	if st := c.Query("state"); st != "" && st != "all" {
+	st := c.Query("state")
+	if svc, state, ok := strings.Cut(st, ":"); ok && f.Service == "" {
+		// The worklist's filter names a state of one service: several
+		// services have a "submitted".
+		f.Service, st = svc, state
+	}
+	if st != "" && st != "all" {
 		f.States = strings.Split(st, ",")
 	} else if st == "" && currentUser(c).Kind == portal.KindStaff {
 		f.Queue = true
@@ -35,8 +41,7 @@ type casesData struct {
 	Rows     template.HTML // caseRows of Items
 	Items    []caseSummary
 	Next     *string
-	State    string
-	Service  string
+	State    string // the filter as chosen: "", "all" or "<service>:<state>"
 	Overdue  bool
 	Filters  []stateGroup // the state filter: each service's states
 	Staff    bool
@@ -46,9 +51,8 @@ type casesData struct {
 
 // stateGroup is the states of one service, for the state filter.
 type stateGroup struct {
-	Service string
-	Name    string
-	States  []choiceDoc
+	Name   string
+	States []choiceDoc
 }
 
 // choiceDoc is one option of a select or a set of checkboxes.
@@ -65,7 +69,7 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 	l := loc(c)
 	staff := currentUser(c).Kind != portal.KindApplicant
 	d := &casesData{Labels: newColumnLabels(l), Items: s.summaries(l, cases, staff), Next: cursor(next),
-		State: c.Query("state"), Service: f.Service, Overdue: f.Overdue, Staff: staff}
+		State: c.Query("state"), Overdue: f.Overdue, Staff: staff}
 	d.Rows = caseRows(d.Items, d.Labels, staff)
 	if next != 0 {
 		q := c.Request().URI().QueryArgs()
@@ -75,9 +79,9 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 	for _, id := range s.Engine.Services() {
 		d.Services = append(d.Services, id)
 		if staff {
-			g := stateGroup{Service: id, Name: serviceName(l, id)}
+			g := stateGroup{Name: serviceName(l, id)}
 			for _, st := range s.Engine.StaffStates(id) {
-				g.States = append(g.States, choiceDoc{Value: st, Label: stateLabel(l, id, st)})
+				g.States = append(g.States, choiceDoc{Value: id + ":" + st, Label: stateLabel(l, id, st)})
 			}
 			d.Filters = append(d.Filters, g)
 		}
@@ -134,24 +138,10 @@ func (s *Server) formPage(c *fiber.Ctx, d *formData, status int, err error) erro
 	if err != nil {
 		p.Errors, p.Summary = fieldMessages(c, err)
 		if d.Page.List != "" && d.Item != "" {
-			p.Errors = entryErrors(p.Errors, d.Page.List, d.entry)
+			p.Errors = entryErrors(p.Errors, p.Summary, d.Page.List, d.entry)
 		}
-		linkErrors(p.Summary, d.Page.List, d.entry)
 	}
 	return s.write(c, status, "form", p)
-}
-
-// linkErrors points a list entry's errors at the entry page's fields.
-func linkErrors(summary []summaryItem, list, item string) {
-	if list == "" || item == "" {
-		return
-	}
-	prefix := list + "[" + item + "]."
-	for i := range summary {
-		if rest, ok := strings.CutPrefix(summary[i].Field, prefix); ok {
-			summary[i].Field = rest
-		}
-	}
 }
 
 func (s *Server) newCasePage(c *fiber.Ctx) error {
@@ -233,6 +223,9 @@ func (s *Server) editData(l *locale.L, v *workflow.View, p workflow.Page, item s
 	}
 	for _, sec := range s.answers(l, v.Case.Service, []workflow.Page{p}, v.Form, nil, true) {
 		d.Entries = sec.Entries
+	}
+	for i := range d.Entries {
+		d.Entries[i].Href = editHref(no, p.ID, flow, "item", strconv.Itoa(d.Entries[i].Index))
 	}
 	d.Full = p.Max > 0 && len(d.Entries) >= p.Max
 	d.AddHref = editHref(no, p.ID, flow, "item", "new")
@@ -350,11 +343,11 @@ func eventForms(l *locale.L, def *workflow.Definition, allowed []string) []event
 		required := false
 		for _, in := range ev.Inputs {
 			spec := def.Inputs[in.Name]
-			label := def.Service + ".input." + name + "." + in.Name
-			if !l.Has(label) {
-				label = def.Service + ".input." + in.Name
+			label := inputLabel(l, def.Service, in.Name)
+			if id := def.Service + ".input." + name + "." + in.Name; l.Has(id) {
+				label = l.T(id) // this event's own word for it
 			}
-			inf := inputForm{Name: in.Name, Type: spec.Type, Label: l.T(label), Required: in.Required, Max: def.Limit(spec.Max)}
+			inf := inputForm{Name: in.Name, Type: spec.Type, Label: label, Required: in.Required, Max: def.Limit(spec.Max)}
 			if hint := def.Service + ".hint.input." + in.Name; l.Has(hint) {
 				inf.Hint = l.T(hint)
 			}
@@ -399,6 +392,13 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 			for i, it := range p.Summary {
 				if it.Field != "" {
 					p.Summary[i].Href = fieldHref(v.Case.No, v.Service.Pages(), it.Field)
+				}
+			}
+		} else if d.Failed != "" {
+			// An action's inputs: each is drawn with the id <event>-<input>.
+			for i, it := range p.Summary {
+				if top, _, _ := strings.Cut(it.Field, "["); top != "" {
+					p.Summary[i].Href = "#" + d.Failed + "-" + top
 				}
 			}
 		}
@@ -465,12 +465,14 @@ func eventInput(c *fiber.Ctx, def *workflow.Definition, event string) (workflow.
 
 func (s *Server) fireEvent(c *fiber.Ctx) error {
 	no, event := c.Params("no"), c.Params("event")
-	v, err := s.Engine.Get(ctx(c), actor(c), no)
-	if err != nil {
-		return err
+	// The inputs are read by the service's definition, known from the
+	// case number; Fire reads the case (once, locked) and checks the rest.
+	ent, ok := s.Engine.Registry.ByCaseNo(no)
+	if !ok {
+		return portal.NotFound(nil) // no online service numbers its cases so
 	}
-	in, typed, ticked := eventInput(c, v.Def, event)
-	_, err = s.Engine.Fire(ctx(c), actor(c), no, event, in)
+	in, typed, ticked := eventInput(c, ent.Def, event)
+	_, err := s.Engine.Fire(ctx(c), actor(c), no, event, in)
 	if formError(err) {
 		d := &caseData{Failed: event, Input: typed, Ticked: ticked}
 		return s.casePageWith(c, no, status(portal.ErrorCode(err)), d, err)

@@ -162,16 +162,30 @@ func listLen(form json.RawMessage, list string) int {
 	return len(l)
 }
 
-// entryErrors keeps the errors of one list entry and names them as its
-// page's fields: members[1].id_number → id_number.
-func entryErrors(errs map[string]string, list, item string) map[string]string {
-	out := map[string]string{}
+// entryErrors keeps the errors an entry page shows: its entry's, named as
+// the page's fields (members[1].id_number → id_number), and those outside
+// the list. The summary's lines follow: an error of the list itself (an
+// 11th member) or of another entry has no field here, so its line links
+// nowhere.
+func entryErrors(errs map[string]string, summary []summaryItem, list, item string) map[string]string {
 	prefix := list + "[" + item + "]."
+	here := func(field string) (string, bool) {
+		if rest, ok := strings.CutPrefix(field, prefix); ok {
+			return rest, true
+		}
+		return field, field != list && !strings.HasPrefix(field, list+"[")
+	}
+	out := map[string]string{}
 	for k, v := range errs {
-		if rest, ok := strings.CutPrefix(k, prefix); ok {
-			out[rest] = v
-		} else if !strings.HasPrefix(k, list+"[") {
-			out[k] = v
+		if f, ok := here(k); ok {
+			out[f] = v
+		}
+	}
+	for i := range summary {
+		if f, ok := here(summary[i].Field); ok {
+			summary[i].Field = f
+		} else {
+			summary[i].Field = ""
 		}
 	}
 	return out

@@ -71,15 +71,17 @@ type inputDef struct {
 	Max      int    `json:"max,omitempty"`
 }
 
-func (s *Server) serviceDocs(l *locale.L) []serviceDoc {
+func (s *Server) serviceDocs(l *locale.L, api bool) []serviceDoc {
 	out := make([]serviceDoc, 0, len(s.Engine.Registry.All()))
 	for _, e := range s.Engine.Registry.All() {
-		out = append(out, s.serviceDoc(l, e))
+		out = append(out, s.serviceDoc(l, e, api))
 	}
 	return out
 }
 
-func (s *Server) serviceDoc(l *locale.L, e *workflow.Entry) serviceDoc {
+// serviceDoc describes a service for its guide; for API clients (api) also
+// its form's fields and its events with their inputs.
+func (s *Server) serviceDoc(l *locale.L, e *workflow.Entry, api bool) serviceDoc {
 	k := e.ID + "."
 	d := serviceDoc{ID: e.ID, Name: l.T(k + "name"), Available: e.Online(), Summary: l.T(k + "guide.summary"),
 		Who: l.T(k + "guide.who"), TimeLimit: l.T(k + "guide.time_limit"), Fee: l.T(k + "guide.fee"), Basis: l.T(k + "guide.basis")}
@@ -105,6 +107,9 @@ func (s *Server) serviceDoc(l *locale.L, e *workflow.Entry) serviceDoc {
 		dl.Text = l.T(unit, map[string]any{"N": dl.Days})
 		d.Deadlines = append(d.Deadlines, dl)
 	}
+	if !api {
+		return d
+	}
 	for _, p := range e.Service.Pages() {
 		for _, f := range p.Fields {
 			d.Form = append(d.Form, fieldDoc{Name: f.Name, Kind: f.Kind, List: p.List, Options: f.Options, Optional: f.Optional, If: f.If})
@@ -123,7 +128,7 @@ func (s *Server) serviceDoc(l *locale.L, e *workflow.Entry) serviceDoc {
 }
 
 func (s *Server) home(c *fiber.Ctx) error {
-	return s.render(c, "home", s.newPage(c, "home.title", s.serviceDocs(loc(c))))
+	return s.render(c, "home", s.newPage(c, "home.title", s.serviceDocs(loc(c), false)))
 }
 
 func (s *Server) guide(c *fiber.Ctx) error {
@@ -131,7 +136,7 @@ func (s *Server) guide(c *fiber.Ctx) error {
 	if !ok {
 		return portal.NotFound(nil)
 	}
-	d := s.serviceDoc(loc(c), e)
+	d := s.serviceDoc(loc(c), e, false)
 	p := s.newPage(c, "", d)
 	p.Title = d.Name
 	return s.render(c, "guide", p)
@@ -150,7 +155,7 @@ func (s *Server) switchLanguage(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiServices(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"items": s.serviceDocs(loc(c))})
+	return c.JSON(fiber.Map{"items": s.serviceDocs(loc(c), true)})
 }
 
 func (s *Server) apiDivisions(c *fiber.Ctx) error {

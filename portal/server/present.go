@@ -112,6 +112,7 @@ type entry struct {
 	Index   int
 	Title   string // 家庭成员 1
 	Answers []answer
+	Href    string // its own page, on a list page
 }
 
 // answer is one labelled value of a form.
@@ -222,7 +223,7 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc)
 	}
 	var href func(page string) string
 	if v.Editable {
-		href = func(page string) string { return "/cases/" + c.No + "/edit?step=" + page }
+		href = func(page string) string { return editHref(c.No, page, false) }
 	}
 	d.Sections = s.answers(l, c.Service, v.Service.Pages(), v.Form, href, v.Owner)
 	return d

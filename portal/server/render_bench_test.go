@@ -23,8 +23,8 @@ func BenchmarkRenderWorklist(b *testing.B) {
 		b.Fatal(err)
 	}
 	l := cat.L("zh-CN")
-	d := &casesData{Labels: newColumnLabels(l), Staff: true, Filters: []stateGroup{{Service: "residence-permit", Name: "居住证申领",
-		States: []choiceDoc{{"submitted", "已提交"}, {"correction", "需补正"}, {"reviewing", "审核中"}, {"approved", "已办结"}}}}}
+	d := &casesData{Labels: newColumnLabels(l), Staff: true, Filters: []stateGroup{{Name: "居住证申领",
+		States: []choiceDoc{{"residence-permit:submitted", "已提交"}, {"residence-permit:correction", "需补正"}, {"residence-permit:reviewing", "审核中"}, {"residence-permit:approved", "已办结"}}}}}
 	for i := 0; i < 50; i++ {
 		d.Items = append(d.Items, caseSummary{CaseNo: fmt.Sprintf("TZRP20261130%06d", i), ServiceName: "居住证申领", State: "submitted", Tone: "open",
 			StateLabel: "已提交", DivisionName: "海陵区 城东街道", Applicant: "张三", CreatedText: "2026-11-30",

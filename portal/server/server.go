@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -64,6 +65,15 @@ func New(d Deps) (*Server, error) {
 	v, err := loadViews(s.funcs(), d.Templates...)
 	if err != nil {
 		return nil, err
+	}
+	// A service without its form or result panel would fail on its first
+	// page: it stops start-up instead.
+	for _, e := range d.Engine.Registry.Online() {
+		for _, name := range []string{e.ID + "/form", e.ID + "/result"} {
+			if v.pages["case"].Lookup(name) == nil {
+				return nil, fmt.Errorf("server: service %s has no template %q (web/templates/services/%s/)", e.ID, name, e.ID)
+			}
+		}
 	}
 	s.views = v
 	cfg := fiber.Config{
