@@ -384,7 +384,8 @@ type City struct {
 type Counties struct {
 	byCode map[string]County
 	cities map[string]City
-	order  []string // city codes in data order
+	order  []string            // city codes in data order
+	named  map[string][]string // the names people write → county codes (see Named)
 }
 
 // NewCounties indexes the list.
@@ -402,8 +403,23 @@ func NewCounties(list []County) *Counties {
 		c.cities[k.CityCode] = City{Code: k.CityCode, Name: name, ProvinceCode: k.ProvinceCode, ProvinceName: k.ProvinceName}
 		c.order = append(c.order, k.CityCode)
 	}
+	c.named = map[string][]string{}
+	for _, k := range list {
+		city := c.cities[k.CityCode].Name
+		for _, name := range []string{k.Name, city + k.Name, k.ProvinceName + k.Name, c.FullName(k.Code)} {
+			if !slices.Contains(c.named[name], k.Code) {
+				c.named[name] = append(c.named[name], k.Code)
+			}
+		}
+	}
 	return c
 }
+
+// Named returns the codes of the counties a name written as people write
+// it may mean: the county alone (兴化市), with its city (泰州市兴化市;
+// 北京市朝阳区 for a municipality), with its province (江苏省兴化市), or in
+// full (江苏省泰州市兴化市). A name of several counties (朝阳区) gives each.
+func (c *Counties) Named(name string) []string { return c.named[name] }
 
 // Get returns the county with code.
 func (c *Counties) Get(code string) (County, bool) {

@@ -19,6 +19,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -33,18 +34,20 @@ import (
 	"tzportal/portal/workflow"
 )
 
-// ServiceID is the id of this service in workflows/ and the API.
-const ServiceID = "hukou-transfer"
+// serviceID is the id of this service in workflows/ and the API.
+const serviceID = "hukou-transfer"
 
-// Bases of a settlement, and relations of family members, as the form
-// names them (the API contract). Which of them qualify is a rule.
+// The bases of a settlement, and the relations of family members, as the
+// form names them (the API contract): the oneof tags of the checks, read
+// once, so that the form's choices and its validation are one list. Which
+// of them qualify is a rule.
 var (
-	Bases     = []string{"own_home", "rental", "employment"}
-	Relations = []string{"spouse", "child", "parent"}
+	basisOptions    = oneof(check{}, "Basis")
+	relationOptions = oneof(checkMember{}, "Relation")
 )
 
-// Form is what the applicant fills in (the field names are the API's).
-type Form struct {
+// application is what the applicant fills in (the field names are the API's).
+type application struct {
 	Division        string   `json:"division"`
 	Address         string   `json:"address"`
 	ResidedSince    string   `json:"resided_since,omitempty"` // since when they live at the address (counts towards a residence rule)
@@ -57,13 +60,13 @@ type Form struct {
 	OriginCounty    string   `json:"origin_county"`
 	OriginAddress   string   `json:"origin_address"`
 	OriginBookletNo string   `json:"origin_booklet_no"`
-	Members         []Member `json:"members,omitempty"`
-	PriorResidence  []Period `json:"prior_residence,omitempty"`
+	Members         []member `json:"members,omitempty"`
+	PriorResidence  []period `json:"prior_residence,omitempty"`
 }
 
-// Member is a family member moving with the applicant. The stored form
+// member is a family member moving with the applicant. The stored form
 // holds the ID number sealed (IDSealed, IDIndex), never in clear.
-type Member struct {
+type member struct {
 	Relation string `json:"relation"`
 	Name     string `json:"name"`
 	IDNumber string `json:"id_number,omitempty"`
@@ -71,31 +74,34 @@ type Member struct {
 	IDIndex  string `json:"id_index,omitempty"`
 }
 
-// Period is a time of residence in another Yangtze-Delta city.
-type Period struct {
+// period is a time of residence in another Yangtze-Delta city.
+type period struct {
 	City string `json:"city"`
 	From string `json:"from"`
 	To   string `json:"to"`
 }
 
-// Rule is one settlement rule: its values and the clause it comes from.
-type Rule struct {
+// settlementRule is one settlement rule: its values and the clause it
+// comes from. Bases are the bases a months rule applies to (only
+// min_insurance_months has them: insurance months are asked of those bases).
+type settlementRule struct {
 	Clause      string   `yaml:"clause"`
 	Allowed     []string `yaml:"allowed"`
 	Months      int      `yaml:"months"`
 	ChildMaxAge int      `yaml:"child_max_age"`
+	Bases       []string `yaml:"bases"`
 }
 
 // settings are the service's settings (workflows/hukou-transfer.yaml).
 type settings struct {
-	MaxMembers     int             `yaml:"max_members"`
-	MaxPeriods     int             `yaml:"max_periods"`
-	HomeCity       string          `yaml:"home_city"`
-	IntraCityFree  bool            `yaml:"intra_city_free"`
-	DeltaProvinces []string        `yaml:"delta_provinces"`
-	Cancels        string          `yaml:"cancels"`
-	PermitPrefix   string          `yaml:"permit_prefix"`
-	Rules          map[string]Rule `yaml:"rules"`
+	MaxMembers     int                       `yaml:"max_members"`
+	MaxPeriods     int                       `yaml:"max_periods"`
+	HomeCity       string                    `yaml:"home_city"`
+	IntraCityFree  bool                      `yaml:"intra_city_free"`
+	DeltaProvinces []string                  `yaml:"delta_provinces"`
+	Cancels        string                    `yaml:"cancels"`
+	PermitPrefix   string                    `yaml:"permit_prefix"`
+	Rules          map[string]settlementRule `yaml:"rules"`
 	// Limits of the event inputs, read by the engine.
 	ReasonMaxChars    int `yaml:"reason_max_chars"`
 	ItemsMax          int `yaml:"items_max"`
@@ -111,7 +117,9 @@ const (
 	ruleRelations      = "relations"
 	ruleChildAge       = "child_age"
 	relationChild      = "child"
+	basisOwnHome       = "own_home"
 	basisRental        = "rental"
+	basisEmployment    = "employment"
 	settleCollective   = "collective" // a renter settles into the community collective hukou (社区公共户)
 	settleOwnAddress   = "address"
 	fieldIDNumber      = "id_number"
@@ -136,7 +144,7 @@ func New(v *validate.Validator, sealer *pii.Sealer, counties *portal.Counties) *
 }
 
 // ID returns "hukou-transfer".
-func (s *Service) ID() string { return ServiceID }
+func (s *Service) ID() string { return serviceID }
 
 // Configure reads the settings and the rules, refusing what the service
 // could not apply.
@@ -171,15 +179,29 @@ func (s *Service) Configure(d *workflow.Definition) error {
 		case r.Months < 0 || r.ChildMaxAge < 0:
 			problems = append(problems, "rules."+name+": negative numbers")
 		}
+		if len(r.Bases) > 0 && name != ruleInsurance {
+			problems = append(problems, "rules."+name+": bases is read only for "+ruleInsurance)
+		}
 	}
 	for _, b := range set.Rules[ruleBases].Allowed {
-		if !slices.Contains(Bases, b) {
-			problems = append(problems, fmt.Sprintf("rules.bases: %q is not a basis of the form (%v)", b, Bases))
+		if !slices.Contains(basisOptions, b) {
+			problems = append(problems, fmt.Sprintf("rules.bases: %q is not a basis of the form (%v)", b, basisOptions))
+		}
+	}
+	// Insurance months are asked only of the bases whose page shows the
+	// field: a rule on any other basis could never be met.
+	asked := s.asksInsurance()
+	if b := set.Rules[ruleInsurance].Bases; len(b) == 0 {
+		problems = append(problems, fmt.Sprintf("rules.%s.bases: name the bases it applies to (of %v)", ruleInsurance, asked))
+	}
+	for _, b := range set.Rules[ruleInsurance].Bases {
+		if !slices.Contains(asked, b) {
+			problems = append(problems, fmt.Sprintf("rules.%s.bases: the form asks no insurance months of %q (only of %v)", ruleInsurance, b, asked))
 		}
 	}
 	for _, r := range set.Rules[ruleRelations].Allowed {
-		if !slices.Contains(Relations, r) {
-			problems = append(problems, fmt.Sprintf("rules.relations: %q is not a relation of the form (%v)", r, Relations))
+		if !slices.Contains(relationOptions, r) {
+			problems = append(problems, fmt.Sprintf("rules.relations: %q is not a relation of the form (%v)", r, relationOptions))
 		}
 	}
 	if len(problems) > 0 {
@@ -193,6 +215,24 @@ func (s *Service) Configure(d *workflow.Definition) error {
 		}
 	}
 	return nil
+}
+
+// asksInsurance returns the bases whose form page asks insurance_months.
+func (s *Service) asksInsurance() []string {
+	var out []string
+	for _, p := range s.Pages() {
+		for _, f := range p.Fields {
+			if f.Name != "insurance_months" {
+				continue
+			}
+			for _, b := range basisOptions {
+				if f.Applies(map[string]any{"basis": b}) {
+					out = append(out, b)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Hooks returns the guards, conditions, actions and claims the workflow
@@ -224,12 +264,12 @@ func (s *Service) Pages() []workflow.Page {
 			{Name: "resided_since", Kind: workflow.KindDate, Optional: true},
 		}},
 		{ID: "members", List: "members", Max: s.set.MaxMembers, Fields: []workflow.Field{
-			{Name: "relation", Kind: workflow.KindChoice, Options: Relations},
+			{Name: "relation", Kind: workflow.KindChoice, Options: relationOptions},
 			{Name: "name", Kind: workflow.KindText},
 			{Name: "id_number", Kind: workflow.KindIDNumber},
 		}},
 		{ID: "basis", Fields: []workflow.Field{
-			{Name: "basis", Kind: workflow.KindChoice, Options: Bases},
+			{Name: "basis", Kind: workflow.KindChoice, Options: basisOptions},
 			{Name: "property_cert_no", Kind: workflow.KindText, If: "basis=own_home"},
 			{Name: "lease_no", Kind: workflow.KindText, If: "basis=rental"},
 			{Name: "employer", Kind: workflow.KindText, If: "basis=employment"},
@@ -278,10 +318,13 @@ type checkRental struct {
 	LeaseNo string `json:"lease_no" validate:"required,min=2,max=50"`
 }
 
+// checkEmployment bounds insurance months at a hundred years: a typing
+// slip, not a rule. Its min and max are reported as the service's own rule
+// "months" (the portal's min and max messages count characters).
 type checkEmployment struct {
 	Employer        string `json:"employer" validate:"required,min=2,max=100"`
 	ContractStart   string `json:"contract_start" validate:"required,date,notfuture"`
-	InsuranceMonths *int   `json:"insurance_months" validate:"required"`
+	InsuranceMonths *int   `json:"insurance_months" validate:"required,min=0,max=1200"`
 }
 
 type checkMember struct {
@@ -296,12 +339,34 @@ type checkPeriod struct {
 	To   string `json:"to" validate:"required,date,notfuture"`
 }
 
+// maxInsuranceMonths is the max of checkEmployment's tag, for the message.
+var maxInsuranceMonths = tagParam(checkEmployment{}, "InsuranceMonths", "max")
+
+// tagParam returns the parameter of a validator tag on a struct's field
+// ("oneof", "max", …); a tag that is not there is a bug of this file.
+func tagParam(s any, field, tag string) string {
+	f, ok := reflect.TypeOf(s).FieldByName(field)
+	if ok {
+		for _, part := range strings.Split(f.Tag.Get("validate"), ",") {
+			if v, found := strings.CutPrefix(part, tag+"="); found {
+				return v
+			}
+		}
+	}
+	panic(fmt.Sprintf("hukou: %T.%s has no %s tag", s, field, tag))
+}
+
+// oneof returns the values a field's oneof tag allows, in order.
+func oneof(s any, field string) []string {
+	return strings.Fields(tagParam(s, field, "oneof"))
+}
+
 var bookletRE = regexp.MustCompile(`^[0-9A-Za-z-]+$`)
 
 // Form decodes and validates an applicant's form, seals the family
 // members' ID numbers and returns the form to store. A draft may leave out
-// what later pages ask (its street and address it must have: the case
-// belongs to that street); what is filled in must be right.
+// what later pages ask (its first page it must have: the case belongs to
+// the street of that address); what is filled in must be right.
 func (s *Service) Form(_ context.Context, in workflow.FormInput) (json.RawMessage, string, error) {
 	f, err := decode(in.Raw, false)
 	if err != nil {
@@ -311,23 +376,25 @@ func (s *Service) Form(_ context.Context, in workflow.FormInput) (json.RawMessag
 }
 
 // form validates a decoded form (in clear) and returns it sealed for storage.
-func (s *Service) form(f *Form, in workflow.FormInput) (json.RawMessage, string, error) {
-	now := in.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
+func (s *Service) form(f *application, in workflow.FormInput) (json.RawMessage, string, error) {
 	f.normalize()
-	fields := s.validate(f, in)
+	fields, err := s.validate(f, in)
+	if err != nil {
+		return nil, "", err
+	}
 	if in.Mode == workflow.Draft {
-		// Pages not reached yet: only their missing answers are forgiven.
+		// Pages not reached yet: only their missing answers are forgiven,
+		// never those of the first page, nor of a list entry being added.
+		first := s.Pages()[0].Fields
 		fields = slices.DeleteFunc(fields, func(fe portal.FieldError) bool {
-			return fe.Rule == "required" && !strings.Contains(fe.Field, "[") && fe.Field != "division" && fe.Field != "address"
+			return fe.Rule == "required" && !strings.Contains(fe.Field, "[") &&
+				!slices.ContainsFunc(first, func(pf workflow.Field) bool { return pf.Name == fe.Field && !pf.Optional })
 		})
 	}
 	if len(fields) > 0 {
 		return nil, "", portal.Invalid(fields...)
 	}
-	if err := s.personRules(f, now); err != nil {
+	if err := s.personRules(f, in.Now); err != nil {
 		return nil, "", err
 	}
 	if err := s.seal(f); err != nil {
@@ -343,8 +410,8 @@ func (s *Service) form(f *Form, in workflow.FormInput) (json.RawMessage, string,
 // decode parses a form strictly (unknown fields are refused, so nothing
 // but the form can be set) and trims it. Only a stored form may hold sealed
 // ID numbers: a client never sees them, and may not send them.
-func decode(raw json.RawMessage, stored bool) (*Form, error) {
-	var f Form
+func decode(raw json.RawMessage, stored bool) (*application, error) {
+	var f application
 	if err := validate.DecodeForm(raw, &f); err != nil {
 		return nil, err
 	}
@@ -360,18 +427,18 @@ func decode(raw json.RawMessage, stored bool) (*Form, error) {
 
 // normalize trims every field and keeps only the basis's own details
 // (collect only what a rule needs).
-func (f *Form) normalize() {
+func (f *application) normalize() {
 	for _, p := range []*string{&f.Division, &f.Address, &f.ResidedSince, &f.Basis, &f.PropertyCertNo, &f.LeaseNo, &f.Employer,
 		&f.ContractStart, &f.OriginCounty, &f.OriginAddress, &f.OriginBookletNo} {
 		*p = strings.TrimSpace(*p)
 	}
-	if f.Basis != "own_home" {
+	if f.Basis != basisOwnHome {
 		f.PropertyCertNo = ""
 	}
 	if f.Basis != basisRental {
 		f.LeaseNo = ""
 	}
-	if f.Basis != "employment" {
+	if f.Basis != basisEmployment {
 		f.Employer, f.ContractStart, f.InsuranceMonths = "", "", nil
 	}
 	for i := range f.Members {
@@ -392,41 +459,58 @@ func prefix(list string, i int, fields []portal.FieldError) []portal.FieldError 
 	return fields
 }
 
-// invalidFields returns the field errors of a validator error (nil if none).
-func invalidFields(err error) []portal.FieldError {
-	if e := portal.AsError(err); e != nil && e.Code == portal.EINVALID {
-		return e.Fields
+// fieldErrors returns the field errors of a validator's answer. Any other
+// error — EINTERNAL, e.g. a tag without a translation — is a bug of this
+// file and is returned as such, never shown as the applicant's mistake.
+func fieldErrors(err error) ([]portal.FieldError, error) {
+	if err == nil {
+		return nil, nil
 	}
-	return nil
+	if e := portal.AsError(err); e != nil && e.Code == portal.EINVALID {
+		return e.Fields, nil
+	}
+	return nil, err
 }
 
 // validate checks every field of the form: formats, the basis's details,
 // each family member (ID checksum, none twice, not the applicant) and each
-// period (a Yangtze-Delta city, from before to).
-func (s *Service) validate(f *Form, in workflow.FormInput) []portal.FieldError {
+// period (a Yangtze-Delta city, from before to). It writes the code of an
+// origin county given by its name into the form.
+func (s *Service) validate(f *application, in workflow.FormInput) ([]portal.FieldError, error) {
 	var out []portal.FieldError
-	add := func(err error) {
-		if err != nil && portal.ErrorCode(err) != portal.EINVALID {
-			out = append(out, portal.FieldError{Field: "form", Rule: "json"}) // cannot happen with these structs
-			return
-		}
-		out = append(out, invalidFields(err)...)
+	add := func(err error) error {
+		fields, err := fieldErrors(err)
+		out = append(out, fields...)
+		return err
 	}
-	add(s.v.Struct(check{Division: f.Division, Address: f.Address, ResidedSince: f.ResidedSince, Basis: f.Basis,
-		OriginCounty: f.OriginCounty, OriginAddress: f.OriginAddress, OriginBookletNo: f.OriginBookletNo}))
+	county := s.resolveCounty(f)
+	if err := add(s.v.Struct(check{Division: f.Division, Address: f.Address, ResidedSince: f.ResidedSince, Basis: f.Basis,
+		OriginCounty: f.OriginCounty, OriginAddress: f.OriginAddress, OriginBookletNo: f.OriginBookletNo})); err != nil {
+		return nil, err
+	}
+	if county != nil {
+		// A name of several counties: the list of them says more than "not a code".
+		out = append(slices.DeleteFunc(out, func(fe portal.FieldError) bool { return fe.Field == "origin_county" }), *county)
+	}
 	if f.OriginBookletNo != "" && !bookletRE.MatchString(f.OriginBookletNo) {
 		out = append(out, portal.FieldError{Field: "origin_booklet_no", Rule: "booklet"})
 	}
+	var err error
 	switch f.Basis {
-	case "own_home":
-		add(s.v.Struct(checkOwnHome{PropertyCertNo: f.PropertyCertNo}))
+	case basisOwnHome:
+		err = add(s.v.Struct(checkOwnHome{PropertyCertNo: f.PropertyCertNo}))
 	case basisRental:
-		add(s.v.Struct(checkRental{LeaseNo: f.LeaseNo}))
-	case "employment":
-		add(s.v.Struct(checkEmployment{Employer: f.Employer, ContractStart: f.ContractStart, InsuranceMonths: f.InsuranceMonths}))
-		if n := f.InsuranceMonths; n != nil && (*n < 0 || *n > 1200) {
-			out = append(out, portal.FieldError{Field: "insurance_months", Rule: "months"})
+		err = add(s.v.Struct(checkRental{LeaseNo: f.LeaseNo}))
+	case basisEmployment:
+		err = add(s.v.Struct(checkEmployment{Employer: f.Employer, ContractStart: f.ContractStart, InsuranceMonths: f.InsuranceMonths}))
+		for i, fe := range out {
+			if fe.Field == "insurance_months" && (fe.Rule == "min" || fe.Rule == "max") {
+				out[i] = portal.FieldError{Field: fe.Field, Rule: "months", Param: maxInsuranceMonths}
+			}
 		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	if len(f.Members) > s.set.MaxMembers {
 		out = append(out, portal.FieldError{Field: "members", Rule: "max_items", Param: strconv.Itoa(s.set.MaxMembers)})
@@ -437,7 +521,10 @@ func (s *Service) validate(f *Form, in workflow.FormInput) []portal.FieldError {
 	}
 	seen := map[string]int{}
 	for i, m := range f.Members {
-		fields := invalidFields(s.v.Struct(checkMember{Relation: m.Relation, Name: m.Name, IDNumber: m.IDNumber}))
+		fields, err := fieldErrors(s.v.Struct(checkMember{Relation: m.Relation, Name: m.Name, IDNumber: m.IDNumber}))
+		if err != nil {
+			return nil, err
+		}
 		if len(fields) == 0 {
 			idx := s.sealer.Index(m.IDNumber)
 			switch j, twice := seen[idx]; {
@@ -455,7 +542,10 @@ func (s *Service) validate(f *Form, in workflow.FormInput) []portal.FieldError {
 		out = append(out, portal.FieldError{Field: "prior_residence", Rule: "max_items", Param: strconv.Itoa(s.set.MaxPeriods)})
 	}
 	for i, p := range f.PriorResidence {
-		fields := invalidFields(s.v.Struct(checkPeriod(p)))
+		fields, err := fieldErrors(s.v.Struct(checkPeriod(p)))
+		if err != nil {
+			return nil, err
+		}
 		if p.City != "" && !slices.Contains(s.delta, p.City) {
 			fields = append(fields, portal.FieldError{Field: "city", Rule: "delta_city"})
 		}
@@ -464,22 +554,47 @@ func (s *Service) validate(f *Form, in workflow.FormInput) []portal.FieldError {
 		}
 		out = append(out, prefix("prior_residence", i, fields)...)
 	}
-	return out
+	return out, nil
+}
+
+// resolveCounty writes the code of the origin county into the form when
+// the applicant wrote its name, so that the stored form and the API hold a
+// code as ever. A name of several counties (朝阳区: Beijing's and
+// Changchun's) is not guessed: the error lists them, in full. An unknown
+// name is left for the county check to refuse.
+func (s *Service) resolveCounty(f *application) *portal.FieldError {
+	name := strings.Join(strings.Fields(f.OriginCounty), "")
+	if name == "" || strings.Trim(name, "0123456789") == "" {
+		return nil // a code, right or wrong
+	}
+	codes := s.counties.Named(name)
+	switch len(codes) {
+	case 0:
+		return nil
+	case 1:
+		f.OriginCounty = codes[0]
+		return nil
+	}
+	full := make([]string, len(codes))
+	for i, code := range codes {
+		full[i] = s.counties.FullName(code)
+	}
+	return &portal.FieldError{Field: "origin_county", Rule: "county_ambiguous", Param: strings.Join(full, "、")}
 }
 
 // personRules applies the rules about who may follow: the relations that
 // qualify, and a child's age by the birth date in the ID number. A refusal
 // names its rule, its clause and the member.
-func (s *Service) personRules(f *Form, now time.Time) error {
+func (s *Service) personRules(f *application, now time.Time) error {
 	rel := s.set.Rules[ruleRelations]
 	for i, m := range f.Members {
 		if !slices.Contains(rel.Allowed, m.Relation) {
-			return s.refuse(ruleRelations, "hukou-transfer.rule.relations", map[string]any{"N": i + 1},
+			return s.refuse(ruleRelations, map[string]any{"N": i + 1, "Relation": m.Relation, "Allowed": rel.Allowed, "Max": rel.ChildMaxAge},
 				portal.FieldError{Field: fmt.Sprintf("members[%d].relation", i), Rule: "relation"})
 		}
 		if m.Relation == relationChild && rel.ChildMaxAge > 0 {
 			if age := ageOn(m.IDNumber, now); age >= rel.ChildMaxAge {
-				return s.refuse(ruleChildAge, "hukou-transfer.rule.child_age", map[string]any{"N": i + 1, "Age": age, "Max": rel.ChildMaxAge},
+				return s.refuse(ruleChildAge, map[string]any{"N": i + 1, "Age": age, "Max": rel.ChildMaxAge},
 					portal.FieldError{Field: fmt.Sprintf("members[%d].id_number", i), Rule: "child_age", Param: strconv.Itoa(rel.ChildMaxAge)})
 			}
 		}
@@ -487,18 +602,23 @@ func (s *Service) personRules(f *Form, now time.Time) error {
 	return nil
 }
 
-// refuse is a rule's refusal: 422, the rule named, its clause quoted.
-func (s *Service) refuse(rule, message string, data map[string]any, fields ...portal.FieldError) error {
-	name := rule
+// refuse is a rule's refusal: 422, the rule named, its message
+// hukou-transfer.rule.<rule> with the clause it comes from (child_age is a
+// part of the relations rule), and the fields it is about.
+func (s *Service) refuse(rule string, data map[string]any, fields ...portal.FieldError) error {
+	from := rule
 	if rule == ruleChildAge {
-		name = ruleRelations
+		from = ruleRelations
 	}
-	data["Clause"] = s.set.Rules[name].Clause
-	return &portal.Error{Code: portal.ERULE, Rule: rule, Message: message, Data: data, Fields: fields, Labels: ServiceID + ".field"}
+	data["Clause"] = s.set.Rules[from].Clause
+	e := portal.RuleError(rule, serviceID+".rule."+rule, data)
+	e.Fields, e.Labels = fields, serviceID+".field"
+	return e
 }
 
 // ageOn is a person's age in whole years on the day now, by the birth date
-// in their ID number (characters 7–14).
+// in their ID number (characters 7–14; validate.IDNumber checked them but
+// does not return the date).
 func ageOn(id string, now time.Time) int {
 	birth, err := time.Parse("20060102", id[6:14])
 	if err != nil {
@@ -513,7 +633,7 @@ func ageOn(id string, now time.Time) int {
 }
 
 // seal replaces each member's ID number with its sealed form and index.
-func (s *Service) seal(f *Form) error {
+func (s *Service) seal(f *application) error {
 	for i := range f.Members {
 		m := &f.Members[i]
 		if m.IDNumber == "" {
@@ -529,7 +649,7 @@ func (s *Service) seal(f *Form) error {
 }
 
 // open reads a stored form back in clear.
-func (s *Service) open(stored json.RawMessage) (*Form, error) {
+func (s *Service) open(stored json.RawMessage) (*application, error) {
 	f, err := decode(stored, true)
 	if err != nil {
 		return nil, fmt.Errorf("hukou.open: %w", err)
@@ -634,29 +754,29 @@ func (s *Service) eligible(_ context.Context, f *workflow.Firing) error {
 		return nil
 	}
 	if b := s.set.Rules[ruleBases]; !slices.Contains(b.Allowed, form.Basis) {
-		return s.refuse(ruleBases, "hukou-transfer.rule.bases", map[string]any{"Basis": form.Basis},
-			portal.FieldError{Field: "basis", Rule: "basis"})
+		return s.refuse(ruleBases, map[string]any{"Basis": form.Basis},
+			portal.FieldError{Field: "basis", Rule: "basis", Param: form.Basis})
 	}
 	today := f.Now.In(f.Cal.Zone)
 	delta := deltaMonths(form.PriorResidence)
-	if min := s.set.Rules[ruleInsurance].Months; form.Basis == "employment" && min > 0 {
+	if r := s.set.Rules[ruleInsurance]; r.Months > 0 && slices.Contains(r.Bases, form.Basis) {
 		have := delta
 		if form.InsuranceMonths != nil {
 			have += *form.InsuranceMonths
 		}
-		if have < min {
-			return s.refuse(ruleInsurance, "hukou-transfer.rule.min_insurance_months", map[string]any{"Min": min, "Have": have, "Delta": delta})
+		if have < r.Months {
+			return s.refuse(ruleInsurance, map[string]any{"Min": r.Months, "Have": have, "Delta": delta})
 		}
 	}
 	if min := s.set.Rules[ruleResidence].Months; min > 0 {
 		// Months here and in the Delta, a month that is both counted once.
 		lived := form.PriorResidence
 		if _, err := time.Parse(time.DateOnly, form.ResidedSince); err == nil {
-			lived = append(slices.Clone(lived), Period{From: form.ResidedSince, To: today.AddDate(0, 0, -1).Format(time.DateOnly)})
+			lived = append(slices.Clone(lived), period{From: form.ResidedSince, To: today.AddDate(0, 0, -1).Format(time.DateOnly)})
 		}
 		have := deltaMonths(lived)
 		if have < min {
-			return s.refuse(ruleResidence, "hukou-transfer.rule.min_residence_months", map[string]any{"Min": min, "Have": have, "Delta": delta})
+			return s.refuse(ruleResidence, map[string]any{"Min": min, "Have": have, "Delta": delta})
 		}
 	}
 	return nil
@@ -678,10 +798,11 @@ func handedIn(f *workflow.Firing) time.Time {
 }
 
 // deltaMonths is the whole months of the periods in other Yangtze-Delta
-// cities, each counted from its first day to its last. Periods that overlap
-// or touch are joined first: a month lived once counts once, however many
-// cities it is written under.
-func deltaMonths(periods []Period) int {
+// cities, each counted from its first day to its last, as the law counts
+// months (workflow.MonthsBetween). Periods that overlap or touch are joined
+// first: a month lived once counts once, however many cities it is written
+// under.
+func deltaMonths(periods []period) int {
 	type span struct{ from, end time.Time } // end: the day after the last
 	var spans []span
 	for _, p := range periods {
@@ -700,23 +821,13 @@ func deltaMonths(periods []Period) int {
 				cur.end = spans[i].end
 			}
 		}
-		n += monthsBetween(cur.from, cur.end)
+		n += workflow.MonthsBetween(cur.from, cur.end)
 	}
 	return n
 }
 
-// monthsBetween is the number of whole calendar months from one day to
-// another (0 if to is not later).
-func monthsBetween(from, to time.Time) int {
-	months := (to.Year()-from.Year())*12 + int(to.Month()) - int(from.Month())
-	if to.Day() < from.Day() {
-		months--
-	}
-	return max(months, 0)
-}
-
 // withinTaizhou reports a move from a county of the home city.
-func (s *Service) withinTaizhou(f *Form) bool {
+func (s *Service) withinTaizhou(f *application) bool {
 	c, ok := s.counties.Get(f.OriginCounty)
 	return ok && c.CityCode == s.set.HomeCity
 }
@@ -729,34 +840,6 @@ func (s *Service) withinCity(_ context.Context, f *workflow.Firing) (bool, error
 		return false, err
 	}
 	return s.withinTaizhou(form), nil
-}
-
-// result reads a case's result as a map.
-func result(c *portal.Case) (map[string]any, error) {
-	r := map[string]any{}
-	if len(c.Result) > 0 {
-		if err := json.Unmarshal(c.Result, &r); err != nil {
-			return nil, fmt.Errorf("hukou: result of %s: %w", c.No, err)
-		}
-	}
-	return r, nil
-}
-
-// setResult writes keys into a case's result.
-func setResult(c *portal.Case, kv map[string]any) error {
-	r, err := result(c)
-	if err != nil {
-		return err
-	}
-	for k, v := range kv {
-		r[k] = v
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("hukou: result of %s: %w", c.No, err)
-	}
-	c.Result = b
-	return nil
 }
 
 // issueTransferPermit numbers the move-in permit (准迁证): the prefix, the
@@ -777,7 +860,7 @@ func (s *Service) issueTransferPermit(ctx context.Context, f *workflow.Firing) e
 	if form.Basis == basisRental {
 		into = settleCollective
 	}
-	return setResult(f.Case, map[string]any{
+	return workflow.SetResult(f.Case, map[string]any{
 		"transfer_permit_no": fmt.Sprintf("%s%s%s%06d", s.set.PermitPrefix, f.Case.District, year, seq),
 		"approved_on":        today.Format(time.DateOnly),
 		"approved_by":        f.Case.District,
@@ -806,7 +889,7 @@ func (s *Service) settle(ctx context.Context, f *workflow.Firing) error {
 	case portal.ErrorCode(err) != portal.ENOTFOUND:
 		return err
 	}
-	return setResult(f.Case, set)
+	return workflow.SetResult(f.Case, set)
 }
 
 // persons claims every family member moving, by the blind index of their

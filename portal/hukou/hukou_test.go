@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"tzportal/i18n"
 	"tzportal/policies"
 	"tzportal/portal"
 	"tzportal/portal/account"
 	"tzportal/portal/hukou"
+	"tzportal/portal/locale"
 	"tzportal/portal/pii"
 	"tzportal/portal/testkit"
 	"tzportal/portal/validate"
@@ -158,10 +160,7 @@ func TestMembersAreCheckedAndSealed(t *testing.T) {
 	r := mustRig(t, nil)
 	child := testkit.IDNumber("32032120150610003")
 	spouse := testkit.IDNumber("32032119900215004")
-	bad := child[:17] + "0"
-	if bad == child {
-		bad = child[:17] + "1"
-	}
+	bad := testkit.BadIDNumber(child)
 	for name, tc := range map[string]struct {
 		members []any
 		field   string
@@ -373,5 +372,165 @@ func TestTheYangtzeDelta(t *testing.T) {
 	}
 	if len(cities) != 40 || slices.Contains(cities, "321200") || !slices.Contains(cities, "310100") || !slices.Contains(cities, "341800") {
 		t.Errorf("%d cities: %v", len(cities), cities)
+	}
+}
+
+// eligibleAt runs the eligible guard on a stored form on the day at.
+func (r *rig) eligibleAt(t *testing.T, raw json.RawMessage, at time.Time) error {
+	t.Helper()
+	stored, err := r.form(raw, workflow.Complete)
+	if err != nil {
+		t.Fatalf("form: %v", err)
+	}
+	f := &workflow.Firing{Def: r.def, Case: &portal.Case{No: "TZHK20261130000001", Form: stored}, Now: at, Cal: r.cal}
+	return r.svc.Hooks().Guards["eligible"](context.Background(), f)
+}
+
+// TestMonthsCountAsTheResidencePermitDoes: living at the address since 31
+// August, six months are reached on 28 February (民法典 art. 202), the day
+// the residence permit's rule is met too.
+func TestMonthsCountAsTheResidencePermitDoes(t *testing.T) {
+	r := mustRig(t, func(s string) string {
+		return strings.Replace(s, "    min_residence_months:     # any basis: months at the address, Yangtze-Delta months counted\n      months: 0",
+			"    min_residence_months:\n      months: 6", 1)
+	})
+	raw := r.example("resided_since", "2025-08-31")
+	if err := r.eligibleAt(t, raw, time.Date(2026, 2, 28, 10, 0, 0, 0, cst)); err != nil {
+		t.Errorf("on 28 February: %v", err)
+	}
+	e := portal.AsError(r.eligibleAt(t, raw, time.Date(2026, 2, 27, 23, 0, 0, 0, cst)))
+	if e == nil || e.Rule != "min_residence_months" || e.Data["Have"] != 5 {
+		t.Errorf("on 27 February: %+v, want 5 months of 6", e)
+	}
+}
+
+func TestInsuranceMonthsAreBounded(t *testing.T) {
+	r := mustRig(t, nil)
+	for _, n := range []int{-1, 1201} {
+		e := portal.AsError(func() error { _, err := r.form(r.example("insurance_months", n), workflow.Draft); return err }())
+		if e == nil || len(e.Fields) != 1 || e.Fields[0] != (portal.FieldError{Field: "insurance_months", Rule: "months", Param: "1200"}) {
+			t.Errorf("%d months: %+v", n, e)
+		}
+	}
+	if _, err := r.form(r.example("insurance_months", 1200), workflow.Complete); err != nil {
+		t.Errorf("1200 months: %v", err)
+	}
+}
+
+// TestInsuranceRuleBasesAreData: the bases the insurance rule applies to
+// are the workflow file's, checked against the form when loading.
+func TestInsuranceRuleBasesAreData(t *testing.T) {
+	const rule = "    min_insurance_months:     # employment: months of social insurance, Yangtze-Delta months counted\n      months: 0"
+	const bases = "      bases: [employment]"
+	strict := mustRig(t, func(s string) string {
+		return strings.Replace(s, rule, "    min_insurance_months:\n      months: 12", 1)
+	})
+	rental := strict.example("basis", "rental", "lease_no", "泰房租备001", "employer", nil, "contract_start", nil, "insurance_months", nil)
+	if err := strict.eligible(t, rental); err != nil {
+		t.Errorf("a renter is not held to the insurance months: %v", err)
+	}
+	for name, edit := range map[string][2]string{
+		"no bases":                     {bases, ""},
+		"a basis not asked for months": {bases, "      bases: [employment, own_home]"},
+		"not a basis":                  {bases, "      bases: [lottery]"},
+		"bases on another rule":        {"      child_max_age: 18", "      child_max_age: 18\n      bases: [employment]"},
+	} {
+		_, err := newRig(t, func(s string) string {
+			if !strings.Contains(s, edit[0]) {
+				t.Fatalf("%s: %q is not in the workflow file", name, edit[0])
+			}
+			return strings.Replace(s, edit[0], edit[1], 1)
+		})
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestOriginCountyByName: an applicant may write the county as it stands
+// in the booklet; the form keeps its code.
+func TestOriginCountyByName(t *testing.T) {
+	r := mustRig(t, nil)
+	for _, name := range []string{"兴化市", "江苏省泰州市兴化市", "泰州市兴化市", "江苏省兴化市", " 江苏省 泰州市　兴化市 ", "321281"} {
+		out, err := r.form(r.example("origin_county", name), workflow.Complete)
+		if err != nil {
+			t.Errorf("%q: %v", name, err)
+			continue
+		}
+		var f map[string]any
+		json.Unmarshal(out, &f)
+		if f["origin_county"] != "321281" {
+			t.Errorf("%q stored as %v, want 321281", name, f["origin_county"])
+		}
+	}
+	out, err := r.form(r.example("origin_county", "北京市朝阳区"), workflow.Draft)
+	if err != nil || !strings.Contains(string(out), `"origin_county":"110105"`) {
+		t.Errorf("北京市朝阳区: %s %v", out, err)
+	}
+	e := portal.AsError(func() error { _, err := r.form(r.example("origin_county", "朝阳区"), workflow.Draft); return err }())
+	if e == nil || len(e.Fields) != 1 || e.Fields[0].Rule != "county_ambiguous" ||
+		!strings.Contains(e.Fields[0].Param, "北京市朝阳区") || !strings.Contains(e.Fields[0].Param, "吉林省长春市朝阳区") {
+		t.Errorf("朝阳区: %+v, want both candidates", e)
+	}
+	for _, bad := range []string{"泰州市丰县", "不存在县", "999999"} {
+		if got := fields(func() error { _, err := r.form(r.example("origin_county", bad), workflow.Draft); return err }()); got["origin_county"] != "county" {
+			t.Errorf("%q: %v", bad, got)
+		}
+	}
+}
+
+// TestRefusalsSpeakPlainly: a refusal says what is wrong in a short
+// sentence first, with the clause after it; the figures it names come from
+// the rules and the form.
+func TestRefusalsSpeakPlainly(t *testing.T) {
+	cat, err := locale.Load(i18n.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zh, en := cat.L(locale.Chinese), cat.L(locale.English)
+	strict := mustRig(t, func(s string) string {
+		s = strings.Replace(s, "    min_insurance_months:     # employment: months of social insurance, Yangtze-Delta months counted\n      months: 0",
+			"    min_insurance_months:\n      months: 12", 1)
+		s = strings.Replace(s, "allowed: [own_home, rental, employment]", "allowed: [own_home, employment]", 1)
+		return strings.Replace(s, "allowed: [spouse, child, parent]", "allowed: [spouse, child]", 1)
+	})
+	insurance := portal.AsError(strict.eligible(t, strict.example("insurance_months", 5, "prior_residence",
+		[]any{map[string]any{"city": "320100", "from": "2020-01-01", "to": "2020-03-31"}})))
+	basis := portal.AsError(strict.eligible(t, strict.example("basis", "rental", "lease_no", "泰房租备001", "employer", nil, "contract_start", nil, "insurance_months", nil)))
+	relation := portal.AsError(func() error {
+		_, err := strict.form(strict.example("members", []any{member("parent", testkit.IDNumber("32032119600101003"))}), workflow.Complete)
+		return err
+	}())
+	for _, tc := range []struct {
+		name   string
+		e      *portal.Error
+		zh, en string
+	}{
+		{"insurance", insurance, "社会保险缴费月数还不够：需要满12个月，您现在是8个月（已算上在长三角其他城市的3个月）。",
+			"Not enough months of social insurance yet: 12 are needed and you have 8 (counting 3 in other Yangtze Delta cities)."},
+		{"basis", basis, "您选择的落户依据“租住登记备案的房屋”现在不能办理落户。", "The basis you chose (“I rent a registered home”) cannot be used"},
+		{"relation", relation, "第1位家庭成员（父母）不能和您一起迁户口。可以一起迁的是：配偶、未满18周岁的子女。",
+			"Family member 1 (parent) cannot move with you. Who can: your spouse, children under 18."},
+	} {
+		if tc.e == nil || tc.e.Code != portal.ERULE {
+			t.Errorf("%s: %+v, want a refusal", tc.name, tc.e)
+			continue
+		}
+		clause := tc.e.Data["Clause"].(string)
+		for _, got := range []struct{ text, want, tail string }{
+			{zh.Error(tc.e), tc.zh, "依据：" + clause}, {en.Error(tc.e), tc.en, "Rule: " + clause},
+		} {
+			if !strings.HasPrefix(got.text, got.want) || !strings.HasSuffix(got.text, got.tail) {
+				t.Errorf("%s: %q, want it to start %q and end with the clause", tc.name, got.text, got.want)
+			}
+		}
+	}
+	if basis != nil && len(basis.Fields) == 1 {
+		if got := zh.Field(basis.Fields[0], basis.Labels); got != "落户依据“租住登记备案的房屋”现在不能办理落户，请换一个依据" {
+			t.Errorf("the basis field: %q", got)
+		}
+	}
+	if got := zh.Field(portal.FieldError{Field: "insurance_months", Rule: "months", Param: "1200"}, "hukou-transfer.field"); !strings.Contains(got, "0到1200") {
+		t.Errorf("months: %q", got)
 	}
 }

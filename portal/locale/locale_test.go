@@ -48,7 +48,7 @@ func TestLabelsOfServiceFields(t *testing.T) {
 		"members[1].id_number": "第2位家庭成员的公民身份号码",
 		"members[0]":           "家庭成员 1",
 		"members":              "随迁家庭成员",
-		"origin_county":        "户口所在县（市、区）的代码",
+		"origin_county":        "户口所在的县（市、区）",
 		"id_number":            "公民身份号码",
 	} {
 		if got := l.Label("hukou-transfer.field", field); got != want {

@@ -149,7 +149,7 @@ func (s *Service) minResidence(_ context.Context, f *workflow.Firing) error {
 	if err != nil {
 		return portal.Invalid(portal.FieldError{Field: "resided_since", Rule: "date"})
 	}
-	eligible := addMonths(since, s.minMonths)
+	eligible := workflow.AddMonths(since, s.minMonths)
 	today := f.Now.In(f.Cal.Zone)
 	if today.Before(eligible) {
 		return portal.RuleError("min_residence", "residence-permit.rule.min_residence", map[string]any{
@@ -159,22 +159,12 @@ func (s *Service) minResidence(_ context.Context, f *workflow.Firing) error {
 	return nil
 }
 
-// addMonths adds n calendar months the way periods are counted in law
-// (民法典 art. 202): the period ends on the corresponding day of the target
-// month, or on its last day when it has none — 31 August + 6 months is
-// 28 (or 29) February, not 3 March as time.AddDate would say.
-func addMonths(t time.Time, n int) time.Time {
-	first := time.Date(t.Year(), t.Month()+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
-	last := first.AddDate(0, 1, -1).Day()
-	return first.AddDate(0, 0, min(t.Day(), last)-1)
-}
-
 // periodEnd is the last day of a period of n months starting on from: the
 // day before the corresponding day, or — when the target month has no
 // corresponding day — its last day (a permit from 29 February 2028 for a
 // year is valid until 28 February 2029).
 func periodEnd(from time.Time, n int) time.Time {
-	end := addMonths(from, n)
+	end := workflow.AddMonths(from, n)
 	if end.Day() == from.Day() {
 		return end.AddDate(0, 0, -1)
 	}
