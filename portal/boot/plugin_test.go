@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"tzportal/portal"
 	"tzportal/portal/boot"
 	"tzportal/portal/testkit"
 	"tzportal/portal/validate"
@@ -43,10 +42,8 @@ func (addressProof) Pages() []workflow.Page {
 }
 func (s addressProof) Form(_ context.Context, in workflow.FormInput) (json.RawMessage, string, error) {
 	var f addressProofForm
-	dec := json.NewDecoder(strings.NewReader(string(in.Raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, "", portal.Invalid(portal.FieldError{Field: "form", Rule: "json"})
+	if err := validate.DecodeForm(in.Raw, &f); err != nil {
+		return nil, "", err
 	}
 	if err := s.v.Struct(f); err != nil {
 		return nil, "", err
@@ -66,7 +63,11 @@ func (addressProof) Hooks() workflow.Hooks {
 // its guide list it, its form and its result panel render, the API and the
 // permissions derived from its workflow file apply, its texts are complete.
 func TestAServiceIsItsOwnFiles(t *testing.T) {
-	p := testkit.StartWith(t, testkit.Options{Plugins: []boot.Plugin{{
+	testkit.EachBackend(t, testAServiceIsItsOwnFiles)
+}
+
+func testAServiceIsItsOwnFiles(t *testing.T, b testkit.Backend) {
+	p := testkit.StartWith(t, testkit.Options{Backend: b, Plugins: []boot.Plugin{{
 		New:   func(d boot.Deps) workflow.Service { return addressProof{v: d.Validator} },
 		Files: os.DirFS("testdata/address-proof"),
 	}}})
@@ -97,7 +98,10 @@ func TestAServiceIsItsOwnFiles(t *testing.T) {
 	if form.Status != 200 || !strings.Contains(form.Text(), `name="purpose" value="school"`) || !strings.Contains(form.Text(), "子女入学") {
 		t.Fatalf("its form page: %d", form.Status)
 	}
-	idem := regexp.MustCompile(`name="_idem" value="([^"]+)"`).FindStringSubmatch(form.Text())[1]
+	idem := testkit.FormField(form.Text(), "_idem")
+	if idem == "" {
+		t.Fatal("its form page has no _idem field: a resent form would make a second case")
+	}
 	fields := []string{"_csrf", testkit.FormToken(t, form.Text()), "_idem", idem, "service", "address-proof", "step", "application",
 		"division", "321202001", "address", "海陵区东进东路18号", "purpose", "travel"}
 	r := app.Post("/cases", fields...)
@@ -113,6 +117,12 @@ func TestAServiceIsItsOwnFiles(t *testing.T) {
 	check := app.Get("/cases/" + no[1])
 	if !strings.Contains(check.Text(), "核对您的申请信息") || !strings.Contains(check.Text(), "求职") || !strings.Contains(check.Text(), "草稿") {
 		t.Errorf("its check-your-answers page")
+	}
+	// Its form is decoded strictly: a field it does not have is refused by name.
+	sneaky := `{"division":"321202001","address":"海陵区东进东路18号3幢201室","purpose":"school","state":"issued"}`
+	if r := app.Do("POST", "/api/v1/cases", map[string]any{"service": "address-proof", "form": json.RawMessage(sneaky)}); r.Status != http.StatusUnprocessableEntity ||
+		!strings.Contains(r.Text(), `"field":"state","rule":"unknown_field"`) {
+		t.Errorf("a field the form does not have: %d %s", r.Status, r.Body)
 	}
 	// One open application per applicant, as its workflow file says.
 	if r := app.Do("POST", "/api/v1/cases", map[string]any{"service": "address-proof", "form": json.RawMessage(addressProof{}.Example())}); r.Status != http.StatusConflict {

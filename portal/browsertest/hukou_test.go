@@ -40,7 +40,7 @@ func hukouJourney(t *testing.T, js bool) {
 	t.Logf("screenshots: %s", b.shots)
 
 	child := testkit.IDNumber("32032120150610003")
-	badChild := child[:17] + map[bool]string{true: "0", false: "1"}[child[17] != '0']
+	badChild := testkit.BadIDNumber(child)
 	spouse := testkit.IDNumber("32032119900215004")
 	const childName, spouseName = "张小明", "李梅"
 

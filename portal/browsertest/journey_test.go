@@ -37,7 +37,7 @@ func journey(t *testing.T, js bool) {
 	app.look("home")
 	app.submit("open register", `.site-nav a[href="/register"]`)
 	app.typeInto("#field-name", a.Name)
-	badID := a.IDNumber[:17] + "8"
+	badID := testkit.BadIDNumber(a.IDNumber)
 	app.typeInto("#field-id_number", badID)
 	app.typeInto("#field-mobile", a.Mobile)
 	app.typeInto("#field-password", testkit.Password)

@@ -104,7 +104,7 @@ func TestHukouTransferAcrossRegions(t *testing.T) {
 		permit := r.permit(t, app)
 		spouse := testkit.IDNumber("32032119900215004")
 		child := testkit.IDNumber("32032120150610003")
-		badChild := child[:17] + map[bool]string{true: "0", false: "1"}[child[17] != '0']
+		badChild := testkit.BadIDNumber(child)
 		form := r.hukouForm(t, "members", []any{member("spouse", "王芳", spouse), member("child", "李小明", badChild)},
 			"prior_residence", []any{map[string]any{"city": "320100", "from": "2018-03-01", "to": "2021-02-28"}})
 
@@ -142,7 +142,9 @@ func TestHukouTransferAcrossRegions(t *testing.T) {
 			t.Errorf("the applicant sees her child's number as %v", own[1])
 		}
 		stored := ""
-		r.p.DB.SQL().QueryRow("SELECT form FROM cases WHERE case_no = $1", no).Scan(&stored)
+		if err := r.p.DB.SQL().QueryRow("SELECT form FROM cases WHERE case_no = $1", no).Scan(&stored); err != nil || !strings.Contains(stored, "王芳") {
+			t.Fatalf("the stored form of %s: %v %.300s", no, err, stored) // else the check below would pass on nothing
+		}
 		if strings.Contains(stored, spouse) || strings.Contains(stored, child) {
 			t.Error("a family member's ID number is stored in clear")
 		}
@@ -156,11 +158,18 @@ func TestHukouTransferAcrossRegions(t *testing.T) {
 		}
 
 		// The street accepts; the district decides; nobody else.
+		if res := r.system(t, "POST", "/api/v1/cases/"+no+"/events/accept", nil); res.Status != http.StatusForbidden {
+			t.Errorf("the registry accepts at the street: %d", res.Status)
+		}
 		fire(t, r.clerk, no, "accept", nil, http.StatusOK)
 		fire(t, r.clerk, no, "approve", nil, http.StatusForbidden) // the street clerk: not the district's decision
 		fire(t, r.other, no, "approve", nil, http.StatusNotFound)  // another district: out of reach
-		if res := r.system(t, "POST", "/api/v1/cases/"+no+"/events/approve", nil); res.Status != http.StatusNotFound {
+		// The registry fires its own event only: 403 for any other, on every case.
+		if res := r.system(t, "POST", "/api/v1/cases/"+no+"/events/approve", nil); res.Status != http.StatusForbidden {
 			t.Errorf("the registry approves a case that does not wait on it: %d", res.Status)
+		}
+		if res := r.system(t, "GET", "/api/v1/cases/"+no, nil); res.Status != http.StatusNotFound {
+			t.Errorf("the registry reads a case that does not wait on it: %d", res.Status)
 		}
 		doc := fire(t, r.officer, no, "approve", nil, http.StatusOK)
 		result := doc["result"].(map[string]any)
@@ -281,9 +290,22 @@ func TestHukouWithinTaizhouSettlesAndCancelsThePermit(t *testing.T) {
 		if page := app.Get("/cases/" + permit); !strings.Contains(page.Text(), "居住证已注销") || !strings.Contains(page.Text(), no) {
 			t.Errorf("the permit's page does not say it was cancelled")
 		}
-		// A cancelled permit is no longer valid: a new residence-permit application is not refused for it.
 		if n := r.p.Count(t, "SELECT count(*) FROM audit_log WHERE action = 'case.amend' AND object = $1", "case:"+permit); n != 1 {
 			t.Errorf("the cancellation's audit entries: %d", n)
+		}
+		// A cancelled permit is no longer valid, though its valid_until has
+		// not passed: a new form starts empty instead of from it, and a new
+		// residence-permit application is not refused for it (while_valid).
+		page = app.Get("/cases/new?service=hukou-transfer")
+		wantStatus(t, page, http.StatusOK, "a new transfer form after settlement")
+		for _, stale := range []string{`value="海陵区东进东路18号3幢201室"`, `value="2024-05-01"`} {
+			if strings.Contains(page.Text(), stale) {
+				t.Errorf("a new transfer form is prefilled from the cancelled permit: %s", stale)
+			}
+		}
+		res := app.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()})
+		if res.Status != http.StatusCreated {
+			t.Errorf("a residence permit after the first was cancelled by settlement: %d %s", res.Status, res.Body)
 		}
 		checkFsck(t, r.p)
 	})
@@ -329,7 +351,9 @@ func testHukouSettlementIsOneTransaction(t *testing.T, b testkit.Backend) {
 	}
 	var permitResult string
 	var permitVersion int
-	r.p.DB.SQL().QueryRow("SELECT result, version FROM cases WHERE case_no = $1", permit).Scan(&permitResult, &permitVersion)
+	if err := r.p.DB.SQL().QueryRow("SELECT result, version FROM cases WHERE case_no = $1", permit).Scan(&permitResult, &permitVersion); err != nil {
+		t.Fatal(err)
+	}
 	if strings.Contains(permitResult, "cancelled_by") || permitVersion != 4 {
 		t.Errorf("the permit was changed by a settlement that failed: version %d, result %s", permitVersion, permitResult)
 	}
@@ -340,7 +364,9 @@ func testHukouSettlementIsOneTransaction(t *testing.T, b testkit.Backend) {
 	if m := fire(t, r.officer, no, "approve", nil, http.StatusOK); m["state"] != "settled" {
 		t.Fatalf("approve again: %v", m["state"])
 	}
-	r.p.DB.SQL().QueryRow("SELECT result, version FROM cases WHERE case_no = $1", permit).Scan(&permitResult, &permitVersion)
+	if err := r.p.DB.SQL().QueryRow("SELECT result, version FROM cases WHERE case_no = $1", permit).Scan(&permitResult, &permitVersion); err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(permitResult, no) || permitVersion != 5 {
 		t.Errorf("the permit after the settlement: version %d, result %s", permitVersion, permitResult)
 	}
@@ -440,7 +466,11 @@ func testHukouOneOpenTransferPerPerson(t *testing.T, b testkit.Backend) {
 }
 
 func TestResidencePermitOnceWhileValid(t *testing.T) {
-	r := newHukouRig(t, testkit.Options{})
+	testkit.EachBackend(t, testResidencePermitOnceWhileValid)
+}
+
+func testResidencePermitOnceWhileValid(t *testing.T, b testkit.Backend) {
+	r := newHukouRig(t, testkit.Options{Backend: b})
 	_, app := r.p.NewApplicant(t, "郑三")
 	permit := r.permit(t, app)
 	res := app.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()})
@@ -464,7 +494,11 @@ func flatten(m map[string]string) []string {
 }
 
 func TestHukouOverdueWhileWaitingForTheMoveOut(t *testing.T) {
-	r := newHukouRig(t, testkit.Options{})
+	testkit.EachBackend(t, testHukouOverdueWhileWaitingForTheMoveOut)
+}
+
+func testHukouOverdueWhileWaitingForTheMoveOut(t *testing.T, b testkit.Backend) {
+	r := newHukouRig(t, testkit.Options{Backend: b})
 	_, app := r.p.NewApplicant(t, "冯四")
 	no := r.apply(t, app, r.hukouForm(t))
 	fire(t, r.clerk, no, "accept", nil, http.StatusOK)

@@ -165,6 +165,26 @@ func FormToken(tb testing.TB, page string) string {
 	return html.UnescapeString(m[1])
 }
 
+var inputRE = regexp.MustCompile(`<input\b[^>]*>`)
+var valueRE = regexp.MustCompile(`\bvalue="([^"]*)"`)
+
+// FormField returns the value of the first input field called name in an
+// HTML page (a hidden _idem or version, a text field as filled in), ""
+// when the page has none.
+func FormField(page, name string) string {
+	want := `name="` + html.EscapeString(name) + `"`
+	for _, tag := range inputRE.FindAllString(page, -1) {
+		if !strings.Contains(tag, want) {
+			continue
+		}
+		if m := valueRE.FindStringSubmatch(tag); m != nil {
+			return html.UnescapeString(m[1])
+		}
+		return ""
+	}
+	return ""
+}
+
 // Post submits an HTML form (application/x-www-form-urlencoded). Values
 // are k, v pairs; a key may repeat.
 func (c *Client) Post(path string, kv ...string) *Response {

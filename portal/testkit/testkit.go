@@ -38,6 +38,7 @@ import (
 	"tzportal/portal/config"
 	"tzportal/portal/session/sessiontest"
 	"tzportal/portal/sqlstore"
+	"tzportal/portal/validate"
 )
 
 // Defaults of the external servers.
@@ -396,12 +397,20 @@ func passwordHash(tb testing.TB) string {
 
 // IDNumber appends the GB 11643 check character to 17 digits.
 func IDNumber(first17 string) string {
-	weights := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(first17[i]-'0') * weights[i]
+	return first17 + string(validate.IDCheckChar(first17))
+}
+
+// BadIDNumber returns a valid ID number with a wrong check character: the
+// same 17 digits, which a person mistyping the last one would send.
+func BadIDNumber(valid string) string {
+	if len(valid) != 18 {
+		panic("testkit.BadIDNumber: not an 18-character ID number: " + valid)
 	}
-	return first17 + string("10X98765432"[sum%11])
+	good := IDNumber(valid[:17])
+	if good[17] != '0' {
+		return valid[:17] + "0"
+	}
+	return valid[:17] + "1"
 }
 
 // Example returns the example form of a service as a map (to change a

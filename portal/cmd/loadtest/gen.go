@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tzportal/portal"
+	"tzportal/portal/validate"
 )
 
 // The seeded world: a portal that has taken arrivalsPerDay cases a day for
@@ -494,9 +495,7 @@ func (w *world) counters() [][3]any {
 // the ISO 7064 MOD 11-2 check character. Applicant i gets a unique
 // (birth date, sequence) pair.
 var (
-	idWeights = []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	idCheck   = "10X98765432"
-	regions   = []string{"321202", "321281", "321283", "340102", "341221", "410102", "411522", "510107", "513030", "522121", "420104", "370102"}
+	regions = []string{"321202", "321281", "321283", "340102", "341221", "410102", "411522", "510107", "513030", "522121", "420104", "370102"}
 )
 
 func idNumber(r *rand.Rand, i int) string {
@@ -504,11 +503,7 @@ func idNumber(r *rand.Rand, i int) string {
 	birth := time.Date(1965, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, (i*7919)%days)
 	seq := 100 + i/days
 	s := regions[r.IntN(len(regions))] + birth.Format("20060102") + fmt.Sprintf("%03d", seq%1000)
-	sum := 0
-	for k := 0; k < 17; k++ {
-		sum += int(s[k]-'0') * idWeights[k]
-	}
-	return s + string(idCheck[sum%11])
+	return s + string(validate.IDCheckChar(s))
 }
 
 var (
