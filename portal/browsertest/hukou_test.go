@@ -18,7 +18,8 @@ import (
 )
 
 // TestHukouJourneys walks the household-registration transfer (户口迁移)
-// in a real browser, once with JavaScript and once without: an applicant
+// in a real browser, once with JavaScript (on PostgreSQL and Redis) and
+// once without (on SQLite and in-process sessions): an applicant
 // on a phone fills the pages in (where to, the family as a task list with a
 // mistake shown beside its field, a change of mind removed, the basis with
 // its follow-up fields, the origin, no Yangtze-Delta time), checks the
@@ -31,7 +32,9 @@ func TestHukouJourneys(t *testing.T) { withAndWithoutJS(t, hukouJourney) }
 var hukouNoRE = regexp.MustCompile(`TZHK\d{14}`)
 
 func hukouJourney(t *testing.T, js bool) {
-	p := testkit.Start(t, testkit.Backend{}, nil)
+	// Both databases at no extra cost: with JavaScript on PostgreSQL and
+	// Redis, without it on the embedded defaults.
+	p := testkit.Start(t, testkit.Backend{Postgres: js, Redis: js}, nil)
 	p.MustStaff(t, "clerk1", "street_clerk", "321202001")
 	p.MustStaff(t, "officer", "district_officer", "321202")
 	a := testkit.Applicants[0]
