@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -204,6 +205,8 @@ func TestHukouTransferAcrossRegions(t *testing.T) {
 			again := r.system(t, "POST", "/api/v1/cases/"+no+"/events/confirm_move_out", body, h...)
 			if again.Status != http.StatusOK || again.JSON(t)["state"] != "settled" || again.JSON(t)["version"] != version {
 				t.Errorf("confirmation again (%s): %d %s", what, again.Status, again.Body)
+			} else if !reflect.DeepEqual(again.JSON(t), settled) {
+				t.Errorf("confirmation again (%s) answers otherwise than the first:\n%s\n%s", what, res.Body, again.Body)
 			}
 		}
 		if res := r.system(t, "POST", "/api/v1/cases/"+no+"/events/confirm_move_out", map[string]any{"reference": "另一个", "confirmed_on": "2026-11-30"}); res.Status != http.StatusConflict {

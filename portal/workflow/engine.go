@@ -94,6 +94,10 @@ func NewEngine(c Config) (*Engine, error) {
 	case c.Now == nil:
 		c.Now = time.Now
 	}
+	// Times as the databases keep them (microseconds): a request answered
+	// again from what was stored answers exactly as the first time did.
+	now := c.Now
+	c.Now = func() time.Time { return now().Truncate(time.Microsecond) }
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}

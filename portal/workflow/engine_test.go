@@ -475,3 +475,24 @@ func TestCaseNumbersNameTheirService(t *testing.T) {
 		t.Errorf("two services numbering their cases TZTL: %v", err)
 	}
 }
+
+// TestAnswersKeepTheStoredTimes: the case a transition answers with carries
+// its times as the database keeps them (microseconds), so a retry answered
+// from what was stored is the same answer.
+func TestAnswersKeepTheStoredTimes(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.clock.Advance(123456789 * time.Nanosecond)
+	no := r.submitted(t, "applicant1", `{"division":"321202001"}`)
+	v, err := r.e.Fire(ctx, r.as("clerk"), no, "approve_street", workflow.Input{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.e.Get(ctx, r.as("clerk"), no)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Case.UpdatedAt.Equal(again.Case.UpdatedAt) || !v.Case.StateSince.Equal(again.Case.StateSince) {
+		t.Errorf("answered %v / %v, stored %v / %v", v.Case.UpdatedAt, v.Case.StateSince, again.Case.UpdatedAt, again.Case.StateSince)
+	}
+}
