@@ -16,6 +16,7 @@ const (
 	ECONFLICT     = "conflict"     // lost a race or wrong state, 409
 	ETOOMANY      = "too_many"     // throttled, 429
 	ETOOLARGE     = "too_large"    // body, URL or headers too large, 413
+	EUNSUPPORTED  = "unsupported"  // a file of a type not accepted, 415
 	EUNAVAILABLE  = "unavailable"  // a dependency is down, 503
 	EINTERNAL     = "internal"     // a bug; details only in the log, 500
 )

@@ -27,11 +27,15 @@ const RoleApplicant = "applicant"
 // User is an account. For applicants, IDCipher holds the encrypted resident ID
 // number and IDIndex its blind index; the plain number is never stored.
 type User struct {
-	ID           int64
-	Kind         UserKind
-	Name         string
-	Login        string // staff and system accounts
-	Mobile       string // applicants, normalized to 11 digits
+	ID     int64
+	Kind   UserKind
+	Name   string
+	Login  string // staff and system accounts
+	Mobile string // applicants, normalized to 11 digits
+	Email  string // optional: notices are also sent there when SMTP is configured
+	// Unread counts the user's unread notifications, read with the user
+	// (the header shows it on every page at no extra round trip).
+	Unread       int
 	IDIndex      string
 	IDCipher     []byte
 	PasswordHash string

@@ -20,6 +20,10 @@ type Store interface {
 
 // Reader holds the queries that may run inside or outside a transaction.
 type Reader interface {
+	MaterialStore
+	NoticeStore
+	CertificateStore
+
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
 	UserByMobile(ctx context.Context, mobile string) (*User, error)
@@ -56,6 +60,9 @@ type Reader interface {
 // Tx is one read-write transaction.
 type Tx interface {
 	Reader
+	MaterialTx
+	NoticeTx
+	CertificateTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error
@@ -92,6 +99,10 @@ type Tx interface {
 	ClaimIdempotency(ctx context.Context, userID int64, key, requestHash string, caseID int64, at time.Time) error
 
 	InsertJob(ctx context.Context, j *Job) error
+	// ClaimJob locks an unfinished timer for this transaction; false when it
+	// is finished or another node holds it (PostgreSQL: FOR UPDATE SKIP
+	// LOCKED), so that node fires it and this one moves on.
+	ClaimJob(ctx context.Context, id int64) (bool, error)
 	FinishJob(ctx context.Context, id int64, at time.Time, outcome string) error
 }
 

@@ -44,6 +44,11 @@ type Policy struct {
 		IdleMinutes   int `yaml:"idle_minutes"`
 		AbsoluteHours int `yaml:"absolute_hours"`
 	} `yaml:"session"`
+	// Verify throttles the public certificate check per address
+	// (enumerating tokens gets nowhere, but costs us).
+	Verify struct {
+		PerMinute int `yaml:"per_minute"`
+	} `yaml:"verify"`
 }
 
 // LoadPolicy reads accounts.yaml from fsys and checks every number is set.
@@ -63,6 +68,7 @@ func LoadPolicy(fsys fs.FS) (*Policy, error) {
 		"lockout.failures": p.Lockout.Failures, "lockout.minutes": p.Lockout.Minutes,
 		"lockout.ip_attempts_per_minute": p.Lockout.IPAttemptsPerMinute,
 		"session.idle_minutes":           p.Session.IdleMinutes, "session.absolute_hours": p.Session.AbsoluteHours,
+		"verify.per_minute": p.Verify.PerMinute,
 	} {
 		if v <= 0 {
 			return nil, fmt.Errorf("policies/accounts.yaml: %s must be a positive number", name)

@@ -20,9 +20,12 @@ import (
 	"tzportal/portal/account"
 	"tzportal/portal/audit"
 	"tzportal/portal/authz"
+	"tzportal/portal/certificate"
 	"tzportal/portal/config"
+	"tzportal/portal/endorsement"
 	"tzportal/portal/hukou"
 	"tzportal/portal/locale"
+	"tzportal/portal/outbox"
 	"tzportal/portal/pii"
 	"tzportal/portal/redisstore"
 	"tzportal/portal/residence"
@@ -75,6 +78,7 @@ func Services(d Deps) []workflow.Service {
 	return []workflow.Service{
 		residence.New(d.Validator),
 		hukou.New(d.Validator, d.Sealer, d.Counties),
+		endorsement.New(d.Validator),
 	}
 }
 
@@ -96,6 +100,10 @@ type Portal struct {
 	Counties  *portal.Counties
 	Server    *server.Server
 	Now       func() time.Time
+	// Outbox sends notices by SMS and email (serve runs it).
+	Outbox *outbox.Worker
+	// Signer signs certificates and verifies their tokens.
+	Signer *certificate.Signer
 }
 
 // Open wires a portal. On error everything opened is closed again.
@@ -214,10 +222,24 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 	if o.WrapStore != nil {
 		store = o.WrapStore(store)
 	}
-	if p.Engine, err = workflow.NewEngine(workflow.Config{Registry: p.Registry, Store: store, Authz: p.Authz, Audit: p.Audit,
-		Calendar: cal, Validator: p.Validator, Now: o.Now, Log: o.Logger}); err != nil {
+	if p.Catalog, err = locale.Load(i18nFiles...); err != nil {
 		return nil, err
 	}
+	if p.Signer, err = certificate.NewSigner(cfg.Secret, cfg.CertKey); err != nil {
+		return nil, err
+	}
+	chans, err := senders(cfg, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	_, email := chans[outbox.ChannelEmail]
+	if p.Engine, err = workflow.NewEngine(workflow.Config{Registry: p.Registry, Store: store, Authz: p.Authz, Audit: p.Audit,
+		Calendar: cal, Validator: p.Validator, Now: o.Now, Log: o.Logger, Files: Files(cfg),
+		Notifier:  &outbox.Outbox{Catalog: p.Catalog, Email: email},
+		Certifier: certifier{signer: p.Signer, sealer: sealer, zone: cal.Zone}}); err != nil {
+		return nil, err
+	}
+	p.Outbox = &outbox.Worker{Store: store, Senders: chans, Now: o.Now, Log: o.Logger}
 
 	// Sessions: Redis when configured, else in-process.
 	sopts := session.Options{
@@ -245,15 +267,14 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		Authz: p.Authz, Policy: policy, Roles: roles, Now: o.Now, Sessions: p.Sessions,
 		StaffMFA: cfg.StaffMFA, TOTPKey: cfg.Key(config.KeyTOTP)}
 
-	if p.Catalog, err = locale.Load(i18nFiles...); err != nil {
-		return nil, err
-	}
 	p.Server, err = server.New(server.Deps{
 		Store: store, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Authz: p.Authz, Catalog: p.Catalog,
 		Counties: p.Counties, Templates: templateFiles,
 		Logger: o.Logger, Now: o.Now, CSRFKey: cfg.Key(config.KeyCSRF), TicketKey: cfg.Key(config.KeyLoginTicket),
 		CookieSecure:   cfg.CookieSecure,
 		TrustedProxies: cfg.TrustedProxies, Ready: p.Ready,
+		PublicURL: cfg.PublicURL, Zone: cal.Zone, Signer: p.Signer,
+		Counter: p.Failures, VerifyPerMinute: policy.Verify.PerMinute,
 	})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,6 +44,23 @@ type Config struct {
 
 	// SecretCreated is set when --demo wrote a new ./data/secret.
 	SecretCreated bool
+
+	// PublicURL is where people reach the portal (PORTAL_PUBLIC_URL, no
+	// trailing slash): certificates' QR codes point at PublicURL/verify/….
+	PublicURL string
+	// Files is where materials' bytes are kept (PORTAL_FILES): "dir"
+	// (DataDir/materials, the default) or "db" (the database: several
+	// nodes need no shared disk).
+	Files string
+	// SMSURL is the SMS gateway (PORTAL_SMS_URL, JSON POST); "" logs SMS
+	// texts' metadata instead of sending them.
+	SMSURL string
+	// SMTPURL is the mail server (PORTAL_SMTP_URL,
+	// smtp://user:pass@host:587?from=addr or smtps://…); "" sends no email.
+	SMTPURL string
+	// CertKey is the Ed25519 seed certificates are signed with
+	// (PORTAL_CERT_KEY, base64 of 32 bytes); nil derives it from the secret.
+	CertKey []byte
 }
 
 // SecretHelp says how to make a secret.
@@ -125,6 +143,37 @@ func FromEnv(getenv func(string) string, n Needs) (*Config, error) {
 			}
 			c.TrustedProxies = append(c.TrustedProxies, p)
 		}
+	}
+
+	c.PublicURL = strings.TrimRight(getenv("PORTAL_PUBLIC_URL"), "/")
+	if c.PublicURL == "" {
+		c.PublicURL = "http://localhost"
+		if i := strings.LastIndex(c.Addr, ":"); i >= 0 {
+			c.PublicURL += c.Addr[i:] // a bad PORTAL_ADDR is reported above
+		}
+	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("PORTAL_PUBLIC_URL=%q: want the portal's address as people reach it, e.g. https://portal.taizhou.gov.cn", c.PublicURL))
+	}
+	switch c.Files = getenv("PORTAL_FILES"); c.Files {
+	case "":
+		c.Files = "dir"
+	case "dir", "db":
+	default:
+		errs = append(errs, fmt.Errorf("PORTAL_FILES=%q: want dir (files under PORTAL_DATA_DIR/materials) or db (in the database)", c.Files))
+	}
+	c.SMSURL = getenv("PORTAL_SMS_URL")
+	if c.SMSURL != "" {
+		if u, err := url.Parse(c.SMSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, errors.New("PORTAL_SMS_URL: want the gateway's http(s) URL"))
+		}
+	}
+	c.SMTPURL = getenv("PORTAL_SMTP_URL")
+	if v := getenv("PORTAL_CERT_KEY"); v != "" {
+		k, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(k) != 32 {
+			errs = append(errs, errors.New("PORTAL_CERT_KEY: want the base64 of a 32-byte Ed25519 seed (head -c 32 /dev/urandom | base64)"))
+		}
+		c.CertKey = k
 	}
 
 	if n.Secret {

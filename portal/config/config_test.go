@@ -64,7 +64,8 @@ func TestFromEnv(t *testing.T) {
 		check func(t *testing.T, c *config.Config)
 	}{
 		{"defaults", env(), config.Needs{}, func(t *testing.T, c *config.Config) {
-			want := config.Config{Addr: ":8080", DatabaseURL: "sqlite:" + filepath.Join("data", "portal.db"), DataDir: "data", CookieSecure: true, StaffMFA: true}
+			want := config.Config{Addr: ":8080", DatabaseURL: "sqlite:" + filepath.Join("data", "portal.db"), DataDir: "data", CookieSecure: true, StaffMFA: true,
+				PublicURL: "http://localhost:8080", Files: "dir"}
 			if diff := cmp.Diff(&want, c); diff != "" {
 				t.Errorf("defaults (-want +got):\n%s", diff)
 			}

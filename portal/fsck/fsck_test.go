@@ -22,6 +22,7 @@ func TestFsck(t *testing.T) {
 			_, a := p.NewApplicant(t, "申请人") // one open application each
 			r := a.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()})
 			no := r.JSON(t)["case_no"].(string)
+			a.AttachAll(no) // submit and accept need the checklist's materials
 			a.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil)
 			clerk.Do("POST", "/api/v1/cases/"+no+"/events/accept", nil)
 			nos = append(nos, no)

@@ -14,7 +14,6 @@
 package hukou
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -25,8 +24,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"tzportal/portal"
 	"tzportal/portal/pii"
@@ -107,6 +104,10 @@ type settings struct {
 	ItemsMax          int `yaml:"items_max"`
 	ItemMaxChars      int `yaml:"item_max_chars"`
 	ReferenceMaxChars int `yaml:"reference_max_chars"`
+	// Limits of materials, read by the engine.
+	MaterialMaxMiB        int `yaml:"material_max_mib"`
+	MaterialMaxMegapixels int `yaml:"material_max_megapixels"`
+	MaterialsMax          int `yaml:"materials_max"`
 }
 
 // Rule names (the rules: section of the settings; each refusal names one).
@@ -149,15 +150,9 @@ func (s *Service) ID() string { return serviceID }
 // Configure reads the settings and the rules, refusing what the service
 // could not apply.
 func (s *Service) Configure(d *workflow.Definition) error {
-	b, err := yaml.Marshal(d.Settings)
-	if err != nil {
-		return fmt.Errorf("%s: settings: %w", d.File, err)
-	}
 	var set settings
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&set); err != nil {
-		return fmt.Errorf("%s: settings: %w", d.File, err)
+	if err := d.DecodeSettings(&set); err != nil {
+		return err
 	}
 	var problems []string
 	if set.MaxMembers <= 0 || set.MaxPeriods <= 0 {
@@ -885,8 +880,16 @@ func (s *Service) settle(ctx context.Context, f *workflow.Firing) error {
 		if err := f.Amend(ctx, permit.No, map[string]string{portal.ResultCancelledBy: f.Case.No, portal.ResultCancelledOn: today}); err != nil {
 			return err
 		}
+		// Its certificate answers "revoked" to anyone who verifies it.
+		if err := f.SetCertificates(ctx, permit, portal.CertRevoked); err != nil {
+			return err
+		}
 		set["cancelled_permit"] = permit.No
 	case portal.ErrorCode(err) != portal.ENOTFOUND:
+		return err
+	}
+	// The move-in permit has done its work.
+	if err := f.SetCertificates(ctx, f.Case, portal.CertUsed); err != nil {
 		return err
 	}
 	return workflow.SetResult(f.Case, set)

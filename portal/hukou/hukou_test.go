@@ -70,7 +70,13 @@ func newRig(t *testing.T, edit func(string) string) (*rig, error) {
 	if edit != nil {
 		text = edit(text)
 	}
-	def, err := workflow.Parse("workflows/hukou-transfer.yaml", []byte(text), workflow.Known{Roles: names, Hooks: map[string]workflow.Hooks{svc.ID(): svc.Hooks()}})
+	// The engine's own guards and actions (materials, certificates), as
+	// workflow.NewRegistry adds them.
+	hooks, err := workflow.WithBuiltins(svc.ID(), svc.Hooks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := workflow.Parse("workflows/hukou-transfer.yaml", []byte(text), workflow.Known{Roles: names, Hooks: map[string]workflow.Hooks{svc.ID(): hooks}})
 	if err != nil {
 		t.Fatal(err)
 	}

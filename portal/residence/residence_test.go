@@ -46,7 +46,13 @@ func newRig(tb testing.TB, now func() time.Time) *rig {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	def, err := workflow.Parse("workflows/residence-permit.yaml", src, workflow.Known{Roles: names, Hooks: map[string]workflow.Hooks{svc.ID(): svc.Hooks()}})
+	// The engine's own guards and actions (materials, certificates), as
+	// workflow.NewRegistry adds them.
+	hooks, err := workflow.WithBuiltins(svc.ID(), svc.Hooks())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	def, err := workflow.Parse("workflows/residence-permit.yaml", src, workflow.Known{Roles: names, Hooks: map[string]workflow.Hooks{svc.ID(): hooks}})
 	if err != nil {
 		tb.Fatal(err)
 	}

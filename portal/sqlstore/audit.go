@@ -135,6 +135,16 @@ func (t *Tx) InsertJob(ctx context.Context, j *portal.Job) error {
 	return dbError("sqlstore.InsertJob", err)
 }
 
+// ClaimJob locks an unfinished timer, skipping one another node holds.
+func (t *Tx) ClaimJob(ctx context.Context, id int64) (bool, error) {
+	var got int64
+	err := t.ex.QueryRowContext(ctx, `SELECT id FROM jobs WHERE id = $1 AND done_at IS NULL`+t.d.skipLocked(), id).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, dbError("sqlstore.ClaimJob", err)
+}
+
 // FinishJob marks a timer done with its outcome ("fired", "obsolete", …).
 func (t *Tx) FinishJob(ctx context.Context, id int64, at time.Time, outcome string) error {
 	_, err := t.ex.ExecContext(ctx, `UPDATE jobs SET done_at = $1, outcome = $2 WHERE id = $3 AND done_at IS NULL`,

@@ -70,7 +70,7 @@ func (t *Tx) CaseWithHistoryForUpdate(ctx context.Context, no string) (*portal.C
 
 func (q q) caseWithHistory(ctx context.Context, op, no, lock string) (*portal.Case, []portal.History, error) {
 	rows, err := q.ex.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+`,
-		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''),
+		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''), u.locale, u.email,
 		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at
 		FROM cases c JOIN users u ON u.id = c.applicant_id
 		LEFT JOIN case_history h ON h.case_id = c.id
@@ -89,7 +89,7 @@ func (q q) caseWithHistory(ctx context.Context, op, no, lock string) (*portal.Ca
 		var inputs []byte
 		var at sql.Null[any]
 		var event, from, to, role sql.NullString
-		row, err := scanCase(rows, &app.Name, &app.Mobile, &app.IDCipher, &app.IDIndex,
+		row, err := scanCase(rows, &app.Name, &app.Mobile, &app.IDCipher, &app.IDIndex, &app.Locale, &app.Email,
 			&seq, &event, &from, &to, &actor, &role, &inputs, &at)
 		if err != nil {
 			return nil, nil, dbError(op, err)

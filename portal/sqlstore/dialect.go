@@ -23,6 +23,9 @@ type dialect interface {
 	time(t time.Time) any
 	// forUpdate is appended to a SELECT that locks its row until commit.
 	forUpdate() string
+	// skipLocked is appended to a SELECT that claims rows for a worker:
+	// rows another worker holds are skipped, not waited for.
+	skipLocked() string
 	// isUnique reports a unique-constraint violation.
 	isUnique(err error) bool
 }
@@ -37,6 +40,7 @@ func (sqliteDialect) name() string                { return "sqlite" }
 func (sqliteDialect) gooseDialect() goose.Dialect { return goose.DialectSQLite3 }
 func (sqliteDialect) time(t time.Time) any        { return t.UTC().Format(sqliteTime) }
 func (sqliteDialect) forUpdate() string           { return "" } // the write transaction holds the database lock
+func (sqliteDialect) skipLocked() string          { return "" } // one writer: nothing to skip
 func (sqliteDialect) isUnique(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -48,6 +52,7 @@ func (postgres) name() string                { return "postgres" }
 func (postgres) gooseDialect() goose.Dialect { return goose.DialectPostgres }
 func (postgres) time(t time.Time) any        { return t.UTC() }
 func (postgres) forUpdate() string           { return " FOR UPDATE" }
+func (postgres) skipLocked() string          { return " FOR UPDATE SKIP LOCKED" }
 func (postgres) isUnique(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"

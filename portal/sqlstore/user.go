@@ -20,7 +20,8 @@ type q struct {
 }
 
 const userColumns = `id, kind, name, COALESCE(login, ''), COALESCE(mobile, ''), COALESCE(id_index, ''), id_cipher,
-	password_hash, COALESCE(token_hash, ''), locale, disabled_at, created_at, totp_secret, totp_confirmed_at`
+	password_hash, COALESCE(token_hash, ''), locale, disabled_at, created_at, totp_secret, totp_confirmed_at, email,
+	(SELECT count(*) FROM notifications n WHERE n.user_id = users.id AND n.read_at IS NULL)`
 
 // userBy loads a user and its grants in one round trip: every request
 // reads its user, so this is on every page's path.
@@ -38,7 +39,7 @@ func (q q) userBy(ctx context.Context, op, where string, arg any) (*portal.User,
 		var role, division sql.NullString
 		if err := rows.Scan(&row.ID, &kind, &row.Name, &row.Login, &row.Mobile, &row.IDIndex, &row.IDCipher,
 			&row.PasswordHash, &row.TokenHash, &row.Locale, scanNullTime{&row.DisabledAt}, scanTime{&row.CreatedAt},
-			&row.TOTPSecret, scanNullTime{&row.TOTPConfirmedAt}, &role, &division); err != nil {
+			&row.TOTPSecret, scanNullTime{&row.TOTPConfirmedAt}, &row.Email, &row.Unread, &role, &division); err != nil {
 			return nil, dbError(op, err)
 		}
 		if u == nil {
@@ -143,11 +144,11 @@ func (t *Tx) InsertUser(ctx context.Context, u *portal.User) error {
 	}
 	err := t.ex.QueryRowContext(ctx, `INSERT INTO users
 		(kind, name, login, mobile, id_index, id_cipher, password_hash, token_hash, locale, disabled_at, created_at,
-		 totp_secret, totp_confirmed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+		 totp_secret, totp_confirmed_at, email)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
 		string(u.Kind), u.Name, nullString(u.Login), nullString(u.Mobile), nullString(u.IDIndex), cipher,
 		u.PasswordHash, nullString(u.TokenHash), u.Locale, nullTime(t.d, u.DisabledAt), t.d.time(u.CreatedAt),
-		nullBytes(u.TOTPSecret), nullTime(t.d, u.TOTPConfirmedAt),
+		nullBytes(u.TOTPSecret), nullTime(t.d, u.TOTPConfirmedAt), u.Email,
 	).Scan(&u.ID)
 	if t.d.isUnique(err) {
 		return whichTaken(err)
@@ -181,8 +182,8 @@ func whichTaken(cause error) error {
 // UpdateUser writes the mutable columns of u.
 func (t *Tx) UpdateUser(ctx context.Context, u *portal.User) error {
 	_, err := t.ex.ExecContext(ctx, `UPDATE users SET name = $1, password_hash = $2, token_hash = $3, locale = $4, disabled_at = $5,
-		totp_secret = $6, totp_confirmed_at = $7 WHERE id = $8`, u.Name, u.PasswordHash, nullString(u.TokenHash), u.Locale,
-		nullTime(t.d, u.DisabledAt), nullBytes(u.TOTPSecret), nullTime(t.d, u.TOTPConfirmedAt), u.ID)
+		totp_secret = $6, totp_confirmed_at = $7, email = $8 WHERE id = $9`, u.Name, u.PasswordHash, nullString(u.TokenHash), u.Locale,
+		nullTime(t.d, u.DisabledAt), nullBytes(u.TOTPSecret), nullTime(t.d, u.TOTPConfirmedAt), u.Email, u.ID)
 	return dbError("sqlstore.UpdateUser", err)
 }
 

@@ -256,7 +256,7 @@ func StartWith(tb testing.TB, o Options) *Portal {
 	if clock == nil {
 		clock = NewClock(time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC))
 	}
-	env := map[string]string{"PORTAL_COOKIE_SECURE": "off", "PORTAL_SECRET": NewSecret()}
+	env := map[string]string{"PORTAL_COOKIE_SECURE": "off", "PORTAL_SECRET": NewSecret(), "PORTAL_DATA_DIR": tb.TempDir()}
 	switch {
 	case o.DatabaseURL != "":
 		env["DATABASE_URL"] = o.DatabaseURL
@@ -264,6 +264,11 @@ func StartWith(tb testing.TB, o Options) *Portal {
 		env["DATABASE_URL"] = Postgres(tb)
 	default:
 		env["DATABASE_URL"] = SQLite(tb)
+	}
+	// Both stores of materials' bytes are tested: the directory with the
+	// embedded defaults, the database with PostgreSQL (as several nodes run).
+	if o.Backend.Postgres {
+		env["PORTAL_FILES"] = "db"
 	}
 	prefix := o.RedisPrefix
 	switch {

@@ -25,12 +25,20 @@ import (
 
 // Definition is one service's workflow, validated.
 type Definition struct {
-	Service  string                `yaml:"service"`
-	Code     string                `yaml:"code"`      // two letters in the case number: TZ<code>yyyymmddNNNNNN
-	ItemCode string                `yaml:"item_code"` // GB/T 39554.1 service-item code
-	Initial  string                `yaml:"initial"`
-	Settings map[string]any        `yaml:"settings"` // read by the service's hooks, and by input limits
-	Material []string              `yaml:"materials"`
+	Service  string         `yaml:"service"`
+	Code     string         `yaml:"code"`      // two letters in the case number: TZ<code>yyyymmddNNNNNN
+	ItemCode string         `yaml:"item_code"` // GB/T 39554.1 service-item code
+	Initial  string         `yaml:"initial"`
+	Settings map[string]any `yaml:"settings"` // read by the service's hooks, and by input limits
+	// Checklist is the materials an application needs (申请材料), in the
+	// order the applicant sees them; labels live in i18n/
+	// (<service>.material.<item>).
+	Checklist []*ChecklistItem `yaml:"checklist"`
+	// Certificate says what an approval issues, if anything (电子证照).
+	Certificate *CertificateSpec `yaml:"certificate"`
+	// Material is the checklist's item ids: what a correction request may
+	// point at.
+	Material []string              `yaml:"-"`
 	Inputs   map[string]*InputSpec `yaml:"inputs"` // what events may ask of the person firing them
 	Unique   Unique                `yaml:"unique"`
 	States   map[string]*State     `yaml:"states"`
@@ -57,6 +65,63 @@ type State struct {
 	// OnEnter names actions run whenever a case enters the state, by any
 	// event, in the transition's transaction.
 	OnEnter []string `yaml:"on_enter"`
+	// MaterialsBy are roles that may add and remove materials in this state
+	// without editing the form (the supplement after acceptance with gaps);
+	// editable_by may do both.
+	MaterialsBy []string `yaml:"materials_by"`
+}
+
+// MaterialsEditable reports whether role may add or remove materials of a
+// case in the state.
+func (s *State) MaterialsEditable(role string) bool {
+	return slices.Contains(s.EditableBy, role) || slices.Contains(s.MaterialsBy, role)
+}
+
+// ChecklistItem is one item of a service's checklist of materials.
+type ChecklistItem struct {
+	Item string `yaml:"item"`
+	// Key items must be there to hand the case in; the others may follow
+	// after acceptance with gaps (容缺受理).
+	Key bool `yaml:"key"`
+	// When makes the item required only for some answers of the form:
+	// form field → the values that require it (the employment proof only
+	// for basis: employment). Empty: always required.
+	When map[string][]string `yaml:"when"`
+	// Per names a list of the form (e.g. members): one file is needed per
+	// entry, and none when the list is empty.
+	Per string `yaml:"per"`
+}
+
+// Needed returns how many files of the item a form with these values
+// needs: 0 when the item does not apply.
+func (it *ChecklistItem) Needed(values map[string]any) int {
+	for field, want := range it.When {
+		got := fmt.Sprint(values[field])
+		if !slices.Contains(want, got) {
+			return 0
+		}
+	}
+	if it.Per != "" {
+		list, _ := values[it.Per].([]any)
+		return len(list)
+	}
+	return 1
+}
+
+// CertificateSpec is the e-certificate a service's approval issues: its
+// kind, and the keys of the case's result holding its number and its end
+// of validity.
+type CertificateSpec struct {
+	Kind       string `yaml:"kind"`
+	Number     string `yaml:"number"`      // result key, e.g. permit_no
+	ValidUntil string `yaml:"valid_until"` // result key, "" for no end date
+	// Lapse is what a valid certificate is after its end date: expired (the
+	// default) or suspended (a permit kept alive by yearly endorsements,
+	// restored by a late one).
+	Lapse string `yaml:"lapse"`
+	// CancelBy are the roles that may revoke an issued certificate, with a
+	// reason (a residence permit obtained by fraud, a holder who left).
+	CancelBy []string `yaml:"cancel_by"`
 }
 
 // Queued reports whether a case in the state is in staff's queue: handed
@@ -68,7 +133,15 @@ const (
 	OutcomeGranted   = "granted"
 	OutcomeRefused   = "refused"
 	OutcomeWithdrawn = "withdrawn"
+	// OutcomeTerminated ends a case accepted with gaps whose promised
+	// materials never came (容缺受理 not made good in time).
+	OutcomeTerminated = "terminated"
 )
+
+// Outcomes returns the outcomes a final state may have.
+func Outcomes() []string {
+	return []string{OutcomeGranted, OutcomeRefused, OutcomeWithdrawn, OutcomeTerminated}
+}
 
 // Event is one event (a possible transition) of a workflow.
 type Event struct {
@@ -86,6 +159,9 @@ type Event struct {
 	// Idempotent: the same inputs sent again after the event fired (a
 	// system retrying) answer as the first time did and change nothing.
 	Idempotent bool `yaml:"idempotent"`
+	// Notify tells the applicant of the step: their inbox, and SMS and
+	// email where configured, with texts <service>.notify.<event>.*.
+	Notify bool `yaml:"notify"`
 }
 
 // Target is where an event leads: one state, or branches tried in order,
@@ -291,6 +367,22 @@ func (d *Deadline) UnmarshalYAML(n *yaml.Node) error {
 // IsZero reports an absent deadline.
 func (d Deadline) IsZero() bool { return d.N == 0 }
 
+// DecodeSettings decodes the settings into a service's struct strictly: a
+// setting the struct does not know is refused (a misspelt one is not
+// silently ignored).
+func (d *Definition) DecodeSettings(into any) error {
+	b, err := yaml.Marshal(d.Settings)
+	if err != nil {
+		return fmt.Errorf("%s: settings: %w", d.File, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(into); err != nil {
+		return fmt.Errorf("%s: settings: %w", d.File, err)
+	}
+	return nil
+}
+
 // StateNames returns the states in file order.
 func (d *Definition) StateNames() []string { return d.stateOrder }
 
@@ -320,7 +412,7 @@ func (d *Definition) Negative(event string) bool {
 		return false
 	}
 	for _, to := range e.To.States() {
-		if o := d.States[to].Outcome; o != OutcomeRefused && o != OutcomeWithdrawn {
+		if o := d.States[to].Outcome; o != OutcomeRefused && o != OutcomeWithdrawn && o != OutcomeTerminated {
 			return false
 		}
 	}
@@ -400,6 +492,11 @@ func (d *Definition) Policies() [][]string {
 			}
 		}
 	}
+	if d.Certificate != nil {
+		for _, role := range d.Certificate.CancelBy {
+			out = append(out, []string{role, "*", d.Service, CancelCertificateAction})
+		}
+	}
 	for _, name := range d.stateOrder {
 		for _, role := range d.States[name].EditableBy {
 			out = append(out, []string{role, "*", d.Service, EditAction(name)})
@@ -410,6 +507,9 @@ func (d *Definition) Policies() [][]string {
 	}
 	return out
 }
+
+// CancelCertificateAction is the permission to revoke a case's certificate.
+const CancelCertificateAction = "certificate.cancel"
 
 // EventAction is the permission to fire event on a case in state.
 func EventAction(event, state string) string { return event + "." + state }
@@ -627,6 +727,7 @@ func (v *validator) check() {
 		}
 	}
 	hooks := v.known.Hooks[d.Service]
+	v.checklist()
 	v.inputs()
 	v.unique(hooks)
 	for _, name := range d.stateOrder {
@@ -639,12 +740,16 @@ func (v *validator) check() {
 			v.fail(ln, "%q is both a state and an event", name)
 		}
 		v.roles(v.line("states", name, "editable_by"), "state "+name+" editable_by", s.EditableBy)
-		if s.Final && (!s.Deadline.IsZero() || s.OnTimeout != "" || len(s.EditableBy) > 0) {
+		v.roles(v.line("states", name, "materials_by"), "state "+name+" materials_by", s.MaterialsBy)
+		if len(s.MaterialsBy) > 0 && len(d.Checklist) == 0 {
+			v.fail(v.line("states", name, "materials_by"), "state %s: materials_by needs a checklist", name)
+		}
+		if s.Final && (!s.Deadline.IsZero() || s.OnTimeout != "" || len(s.EditableBy) > 0 || len(s.MaterialsBy) > 0) {
 			v.fail(ln, "state %s is final: it can have no deadline, timeout or editors", name)
 		}
 		switch {
-		case s.Final && s.Outcome != OutcomeGranted && s.Outcome != OutcomeRefused && s.Outcome != OutcomeWithdrawn:
-			v.fail(ln, "final state %s needs an outcome: granted, refused or withdrawn", name)
+		case s.Final && !slices.Contains(Outcomes(), s.Outcome):
+			v.fail(ln, "final state %s needs an outcome: %s", name, strings.Join(Outcomes(), ", "))
 		case !s.Final && s.Outcome != "":
 			v.fail(v.line("states", name, "outcome"), "state %s is not final: it can have no outcome", name)
 		}
@@ -826,6 +931,45 @@ func (v *validator) inputs() {
 		if in.Type == InputDate && (in.Max != Limit{} || in.ItemMax != Limit{}) {
 			v.fail(ln, "input %s: a date has no max", name)
 		}
+	}
+}
+
+// checklist checks the checklist and the certificate, and derives the
+// items a correction request may point at.
+func (v *validator) checklist() {
+	d := v.d
+	for i, it := range d.Checklist {
+		ln := v.line("checklist")
+		if n := v.node("checklist"); n != nil && i < len(n.Content) {
+			ln = n.Content[i].Line
+		}
+		switch {
+		case it == nil:
+			v.fail(ln, "checklist entry %d: empty", i+1)
+			continue
+		case !nameRE.MatchString(it.Item):
+			v.fail(ln, "checklist item %q: want lower_snake_case", it.Item)
+		case slices.Contains(d.Material, it.Item):
+			v.fail(ln, "checklist item %s is listed twice", it.Item)
+		}
+		for field, values := range it.When {
+			if !nameRE.MatchString(field) || len(values) == 0 {
+				v.fail(ln, "checklist item %s: when: want form field: [values]", it.Item)
+			}
+		}
+		if it.Per != "" && !nameRE.MatchString(it.Per) {
+			v.fail(ln, "checklist item %s: per: want a list field of the form", it.Item)
+		}
+		d.Material = append(d.Material, it.Item)
+	}
+	if c := d.Certificate; c != nil {
+		if !svcRE.MatchString(c.Kind) || !nameRE.MatchString(c.Number) || (c.ValidUntil != "" && !nameRE.MatchString(c.ValidUntil)) {
+			v.fail(v.line("certificate"), "certificate: want kind (a-z and dashes), number and optionally valid_until (result keys)")
+		}
+		if c.Lapse != "" && c.Lapse != portal.CertExpired && c.Lapse != portal.CertSuspended {
+			v.fail(v.line("certificate", "lapse"), "certificate: lapse is expired or suspended")
+		}
+		v.roles(v.line("certificate", "cancel_by"), "certificate cancel_by", c.CancelBy)
 	}
 }
 

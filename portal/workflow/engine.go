@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"maps"
 	"reflect"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -69,6 +70,25 @@ type Config struct {
 	Validator *validate.Validator // checks event inputs
 	Now       func() time.Time
 	Log       *slog.Logger // failures that must not fail the request
+	// Files keeps the bytes of materials (a directory, or the database).
+	Files portal.Files
+	// Notifier writes the notices of steps that tell the applicant
+	// (workflow files, notify) into the outbox, in the step's transaction.
+	Notifier Notifier
+	// Certifier signs the certificates approvals issue.
+	Certifier Certifier
+}
+
+// Notifier tells people of a step, inside its transaction: what it writes
+// commits or rolls back with the step.
+type Notifier interface {
+	Notify(ctx context.Context, f *Firing) error
+}
+
+// Certifier signs an issued certificate's public claims into the token its
+// QR code carries.
+type Certifier interface {
+	Token(c *portal.Case, cert *portal.Certificate) (string, error)
 }
 
 // Engine runs the workflows. It is safe for concurrent use: nothing mutable
@@ -84,13 +104,16 @@ type Engine struct {
 	// firesFrom: role → service → the states from which the role may fire
 	// some event (where a case waits on a system account of that role).
 	firesFrom map[string]map[string][]string
+	// cleaning bounds the uploads being decoded at once.
+	cleaning chan struct{}
 }
 
 // NewEngine returns the engine of the registry's services.
 func NewEngine(c Config) (*Engine, error) {
 	switch {
-	case c.Registry == nil || c.Store == nil || c.Authz == nil || c.Audit == nil || c.Calendar == nil || c.Validator == nil:
-		return nil, errors.New("workflow.NewEngine: registry, store, authz, audit, calendar and validator are all needed")
+	case c.Registry == nil || c.Store == nil || c.Authz == nil || c.Audit == nil || c.Calendar == nil || c.Validator == nil ||
+		c.Files == nil || c.Notifier == nil || c.Certifier == nil:
+		return nil, errors.New("workflow.NewEngine: registry, store, authz, audit, calendar, validator, files, notifier and certifier are all needed")
 	case c.Now == nil:
 		c.Now = time.Now
 	}
@@ -102,7 +125,8 @@ func NewEngine(c Config) (*Engine, error) {
 		c.Log = slog.Default()
 	}
 	e := &Engine{Config: c, privates: map[string]map[string]bool{"": {}}, staff: map[string][]string{},
-		queued: map[string][]string{}, granted: map[string][]string{}, firesFrom: map[string]map[string][]string{}}
+		queued: map[string][]string{}, granted: map[string][]string{}, firesFrom: map[string]map[string][]string{},
+		cleaning: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	add := func(m map[string][]string, service, st string) {
 		m[service] = append(m[service], st)
 		if !slices.Contains(m[""], st) {
@@ -680,6 +704,11 @@ func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 			return err
 		}
 	}
+	if ev, ok := f.Def.Events[f.Event]; ok && ev.Notify {
+		if err := e.Notifier.Notify(ctx, f); err != nil {
+			return err
+		}
+	}
 	ent := audit.Entry(f.Actor, "case."+f.Event, caseObject(c.No), audit.ResultOK)
 	if f.Role != "" {
 		ent.Role = f.Role
@@ -1147,6 +1176,17 @@ func (e *Engine) ValidGrant(ctx context.Context, applicantID int64, service stri
 // read inside the firing's transaction (ENOTFOUND if none).
 func (f *Firing) ValidGrant(ctx context.Context, service string) (*portal.Case, error) {
 	return f.e.validGrant(ctx, f.Tx, f.Case.ApplicantID, service, f.Now)
+}
+
+// GrantedCases returns the applicant's cases of service that ended granted,
+// newest first, valid or not (a lapsed permit to endorse late), read inside
+// the firing's transaction.
+func (f *Firing) GrantedCases(ctx context.Context, service string) ([]portal.Case, error) {
+	granted := f.e.granted[service]
+	if len(granted) == 0 {
+		return nil, nil
+	}
+	return f.Tx.ListCases(ctx, portal.CaseFilter{ApplicantID: f.Case.ApplicantID, Service: service, States: granted, Desc: true, Limit: 20})
 }
 
 // Amend sets keys of another decided case's result in this transaction —

@@ -3,6 +3,7 @@ package workflow_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"slices"
@@ -158,7 +159,8 @@ func newRig(t *testing.T) *rig {
 	}
 	clock := testkit.NewClock(time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC))
 	e, err := workflow.NewEngine(workflow.Config{Registry: reg, Store: db, Authz: az, Audit: audit.New(make([]byte, 32), clock.Now),
-		Calendar: cal, Validator: validate.New(validate.Options{Now: clock.Now}), Now: clock.Now})
+		Calendar: cal, Validator: validate.New(validate.Options{Now: clock.Now}), Now: clock.Now,
+		Files: noFiles{}, Notifier: noNotices{}, Certifier: noCertificates{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,4 +497,32 @@ func TestAnswersKeepTheStoredTimes(t *testing.T) {
 	if !v.Case.UpdatedAt.Equal(again.Case.UpdatedAt) || !v.Case.StateSince.Equal(again.Case.StateSince) {
 		t.Errorf("answered %v / %v, stored %v / %v", v.Case.UpdatedAt, v.Case.StateSince, again.Case.UpdatedAt, again.Case.StateSince)
 	}
+}
+
+// The test workflows upload no files, notify nobody and issue no
+// certificates: doing so is a failure of the test.
+type noFiles struct{}
+
+func (noFiles) Name() string { return "none" }
+func (noFiles) Stage(context.Context, string, []byte) error {
+	return errors.New("test workflow stored a file")
+}
+func (noFiles) Store(context.Context, portal.Tx, string, []byte) error {
+	return errors.New("test workflow stored a file")
+}
+func (noFiles) Get(context.Context, portal.Reader, string) ([]byte, error) {
+	return nil, errors.New("test workflow read a file")
+}
+func (noFiles) Remove(context.Context, string) error { return nil }
+
+type noNotices struct{}
+
+func (noNotices) Notify(context.Context, *workflow.Firing) error {
+	return errors.New("test workflow notified")
+}
+
+type noCertificates struct{}
+
+func (noCertificates) Token(*portal.Case, *portal.Certificate) (string, error) {
+	return "", errors.New("test workflow issued a certificate")
 }

@@ -45,7 +45,11 @@ func shippedKnown(tb testing.TB) (workflow.Known, []workflow.Service) {
 	services := shippedServices(tb)
 	k := workflow.Known{Roles: names, Hooks: map[string]workflow.Hooks{}}
 	for _, s := range services {
-		k.Hooks[s.ID()] = s.Hooks()
+		h, err := workflow.WithBuiltins(s.ID(), s.Hooks())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		k.Hooks[s.ID()] = h
 	}
 	return k, services
 }

@@ -49,7 +49,11 @@ func NewRegistry(roles map[string]bool, services []Service, sources ...fs.FS) (*
 			return nil, fmt.Errorf("workflow.NewRegistry: service %s is registered twice", s.ID())
 		}
 		svcByID[s.ID()] = s
-		known.Hooks[s.ID()] = s.Hooks()
+		hooks, err := WithBuiltins(s.ID(), s.Hooks())
+		if err != nil {
+			return nil, err
+		}
+		known.Hooks[s.ID()] = hooks
 	}
 	defs, err := LoadAll(known, sources...)
 	if err != nil {
@@ -161,4 +165,30 @@ func (r *Registry) Policies() [][]string {
 		out = append(out, e.Def.Policies()...)
 	}
 	return out
+}
+
+// WithBuiltins adds the engine's own guards and actions (materials,
+// certificates) to a service's hooks; a service may not reuse their names.
+func WithBuiltins(service string, h Hooks) (Hooks, error) {
+	b := builtinHooks()
+	out := Hooks{Guards: map[string]Guard{}, Actions: map[string]Action{}, Conditions: h.Conditions, Claims: h.Claims}
+	for name, g := range h.Guards {
+		out.Guards[name] = g
+	}
+	for name, a := range h.Actions {
+		out.Actions[name] = a
+	}
+	for name, g := range b.Guards {
+		if _, dup := out.Guards[name]; dup {
+			return Hooks{}, fmt.Errorf("workflow.NewRegistry: service %s registers guard %q, which the engine provides", service, name)
+		}
+		out.Guards[name] = g
+	}
+	for name, a := range b.Actions {
+		if _, dup := out.Actions[name]; dup {
+			return Hooks{}, fmt.Errorf("workflow.NewRegistry: service %s registers action %q, which the engine provides", service, name)
+		}
+		out.Actions[name] = a
+	}
+	return out, nil
 }

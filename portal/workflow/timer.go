@@ -38,6 +38,9 @@ func (e *Engine) fireTimer(ctx context.Context, j portal.Job) (bool, error) {
 	fired := false
 	err := e.Store.Tx(ctx, func(tx portal.Tx) error {
 		fired = false
+		if ok, err := tx.ClaimJob(ctx, j.ID); err != nil || !ok {
+			return err // finished meanwhile, or another node is firing it
+		}
 		c, err := tx.CaseByNoForUpdate(ctx, j.CaseNo)
 		if err != nil {
 			return err

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -32,6 +33,7 @@ import (
 	"tzportal/portal/boot"
 	"tzportal/portal/config"
 	"tzportal/portal/fsck"
+	"tzportal/portal/materials"
 	"tzportal/portal/sqlstore"
 )
 
@@ -125,6 +127,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer, logger *slog.Lo
 	timers, stopTimers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopTimers()
 	go p.Engine.RunTimers(timers, 30*time.Second, logger)
+	go p.Outbox.Run(timers, 5*time.Second)
 
 	errc := make(chan error, 1)
 	go func() { errc <- p.Server.Listen(cfg.Addr) }()
@@ -320,6 +323,15 @@ func fsckCmd(ctx context.Context, stdout io.Writer, logger *slog.Logger, getenv 
 	if err != nil {
 		return 1, err
 	}
+	var files fsck.FileLister
+	if root := filepath.Join(p.Config.DataDir, "materials"); dirExists(root) {
+		files = materials.Dir{Root: root}
+	}
+	mv, err := fsck.CheckMaterials(ctx, p.DB, files)
+	if err != nil {
+		return 1, err
+	}
+	res.Violations = append(res.Violations, mv...)
 	for _, v := range res.Violations {
 		fmt.Fprintln(stdout, v)
 	}
@@ -329,4 +341,9 @@ func fsckCmd(ctx context.Context, stdout io.Writer, logger *slog.Logger, getenv 
 	}
 	fmt.Fprintf(stdout, "fsck: ok: %d cases, %d audit entries\n", res.Cases, res.Audit)
 	return 0, nil
+}
+
+func dirExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

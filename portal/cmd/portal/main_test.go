@@ -44,7 +44,7 @@ func TestStaffAddAndAuditVerify(t *testing.T) {
 				db = testkit.Postgres(t)
 			}
 			e := env{"DATABASE_URL": db, "PORTAL_SECRET": testkit.NewSecret()}
-			if code, out, err := runCmd(t, e, "", "migrate"); code != 0 || !strings.Contains(out, "applied 6 migration(s)") {
+			if code, out, err := runCmd(t, e, "", "migrate"); code != 0 || !strings.Contains(out, "applied 7 migration(s)") { // 00007: materials, notices, certificates
 				t.Fatalf("migrate: %d %q %v", code, out, err)
 			}
 			code, out, err := runCmd(t, e, "", "staff", "add", "--login", "clerk1", "--password", "Taizhou-2026", "--name", "王窗口",
