@@ -1,6 +1,14 @@
 package browsertest
 
 import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"testing"
+
 	"github.com/chromedp/chromedp"
 )
 
@@ -22,4 +30,24 @@ func clickAll(css ...string) []chromedp.Action[chromedp.Void] {
 		out = append(out, chromedp.Click(chromedp.CSS(c)))
 	}
 	return out
+}
+
+// photo returns the path of a JPEG like a phone's photo of a document.
+func photo(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "photo.jpg")
+	img := image.NewRGBA(image.Rect(0, 0, 320, 200))
+	for x := 0; x < 320; x++ {
+		for y := 0; y < 200; y++ {
+			img.Set(x, y, color.RGBA{R: uint8(200 + x%40), G: uint8(190 + y%50), B: 170, A: 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -176,6 +176,15 @@ func hukouJourney(t *testing.T, js bool) {
 		t.Errorf("the removed spouse is among the answers:\n%s", got)
 	}
 	app.inspect("check-answers")
+	// The key documents now; the child's birth certificate may follow.
+	app.submit("open the documents", `main a[href$="/materials"]`)
+	app.sees("#item-kinship_proof", "可后补", "共需 1 份")
+	for _, item := range []string{"id_card", "household_booklet", "employment_proof"} {
+		app.do("choose a photo of "+item, chromedp.SetUploadFiles(chromedp.CSS("#file-"+item), []string{photo(t)}))
+		app.submit("upload "+item, `#item-`+item+` form.upload-form button[type=submit]`)
+	}
+	app.inspect("documents")
+	app.submit("back to the case", `main a.button[href^="/cases/"]`)
 	app.submit("submit", `form[action$="/events/submit"] button[type=submit]`)
 	app.sees(".panel-done", "申请已提交", no)
 	app.sees(".now", "剩余", "个工作日")
@@ -194,9 +203,20 @@ func hukouJourney(t *testing.T, js bool) {
 		t.Errorf("the clerk sees the child's full ID number before asking:\n%s", got)
 	}
 	clerk.inspect("case-submitted")
-	clerk.submit("accept", `form[action$="/events/accept"] button[type=submit]`)
-	clerk.sees(".tag", "区级审核中")
-	clerk.inspect("accepted")
+	// Accepted with a gap (容缺受理): the kinship proof is to follow.
+	clerk.do("tick the missing proof", clickAll(`#accept_with_gaps-items-kinship_proof`)...)
+	clerk.submit("accept with gaps", `form[action$="/events/accept_with_gaps"] button[type=submit]`)
+	clerk.sees(".tag", "待补交材料")
+	clerk.inspect("accepted-with-gaps")
+
+	// The applicant sends the missing proof; the case goes to the district.
+	app.visit(p.URL + "/cases/" + no + "/materials")
+	app.do("choose the birth certificate", chromedp.SetUploadFiles(chromedp.CSS("#file-kinship_proof"), []string{photo(t)}))
+	app.submit("upload the birth certificate", `#item-kinship_proof form.upload-form button[type=submit]`)
+	app.submit("back to the case", `main a.button[href^="/cases/"]`)
+	app.submit("send the supplement", `form[action$="/events/send_supplement"] button[type=submit]`)
+	app.sees(".tag", "区级审核中")
+	app.inspect("supplement-sent")
 
 	// The district officer, on a desktop: approves, then records the paper
 	// move-out certificate.

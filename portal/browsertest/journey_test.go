@@ -78,6 +78,22 @@ func journey(t *testing.T, js bool) {
 	app.submit("save", `main form button[type=submit]`)
 	app.sees("main", "核对您的申请信息", "海陵区 城东街道", "有合法稳定就业")
 	app.look("check-answers")
+	// Handing in without the documents names each one and links to it.
+	app.submit("submit without documents", `form[action$="/events/submit"] button[type=submit]`)
+	app.sees(".error-summary", "居民身份证", "近期免冠照片")
+	app.look("documents-missing")
+	// The documents: a task list, one upload form per item (a phone opens
+	// its camera on the file input); works without JavaScript.
+	app.submit("open the documents", `main a[href$="/materials"]`)
+	app.sees("main h1", "申请材料")
+	app.look("documents")
+	for _, item := range []string{"id_card", "photo", "address_proof", "basis_proof"} {
+		app.do("choose a photo of "+item, chromedp.SetUploadFiles(chromedp.CSS("#file-"+item), []string{photo(t)}))
+		app.submit("upload "+item, `#item-`+item+` form.upload-form button[type=submit]`)
+		app.sees("#item-"+item+" .tag", "已上传")
+	}
+	app.look("documents-uploaded")
+	app.submit("back to the case", `main a.button[href^="/cases/"]`)
 	app.submit("submit", `form[action$="/events/submit"] button[type=submit]`)
 	app.sees(".panel-done", "申请已提交")
 	app.sees(".now", "剩余", "个工作日")
@@ -97,6 +113,7 @@ func journey(t *testing.T, js bool) {
 	clerk.look("worklist")
 	clerk.submit("open the case", `table.cases a[href="/cases/`+no+`"]`)
 	clerk.sees("main", "321283********0027", "受理")
+	clerk.sees("main", "申请材料", "已上传")
 	clerk.look("case-submitted")
 	clerk.typeInto("#request_correction-reason", "请补正以下材料")
 	clerk.do("tick two items", clickAll(`#request_correction-items-address_proof`, `#request_correction-items-photo`)...)
@@ -123,10 +140,24 @@ func journey(t *testing.T, js bool) {
 	clerk.sees(".tag", "已办结")
 	clerk.look("approved")
 
-	// The applicant sees the permit number.
+	// The applicant sees the permit number, and was told of each step.
 	app.visit(caseURL)
 	app.sees(".permit-no", "JZ3212022026")
 	app.look("permit")
+	app.visit(p.URL + "/inbox")
+	app.sees("main", "居住证已签发", "需要补正")
+	app.look("inbox")
+
+	// The e-certificate: printable, with a QR code anyone can check.
+	app.visit(p.URL + "/cases/" + no + "/certificate")
+	app.sees(".certificate", "JZ3212022026", "有效")
+	app.look("certificate")
+	verifyURL := app.text(".verify-url")
+	anyone := b.person("landlord", phone)
+	anyone.visit(strings.Replace(verifyURL, p.Config.PublicURL, p.URL, 1))
+	anyone.sees("main", "证照有效", "3212**********")
+	anyone.look("verify")
+	app.visit(caseURL)
 
 	// The supervisor sees every step in the audit view.
 	sup := b.person("supervisor", desktop)

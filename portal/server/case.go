@@ -291,6 +291,12 @@ type caseData struct {
 	CanAudit  bool
 	CanReveal bool
 	Events    []eventForm
+	// Materials is the case's checklist with its files (services with a
+	// checklist); MaterialsEditable: the viewer may upload now.
+	Materials         []checklistDoc
+	MaterialsEditable bool
+	// Certificate: the case issued one the viewer can open.
+	Certificate bool
 }
 
 // eventForm is one action button (and its inputs) on the case page.
@@ -377,6 +383,16 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 	_, d.CanAudit = s.Authz.Can(u, v.Case.Division, "audit", "read")
 	_, d.CanReveal = s.Authz.Can(u, v.Case.Division, "idnumber", "reveal")
 	d.Events = eventForms(doc.L, v.Def, v.Allowed)
+	if !doc.Draft || v.Owner {
+		mv, err := s.Engine.MaterialsOf(ctx(c), actor(c), v)
+		if err != nil {
+			return err
+		}
+		if mv != nil {
+			d.Materials, d.MaterialsEditable = checklistDocs(doc.L, mv), mv.Editable
+		}
+	}
+	d.Certificate = v.Def.Certificate != nil && v.Def.Outcome(v.Case.State) == workflow.OutcomeGranted
 	// The confirmation ("submitted", "approved", …) is for the step just
 	// done; an old link or a reload after the case moved on must not show it.
 	if d.Done != "" && (len(v.History) == 0 || v.History[len(v.History)-1].Event != d.Done) {
@@ -387,7 +403,14 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 	p.Service = v.Case.Service
 	if err != nil {
 		p.Errors, p.Summary = fieldMessages(c, err)
-		if pe := portal.AsError(err); pe != nil && pe.Labels == v.Case.Service+".field" {
+		if pe := portal.AsError(err); pe != nil && pe.Rule == "materials_complete" {
+			// Files the checklist still needs: each links to its item.
+			for i, it := range p.Summary {
+				if it.Field != "" {
+					p.Summary[i].Href = "/cases/" + v.Case.No + "/materials#item-" + it.Field
+				}
+			}
+		} else if pe != nil && pe.Labels == v.Case.Service+".field" {
 			// The form is not complete: link each answer to its page.
 			for i, it := range p.Summary {
 				if it.Field != "" {

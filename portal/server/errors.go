@@ -25,6 +25,8 @@ func status(code string) int {
 		return fiber.StatusTooManyRequests
 	case portal.ETOOLARGE:
 		return fiber.StatusRequestEntityTooLarge
+	case portal.EUNSUPPORTED:
+		return fiber.StatusUnsupportedMediaType
 	case portal.EUNAVAILABLE:
 		return fiber.StatusServiceUnavailable
 	}

@@ -107,6 +107,7 @@ func TestTamperedIDNumber(t *testing.T) {
 		}
 		wantText(t, app.Get("/account"), "account page", a.IDNumber)
 		no := app.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()}).JSON(t)["case_no"].(string)
+		app.AttachAll(no)
 		app.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil)
 		if m := clerk.Do("GET", "/api/v1/cases/"+no, nil).JSON(t); m["applicant"].(map[string]any)["id_number"] != "321202********0017" {
 			t.Errorf("staff see: %v", m["applicant"])

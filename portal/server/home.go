@@ -33,9 +33,22 @@ type serviceDoc struct {
 	Deadlines  []deadlineDoc `json:"deadlines,omitempty"`
 	Fee        string        `json:"fee"`
 	Basis      string        `json:"legal_basis"`
-	// For API clients: the form's fields and each event with its inputs.
-	Form   []fieldDoc `json:"form,omitempty"`
-	Events []eventDoc `json:"events,omitempty"`
+	// For API clients: the form's fields, each event with its inputs, the
+	// checklist of materials (item ids for uploads) and the certificate kind.
+	Form        []fieldDoc         `json:"form,omitempty"`
+	Events      []eventDoc         `json:"events,omitempty"`
+	Checklist   []checklistItemDoc `json:"checklist,omitempty"`
+	Certificate string             `json:"certificate,omitempty"`
+}
+
+// checklistItemDoc is one item of a service's checklist: key items must be
+// uploaded to submit; when and per say which forms need it, and how often.
+type checklistItemDoc struct {
+	Item  string              `json:"item"`
+	Label string              `json:"label"`
+	Key   bool                `json:"key"`
+	When  map[string][]string `json:"when,omitempty"`
+	Per   string              `json:"per,omitempty"`
 }
 
 // deadlineDoc is the time limit of one step.
@@ -109,6 +122,13 @@ func (s *Server) serviceDoc(l *locale.L, e *workflow.Entry, api bool) serviceDoc
 	}
 	if !api {
 		return d
+	}
+	for _, it := range def.Checklist {
+		d.Checklist = append(d.Checklist, checklistItemDoc{Item: it.Item, Label: l.T(k + "material." + it.Item), Key: it.Key,
+			When: it.When, Per: it.Per})
+	}
+	if def.Certificate != nil {
+		d.Certificate = def.Certificate.Kind
 	}
 	for _, p := range e.Service.Pages() {
 		for _, f := range p.Fields {

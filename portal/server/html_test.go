@@ -87,6 +87,7 @@ func TestHTMLJourney(t *testing.T) {
 		t.Errorf("a resent form made a second case: %s, %s", loc, loc2)
 	}
 	no := caseNoRE.FindStringSubmatch(loc)[1]
+	web.AttachAll(no) // the checklist's materials, through the materials page's form token
 	page := web.Get(loc)
 	wantText(t, page, "draft", "核对您的申请信息", "海陵区 城东街道", "有合法稳定就业", "提交申请",
 		// Discarding the draft is never the primary button and asks to confirm first.

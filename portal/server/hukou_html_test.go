@@ -111,7 +111,9 @@ func testHukouHTMLJourney(t *testing.T, b testkit.Backend) {
 		t.Error("Taizhou itself is offered as another Yangtze-Delta city")
 	}
 
-	// Check the answers, then submit.
+	// The materials (a kinship proof for the child), then check the
+	// answers and submit.
+	web.AttachAll(no)
 	check := web.Get("/cases/" + no)
 	wantText(t, check, "check your answers", "核对您的申请信息", "海陵区 城东街道", "陈小静", child, "在泰州稳定就业",
 		"江苏省徐州市丰县（320321）", `href="/cases/`+no+`/edit?step=basis"`)
@@ -164,6 +166,7 @@ func testHukouHTMLWithinTaizhou(t *testing.T, b testkit.Backend) {
 		t.Fatalf("create: %d %s", res.Status, res.Body)
 	}
 	no := res.JSON(t)["case_no"].(string)
+	web.AttachAll(no) // the checklist's materials
 	check := web.Get("/cases/" + no)
 	wantText(t, check, "check your answers", "核对您的申请信息", "兴化市", "提交申请")
 	wantRedirect(t, web.Post("/cases/"+no+"/events/submit", "_csrf", testkit.FormToken(t, check.Text()),

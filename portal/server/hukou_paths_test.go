@@ -8,8 +8,8 @@ import (
 	"tzportal/portal/testkit"
 )
 
-// submitTransfer drafts a transfer and tries to hand it in; it returns the
-// draft's number and the hand-in's response.
+// submitTransfer drafts a transfer, uploads its materials and tries to hand
+// it in; it returns the draft's number and the hand-in's response.
 func (r *hukouRig) submitTransfer(t *testing.T, c *testkit.Client, form map[string]any) (string, *testkit.Response) {
 	t.Helper()
 	res := c.Do("POST", "/api/v1/cases", map[string]any{"service": "hukou-transfer", "form": form})
@@ -17,6 +17,7 @@ func (r *hukouRig) submitTransfer(t *testing.T, c *testkit.Client, form map[stri
 		t.Fatalf("draft: %d %s", res.Status, res.Body)
 	}
 	no := res.JSON(t)["case_no"].(string)
+	c.AttachAll(no) // the checklist's materials: what is refused is the hand-in itself
 	return no, c.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil)
 }
 
@@ -47,7 +48,7 @@ func testHukouCorrectionAndResubmit(t *testing.T, b testkit.Backend) {
 	}
 	page := alice.Get("/cases/" + no)
 	wantText(t, page, "the applicant's page in correction", "需补正", "需要补正的内容（一次性告知）", "请补充子女的出生医学证明",
-		"家庭成员的亲属关系证明（结婚证、出生医学证明等）", "请按下面的清单补正材料，修改申请后重新提交。", "剩余 31 天（截至 2026-12-30）")
+		"随迁家庭成员的亲属关系证明（结婚证、出生医学证明、户口簿等，每人一份）", "请按下面的清单补正材料，修改申请后重新提交。", "剩余 31 天（截至 2026-12-30）")
 
 	// The child is still claimed by Alice's case while it waits on her.
 	carolNo, res := r.submitTransfer(t, carol, r.hukouForm(t, "members", []any{member("child", "沈小一", child)}))
@@ -71,12 +72,14 @@ func testHukouCorrectionAndResubmit(t *testing.T, b testkit.Backend) {
 		t.Errorf("the refused claim in the audit trail: %d entries", n)
 	}
 
-	// She corrects (a parent joins) and hands in again.
+	// She corrects (a parent joins, with the parent's kinship proof) and
+	// hands in again.
 	res = alice.Do("PUT", "/api/v1/cases/"+no+"/form", map[string]any{"form": r.hukouForm(t,
 		"members", []any{member("child", "沈小一", child), member("parent", "沈父", parent)})})
 	if res.Status != http.StatusOK || res.JSON(t)["state"] != "correction" {
 		t.Fatalf("the correction: %d %s", res.Status, res.Body)
 	}
+	alice.AttachAll(no)
 	if m := fire(t, alice, no, "submit", nil, http.StatusOK); m["state"] != "submitted" {
 		t.Fatalf("handed in again: %v", m["state"])
 	}

@@ -71,7 +71,8 @@ func (r *hukouRig) hukouForm(t *testing.T, kv ...any) map[string]any {
 	return f
 }
 
-// apply creates and submits a transfer; it returns the case number.
+// apply creates a transfer, uploads its materials and submits it; it
+// returns the case number.
 func (r *hukouRig) apply(t *testing.T, c *testkit.Client, form map[string]any) string {
 	t.Helper()
 	res := c.Do("POST", "/api/v1/cases", map[string]any{"service": "hukou-transfer", "form": form})
@@ -79,6 +80,7 @@ func (r *hukouRig) apply(t *testing.T, c *testkit.Client, form map[string]any) s
 		t.Fatalf("create: %d %s", res.Status, res.Body)
 	}
 	no := res.JSON(t)["case_no"].(string)
+	c.AttachAll(no) // the checklist's materials, key and non-key
 	fire(t, c, no, "submit", nil, http.StatusOK)
 	return no
 }
@@ -124,6 +126,7 @@ func TestHukouTransferAcrossRegions(t *testing.T) {
 			t.Fatalf("one key twice: %d %s / %d %s", first.Status, first.Body, again.Status, again.Body)
 		}
 		no := first.JSON(t)["case_no"].(string)
+		app.AttachAll(no) // the checklist's materials, a kinship proof per member
 		fire(t, app, no, "submit", nil, http.StatusOK)
 		if !strings.HasPrefix(no, "TZHK20261130") {
 			t.Errorf("case number %s: want TZHK + the day", no)
@@ -430,6 +433,7 @@ func testHukouOneOpenTransferPerPerson(t *testing.T, b testkit.Backend) {
 		t.Fatalf("bob's draft: %d %s", res.Status, res.Body)
 	}
 	draft := res.JSON(t)["case_no"].(string)
+	bobClient.AttachAll(draft) // what is refused is the claim, not missing materials
 	res = bobClient.Do("POST", "/api/v1/cases/"+draft+"/events/submit", nil)
 	if res.Status != http.StatusConflict || !strings.Contains(res.Text(), `"field":"members[0].id_number"`) || strings.Contains(res.Text(), first) {
 		t.Errorf("a child already in an open transfer: %d %s (must not name the other family's case)", res.Status, res.Body)
@@ -443,6 +447,7 @@ func testHukouOneOpenTransferPerPerson(t *testing.T, b testkit.Backend) {
 	bobNo := r.apply(t, bobClient, r.hukouForm(t))
 	fire(t, alice, first, "withdraw", nil, http.StatusOK)
 	no := alice.Do("POST", "/api/v1/cases", map[string]any{"service": "hukou-transfer", "form": r.hukouForm(t, "members", []any{member("spouse", "吴二", bobID)})}).JSON(t)["case_no"].(string)
+	alice.AttachAll(no) // what is refused is the claim, not missing materials
 	res = alice.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil)
 	if res.Status != http.StatusConflict {
 		t.Errorf("a spouse whose own transfer is open (%s): %d %s", bobNo, res.Status, res.Body)
@@ -536,7 +541,9 @@ func TestHukouConcurrentFamiliesOneWins(t *testing.T) {
 			if res.Status != http.StatusCreated {
 				t.Fatalf("draft %d: %d %s", i, res.Status, res.Body)
 			}
-			drafts = append(drafts, draft{res.JSON(t)["case_no"].(string), c})
+			no := res.JSON(t)["case_no"].(string)
+			c.AttachAll(no) // each family's materials: what races is the claim on the child
+			drafts = append(drafts, draft{no, c})
 		}
 		statuses := make(chan int, len(drafts))
 		for _, d := range drafts {

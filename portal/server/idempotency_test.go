@@ -58,6 +58,7 @@ func testIdempotencyKeyReusedForAnotherRequest(t *testing.T, b testkit.Backend) 
 	}
 
 	// A confirmation of the move-out, then another reference under its key.
+	app.AttachAll(no)
 	fire(t, app, no, "submit", nil, http.StatusOK)
 	fire(t, r.clerk, no, "accept", nil, http.StatusOK)
 	if m := fire(t, r.officer, no, "approve", nil, http.StatusOK); m["state"] != "awaiting_move_out" {

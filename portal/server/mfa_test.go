@@ -170,6 +170,7 @@ func TestRevocationOnEveryNode(t *testing.T) {
 	app := a.NewClient(t)
 	app.Login(testkit.Applicants[0].Mobile)
 	no := app.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()}).JSON(t)["case_no"].(string)
+	app.AttachAll(no)
 	app.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil)
 
 	onB := b.NewClient(t)

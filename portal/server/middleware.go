@@ -343,3 +343,19 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 func csrfError() error {
 	return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.csrf"}
 }
+
+// uploadOverhead is what a multipart request carries beside its file.
+const uploadOverhead = 64 << 10
+
+// isUpload reports a request URI whose path takes a file:
+// /cases/<no>/materials, also under /api/v1.
+func isUpload(uri string) bool {
+	p, _, _ := strings.Cut(uri, "?")
+	p = strings.TrimPrefix(p, "/api/v1")
+	rest, ok := strings.CutPrefix(p, "/cases/")
+	if !ok {
+		return false
+	}
+	no, tail, _ := strings.Cut(rest, "/")
+	return portal.ValidCaseNo(no) && tail == "materials"
+}

@@ -41,6 +41,7 @@ func TestRedisFaultsGive503AndRecover(t *testing.T) {
 			c := p.NewClient(t)
 			c.Login(testkit.Applicants[0].Mobile)
 			no := mustCreate(t, c, "")
+			c.AttachAll(no) // the checklist's materials, for the submit after recovery
 			token := testkit.FormToken(t, mustGet(t, c, "/cases/"+no).Text())
 			cookie := c.Cookie("tz_session")
 
@@ -95,6 +96,7 @@ func TestDatabaseRefusedGives503AndRecovers(t *testing.T) {
 	g := newPGRig(t)
 	c := g.client(t)
 	no := mustCreate(t, c, "")
+	c.AttachAll(no) // the checklist's materials, for the submit after recovery
 	token := testkit.FormToken(t, mustGet(t, c, "/cases/"+no).Text())
 	before := g.written(t)
 
@@ -217,6 +219,7 @@ func TestDatabaseHangBoundedAndRecovers(t *testing.T) {
 	g := newPGRig(t)
 	c := g.client(t)
 	no := mustCreate(t, c, "")
+	c.AttachAll(no) // the checklist's materials, for the submit after recovery
 	token := testkit.FormToken(t, mustGet(t, c, "/cases/"+no).Text())
 
 	// Warm up to the load the test puts on, so the baseline holds the
@@ -308,6 +311,7 @@ func TestLockedCaseAnswers503WithinStatementTimeout(t *testing.T) {
 	g := newPGRig(t)
 	c := g.client(t)
 	no := mustCreate(t, c, "")
+	c.AttachAll(no) // the checklist's materials: what holds the submit up is the lock
 
 	lockCtx, unlock := context.WithCancel(context.Background())
 	defer unlock()

@@ -22,6 +22,7 @@ func TestPageReadRoundTrips(t *testing.T) {
 	var no string
 	for i := 0; i < 12; i++ {
 		no = app.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()}).JSON(t)["case_no"].(string)
+		app.AttachAll(no)
 		app.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil)
 	}
 	clerk.Do("POST", "/api/v1/cases/"+no+"/events/accept", nil)

@@ -369,12 +369,14 @@ func TestNoSecretsInURLsOrLogs(t *testing.T) {
 			t.Fatalf("create through the form: redirect %q", loc)
 		}
 		webNo := m[1]
+		browser.AttachAll(webNo)
 		s.see(browser.Post("/cases/"+webNo+"/events/submit", "_csrf", testkit.FormToken(t, browser.Get("/cases/"+webNo).Text())))
 		r := app.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": testkit.ResidenceForm()})
 		if r.Status != 201 {
 			t.Fatalf("create: %d %s", r.Status, r.Body)
 		}
 		apiNo := r.JSON(t)["case_no"].(string)
+		app.AttachAll(apiNo)
 		app.Do("POST", "/api/v1/cases/"+apiNo+"/events/submit", nil)
 
 		// The clerk works both: a correction through the form, the rest
@@ -836,8 +838,9 @@ func rawJSON(tb testing.TB, v any, payload string) string {
 }
 
 // rawMarkup are the parts of the payloads that must never reach a page
-// unescaped.
-var rawMarkup = []string{"<script>", "<img src=x", `"><img`}
+// unescaped. The attribute break-out is looked for with the payload's own
+// src=x: pages show uploaded images as <a href="…"><img class=…>.
+var rawMarkup = []string{"<script>", "<img src=x", `"><img src=x`}
 
 // hostileRig runs TestHostileInput on one portal.
 type hostileRig struct {
@@ -909,6 +912,7 @@ func (h *hostileRig) create(form map[string]string) string {
 
 func (h *hostileRig) submitted() string {
 	no := h.create(testkit.ResidenceForm())
+	h.owners[no].AttachAll(no)
 	if r := h.owners[no].Do("POST", "/api/v1/cases/"+no+"/events/submit", nil); r.Status != 200 {
 		h.t.Fatalf("submit: %d %s", r.Status, r.Body)
 	}
@@ -986,6 +990,7 @@ func TestHostileInput(t *testing.T) {
 					h.stored(what, v, got)
 					h.shown(what+": applicant's page", h.saw(what, app.Get("/cases/"+no)), v)
 					// Staff see a case once it is submitted (a draft is the applicant's own).
+					app.AttachAll(no)
 					if sr := h.saw(what+" (submit)", app.Do("POST", "/api/v1/cases/"+no+"/events/submit", nil)); sr.Status != http.StatusOK {
 						h.fail("%s: submit: %d %s", what, sr.Status, sr.Body)
 					}

@@ -15,10 +15,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/valyala/fasthttp"
 
 	"tzportal/portal"
 	"tzportal/portal/account"
 	"tzportal/portal/authz"
+	"tzportal/portal/certificate"
 	"tzportal/portal/locale"
 	"tzportal/portal/session"
 	"tzportal/portal/workflow"
@@ -47,6 +49,17 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// RequestTimeout bounds the work of one request (default 10 s).
 	RequestTimeout time.Duration
+
+	// PublicURL is where people reach the portal: certificates' QR codes
+	// point at PublicURL/verify/<token>.
+	PublicURL string
+	// Zone is the city's time zone (dates people read).
+	Zone *time.Location
+	// Signer verifies certificates' tokens and publishes the key.
+	Signer *certificate.Signer
+	// Counter throttles public certificate checks per address.
+	Counter         session.Counter
+	VerifyPerMinute int
 }
 
 // Server is the fiber app with its dependencies.
@@ -60,6 +73,9 @@ type Server struct {
 func New(d Deps) (*Server, error) {
 	if d.RequestTimeout == 0 {
 		d.RequestTimeout = 10 * time.Second
+	}
+	if d.Zone == nil {
+		d.Zone = time.Local
 	}
 	s := &Server{Deps: d}
 	v, err := loadViews(s.funcs(), d.Templates...)
@@ -79,12 +95,14 @@ func New(d Deps) (*Server, error) {
 	cfg := fiber.Config{
 		// Strings from Params/Query/FormValue are otherwise borrowed from a
 		// buffer fasthttp reuses after the handler returns.
-		Immutable:             true,
-		ErrorHandler:          s.handleError,
-		ReadTimeout:           15 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           60 * time.Second,
-		BodyLimit:             1 << 20,
+		Immutable:    true,
+		ErrorHandler: s.handleError,
+		ReadTimeout:  15 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  60 * time.Second,
+		// An upload's whole request; other requests are held to 1 MiB
+		// (HeaderReceived below).
+		BodyLimit:             int(max(1<<20, d.Engine.MaxUpload()+uploadOverhead)),
 		ReadBufferSize:        16 << 10, // long filter URLs fit; longer ones get 413, not 500
 		DisableStartupMessage: true,
 		AppName:               "tzportal",
@@ -95,6 +113,15 @@ func New(d Deps) (*Server, error) {
 		cfg.ProxyHeader = fiber.HeaderXForwardedFor
 	}
 	s.app = fiber.New(cfg)
+	// Every request but an upload of materials is held to 1 MiB, refused
+	// by its Content-Length before its body is read (fasthttp asks per
+	// request, once the headers are in).
+	s.app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		if string(h.Method()) == fiber.MethodPost && isUpload(string(h.RequestURI())) {
+			return fasthttp.RequestConfig{}
+		}
+		return fasthttp.RequestConfig{MaxRequestBodySize: 1 << 20}
+	}
 	s.routes()
 	return s, nil
 }
@@ -147,6 +174,15 @@ func (s *Server) routes() {
 	app.Post("/cases/:no/events/:event", s.requireLogin, s.fireEvent)
 	app.Post("/cases/:no/reveal", s.requireLogin, s.revealID)
 	app.Get("/cases/:no/audit", s.requireLogin, s.auditPage)
+	app.Get("/cases/:no/materials", s.requireLogin, s.materialsPage)
+	app.Post("/cases/:no/materials", s.requireLogin, s.uploadMaterial)
+	app.Get("/cases/:no/materials/:id", s.requireLogin, s.material)
+	app.Post("/cases/:no/materials/:id/delete", s.requireLogin, s.deleteMaterial)
+	app.Get("/cases/:no/certificate", s.requireLogin, s.certificatePage)
+	app.Post("/cases/:no/certificate/cancel", s.requireLogin, s.cancelCertificate)
+	app.Get("/inbox", s.requireLogin, s.inboxPage)
+	app.Post("/inbox/:id/read", s.requireLogin, s.readNotice)
+	app.Get("/verify/:token", s.verifyPage)
 
 	// The JSON API: the same services, the same rules.
 	api := app.Group("/api/v1", s.markAPI, s.auditSystem)
@@ -163,6 +199,16 @@ func (s *Server) routes() {
 	api.Post("/cases/:no/events/:event", s.requireLogin, s.apiFireEvent)
 	api.Post("/cases/:no/reveal", s.requireLogin, s.apiRevealID)
 	api.Get("/audit", s.requireLogin, s.apiAudit)
+	api.Get("/cases/:no/materials", s.requireLogin, s.apiMaterials)
+	api.Post("/cases/:no/materials", s.requireLogin, s.apiUploadMaterial)
+	api.Get("/cases/:no/materials/:id", s.requireLogin, s.material)
+	api.Delete("/cases/:no/materials/:id", s.requireLogin, s.apiDeleteMaterial)
+	api.Get("/cases/:no/certificate", s.requireLogin, s.apiCertificate)
+	api.Post("/cases/:no/certificate/cancel", s.requireLogin, s.apiCancelCertificate)
+	api.Get("/notifications", s.requireLogin, s.apiNotifications)
+	api.Post("/notifications/:id/read", s.requireLogin, s.apiMarkRead)
+	api.Get("/verify/key", s.apiVerifyKey)
+	api.Get("/verify/:token", s.apiVerify)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
@@ -226,6 +272,7 @@ func (s *Server) funcs() template.FuncMap {
 			return s.Counties.FullName(code)
 		},
 		"text": valueText,
+		"size": sizeText,
 		// options are the values of a field of a form page (a choice's).
 		"options": func(p workflow.Page, name string) []string {
 			for _, f := range p.Fields {
