@@ -155,6 +155,13 @@ type instance struct {
 func (e *env) startPortal(ctx context.Context, dbURL, prefix string) (*instance, error) {
 	secret := make([]byte, 32)
 	rand.Read(secret)
+	// The portal's data directory: a temporary one, removed at the end, so
+	// that nothing is ever written under the working directory.
+	data, err := os.MkdirTemp("", "tzload-data-")
+	if err != nil {
+		return nil, err
+	}
+	e.defer_(func() { os.RemoveAll(data) })
 	vars := map[string]string{
 		"DATABASE_URL":         dbURL,
 		"REDIS_URL":            e.redisURL,
@@ -162,6 +169,12 @@ func (e *env) startPortal(ctx context.Context, dbURL, prefix string) (*instance,
 		"PORTAL_STAFF_MFA":     "off",
 		"PORTAL_COOKIE_SECURE": "off",
 		"PORTAL_ADDR":          "127.0.0.1:0",
+		"PORTAL_DATA_DIR":      data,
+		// Materials' bytes in the database (material_blobs), as the seeded
+		// ones are and as several nodes keep them: the submit scenario's
+		// uploads insert them in their transaction, and the pgbench script
+		// does the same.
+		"PORTAL_FILES": "db",
 	}
 	cfg, err := config.FromEnv(func(k string) string { return vars[k] }, config.Needs{Secret: true})
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -12,6 +13,7 @@ import (
 
 	"tzportal/portal"
 	"tzportal/portal/validate"
+	"tzportal/portal/workflow"
 )
 
 // The seeded world: a portal that has taken arrivalsPerDay cases a day for
@@ -206,6 +208,28 @@ type world struct {
 	withCases int
 	openOrder []int
 	nextOpen  int
+	// checklist is the service's checklist (workflows/residence-permit.yaml);
+	// filed are the seeded cases that hold a file for each item their form
+	// requires: the pools fired on (accept needs every required item).
+	checklist []*workflow.ChecklistItem
+	filed     []filedCase
+}
+
+// filedCase is a seeded case with its files: one per item (and per entry of
+// a per-list item) its form requires, uploaded by its applicant while it
+// was a draft.
+type filedCase struct {
+	caseID, applicant int64
+	at                time.Time
+	items             []string
+}
+
+// materialRow is a row of materials; its bytes are seedPNG (material_blobs,
+// storage db).
+type materialRow struct {
+	ID, Item, Filename string
+	CaseID, UploadedBy int64
+	At                 time.Time
 }
 
 func newWorld(p plan, now time.Time, zone *time.Location, leaves []portal.Division) *world {
@@ -335,7 +359,7 @@ func (w *world) aged(f func(created time.Time, path []string, div string) error)
 
 // cases generates every case and its history in id order.
 func (w *world) cases(emitCase func(*caseRow) error, emitHist func(*histRow) error) error {
-	w.nextCaseID, w.nextOpen = 1, 0
+	w.nextCaseID, w.nextOpen, w.filed = 1, 0, nil
 	err := w.aged(func(created time.Time, path []string, div string) error {
 		c, err := w.makeCase(created, div, w.applicantOf(path), path, w.caseNo(created), emitHist)
 		if err != nil {
@@ -360,6 +384,9 @@ func (w *world) cases(emitCase func(*caseRow) error, emitHist func(*histRow) err
 			return err
 		}
 		w.transition[div] = append(w.transition[div], c.No)
+		if err := w.file(c); err != nil {
+			return err
+		}
 		if err := emitCase(c); err != nil {
 			return err
 		}
@@ -372,12 +399,50 @@ func (w *world) cases(emitCase func(*caseRow) error, emitHist func(*histRow) err
 		if err != nil {
 			return err
 		}
+		if err := w.file(c); err != nil {
+			return err
+		}
 		if err := emitCase(c); err != nil {
 			return err
 		}
 	}
 	w.daySeq[baselineDay] = w.BaselinePool
 	return nil
+}
+
+// file gives a case of a pool the files its checklist requires for its
+// form (basis_proof only for the bases that need it), as uploaded while it
+// was a draft: a minute apart from its creation on.
+func (w *world) file(c *caseRow) error {
+	var values map[string]any
+	if err := json.Unmarshal([]byte(c.Form), &values); err != nil {
+		return fmt.Errorf("form of %s: %w", c.No, err)
+	}
+	var items []string
+	for _, it := range w.checklist {
+		for range it.Needed(values) {
+			items = append(items, it.Item)
+		}
+	}
+	if len(items) > 0 {
+		w.filed = append(w.filed, filedCase{caseID: c.ID, applicant: c.Applicant, at: c.Created, items: items})
+	}
+	return nil
+}
+
+// materials yields the material rows of the filed cases (once cases has
+// run).
+func (w *world) materials() iter.Seq[materialRow] {
+	return func(yield func(materialRow) bool) {
+		for _, f := range w.filed {
+			for i, item := range f.items {
+				if !yield(materialRow{ID: fmt.Sprintf("seed%010d%02d", f.caseID, i), Item: item, Filename: item + ".png",
+					CaseID: f.caseID, UploadedBy: f.applicant, At: f.at.Add(time.Duration(i+1) * time.Minute)}) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // reservoir keeps a uniform sample of up to 1000 case numbers per division.

@@ -142,9 +142,14 @@ type clientSession struct {
 	UserID int64
 }
 
-// request sends one request and checks the status; it returns the
-// response's Location header (for a created case).
+// request sends one request, with a JSON body if any, and checks the
+// status; it returns the response's Location header (for a created case).
 func request(ctx context.Context, hc *http.Client, method, url string, s *clientSession, body []byte, want int) (string, error) {
+	return send(ctx, hc, method, url, s, body, "application/json", want)
+}
+
+// send is request with a body of contentType.
+func send(ctx context.Context, hc *http.Client, method, url string, s *clientSession, body []byte, contentType string, want int) (string, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -160,7 +165,7 @@ func request(ctx context.Context, hc *http.Client, method, url string, s *client
 		}
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -143,21 +143,58 @@ func leftInRedis(t *testing.T, redisURL, suffix string) int {
 	return len(keys)
 }
 
+// per is what one operation of a scenario writes: per entries of an
+// audit action, or per notices of a kind.
+type per struct {
+	scenario string
+	n        int
+}
+
 // checkWrites checks the database after a run: every operation the tool
 // counted as done is in the audit trail (the seed writes none, so the
-// entries are the portal's and the baselines'), every case's version is
-// its last history step, every step's inputs are what the portal writes
-// for it, and the claims are the open cases' own.
-func checkWrites(db *sql.DB, postgres bool, results []result, scenarioOfAction map[string]string) error {
+// entries are the portal's and the baselines'): n entries of the action per
+// operation (the submit operation uploads a file per key item); every step
+// that tells the applicant wrote its notice, with its SMS to the
+// applicant's mobile, per operation
+// (kinds: the notices' kinds; the seed writes none); the pools fired on
+// hold the files their checklist requires; every case's version is its last
+// history step, every step's inputs are what the portal writes for it, and
+// the claims are the open cases' own.
+func checkWrites(db *sql.DB, postgres bool, results []result, actions, kinds map[string]per) error {
 	var errs []error
-	for action, scenario := range scenarioOfAction {
+	for action, p := range actions {
 		var n int64
 		if err := db.QueryRow(`SELECT count(*) FROM audit_log WHERE action = $1`, action).Scan(&n); err != nil {
 			return err
 		}
-		if want := committed(results, scenario); n < want || want == 0 {
-			errs = append(errs, fmt.Errorf("%d %s entries in the audit trail, the tool counted %d operations of %s", n, action, want, scenario))
+		if want := int64(p.n) * committed(results, p.scenario); n < want || want == 0 {
+			errs = append(errs, fmt.Errorf("%d %s entries in the audit trail, the tool counted %d operations of %s (%d entries each)",
+				n, action, committed(results, p.scenario), p.scenario, p.n))
 		}
+	}
+	for kind, p := range kinds {
+		var n, sms int64
+		if err := db.QueryRow(`SELECT count(*), count(d.id) FROM notifications n
+			LEFT JOIN deliveries d ON d.notification_id = n.id AND d.channel = 'sms'
+				AND d.recipient = (SELECT u.mobile FROM users u WHERE u.id = n.user_id)
+			WHERE n.kind = $1`, kind).Scan(&n, &sms); err != nil {
+			return err
+		}
+		if want := int64(p.n) * committed(results, p.scenario); n < want || want == 0 || sms != n {
+			errs = append(errs, fmt.Errorf("%d %s notices (%d with their SMS), the tool counted %d operations of %s",
+				n, kind, sms, committed(results, p.scenario), p.scenario))
+		}
+	}
+	// The baseline pool's cases (their own day) hold a file for every key
+	// item; the HTTP pool's were accepted by the portal, whose guard checked.
+	var bare, pool int64
+	if err := db.QueryRow(`SELECT count(*) FILTER (WHERE (SELECT count(DISTINCT m.item) FROM materials m
+			WHERE m.case_id = c.id AND m.item IN ('`+strings.Join(keyItems[:], "', '")+`')) <> `+fmt.Sprint(len(keyItems))+`),
+		count(*) FROM cases c WHERE c.case_no LIKE 'TZRP`+baselineDay+`%'`).Scan(&bare, &pool); err != nil {
+		return err
+	}
+	if bare != 0 || pool == 0 {
+		errs = append(errs, fmt.Errorf("%d of the %d cases of the baseline pool lack a key item's file", bare, pool))
 	}
 	var off int64
 	if err := db.QueryRow(`SELECT count(*) FROM cases c
@@ -244,8 +281,10 @@ func TestLoadToolPostgres(t *testing.T) {
 			return err
 		}
 		defer db.Close()
-		return checkWrites(db, true, results, map[string]string{"case.accept": "transition",
-			"case.create": "submit", "case.submit": "submit", "case.withdraw": "submit"})
+		return checkWrites(db, true, results, map[string]per{"case.accept": {"transition", 1},
+			"case.create": {"submit", 1}, "material.upload": {"submit", len(keyItems)}, "case.submit": {"submit", 1},
+			"case.withdraw": {"submit", 1}},
+			map[string]per{serviceID + ".accept": {"transition", 1}, serviceID + ".submit": {"submit", 1}})
 	}, "worklist", "case_page", "worklist_scaling", "transition", "submit")
 	if !inspected {
 		t.Fatal("the database was never inspected")
@@ -281,7 +320,8 @@ func TestLoadToolSQLite(t *testing.T) {
 			return err
 		}
 		defer db.Close()
-		return checkWrites(db, false, results, map[string]string{"case.accept": "sqlite_transition"})
+		return checkWrites(db, false, results, map[string]per{"case.accept": {"sqlite_transition", 1}},
+			map[string]per{serviceID + ".accept": {"sqlite_transition", 1}})
 	}, "worklist", "case_page", "sqlite_transition")
 	if dir == "" {
 		t.Fatal("the database was never inspected")
@@ -406,7 +446,10 @@ func TestBaselineStatements(t *testing.T) {
 				t.Errorf("accept: the portal's %d statements, the transition script's %v, reported %d", accept, got, transitionStatements)
 			}
 
-			// The submit operation, by a fresh applicant of the HTTP workers.
+			// The submit operation, by a fresh applicant of the HTTP workers:
+			// create, a file for each key item (submit refuses without), submit,
+			// withdraw. An upload's case read comes before its transaction:
+			// transactions counts it with the transaction that follows.
 			app := user(d.world.applicantID(0))
 			form, _ := json.Marshal(map[string]string{"division": d.world.A[0], "address": "海陵区东进东路18号3幢201室",
 				"resided_since": "2024-03-01", "basis": "employment", "basis_detail": "泰州市某机械有限公司", "phone": "13912345678"})
@@ -419,15 +462,40 @@ func TestBaselineStatements(t *testing.T) {
 				}
 				return err
 			}))
+			for _, item := range keyItems {
+				ops = append(ops, statements("upload "+item, func() error {
+					_, err := in.Engine.AddMaterial(ctx, app, no, item, item+".png", bytes.NewReader(uploadPNG))
+					return err
+				}))
+			}
 			for _, ev := range []string{"submit", "withdraw"} {
 				ops = append(ops, statements(ev, func() error {
 					_, err := in.Engine.Fire(ctx, app, no, ev, workflow.Input{})
 					return err
 				}))
 			}
+			var sum int64
+			for _, n := range ops {
+				sum += n
+			}
 			got := transactions(t, submitScript)
-			if !slices.Equal(got, ops) || ops[0]+ops[1]+ops[2] != submitStatements {
-				t.Errorf("create, submit, withdraw: the portal's %v statements, the submit script's %v, reported %d", ops, got, submitStatements)
+			if !slices.Equal(got, ops) || sum != int64(submitStatements) {
+				t.Errorf("create, uploads, submit, withdraw: the portal's %v statements, the submit script's %v, reported %d", ops, got, submitStatements)
+			}
+			// What the scenario uploads is what the script inserts: the
+			// portal stores the cleaned image, whose bytes and sum pgbench is given.
+			stored, err := storedUpload()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var size int64
+			var sha string
+			if err := in.DB.SQL().QueryRowContext(ctx, `SELECT m.size, m.sha256 FROM materials m JOIN cases c ON c.id = m.case_id
+				WHERE c.case_no = $1 AND m.item = $2`, no, keyItems[0]).Scan(&size, &sha); err != nil {
+				t.Fatal(err)
+			}
+			if size != int64(len(stored)) || sha != sha256Hex(stored) {
+				t.Errorf("the portal stored %d bytes (%s) for the upload, the script inserts %d (%s)", size, sha, len(stored), sha256Hex(stored))
 			}
 			// The withdrawal gave the claim back: the applicant may apply again.
 			if _, err := in.Engine.Create(ctx, app, serviceID, form, ""); err != nil {

@@ -25,18 +25,43 @@ import (
 // pgbench takes ":name" for a variable even inside a string literal, so no
 // literal below has a colon followed by a letter.
 //
-// lockCaseSQL reads the case (:no) with its applicant and its last history
-// step and locks it, as sqlstore's CaseWithHistoryForUpdate does (which
-// reads the whole history: the baseline is, if anything, cheaper); the row
-// lands in :c_* variables.
-const lockCaseSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district,
+// readCaseSQL reads the case (:no) with its applicant and its last history
+// step, as sqlstore's CaseWithHistory does (which reads the whole history:
+// the baseline is, if anything, cheaper); the row lands in :c_* variables
+// (the applicant's mobile in :c_mobile).
+const readCaseSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district,
 	c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at, c.in_queue,
-	u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''),
+	u.name, COALESCE(u.mobile, '') AS mobile, u.id_cipher, COALESCE(u.id_index, ''), u.locale, u.email,
 	h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at
 	FROM cases c JOIN users u ON u.id = c.applicant_id
 	LEFT JOIN case_history h ON h.case_id = c.id
-	WHERE c.case_no = 'TZRP' || :no::text ORDER BY h.seq DESC LIMIT 1 FOR UPDATE OF c \gset c_
+	WHERE c.case_no = 'TZRP' || :no::text ORDER BY h.seq DESC LIMIT 1 \gset c_
 `
+
+// lockCaseSQL is readCaseSQL that also locks the case, as
+// CaseWithHistoryForUpdate does.
+var lockCaseSQL = strings.Replace(readCaseSQL, ` \gset c_`, ` FOR UPDATE OF c \gset c_`, 1)
+
+// materialsSQL is sqlstore.Materials: the case's files, which the guards
+// materials_complete (submit) and materials_all (accept) check against the
+// checklist.
+const materialsSQL = `SELECT id, case_id, item, filename, content_type, size, sha256, storage, uploaded_by, uploaded_at FROM materials
+	WHERE case_id = :c_id ORDER BY uploaded_at, id;
+`
+
+// noticeSQL is what portal/outbox writes for a step with notify: true, in
+// the step's transaction: the notice in the applicant's inbox
+// (sqlstore.InsertNotification) and its SMS (InsertDelivery; every seeded
+// applicant has a mobile, none an email). The texts are the catalog's,
+// rendered by the tool for a case number of the same length, in the
+// variables :<v>title, :<v>body and :<v>sms; the kind is :<v>kind.
+func noticeSQL(v string) string {
+	return `INSERT INTO notifications (user_id, case_id, kind, title, body, created_at)
+	VALUES (:c_applicant_id, :c_id, :` + v + `kind, :` + v + `title, :` + v + `body, now()) RETURNING id \gset nt_
+INSERT INTO deliveries (notification_id, channel, recipient, subject, body, status, next_at)
+	VALUES (:nt_id, 'sms', :c_mobile, '', :` + v + `sms, 'pending', now()) RETURNING id;
+`
+}
 
 // auditHeadSQL locks the audit chain's head and sets :s to the next seq.
 const auditHeadSQL = `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE \gset h_
@@ -63,15 +88,17 @@ func historySQL(caseID, seq, event, from, to, actor, role string) string {
 // The transition script fires "accept" on a random case of the baseline
 // pool. It may pick a case again: the row lock and version compare-and-set
 // are the portal's, and the version (and so the history seq) is the
-// stored one plus one, so every run is valid. Accepting changes no claim.
+// stored one plus one, so every run is valid. Accepting changes no claim;
+// its guard reads the case's files (the pool's cases hold every item their
+// checklist requires), and it tells the applicant (notify: true).
 var transitionScript = `\set n random(1, :pool)
 \set no 20200101000000 + :n
 BEGIN;
-` + lockCaseSQL + `\set v :c_version + 1
+` + lockCaseSQL + materialsSQL + `\set v :c_version + 1
 UPDATE cases SET state = :tostate, version = :v, division = :c_division, district = :c_district,
 	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '21 days', updated_at = now(), in_queue = true
 	WHERE id = :c_id AND version = :c_version;
-` + historySQL(":c_id", ":v", ":event", ":fromstate", ":tostate", ":actor", ":role") +
+` + historySQL(":c_id", ":v", ":event", ":fromstate", ":tostate", ":actor", ":role") + noticeSQL("t") +
 	auditSQL(":actorname", ":role", ":c_division", ":action", "'case:' || :c_case_no", ":detail") + `COMMIT;
 `
 
@@ -87,15 +114,45 @@ const validGrantSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, 
 	JOIN cases c ON c.id = k.id JOIN users u ON u.id = c.applicant_id ORDER BY c.id DESC;
 `
 
+// uploadSQL is workflow.Engine.AddMaterial of the item: the case read for
+// the request (CaseWithHistory, outside the transaction), then in one
+// transaction the case locked (CaseByNoForUpdate), its files counted
+// against the limit (Materials), the row and its bytes (storage db:
+// InsertMaterial, PutMaterialBlob) and the audit entry. The bytes are the
+// ones the portal stores for the scenario's PNG (:blob, :size, :sha); the
+// material's id is the case number and the item's index (unique, as the
+// portal's random ids are).
+func uploadSQL(i int, item string) string {
+	id := "'pb' || :no::text || '-" + strconv.Itoa(i) + "'"
+	return readCaseSQL + `BEGIN;
+SELECT id, case_no, service, item_code, state, version, applicant_id, division, district,
+	form, result, state_since, due_at, created_at, updated_at, in_queue FROM cases WHERE case_no = 'TZRP' || :no::text FOR UPDATE;
+` + materialsSQL + `INSERT INTO materials (id, case_id, item, filename, content_type, size, sha256, storage, uploaded_by, uploaded_at)
+	VALUES (` + id + `, :c_id, '` + item + `', '` + item + `.png', 'image/png', :size, :sha, 'db', :a, now());
+INSERT INTO material_blobs (id, data) VALUES (` + id + `, :blob);
+` + auditSQL("'user:' || :a::text", "'applicant'", ":c_division", "'material.upload'", "'case:' || :c_case_no",
+		`'{"content_type":"image/png","id":"' || `+id+` || '","item":"`+item+`","sha256":"' || :sha || '","size":' || :size::text || '}'`)
+}
+
+// uploadsSQL uploads the key items, one transaction each.
+func uploadsSQL() string {
+	var b strings.Builder
+	for i, item := range keyItems {
+		b.WriteString(uploadSQL(i+1, item) + "COMMIT;\n")
+	}
+	return b.String()
+}
+
 // The submit script is an applicant's application handed in and taken
-// back, as three transactions: create (the valid-permit check, counter,
-// case, history, the claim taken, audit), submit (the transition from
-// draft) and withdraw (the transition into a final state, which gives the
-// claim back). One script run is one operation, as create + submit +
-// withdraw are one operation over HTTP. pgbench client k applies as
-// applicant :afirst + k, fresh as the HTTP workers' are, so its claim is
-// always free when it creates. New case numbers come from a counter period
-// of their own.
+// back: create (the valid-permit check, counter, case, history, the claim
+// taken, audit), an upload for each key item (uploadSQL), submit (the
+// transition from draft: its guard reads the files, and it tells the
+// applicant) and withdraw (the transition into a final state, which gives
+// the claim back), each a transaction. One script run is one operation, as
+// create + uploads + submit + withdraw are one operation over HTTP.
+// pgbench client k applies as applicant :afirst + k, fresh as the HTTP
+// workers' are, so its claim is always free when it creates. New case
+// numbers come from a counter period of their own.
 var submitScript = `\set a :afirst + :client_id
 BEGIN;
 ` + validGrantSQL + `INSERT INTO counters (name, period, value) VALUES (:counter, :period, 1)
@@ -107,11 +164,11 @@ INSERT INTO cases (case_no, service, item_code, state, version, applicant_id,
 ` + historySQL(":n_id", "1", "'create'", "''", "'draft'", ":a", "'applicant'") + `DELETE FROM case_claims WHERE case_id = :n_id;
 INSERT INTO case_claims (claim, case_id) VALUES (:claimprefix::text || :a::text, :n_id) ON CONFLICT (claim) DO NOTHING;
 ` + auditSQL("'user:' || :a::text", "'applicant'", ":div", "'case.create'", "'case:' || 'TZRP' || :no::text", ":detail1") + `COMMIT;
-BEGIN;
-` + lockCaseSQL + `UPDATE cases SET state = 'submitted', version = 2, division = :c_division, district = :c_district,
+` + uploadsSQL() + `BEGIN;
+` + lockCaseSQL + materialsSQL + `UPDATE cases SET state = 'submitted', version = 2, division = :c_division, district = :c_district,
 	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '2 days', updated_at = now(), in_queue = true
 	WHERE id = :c_id AND version = 1;
-` + historySQL(":c_id", "2", "'submit'", "'draft'", "'submitted'", ":a", "'applicant'") +
+` + historySQL(":c_id", "2", "'submit'", "'draft'", "'submitted'", ":a", "'applicant'") + noticeSQL("s") +
 	auditSQL("'user:' || :a::text", "'applicant'", ":c_division", "'case.submit'", "'case:' || :c_case_no", ":detail2") + `COMMIT;
 BEGIN;
 ` + lockCaseSQL + `UPDATE cases SET state = 'withdrawn', version = 3, division = :c_division, district = :c_district,
@@ -122,14 +179,16 @@ BEGIN;
 `
 
 // Statements per script run (BEGIN and COMMIT included), for the round-trip
-// lines. A transition is 7: BEGIN, case, update, history, audit head, audit
-// entry, COMMIT. The submit operation is create 10 (BEGIN, valid-permit
-// check, counter, case, history, claims deleted and taken, audit head,
-// audit entry, COMMIT) + submit 7 + withdraw 8 (the transition's, and the
-// claims given back).
+// lines. A transition is 10: BEGIN, case, its files (the guard), update,
+// history, notice, SMS, audit head, audit entry, COMMIT. The submit
+// operation is create 10 (BEGIN, valid-permit check, counter, case,
+// history, claims deleted and taken, audit head, audit entry, COMMIT) + 9
+// per key item uploaded (the case read, BEGIN, case locked, files, row,
+// bytes, audit head, audit entry, COMMIT) + submit 10 (as a transition) +
+// withdraw 8 (no guard, no notice; the claims given back).
 const (
-	transitionStatements = 7
-	submitStatements     = 10 + 7 + 8
+	transitionStatements = 10
+	submitStatements     = 10 + 9*len(keyItems) + 10 + 8
 )
 
 type pgbench struct {

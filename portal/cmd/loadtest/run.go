@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -83,16 +85,32 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	e.defer_(func() { os.RemoveAll(dir) })
 	clerk := d.transition[0].UserID
 	hash := fmt.Sprintf("%064x", 0xabcdef)
+	// The notices' texts, for case numbers of the usual length.
+	accepted, err := big.notice("accept", "TZRP"+baselineDay+"000001", "王建国")
+	if err != nil {
+		return nil, 0, err
+	}
+	submitted, err := big.notice("submit", "TZRP"+pgbenchSubmitDay+"000001", "王建国")
+	if err != nil {
+		return nil, 0, err
+	}
 	trans, err := newPgbench(dir, bigURL, o.c, "transition", transitionScript, map[string]string{
 		"pool": strconv.Itoa(d.world.BaselinePool), "actor": strconv.FormatInt(clerk, 10), "actorname": "user:" + strconv.FormatInt(clerk, 10),
 		"role": "street_clerk", "event": "accept", "action": "case.accept", "fromstate": "submitted", "tostate": "reviewing",
 		"detail": `{"from":"submitted","to":"reviewing","version":3}`, "hash": hash,
+		"tkind": accepted.kind, "ttitle": accepted.title, "tbody": accepted.body, "tsms": accepted.sms,
 	})
+	if err != nil {
+		return nil, 0, err
+	}
+	stored, err := storedUpload()
 	if err != nil {
 		return nil, 0, err
 	}
 	div := d.world.A[0]
 	sub, err := newPgbench(dir, bigURL, o.c, "submit", submitScript, map[string]string{
+		"skind": submitted.kind, "stitle": submitted.title, "sbody": submitted.body, "ssms": submitted.sms,
+		"blob": `\x` + hex.EncodeToString(stored), "size": strconv.Itoa(len(stored)), "sha": sha256Hex(stored),
 		// pgbench client k is the fresh applicant after the HTTP workers' k-th.
 		"afirst":  strconv.FormatInt(d.world.applicantID(d.world.HTTPApplicants), 10),
 		"counter": caseCounter, "period": pgbenchSubmitDay, "service": serviceID, "itemcode": itemCode,
@@ -120,8 +138,9 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 			},
 			note: fmt.Sprintf("value = p50 with %d cases ÷ p50 with %d", o.small, o.cases)},
 		scenario{name: "transition", target: 0.5, a: transitionSide(o, hc, d), b: pgSide(trans, "tx/s", "tx", transitionStatements)},
-		scenario{name: "submit", target: 0.5, a: submitSide(o, hc, d), b: pgSide(sub, "op/s", "op", submitStatements),
-			note: "one op = create + submit + withdraw (3 requests; 3 transactions in pgbench)"},
+		scenario{name: "submit", target: 0.5, a: submitSide(o, hc, d), b: pgSide(sub, "op/s", "op", float64(submitStatements)),
+			note: fmt.Sprintf("one op = create + %d uploads (%s) + submit + withdraw (%d requests; %d transactions in pgbench)",
+				len(keyItems), strings.Join(keyItems[:], ", "), len(keyItems)+3, len(keyItems)+3)},
 	)
 	results, err := runScenarios(ctx, o, scenarios, bigURL)
 	return results, seeding, err
@@ -169,7 +188,11 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	loop, err := openSQLiteLoop(path, d.world.BaselinePool, d.transition[0].UserID)
+	accepted, err := in.notice("accept", "TZRP"+baselineDay+"000001", "王建国")
+	if err != nil {
+		return nil, 0, err
+	}
+	loop, err := openSQLiteLoop(path, d.world.BaselinePool, d.transition[0].UserID, accepted)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -200,12 +200,18 @@ func transitionSide(o *options, hc *http.Client, d *deployment) side {
 }
 
 // submitSide hands an application in and takes it back over HTTP, as an
-// applicant: create, submit, withdraw — one operation, three requests. An
-// applicant holds one open application at a time (the workflow's unique:
-// open), and the withdrawal gives it back, so the next create may follow.
-// Each worker applies as a fresh applicant (no case, no permit); workers
-// beyond maxLogins share a session, and so an applicant, and take turns.
+// applicant: create, upload a file for each key checklist item (which
+// submit requires), submit, withdraw — one operation, len(keyItems)+3
+// requests. An applicant holds one open application at a time (the
+// workflow's unique: open), and the withdrawal gives it back, so the next
+// create may follow. Each worker applies as a fresh applicant (no case, no
+// permit); workers beyond maxLogins share a session, and so an applicant,
+// and take turns.
 func submitSide(o *options, hc *http.Client, d *deployment) side {
+	uploads := make([]multipartUpload, len(keyItems))
+	for i, item := range keyItems {
+		uploads[i] = newUpload(item, uploadPNG)
+	}
 	bodies := make([][]byte, o.c)
 	for w := range bodies {
 		div := d.world.A[w%len(d.world.A)]
@@ -225,6 +231,11 @@ func submitSide(o *options, hc *http.Client, d *deployment) side {
 		}
 		if loc == "" {
 			return fmt.Errorf("create: no Location")
+		}
+		for _, u := range uploads {
+			if _, err := send(ctx, hc, http.MethodPost, d.in.URL+loc+"/materials", s, u.body, u.contentType, http.StatusCreated); err != nil {
+				return err
+			}
 		}
 		for _, event := range []string{"submit", "withdraw"} {
 			if _, err := request(ctx, hc, http.MethodPost, d.in.URL+loc+"/events/"+event, s, nil, http.StatusOK); err != nil {
@@ -263,7 +274,15 @@ func seedWorld(ctx context.Context, in *instance, p plan) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
+	def, ok := in.Engine.Definition(serviceID)
+	if !ok {
+		return nil, fmt.Errorf("the portal has no service %s", serviceID)
+	}
+	if err := checkChecklist(def); err != nil {
+		return nil, err
+	}
 	w := newWorld(p, time.Now(), in.Engine.Calendar.Zone, leaves)
+	w.checklist = def.Checklist
 	var maxID int64
 	if err := in.DB.SQL().QueryRowContext(ctx, `SELECT COALESCE(max(id), 0) FROM users`).Scan(&maxID); err != nil {
 		return nil, err

@@ -3,13 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
 )
 
 // seedPostgres writes the world with COPY: users and grants, then cases and
-// their history on two connections at once, then the open cases' claims. Foreign keys are not checked
+// their history on two connections at once, then the open cases' claims and
+// the pools' materials with their bytes. Foreign keys are not checked
 // row by row (session_replication_role = replica: the rows are consistent
 // by construction); counters and identity sequences are moved past the
 // seeded rows, and the tables analyzed.
@@ -130,6 +132,30 @@ func seedPostgres(ctx context.Context, dbURL string, w *world) error {
 	c := conns[0]
 	if _, err := c.Exec(ctx, claimsSQL); err != nil {
 		return fmt.Errorf("seed claims: %w", err)
+	}
+	// The pools' files: rows, then their bytes (storage db).
+	for _, t := range []struct {
+		table string
+		cols  []string
+		row   func(m materialRow) []any
+	}{
+		{"materials", []string{"id", "case_id", "item", "filename", "content_type", "size", "sha256", "storage", "uploaded_by", "uploaded_at"},
+			func(m materialRow) []any {
+				return []any{m.ID, m.CaseID, m.Item, m.Filename, "image/png", int64(len(seedPNG)), seedPNGSum, "db", m.UploadedBy, m.At}
+			}},
+		{"material_blobs", []string{"id", "data"}, func(m materialRow) []any { return []any{m.ID, seedPNG} }},
+	} {
+		next, stop := iter.Pull(w.materials())
+		_, err := c.CopyFrom(ctx, pgx.Identifier{t.table}, t.cols, pgx.CopyFromFunc(func() ([]any, error) {
+			if m, ok := next(); ok {
+				return t.row(m), nil
+			}
+			return nil, nil
+		}))
+		stop()
+		if err != nil {
+			return fmt.Errorf("seed %s: %w", t.table, err)
+		}
 	}
 	for _, row := range w.counters() {
 		if _, err := c.Exec(ctx, `INSERT INTO counters (name, period, value) VALUES ($1, $2, $3)

@@ -100,7 +100,8 @@ func (in *inserter) done(order ...string) error {
 
 // seedSQLite writes the world with batched multi-row INSERTs in large
 // transactions through the portal's write pool (p.DB.SQL()).
-// The history rows of a case follow it; the open cases' claims come last.
+// The history rows of a case follow it; the pools' materials follow the
+// cases, and the open cases' claims come last.
 func seedSQLite(ctx context.Context, db *sql.DB, w *world) error {
 	in := newInserter(ctx, db)
 	userCols := []string{"id", "kind", "name", "login", "mobile", "id_index", "id_cipher", "password_hash", "created_at"}
@@ -173,6 +174,26 @@ func seedSQLite(ctx context.Context, db *sql.DB, w *world) error {
 		}
 	}
 	if err := in.done("cases", "case_history"); err != nil {
+		return err
+	}
+	// The pools' files: rows, then their bytes (storage db), after their
+	// cases (foreign keys are on).
+	matCols := []string{"id", "case_id", "item", "filename", "content_type", "size", "sha256", "storage", "uploaded_by", "uploaded_at"}
+	for m := range w.materials() {
+		if err := in.add("materials", matCols, m.ID, m.CaseID, m.Item, m.Filename, "image/png", len(seedPNG), seedPNGSum, "db",
+			m.UploadedBy, sqlTime(m.At)); err != nil {
+			return err
+		}
+	}
+	if err := in.done("materials"); err != nil {
+		return err
+	}
+	for m := range w.materials() {
+		if err := in.add("material_blobs", []string{"id", "data"}, m.ID, seedPNG); err != nil {
+			return err
+		}
+	}
+	if err := in.done("material_blobs"); err != nil {
 		return err
 	}
 	if _, err := db.ExecContext(ctx, claimsSQL); err != nil {

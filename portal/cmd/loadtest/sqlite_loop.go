@@ -28,36 +28,45 @@ func sqliteDSN(path string) string {
 
 // sqliteLoop is the SQLite transition baseline: a plain Go loop running the
 // statements of the portal's "accept" transaction (sqlstore
-// CaseWithHistoryForUpdate, UpdateCase, InsertHistory, LockAuditHead,
-// AppendAudit; accepting changes no claim) through database/sql on the
-// same file, with one writer connection as the portal has, on the baseline
-// pool (a case may be picked again: version + 1).
+// CaseWithHistoryForUpdate, Materials for the guard materials_all,
+// UpdateCase, InsertHistory, InsertNotification and InsertDelivery for its
+// notice and SMS, LockAuditHead, AppendAudit; accepting changes no claim)
+// through database/sql on the same file, with one writer connection as the
+// portal has, on the baseline pool (a case may be picked again: version +
+// 1).
 type sqliteLoop struct {
-	db    *sql.DB
-	pool  int
-	actor int64
+	db     *sql.DB
+	pool   int
+	actor  int64
+	notice noticeTexts // of accept, rendered from the portal's catalog
 }
 
-const loopStatements = 8 // BEGIN … COMMIT
+// loopStatements: BEGIN, case, files, update, history, notice, SMS, audit
+// head, audit entry, head update, COMMIT.
+const loopStatements = 11
 
 // loopCaseSQL is sqlstore's caseWithHistory on SQLite (no row lock: the
 // write transaction holds the database's): the case, its applicant and its
 // whole history.
 const loopCaseSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district, c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at, c.in_queue,
-		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''),
+		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''), u.locale, u.email,
 		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at
 		FROM cases c JOIN users u ON u.id = c.applicant_id
 		LEFT JOIN case_history h ON h.case_id = c.id
 		WHERE c.case_no = $1 ORDER BY h.seq`
 
-func openSQLiteLoop(path string, pool int, actor int64) (*sqliteLoop, error) {
+// loopMaterialsSQL is sqlstore.Materials.
+const loopMaterialsSQL = `SELECT id, case_id, item, filename, content_type, size, sha256, storage, uploaded_by, uploaded_at FROM materials
+		WHERE case_id = $1 ORDER BY uploaded_at, id`
+
+func openSQLiteLoop(path string, pool int, actor int64, notice noticeTexts) (*sqliteLoop, error) {
 	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
-	return &sqliteLoop{db: db, pool: pool, actor: actor}, nil
+	return &sqliteLoop{db: db, pool: pool, actor: actor, notice: notice}, nil
 }
 
 func (l *sqliteLoop) Close() error { return l.db.Close() }
@@ -70,11 +79,12 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 	}
 	defer tx.Rollback()
 	var (
-		id, version        int64
-		caseNo, state      string
-		division, district string
-		form, result       string
-		steps              int
+		id, version, applicant int64
+		caseNo, state          string
+		division, district     string
+		form, result           string
+		mobile                 string
+		steps                  int
 	)
 	rows, err := tx.QueryContext(ctx, loopCaseSQL, no)
 	if err != nil {
@@ -82,17 +92,16 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 	}
 	for rows.Next() {
 		var (
-			applicant                                                       int64
-			service, item, since, created, updated, name, mobile, index, at sql.NullString
-			due                                                             sql.NullString
-			cipher                                                          []byte
-			seq, actor                                                      sql.NullInt64
-			event, from, to, role                                           sql.NullString
-			inputs                                                          []byte
-			inQueue                                                         bool
+			service, item, since, created, updated, name, index, at sql.NullString
+			locale, email, due                                      sql.NullString
+			cipher                                                  []byte
+			seq, actor                                              sql.NullInt64
+			event, from, to, role                                   sql.NullString
+			inputs                                                  []byte
+			inQueue                                                 bool
 		)
 		if err := rows.Scan(&id, &caseNo, &service, &item, &state, &version, &applicant, &division, &district, &form, &result,
-			&since, &due, &created, &updated, &inQueue, &name, &mobile, &cipher, &index,
+			&since, &due, &created, &updated, &inQueue, &name, &mobile, &cipher, &index, &locale, &email,
 			&seq, &event, &from, &to, &actor, &role, &inputs, &at); err != nil {
 			rows.Close()
 			return err
@@ -115,6 +124,11 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 	if steps == 0 || state != "submitted" && state != "reviewing" {
 		return fmt.Errorf("case %s: %d steps, state %q", no, steps, state)
 	}
+	// The guard: the case's files, every key item among them (the seeded
+	// pool holds every item its checklist requires).
+	if err := l.materials(ctx, tx, id); err != nil {
+		return fmt.Errorf("case %s: %w", no, err)
+	}
 	now := time.Now()
 	at := sqlTime(now)
 	res, err := tx.ExecContext(ctx, `UPDATE cases SET state = $1, version = $2, division = $3, district = $4,
@@ -130,6 +144,17 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		id, version+1, "accept", "submitted", "reviewing", l.actor, "street_clerk", noInputs, at); err != nil {
+		return err
+	}
+	// The notice and its SMS (portal/outbox).
+	var noticeID int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO notifications (user_id, case_id, kind, title, body, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, applicant, id, l.notice.kind, l.notice.title, l.notice.body, at).Scan(&noticeID); err != nil {
+		return err
+	}
+	var deliveryID int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO deliveries (notification_id, channel, recipient, subject, body, status, next_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, noticeID, "sms", mobile, "", l.notice.sms, "pending", at).Scan(&deliveryID); err != nil {
 		return err
 	}
 	var seq int64
@@ -149,6 +174,36 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// materials reads the case's files as sqlstore.Materials does and checks
+// that every key item has one.
+func (l *sqliteLoop) materials(ctx context.Context, tx *sql.Tx, caseID int64) error {
+	rows, err := tx.QueryContext(ctx, loopMaterialsSQL, caseID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var (
+			id, item, filename, ctype, sum, storage, at string
+			cid, size, by                               int64
+		)
+		if err := rows.Scan(&id, &cid, &item, &filename, &ctype, &size, &sum, &storage, &by, &at); err != nil {
+			return err
+		}
+		have[item] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, item := range keyItems {
+		if !have[item] {
+			return fmt.Errorf("no file for %s", item)
+		}
+	}
+	return nil
 }
 
 // newRands returns one random source per worker.
