@@ -219,15 +219,6 @@ func (s *Service) endorsementDue(ctx context.Context, f *workflow.Firing) error 
 	return nil
 }
 
-// periodEnd is the last day of n months from from (see residence).
-func periodEnd(from time.Time, n int) time.Time {
-	end := workflow.AddMonths(from, n)
-	if end.Day() == from.Day() {
-		return end.AddDate(0, 0, -1)
-	}
-	return end
-}
-
 // endorse changes the permit as the request asks, in this transaction.
 func (s *Service) endorse(ctx context.Context, f *workflow.Firing) error {
 	form, p, err := s.held(ctx, f)
@@ -271,7 +262,7 @@ func (s *Service) endorse(ctx context.Context, f *workflow.Firing) error {
 			from = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, f.Cal.Zone)
 			yearsSince = day
 		}
-		newUntil := periodEnd(from, s.set.ExtendsMonths).Format(time.DateOnly)
+		newUntil := workflow.PeriodEnd(from, s.set.ExtendsMonths).Format(time.DateOnly)
 		set := map[string]string{"valid_until": newUntil, "endorsed_on": day}
 		if yearsSince != "" {
 			set["years_since"] = yearsSince

@@ -20,6 +20,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"sync"
 )
 
 // Content types Clean returns.
@@ -187,7 +188,9 @@ func cleanPNG(in []byte, l Limits) ([]byte, error) {
 		return nil, fmt.Errorf("%w: PNG does not decode: %w", ErrImage, err)
 	}
 	w := &limitWriter{max: l.MaxBytes}
-	var enc png.Encoder
+	// The encoder's buffers (its zlib writer is most of its cost on a small
+	// image) are reused across uploads.
+	enc := png.Encoder{BufferPool: pngBuffers}
 	if err := enc.Encode(w, img); err != nil {
 		return nil, encodeError("PNG", l.MaxBytes, err)
 	}
@@ -232,3 +235,18 @@ func (w *limitWriter) Write(p []byte) (int, error) {
 	w.buf = append(w.buf, p...)
 	return len(p), nil
 }
+
+// pngBuffers lends PNG encoders their buffers: a pool, safe for concurrent
+// use, holding nothing of any one upload between uses.
+var pngBuffers = &pngBufferPool{}
+
+type pngBufferPool struct{ p sync.Pool }
+
+func (b *pngBufferPool) Get() *png.EncoderBuffer {
+	if e, ok := b.p.Get().(*png.EncoderBuffer); ok {
+		return e
+	}
+	return nil
+}
+
+func (b *pngBufferPool) Put(e *png.EncoderBuffer) { b.p.Put(e) }

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"tzportal/portal/pii"
 )
 
 // Message is one notification to deliver on one channel.
@@ -100,19 +102,7 @@ func maskRecipient(to string) string {
 	if strings.Contains(to, "@") {
 		return maskEmail(to)
 	}
-	return maskMobile(to)
-}
-
-// maskMobile hides the middle four digits of a mainland mobile number, as
-// pii.MaskMobile does: 13812345678 becomes 138****5678. Other lengths keep
-// only the first and last character. It is repeated here so that notify stays
-// a leaf package.
-func maskMobile(m string) string {
-	r := []rune(m)
-	if len(r) == 11 {
-		return string(r[:3]) + "****" + string(r[7:])
-	}
-	return maskMiddle(r)
+	return pii.MaskMobile(to)
 }
 
 // maskEmail keeps the first character of the local part and the whole domain:

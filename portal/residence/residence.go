@@ -159,18 +159,6 @@ func (s *Service) minResidence(_ context.Context, f *workflow.Firing) error {
 	return nil
 }
 
-// periodEnd is the last day of a period of n months starting on from: the
-// day before the corresponding day, or — when the target month has no
-// corresponding day — its last day (a permit from 29 February 2028 for a
-// year is valid until 28 February 2029).
-func periodEnd(from time.Time, n int) time.Time {
-	end := workflow.AddMonths(from, n)
-	if end.Day() == from.Day() {
-		return end.AddDate(0, 0, -1)
-	}
-	return end
-}
-
 // Result is what an approved residence permit carries.
 type Result struct {
 	PermitNo   string `json:"permit_no"`
@@ -192,7 +180,7 @@ func (s *Service) issuePermit(ctx context.Context, f *workflow.Firing) error {
 	r := Result{
 		PermitNo:   fmt.Sprintf("JZ%s%s%06d", f.Case.District, year, seq),
 		ValidFrom:  from.Format(time.DateOnly),
-		ValidUntil: periodEnd(from, s.validMonths).Format(time.DateOnly),
+		ValidUntil: workflow.PeriodEnd(from, s.validMonths).Format(time.DateOnly),
 		IssuedBy:   f.Case.Division,
 	}
 	b, err := json.Marshal(r)

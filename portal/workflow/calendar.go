@@ -155,3 +155,15 @@ func MonthsBetween(from, to time.Time) int {
 	}
 	return max(n, 0)
 }
+
+// PeriodEnd is the last day of a period of n months starting on from: the
+// day before the corresponding day, or — when the target month has no
+// corresponding day — its last day (a permit from 29 February 2028 for a
+// year is valid until 28 February 2029).
+func PeriodEnd(from time.Time, n int) time.Time {
+	end := AddMonths(from, n)
+	if end.Day() == from.Day() {
+		return end.AddDate(0, 0, -1)
+	}
+	return end
+}

@@ -56,13 +56,7 @@ func (f *Firing) SetCertificates(ctx context.Context, c *portal.Case, status str
 		if err := f.Tx.UpdateCertificate(ctx, cert); err != nil {
 			return err
 		}
-		ent := audit.Entry(f.Actor, "certificate."+status, "certificate:"+cert.Number, audit.ResultOK)
-		if f.Role != "" {
-			ent.Role = f.Role
-		}
-		ent.Division = c.Division
-		ent = audit.WithDetail(ent, map[string]any{"case": c.No, "by_case": f.Case.No, "event": f.Event})
-		if err := f.e.Audit.Append(ctx, f.Tx, ent); err != nil {
+		if err := f.auditCertificate(ctx, c, cert.Number, status, map[string]any{"event": f.Event}); err != nil {
 			return err
 		}
 	}
@@ -99,14 +93,20 @@ func (f *Firing) UpdateCertificate(ctx context.Context, c *portal.Case, cert *po
 	if err := f.Tx.UpdateCertificate(ctx, cert); err != nil {
 		return err
 	}
-	ent := audit.Entry(f.Actor, "certificate."+action, "certificate:"+cert.Number, audit.ResultOK)
+	return f.auditCertificate(ctx, c, cert.Number, action, map[string]any{"status": cert.Status,
+		"valid_until": cert.ValidUntil, "years_since": cert.YearsSince})
+}
+
+// auditCertificate records a change of a certificate of case c by this
+// step (certificate.<action>), with detail and the cases involved.
+func (f *Firing) auditCertificate(ctx context.Context, c *portal.Case, number, action string, detail map[string]any) error {
+	ent := audit.Entry(f.Actor, "certificate."+action, "certificate:"+number, audit.ResultOK)
 	if f.Role != "" {
 		ent.Role = f.Role
 	}
 	ent.Division = c.Division
-	ent = audit.WithDetail(ent, map[string]any{"case": c.No, "by_case": f.Case.No, "status": cert.Status,
-		"valid_until": cert.ValidUntil, "years_since": cert.YearsSince})
-	return f.e.Audit.Append(ctx, f.Tx, ent)
+	detail["case"], detail["by_case"] = c.No, f.Case.No
+	return f.e.Audit.Append(ctx, f.Tx, audit.WithDetail(ent, detail))
 }
 
 // Reissue issues a new certificate for another case's grant (a
@@ -137,13 +137,7 @@ func (f *Firing) Reissue(ctx context.Context, c *portal.Case, number string) (*p
 	if err := f.Tx.InsertCertificate(ctx, cert); err != nil {
 		return nil, err
 	}
-	ent := audit.Entry(f.Actor, "certificate.reissue", "certificate:"+number, audit.ResultOK)
-	if f.Role != "" {
-		ent.Role = f.Role
-	}
-	ent.Division = c.Division
-	ent = audit.WithDetail(ent, map[string]any{"case": c.No, "by_case": f.Case.No, "replaces": old.Number})
-	return cert, f.e.Audit.Append(ctx, f.Tx, ent)
+	return cert, f.auditCertificate(ctx, c, number, "reissue", map[string]any{"replaces": old.Number})
 }
 
 // Lapse says what a valid certificate of kind becomes after its end date:
