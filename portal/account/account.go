@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/mail"
 	"regexp"
 	"slices"
 	"strconv"
@@ -669,4 +670,36 @@ func (a *Accounts) RevealID(ctx context.Context, actor portal.Actor, c *portal.C
 		return "", aerr
 	}
 	return id, err
+}
+
+// SetEmail sets or (with "") clears the address a person's notices are
+// also sent to when the portal has a mail server. The address itself is
+// not written to the audit trail, only that it changed.
+func (a *Accounts) SetEmail(ctx context.Context, actor portal.Actor, email string) error {
+	u := actor.User
+	if u == nil {
+		return portal.Errorf(portal.EUNAUTHORIZED, "error.login_required", nil)
+	}
+	email = strings.TrimSpace(email)
+	if email != "" {
+		addr, err := mail.ParseAddress(email)
+		if err != nil || addr.Address != email || len(email) > 254 || addr.Name != "" {
+			return portal.Invalid(portal.FieldError{Field: "email", Rule: "email"})
+		}
+	}
+	return a.Store.Tx(ctx, func(tx portal.Tx) error {
+		fresh, err := tx.UserByID(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		fresh.Email = email
+		if err := tx.UpdateUser(ctx, fresh); err != nil {
+			return err
+		}
+		detail := map[string]any{"email": "set"}
+		if email == "" {
+			detail["email"] = "cleared"
+		}
+		return a.Audit.Append(ctx, tx, audit.WithDetail(audit.Entry(actor, "account.email", userObject(u), audit.ResultOK), detail))
+	})
 }

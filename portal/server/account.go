@@ -228,8 +228,14 @@ func (s *Server) apiLogin(c *fiber.Ctx) error {
 // accountPage shows a person their own account: applicants see their own
 // full ID number (the masked one is for everyone else).
 func (s *Server) accountPage(c *fiber.Ctx) error {
+	return s.accountPageWith(c, fiber.StatusOK, &accountView{Email: currentUser(c).Email, Done: c.Query("done")}, nil)
+}
+
+// accountPageWith renders the account page; a refused email address is
+// shown again as typed, with its message next to it.
+func (s *Server) accountPageWith(c *fiber.Ctx, status int, d *accountView, err error) error {
 	u := currentUser(c)
-	d := &accountView{Name: u.Name, Mobile: u.Mobile, Login: u.Login, Grants: u.Grants}
+	d.Name, d.Mobile, d.Login, d.Grants, d.Applicant = u.Name, u.Mobile, u.Login, u.Grants, u.Kind == portal.KindApplicant
 	if u.Kind == portal.KindApplicant {
 		id, err := s.Accounts.IDNumber(u)
 		if err != nil {
@@ -249,13 +255,33 @@ func (s *Server) accountPage(c *fiber.Ctx) error {
 			d.Results = append(d.Results, doc)
 		}
 	}
-	return s.render(c, "account", s.newPage(c, "account.title", d))
+	p := s.newPage(c, "account.title", d)
+	if err != nil {
+		p.Errors, p.Summary = fieldMessages(c, err)
+	}
+	return s.write(c, status, "account", p)
 }
 
 type accountView struct {
 	Name, IDNumber, Mobile, Login string
 	Grants                        []portal.Grant
 	Results                       []*caseDoc // what the applicant was granted: permits, settlement
+	// Email is the address notices also go to (as typed, after a refusal).
+	Email     string
+	Applicant bool
+	Done      string
+}
+
+// setEmail is the account page's form for the address notices also go to.
+func (s *Server) setEmail(c *fiber.Ctx) error {
+	email := c.FormValue("email")
+	if err := s.Accounts.SetEmail(ctx(c), actor(c), email); err != nil {
+		if portal.ErrorCode(err) != portal.EINVALID {
+			return err
+		}
+		return s.accountPageWith(c, fiber.StatusUnprocessableEntity, &accountView{Email: email}, err)
+	}
+	return redirect(c, "/account?done=email")
 }
 
 func (s *Server) apiSession(c *fiber.Ctx) error {

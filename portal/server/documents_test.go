@@ -476,3 +476,31 @@ func TestFailedStepsLeaveNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestEmailForNotices: an applicant gives the address notices also go to
+// on their account page; a bad one is refused next to the field and kept
+// as typed; the change is audited without the address.
+func TestEmailForNotices(t *testing.T) {
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		p := testkit.Start(t, b, nil)
+		u, c := p.NewApplicant(t, "申请人")
+		page := c.Get("/account").Text()
+		r := c.Post("/account/email", "_csrf", testkit.FormToken(t, page), "email", "zhang san@")
+		if r.Status != 422 || !strings.Contains(r.Text(), `value="zhang san@"`) || !strings.Contains(r.Text(), "格式不正确") {
+			t.Fatalf("a bad address: %d %s", r.Status, r.Body)
+		}
+		r = c.Post("/account/email", "_csrf", testkit.FormToken(t, page), "email", "zhang.san@example.cn")
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("a good address: %d %s", r.Status, r.Body)
+		}
+		if n := p.Count(t, `SELECT count(*) FROM users WHERE id = $1 AND email = 'zhang.san@example.cn'`, u.ID); n != 1 {
+			t.Error("the address was not saved")
+		}
+		if n := p.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'account.email' AND detail NOT LIKE '%example%'`); n != 1 {
+			t.Errorf("account.email audit entries without the address: %d", n)
+		}
+		if page := c.Get("/account").Text(); !strings.Contains(page, `value="zhang.san@example.cn"`) {
+			t.Error("the account page does not show the address")
+		}
+	})
+}

@@ -165,6 +165,7 @@ func (s *Server) routes() {
 	app.Post("/login/otp", s.loginOTP)
 	app.Post("/logout", s.logout)
 	app.Get("/account", s.requireLogin, s.accountPage)
+	app.Post("/account/email", s.requireLogin, s.setEmail)
 	app.Get("/cases", s.requireLogin, s.casesPage)
 	app.Get("/cases/new", s.requireLogin, s.newCasePage)
 	app.Post("/cases", s.requireLogin, s.createCase)
