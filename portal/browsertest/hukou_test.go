@@ -214,7 +214,7 @@ func hukouJourney(t *testing.T, js bool) {
 	app.do("choose the birth certificate", chromedp.SetUploadFiles(chromedp.CSS("#file-kinship_proof"), []string{photo(t)}))
 	app.submit("upload the birth certificate", `#item-kinship_proof form.upload-form button[type=submit]`)
 	app.submit("back to the case", `main a.button[href^="/cases/"]`)
-	app.submit("send the supplement", `form[action$="/events/send_supplement"] button[type=submit]`)
+	app.submit("send the supplement", `form[action$="/events/supplement"] button[type=submit]`)
 	app.sees(".tag", "区级审核中")
 	app.inspect("supplement-sent")
 

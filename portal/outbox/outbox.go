@@ -45,8 +45,8 @@ var _ workflow.Notifier = (*Outbox)(nil)
 // its template says.
 func (o *Outbox) Notify(ctx context.Context, f *workflow.Firing) error {
 	c := f.Case
-	app := c.Applicant
-	if app == nil || app.Locale == "" && app.Mobile == "" && app.Email == "" {
+	app := c.Applicant // read with the case, but for a timer's step
+	if app == nil {
 		u, err := f.Tx.UserByID(ctx, c.ApplicantID)
 		if err != nil {
 			return err

@@ -221,16 +221,16 @@ func TestAcceptWithGaps(t *testing.T) {
 		fire(t, j.clerk, no, "accept", nil, 422)
 		fire(t, j.clerk, no, "accept_with_gaps", map[string]any{"items": []string{"photo"}}, 422)
 		m := fire(t, j.clerk, no, "accept_with_gaps", map[string]any{"items": []string{"basis_proof"}}, 200)
-		if m["state"] != "supplement" {
+		if m["state"] != "awaiting_supplement" {
 			t.Fatalf("after accept_with_gaps: %v", m["state"])
 		}
 		// The applicant may add files now, not edit the form; sending the
 		// supplement needs the promised item.
-		fire(t, j.alice, no, "send_supplement", nil, 422)
+		fire(t, j.alice, no, "supplement", nil, 422)
 		if r := j.alice.Upload(no, "basis_proof", "劳动合同.pdf", []byte("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n")); r.Status != 201 {
 			t.Fatalf("supplement upload: %d %s", r.Status, r.Body)
 		}
-		fire(t, j.alice, no, "send_supplement", nil, 200)
+		fire(t, j.alice, no, "supplement", nil, 200)
 		m = fire(t, j.clerk, no, "approve", nil, 200)
 		if m["state"] != "approved" {
 			t.Fatalf("approved: %v", m)
