@@ -104,6 +104,9 @@ type Tx interface {
 	// LOCKED), so that node fires it and this one moves on.
 	ClaimJob(ctx context.Context, id int64) (bool, error)
 	FinishJob(ctx context.Context, id int64, at time.Time, outcome string) error
+	// ObsoleteJobs finishes a case's unfinished timers whose event starts
+	// with prefix, as obsolete (a certificate changed: its reminders go).
+	ObsoleteJobs(ctx context.Context, caseID int64, prefix string, at time.Time) error
 }
 
 // CaseFilter selects cases for a list. Scope fields are ANDed with the

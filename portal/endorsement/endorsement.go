@@ -271,10 +271,11 @@ func (s *Service) endorse(ctx context.Context, f *workflow.Firing) error {
 			return err
 		}
 		for i := range certs {
-			if certs[i].Status != portal.CertValid {
+			if certs[i].Status != portal.CertValid && certs[i].Status != portal.CertSuspended {
 				continue // revoked or replaced certificates stay as they are
 			}
-			certs[i].ValidUntil, certs[i].YearsSince = newUntil, yearsSince
+			// A suspended permit is valid again from a late endorsement.
+			certs[i].Status, certs[i].ValidUntil, certs[i].YearsSince = portal.CertValid, newUntil, yearsSince
 			if err := f.UpdateCertificate(ctx, p.c, &certs[i], "endorse"); err != nil {
 				return err
 			}

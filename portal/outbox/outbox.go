@@ -67,6 +67,9 @@ func (o *Outbox) Notify(ctx context.Context, f *workflow.Firing) error {
 	if c.DueAt != nil {
 		data["Due"] = f.Cal.LastDay(*c.DueAt).In(f.Cal.Zone).Format(time.DateOnly)
 	}
+	if d, ok := f.Input.Values["due"].(string); ok {
+		data["Due"] = d // a certificate's reminder: its end date
+	}
 	if r, ok := f.Input.Values["reason"].(string); ok {
 		data["Reason"] = r
 	}

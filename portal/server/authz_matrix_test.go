@@ -297,11 +297,19 @@ func (m *matrix) prerequisites(service string, owner *testkit.Client, form map[s
 
 // supply has the owner upload what the checklist still needs before event,
 // when event needs every item (materials_all) and the owner may add files
-// in the case's state (the supplement after an acceptance with gaps).
+// in the case's state (the supplement after an acceptance with gaps), and
+// lets a deadline the event waits for pass.
 func (m *matrix) supply(def *workflow.Definition, tc *testCase, event string) {
 	m.t.Helper()
 	if slices.Contains(def.Events[event].Guards, "materials_all") && def.States[tc.state].MaterialsEditable(portal.RoleApplicant) {
 		tc.owner.AttachAll(tc.no)
+	}
+	// Staff may end a case for a missed deadline only once it has passed:
+	// the fixture lets it pass (the timer's own firing is tested apart).
+	if slices.Contains(def.Events[event].Guards, "deadline_passed") {
+		if _, err := m.p.DB.SQL().Exec(`UPDATE cases SET due_at = created_at WHERE case_no = $1`, tc.no); err != nil {
+			m.t.Fatal(err)
+		}
 	}
 }
 

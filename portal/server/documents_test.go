@@ -241,6 +241,10 @@ func TestAcceptWithGaps(t *testing.T) {
 		j.bob.AttachKey(no2)
 		fire(t, j.bob, no2, "submit", nil, 200)
 		fire(t, j.clerk, no2, "accept_with_gaps", map[string]any{"items": []string{"basis_proof"}}, 200)
+		// The clerk cannot end it before the promised deadline.
+		if r := j.clerk.Do("POST", "/api/v1/cases/"+no2+"/events/terminate", nil); r.Status != 422 || !strings.Contains(r.Text(), "deadline_passed") {
+			t.Errorf("terminate before the deadline: %d %s", r.Status, r.Body)
+		}
 		j.p.Clock.Advance(40 * 24 * time.Hour)
 		if n, err := j.p.Engine.RunDueTimers(context.Background()); err != nil || n != 1 {
 			t.Fatalf("timers: %d %v", n, err)

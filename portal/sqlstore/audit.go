@@ -151,3 +151,12 @@ func (t *Tx) FinishJob(ctx context.Context, id int64, at time.Time, outcome stri
 		t.d.time(at), outcome, id)
 	return dbError("sqlstore.FinishJob", err)
 }
+
+// ObsoleteJobs finishes a case's unfinished timers of events starting with
+// prefix (jobs_case serves it).
+func (t *Tx) ObsoleteJobs(ctx context.Context, caseID int64, prefix string, at time.Time) error {
+	_, err := t.ex.ExecContext(ctx, `UPDATE jobs SET done_at = $1, outcome = 'obsolete'
+		WHERE case_id = $2 AND done_at IS NULL AND substr(event, 1, $3) = $4`,
+		t.d.time(at), caseID, len(prefix), prefix)
+	return dbError("sqlstore.ObsoleteJobs", err)
+}

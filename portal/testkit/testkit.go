@@ -493,6 +493,23 @@ func (p *Portal) MissingTexts() []string {
 		for _, in := range def.InputNames() {
 			ids = append(ids, "input."+in)
 		}
+		var notices []string
+		for _, ev := range def.EventNames() {
+			if def.Events[ev].Notify {
+				notices = append(notices, ev)
+			}
+		}
+		if c := def.Certificate; c != nil {
+			if c.Remind != nil {
+				notices = append(notices, c.Remind.Notice)
+			}
+			if c.LapseNotice != "" {
+				notices = append(notices, c.LapseNotice)
+			}
+		}
+		for _, n := range notices {
+			ids = append(ids, "notify."+n+".title", "notify."+n+".body", "notify."+n+".sms")
+		}
 		for _, m := range def.Material {
 			ids = append(ids, "material."+m)
 		}

@@ -36,7 +36,10 @@ func issueCertificate(ctx context.Context, f *Firing) error {
 		return err
 	}
 	cert.Token = tok
-	return f.Tx.InsertCertificate(ctx, cert)
+	if err := f.Tx.InsertCertificate(ctx, cert); err != nil {
+		return err
+	}
+	return f.scheduleCertificate(ctx, f.Case, cert)
 }
 
 // SetCertificates sets the status of the certificates another case (or
@@ -57,6 +60,9 @@ func (f *Firing) SetCertificates(ctx context.Context, c *portal.Case, status str
 			return err
 		}
 		if err := f.auditCertificate(ctx, c, cert.Number, status, map[string]any{"event": f.Event}); err != nil {
+			return err
+		}
+		if err := f.scheduleCertificate(ctx, c, cert); err != nil {
 			return err
 		}
 	}
@@ -91,6 +97,9 @@ func (f *Firing) Certificates(ctx context.Context, c *portal.Case) ([]portal.Cer
 func (f *Firing) UpdateCertificate(ctx context.Context, c *portal.Case, cert *portal.Certificate, action string) error {
 	cert.UpdatedAt = f.Now
 	if err := f.Tx.UpdateCertificate(ctx, cert); err != nil {
+		return err
+	}
+	if err := f.scheduleCertificate(ctx, c, cert); err != nil {
 		return err
 	}
 	return f.auditCertificate(ctx, c, cert.Number, action, map[string]any{"status": cert.Status,
@@ -137,18 +146,29 @@ func (f *Firing) Reissue(ctx context.Context, c *portal.Case, number string) (*p
 	if err := f.Tx.InsertCertificate(ctx, cert); err != nil {
 		return nil, err
 	}
+	if err := f.scheduleCertificate(ctx, c, cert); err != nil {
+		return nil, err
+	}
 	return cert, f.auditCertificate(ctx, c, number, "reissue", map[string]any{"replaces": old.Number})
 }
 
 // Lapse says what a valid certificate of kind becomes after its end date:
 // suspended for a permit kept alive by endorsements, else expired.
 func (e *Engine) Lapse(kind string) string {
-	for _, def := range e.Definitions() {
-		if c := def.Certificate; c != nil && c.Kind == kind && c.Lapse != "" {
-			return c.Lapse
-		}
+	if c := e.certificateSpec(kind); c != nil && c.Lapse != "" {
+		return c.Lapse
 	}
 	return portal.CertExpired
+}
+
+// certificateSpec is the workflow file's description of a certificate kind.
+func (e *Engine) certificateSpec(kind string) *CertificateSpec {
+	for _, def := range e.Definitions() {
+		if c := def.Certificate; c != nil && c.Kind == kind {
+			return c
+		}
+	}
+	return nil
 }
 
 // CancelCertificate revokes the certificate a granted case issued, for

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -122,6 +123,30 @@ type CertificateSpec struct {
 	// CancelBy are the roles that may revoke an issued certificate, with a
 	// reason (a residence permit obtained by fraud, a holder who left).
 	CancelBy []string `yaml:"cancel_by"`
+	// Remind, if set, tells the holder ahead of each end date (a permit's
+	// endorsement falls due).
+	Remind *RemindSpec `yaml:"remind"`
+	// LapseNotice, if set, is the notice the holder gets when the timer
+	// suspends their certificate at its end date (lapse: suspended).
+	LapseNotice string `yaml:"lapse_notice"`
+}
+
+// RemindSpec is a notice the timer sends months before a certificate's
+// end date, at a time of day people read messages.
+type RemindSpec struct {
+	MonthsBefore int    `yaml:"months_before"`
+	At           string `yaml:"at"` // HH:MM, the city's time
+	// Notice names the texts: <service>.notify.<notice>.{title,body,sms}.
+	Notice string `yaml:"notice"`
+}
+
+// Clock is At as hours and minutes.
+func (r *RemindSpec) Clock() (h, m int, err error) {
+	t, err := time.Parse("15:04", r.At)
+	if err != nil {
+		return 0, 0, err
+	}
+	return t.Hour(), t.Minute(), nil
 }
 
 // Queued reports whether a case in the state is in staff's queue: handed
@@ -968,6 +993,14 @@ func (v *validator) checklist() {
 		}
 		if c.Lapse != "" && c.Lapse != portal.CertExpired && c.Lapse != portal.CertSuspended {
 			v.fail(v.line("certificate", "lapse"), "certificate: lapse is expired or suspended")
+		}
+		if r := c.Remind; r != nil {
+			if _, _, err := r.Clock(); err != nil || r.MonthsBefore <= 0 || !nameRE.MatchString(r.Notice) || c.ValidUntil == "" {
+				v.fail(v.line("certificate", "remind"), "certificate: remind wants months_before (>0), at (HH:MM) and notice (a name), and the certificate a valid_until")
+			}
+		}
+		if c.LapseNotice != "" && (c.Lapse != portal.CertSuspended || !nameRE.MatchString(c.LapseNotice)) {
+			v.fail(v.line("certificate", "lapse_notice"), "certificate: lapse_notice (a name) goes with lapse: suspended")
 		}
 		v.roles(v.line("certificate", "cancel_by"), "certificate cancel_by", c.CancelBy)
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"tzportal/portal"
 	"tzportal/portal/audit"
@@ -399,6 +400,15 @@ func builtinHooks() Hooks {
 			}
 			if len(missing) == 0 {
 				return portal.RuleError("gaps_none", "error.gaps_none", nil)
+			}
+			return nil
+		},
+		// A deadline the applicant was promised holds: staff may end the
+		// case for it only once it has passed (the timer fires then).
+		"deadline_passed": func(_ context.Context, f *Firing) error {
+			if due := f.Case.DueAt; due != nil && f.Now.Before(*due) {
+				return portal.RuleError("deadline_passed", "error.deadline_passed",
+					map[string]any{"Due": f.Cal.LastDay(*due).In(f.Cal.Zone).Format(time.DateOnly)})
 			}
 			return nil
 		},
