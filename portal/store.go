@@ -23,6 +23,8 @@ type Reader interface {
 	MaterialStore
 	NoticeStore
 	CertificateStore
+	SchoolStore
+	CohortStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -63,6 +65,8 @@ type Tx interface {
 	MaterialTx
 	NoticeTx
 	CertificateTx
+	SchoolTx
+	CohortTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

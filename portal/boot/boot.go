@@ -29,6 +29,7 @@ import (
 	"tzportal/portal/pii"
 	"tzportal/portal/redisstore"
 	"tzportal/portal/residence"
+	"tzportal/portal/schooling"
 	"tzportal/portal/server"
 	"tzportal/portal/session"
 	"tzportal/portal/sqlstore"
@@ -79,6 +80,7 @@ func Services(d Deps) []workflow.Service {
 		residence.New(d.Validator),
 		hukou.New(d.Validator, d.Sealer, d.Counties),
 		endorsement.New(d.Validator),
+		schooling.New(d.Validator, d.Sealer),
 	}
 }
 

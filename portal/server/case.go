@@ -126,6 +126,17 @@ func (s *Server) formPage(c *fiber.Ctx, d *formData, status int, err error) erro
 	_, i, _ := pageOf(pages, d.Page.ID)
 	d.Step, d.Steps = i+1, len(pages)+1
 	d.Groups = divisionGroups(s.Authz.Divisions())
+	if opt, ok := e.Service.(workflow.Optioner); ok {
+		d.Choices = map[string][]workflow.Option{}
+		for _, f := range d.Page.Fields {
+			if f.Kind != workflow.KindRanked {
+				continue
+			}
+			if d.Choices[f.Name], ferr = opt.Options(ctx(c), s.Store, d.form, f.Name); ferr != nil {
+				return ferr
+			}
+		}
+	}
 	if d.Back == "" {
 		d.Back = "/services/" + d.Service
 		if d.CaseNo != "" {
@@ -208,7 +219,8 @@ func (s *Server) editCasePage(c *fiber.Ctx) error {
 // editData is the form data of a page of an existing case.
 func (s *Server) editData(l *locale.L, v *workflow.View, p workflow.Page, item string, flow bool) *formData {
 	no := v.Case.No
-	d := &formData{Service: v.Case.Service, Page: p, CaseNo: no, Version: v.Case.Version, Action: "/cases/" + no + "/edit", Flow: flow, Item: item}
+	d := &formData{Service: v.Case.Service, Page: p, CaseNo: no, Version: v.Case.Version, Action: "/cases/" + no + "/edit", Flow: flow, Item: item,
+		form: v.Case.Form}
 	pages := v.Service.Pages()
 	_, i, _ := pageOf(pages, p.ID)
 	if i > 0 && flow {
@@ -221,7 +233,7 @@ func (s *Server) editData(l *locale.L, v *workflow.View, p workflow.Page, item s
 		d.Back = editHref(no, p.ID, flow)
 		return d
 	}
-	for _, sec := range s.answers(l, v.Case.Service, []workflow.Page{p}, v.Form, nil, true) {
+	for _, sec := range s.answers(l, v.Case.Service, []workflow.Page{p}, v.Form, nil, true, nil) {
 		d.Entries = sec.Entries
 	}
 	for i := range d.Entries {
@@ -336,7 +348,7 @@ func (s *Server) caseDoc(c *fiber.Ctx, v *workflow.View) *caseDoc {
 		owner := v.Case.Applicant
 		app = &applicantDoc{Name: owner.Name, IDNumber: s.Accounts.MaskedIDNumber(owner), Mobile: pii.MaskMobile(owner.Mobile)}
 	}
-	return s.present(loc(c), v, app)
+	return s.present(loc(c), v, app, s.choiceLabels(c, v))
 }
 
 // eventForms are the actions the viewer may take, each with its inputs.
@@ -356,6 +368,9 @@ func eventForms(l *locale.L, def *workflow.Definition, allowed []string) []event
 			inf := inputForm{Name: in.Name, Type: spec.Type, Label: label, Required: in.Required, Max: def.Limit(spec.Max)}
 			if hint := def.Service + ".hint.input." + in.Name; l.Has(hint) {
 				inf.Hint = l.T(hint)
+			}
+			for _, o := range spec.Options { // a choice
+				inf.Choices = append(inf.Choices, choiceDoc{Value: o, Label: l.T(def.Service + ".option.input." + in.Name + "." + o)})
 			}
 			if spec.Choices == "materials" {
 				for _, m := range def.Material {
@@ -564,4 +579,30 @@ func (s *Server) auditPage(c *fiber.Ctx) error {
 		d.Entries = append(d.Entries, auditRow{AuditEntry: e, AtText: e.At.In(zone).Format("2006-01-02 15:04:05")})
 	}
 	return s.render(c, "audit", s.newPage(c, "audit.title", d))
+}
+
+// choiceLabels names the values of a case's ranked fields (a school for its
+// code) when its service reads their options (workflow.Optioner).
+func (s *Server) choiceLabels(c *fiber.Ctx, v *workflow.View) map[string]string {
+	opt, ok := v.Service.(workflow.Optioner)
+	if !ok {
+		return nil
+	}
+	out := map[string]string{}
+	for _, p := range v.Service.Pages() {
+		for _, f := range p.Fields {
+			if f.Kind != workflow.KindRanked {
+				continue
+			}
+			list, err := opt.Options(ctx(c), s.Store, v.Case.Form, f.Name)
+			if err != nil {
+				s.Logger.Warn("choices not named", "case", v.Case.No, "err", err)
+				continue
+			}
+			for _, o := range list {
+				out[o.Value] = o.Label
+			}
+		}
+	}
+	return out
 }

@@ -40,7 +40,11 @@ type formData struct {
 	AddHref  string // a list page: where "add" goes
 	NextHref string // a list page: where "continue" goes
 	Full     bool   // a list page that holds its maximum
-	entry    string // the index the errors of the entry being saved name
+	// Choices are the options a service reads from the database for a
+	// field (workflow.Optioner), by field name.
+	Choices map[string][]workflow.Option
+	form    json.RawMessage // the form so far, that choices depend on
+	entry   string          // the index the errors of the entry being saved name
 }
 
 // pageOf returns the page of a service with id ("": the first).
@@ -57,6 +61,15 @@ func pageOf(pages []workflow.Page, id string) (workflow.Page, int, bool) {
 func pageValues(c *fiber.Ctx, p workflow.Page) map[string]string {
 	v := map[string]string{}
 	for _, f := range p.Fields {
+		if f.Kind == workflow.KindRanked {
+			// Several selects of one name, in order; kept as lines.
+			var vals []string
+			for _, b := range c.Request().PostArgs().PeekMulti(f.Name) {
+				vals = append(vals, strings.TrimSpace(string(b)))
+			}
+			v[f.Name] = strings.Join(vals, "\n")
+			continue
+		}
 		v[f.Name] = strings.TrimSpace(c.FormValue(f.Name))
 	}
 	return v
@@ -69,10 +82,26 @@ func jsonValue(f workflow.Field, typed string) (any, bool) {
 	if typed == "" {
 		return nil, false
 	}
-	if f.Kind == workflow.KindNumber {
+	switch f.Kind {
+	case workflow.KindNumber:
 		if n, err := strconv.Atoi(typed); err == nil {
 			return n, true
 		}
+	case workflow.KindBool:
+		if b, err := strconv.ParseBool(typed); err == nil {
+			return b, true
+		}
+	case workflow.KindRanked:
+		list := []string{}
+		for _, it := range strings.Split(typed, "\n") {
+			if it = strings.TrimSpace(it); it != "" {
+				list = append(list, it)
+			}
+		}
+		if len(list) == 0 {
+			return nil, false
+		}
+		return list, true
 	}
 	return typed, true
 }

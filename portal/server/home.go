@@ -3,6 +3,7 @@ package server
 import (
 	"io/fs"
 	"net/http"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
@@ -39,6 +40,9 @@ type serviceDoc struct {
 	Events      []eventDoc         `json:"events,omitempty"`
 	Checklist   []checklistItemDoc `json:"checklist,omitempty"`
 	Certificate string             `json:"certificate,omitempty"`
+	// Extra is what a service adds to its guide page (workflow.Guider):
+	// drawn by its template <service>/guide.
+	Extra any `json:"-"`
 }
 
 // checklistItemDoc is one item of a service's checklist: key items must be
@@ -157,6 +161,13 @@ func (s *Server) guide(c *fiber.Ctx) error {
 		return portal.NotFound(nil)
 	}
 	d := s.serviceDoc(loc(c), e, false)
+	if g, ok := e.Service.(workflow.Guider); ok && e.Online() {
+		extra, err := g.Guide(ctx(c), s.Store, s.Now().In(s.Zone).Format(time.DateOnly))
+		if err != nil {
+			return err
+		}
+		d.Extra = extra
+	}
 	p := s.newPage(c, "", d)
 	p.Title = d.Name
 	return s.render(c, "guide", p)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"tzportal/portal"
@@ -175,7 +176,7 @@ func itemLabels(l *locale.L, def *workflow.Definition, items []string) []string 
 }
 
 // present builds the document of a case for its viewer.
-func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc) *caseDoc {
+func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc, choices map[string]string) *caseDoc {
 	c, def := v.Case, v.Def
 	divs := s.Authz.Divisions()
 	d := &caseDoc{
@@ -195,7 +196,7 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc)
 	zone := s.Engine.Calendar.Zone
 	for i, h := range v.History {
 		t := timelineDoc{Event: h.Event, EventLabel: eventLabel(l, c.Service, h.Event), From: h.From, To: h.To,
-			ToLabel: stateLabel(l, c.Service, h.To), ActorRole: h.ActorRole, RoleLabel: l.T("role." + h.ActorRole),
+			ToLabel: stateLabel(l, c.Service, h.To), ActorRole: h.ActorRole, RoleLabel: roleLabel(l, h.ActorRole),
 			At: h.At, Reason: h.Inputs.Text("reason"), Items: h.Inputs.List("items"), Inputs: h.Inputs,
 			ItemLabels: itemLabels(l, def, h.Inputs.List("items")), AtText: h.At.In(zone).Format("2006-01-02 15:04")}
 		for _, name := range sortedInputs(def, h.Inputs) {
@@ -225,7 +226,7 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc)
 	if v.Editable {
 		href = func(page string) string { return editHref(c.No, page, false) }
 	}
-	d.Sections = s.answers(l, c.Service, v.Service.Pages(), v.Form, href, v.Owner)
+	d.Sections = s.answers(l, c.Service, v.Service.Pages(), v.Form, href, v.Owner, choices)
 	return d
 }
 
@@ -256,7 +257,7 @@ func sortedInputs(def *workflow.Definition, in portal.Inputs) []string {
 // answers presents a form page by page: codes become names, choices their
 // labels; an empty answer of a required page is shown as missing to the
 // applicant who can still give it.
-func (s *Server) answers(l *locale.L, service string, pages []workflow.Page, form json.RawMessage, href func(string) string, owner bool) []section {
+func (s *Server) answers(l *locale.L, service string, pages []workflow.Page, form json.RawMessage, href func(string) string, owner bool, choices map[string]string) []section {
 	var vals map[string]any
 	json.Unmarshal(form, &vals) // an unreadable form shows no answers
 	var out []section
@@ -270,7 +271,7 @@ func (s *Server) answers(l *locale.L, service string, pages []workflow.Page, for
 				if !f.Applies(vals) {
 					continue
 				}
-				a := s.answer(l, service, f, f.Name, vals[f.Name], owner)
+				a := s.answer(l, service, f, f.Name, vals[f.Name], owner, choices)
 				a.Missing = a.Value == "" && href != nil && !f.Optional
 				sec.Answers = append(sec.Answers, a)
 			}
@@ -280,7 +281,7 @@ func (s *Server) answers(l *locale.L, service string, pages []workflow.Page, for
 				obj, _ := x.(map[string]any)
 				e := entry{Index: i, Title: l.Label(service+".field", fmt.Sprintf("%s[%d]", p.List, i))}
 				for _, f := range p.Fields {
-					a := s.answer(l, service, f, fmt.Sprintf("%s[%d].%s", p.List, i, f.Name), obj[f.Name], owner)
+					a := s.answer(l, service, f, fmt.Sprintf("%s[%d].%s", p.List, i, f.Name), obj[f.Name], owner, choices)
 					a.Label = l.T(service + ".field." + f.Name) // the entry's own heading numbers it
 					e.Answers = append(e.Answers, a)
 				}
@@ -292,8 +293,9 @@ func (s *Server) answers(l *locale.L, service string, pages []workflow.Page, for
 	return out
 }
 
-// answer is one value shown for people.
-func (s *Server) answer(l *locale.L, service string, f workflow.Field, path string, v any, owner bool) answer {
+// answer is one value shown for people; choices label the values of a
+// ranked field (a school's name for its code).
+func (s *Server) answer(l *locale.L, service string, f workflow.Field, path string, v any, owner bool, choices map[string]string) answer {
 	a := answer{Field: path, Label: l.Label(service+".field", path), Value: valueText(v)}
 	if a.Value == "" {
 		return a
@@ -315,6 +317,17 @@ func (s *Server) answer(l *locale.L, service string, f workflow.Field, path stri
 		}
 	case workflow.KindIDNumber:
 		a.Sealed = !owner
+	case workflow.KindBool:
+		a.Value = map[bool]string{true: l.T("form.yes"), false: l.T("form.no")}[a.Value == "true"]
+	case workflow.KindRanked:
+		entries := strings.Split(a.Value, "\n")
+		for i := range entries {
+			if label, ok := choices[entries[i]]; ok {
+				entries[i] = label
+			}
+			entries[i] = strconv.Itoa(i+1) + ". " + entries[i]
+		}
+		a.Value = strings.Join(entries, l.T("list.separator"))
 	}
 	return a
 }
@@ -328,6 +341,14 @@ func valueText(v any) string {
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	case bool:
 		return strconv.FormatBool(v)
+	case []any: // a ranked field: one entry a line
+		var out []string
+		for _, it := range v {
+			if s := valueText(it); s != "" {
+				out = append(out, s)
+			}
+		}
+		return strings.Join(out, "\n")
 	}
 	return ""
 }
@@ -405,4 +426,13 @@ func cursor(next int64) *string {
 	}
 	s := strconv.FormatInt(next, 10)
 	return &s
+}
+
+// roleLabel names the role a step was taken in; the portal's operator on
+// the command line ("cli:<login>") is one role for readers.
+func roleLabel(l *locale.L, role string) string {
+	if strings.HasPrefix(role, "cli:") {
+		return l.T("role.operator")
+	}
+	return l.T("role." + role)
 }

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -184,6 +185,7 @@ func (s *Server) routes() {
 	app.Get("/inbox", s.requireLogin, s.inboxPage)
 	app.Post("/inbox/:id/read", s.requireLogin, s.readNotice)
 	app.Get("/verify/:token", s.verifyPage)
+	s.serviceScreens(app)
 
 	// The JSON API: the same services, the same rules.
 	api := app.Group("/api/v1", s.markAPI, s.auditSystem)
@@ -210,6 +212,7 @@ func (s *Server) routes() {
 	api.Post("/notifications/:id/read", s.requireLogin, s.apiMarkRead)
 	api.Get("/verify/key", s.apiVerifyKey)
 	api.Get("/verify/:token", s.apiVerify)
+	s.serviceEndpoints(api)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
@@ -273,6 +276,41 @@ func (s *Server) funcs() template.FuncMap {
 			return s.Counties.FullName(code)
 		},
 		"text": valueText,
+		// lines splits a ranked field's value into its entries.
+		"lines": func(s string) []string { return strings.Split(s, "\n") },
+		// seq is 0, 1, …, n-1 (the selects of a ranked field).
+		"seq": func(n int) []int {
+			out := make([]int, n)
+			for i := range out {
+				out[i] = i
+			}
+			return out
+		},
+		"inc":  func(i int) int { return i + 1 },
+		"list": func(v ...string) []string { return v },
+		// divisionName is a division's name ("海陵区"), or its code.
+		"divisionName": func(code string) string {
+			if d, ok := s.Authz.Divisions().Get(code); ok {
+				return d.Name
+			}
+			return code
+		},
+		// at is the i-th of list, or "".
+		"at": func(list []string, i int) string {
+			if i < len(list) {
+				return list[i]
+			}
+			return ""
+		},
+		// field is a field of a form page by name.
+		"field": func(p workflow.Page, name string) workflow.Field {
+			for _, f := range p.Fields {
+				if f.Name == name {
+					return f
+				}
+			}
+			return workflow.Field{}
+		},
 		"size": sizeText,
 		// options are the values of a field of a form page (a choice's).
 		"options": func(p workflow.Page, name string) []string {

@@ -187,6 +187,9 @@ type Event struct {
 	// Notify tells the applicant of the step: their inbox, and SMS and
 	// email where configured, with texts <service>.notify.<event>.*.
 	Notify bool `yaml:"notify"`
+	// Cohort events move many cases at once through a cohort operation (a
+	// published list, an allocation); they are never fired on one case.
+	Cohort bool `yaml:"cohort"`
 }
 
 // Target is where an event leads: one state, or branches tried in order,
@@ -306,6 +309,8 @@ type InputSpec struct {
 	ItemMax   Limit  `yaml:"item_max"`   // list: characters per entry
 	Choices   string `yaml:"choices"`    // list: "materials" offers the workflow's materials to tick
 	NotFuture bool   `yaml:"not_future"` // date: today or earlier
+	// Options are a choice's values (labels <service>.option.input.<name>.<value>).
+	Options []string `yaml:"options"`
 }
 
 // Input types.
@@ -314,6 +319,8 @@ const (
 	InputText = "text"
 	InputDate = "date"
 	InputList = "list"
+	// InputChoice is one of Options (radio buttons on a page).
+	InputChoice = "choice"
 )
 
 // Limit is a number, or the name of a setting that holds one (limits are
@@ -450,6 +457,14 @@ func (d *Definition) Negative(event string) bool {
 func (d *Definition) HandsIn(event string) bool {
 	e, ok := d.Events[event]
 	if !ok || !slices.Contains(e.By.All(), portal.RoleApplicant) {
+		return false
+	}
+	// Only from where the applicant fills in the form or adds files (not an
+	// appeal against a decision).
+	if !slices.ContainsFunc(e.From, func(st string) bool {
+		s := d.States[st]
+		return s != nil && (slices.Contains(s.EditableBy, portal.RoleApplicant) || slices.Contains(s.MaterialsBy, portal.RoleApplicant))
+	}) {
 		return false
 	}
 	for _, to := range e.To.States() {
@@ -944,8 +959,15 @@ func (v *validator) inputs() {
 		case InputList:
 			limit(name, "max", in.Max)
 			limit(name, "item_max", in.ItemMax)
+		case InputChoice:
+			if len(in.Options) == 0 || slices.ContainsFunc(in.Options, func(o string) bool { return !nameRE.MatchString(o) }) {
+				v.fail(v.line("inputs", name, "options"), "input %s: a choice needs options (lower_snake_case values)", name)
+			}
 		default:
-			v.fail(v.line("inputs", name, "type"), "input %s: type %q (known: line, text, date, list)", name, in.Type)
+			v.fail(v.line("inputs", name, "type"), "input %s: type %q (known: line, text, date, list, choice)", name, in.Type)
+		}
+		if len(in.Options) > 0 && in.Type != InputChoice {
+			v.fail(v.line("inputs", name, "options"), "input %s: options are for a choice", name)
 		}
 		if in.Choices != "" && (in.Type != InputList || in.Choices != "materials") {
 			v.fail(v.line("inputs", name, "choices"), "input %s: choices can only be materials, on a list", name)

@@ -352,6 +352,10 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 			deniedAction = "case." + event
 			return forbiddenEvent(no, event)
 		}
+		if ev.Cohort {
+			return &portal.Error{Code: portal.ECONFLICT, Message: "error.cohort_event",
+				Err: fmt.Errorf("workflow.Fire(%s): %s moves a cohort, not one case", c.No, event)}
+		}
 		if !slices.Contains(ev.From, c.State) {
 			if ev.Idempotent && repeats(hist, event, in.Values) {
 				out = e.view(actor, c, ent, hist) // a retry of what already happened
@@ -590,6 +594,9 @@ func (e *Engine) inputs(def *Definition, ev *Event, values portal.Inputs) (porta
 				continue
 			}
 			tag := fmt.Sprintf("%s,max=%d", req, def.Limit(spec.Max))
+			if spec.Type == InputChoice {
+				tag = req + ",oneof=" + strings.Join(spec.Options, " ")
+			}
 			if spec.Type == InputDate {
 				tag = req + ",date"
 				if spec.NotFuture {
@@ -809,7 +816,7 @@ func (e *Engine) Create(ctx context.Context, actor portal.Actor, service string,
 		return nil, err
 	}
 	now := e.Now()
-	form, division, err := e.form(ctx, ent, FormInput{Raw: raw, Mode: Draft, Applicant: actor.User, Now: now})
+	form, division, err := e.form(ctx, ent, FormInput{Raw: raw, Mode: Draft, Applicant: actor.User, Now: now, Store: e.Store})
 	if err != nil {
 		return nil, err
 	}
@@ -944,7 +951,7 @@ func (e *Engine) Edit(ctx context.Context, actor portal.Actor, no string, raw js
 			return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict"}
 		}
 		now := e.Now()
-		form, division, err := e.form(ctx, ent, FormInput{Raw: raw, Mode: Draft, Applicant: actor.User, Now: now})
+		form, division, err := e.form(ctx, ent, FormInput{Raw: raw, Mode: Draft, Applicant: actor.User, Now: now, Store: e.Store})
 		if err != nil {
 			return err
 		}
@@ -998,6 +1005,9 @@ func (e *Engine) view(actor portal.Actor, c *portal.Case, ent *Entry, hist []por
 	def := ent.Def
 	v := &View{Case: c, Def: def, Service: ent.Service, History: hist, Owner: actor.User != nil && actor.User.ID == c.ApplicantID}
 	for _, ev := range def.EventsFrom(c.State) {
+		if def.Events[ev].Cohort {
+			continue // fired by a cohort operation, never on one case
+		}
 		if _, ok := e.Authz.Can(actor.User, c.Division, c.Service, EventAction(ev, c.State)); !ok {
 			continue
 		}

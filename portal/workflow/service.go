@@ -64,6 +64,9 @@ type FormInput struct {
 	Mode      FormMode
 	Applicant *portal.User // who applies (their ID number's blind index, for "not yourself")
 	Now       time.Time
+	// Store reads reference data a form is checked against (a district's
+	// schools).
+	Store portal.Reader
 }
 
 // Guard decides whether an event may fire; it returns a *portal.Error
@@ -109,6 +112,8 @@ type Field struct {
 	Options []string
 	// Optional fields may stay empty when the case is handed in.
 	Optional bool
+	// Max is how many entries a ranked field takes.
+	Max int
 	// If names a condition "field=value": the field belongs to the form
 	// only when another field has that value (the property certificate
 	// for those settling into their own home).
@@ -136,6 +141,8 @@ const (
 	KindCity     = "city"     // a city of China
 	KindIDNumber = "idnumber" // a resident ID number (sealed; masked for staff)
 	KindMobile   = "mobile"
+	KindBool     = "bool"   // yes or no: an HTML form's "true"/"false" becomes a JSON boolean
+	KindRanked   = "ranked" // up to Max choices in order (selects of the same name): a JSON array
 )
 
 // Plain gives a service the parts it does not need: no hooks, nothing
@@ -151,4 +158,81 @@ func (Plain) Show(form json.RawMessage, _ bool) (json.RawMessage, error) { retur
 // Reveal finds nothing to reveal.
 func (Plain) Reveal(json.RawMessage, string) (string, error) {
 	return "", portal.NotFound(nil)
+}
+
+// Endpoints is what a service with an API of its own beyond cases
+// implements (reference data it keeps, cohort operations): the server
+// mounts each under /api/v1 without knowing the service.
+type Endpoints interface {
+	Endpoints(e *Engine) []Endpoint
+}
+
+// Endpoint is one route of a service's own API.
+type Endpoint struct {
+	Method string // GET or POST
+	Path   string // under /api/v1, fiber syntax: "/allocations/:id"
+	Public bool   // answered without a login
+	Handle func(ctx context.Context, r Request) (status int, body any, err error)
+}
+
+// Request is what an endpoint is given of an HTTP request.
+type Request struct {
+	Actor portal.Actor
+	Param func(name string) string // path parameters
+	Query func(name string) string
+	// Decode reads a JSON body strictly into v: unknown keys and wrong
+	// types are field errors.
+	Decode func(v any) error
+	// Form reads a field of a posted HTML form; File an uploaded file's
+	// bytes (nil when none was sent).
+	Form func(name string) string
+	File func(name string) ([]byte, error)
+}
+
+// Optioner is a service whose form offers choices read from the database
+// (a district's schools): the web layer asks it for a field's options,
+// given the form so far.
+type Optioner interface {
+	Options(ctx context.Context, r portal.Reader, form json.RawMessage, field string) ([]Option, error)
+}
+
+// Option is one choice offered: its value and what people read.
+type Option struct {
+	Value string
+	Label string
+	Group string // options of a group are shown together (a district's schools)
+}
+
+// Screens is what a service with HTML pages of its own beyond its cases
+// implements (an officer's cohort operations, an admin's reference data, a
+// public list): the server mounts each and draws it in the portal's layout
+// with the service's template.
+type Screens interface {
+	Screens(e *Engine) []Screen
+}
+
+// Screen is one route of a service's own pages.
+type Screen struct {
+	Method string // GET or POST
+	Path   string // fiber syntax, e.g. "/schooling/lists/:id"
+	Public bool   // shown without a login
+	Handle func(ctx context.Context, r Request) (*Shown, error)
+}
+
+// Shown is what a screen answers: a template of the service's drawn with
+// Data (and the errors of Err next to their fields), or a redirect.
+type Shown struct {
+	Template string // e.g. "school-enrollment/office"
+	Title    string // message id of the page title
+	Data     any
+	Err      error // a refusal shown on the page, the typed values kept in Data
+	Status   int   // default 200, or 422/409 with Err
+	Redirect string
+}
+
+// Guider is a service whose guide page shows what the database holds (a
+// district's enrollment windows): Guide returns it, for the city's date
+// day (YYYY-MM-DD), to the service's template <service>/guide.
+type Guider interface {
+	Guide(ctx context.Context, r portal.Reader, day string) (any, error)
 }

@@ -7,6 +7,7 @@
 //	portal system add ...      add a system account; prints its API token once
 //	portal audit verify        check the audit hash chain
 //	portal fsck                check every invariant of the database
+//	portal schools import FILE.csv, schooling window|allocate ...  school places
 //
 // Configuration comes from the environment: see README.md.
 package main
@@ -56,6 +57,13 @@ commands:
   audit verify     verify the audit hash chain; exit status 1 names the first broken entry
   fsck             check the database's invariants (versions, history edges, audit
                    entries, audit chain); exit status 1 lists every violation
+  schools import FILE.csv
+                   import school places (header code,name,district,catchment,year,
+                   grade,seats,public); a bad row refuses the file, naming its line
+  schooling window --district D --year Y --opens DATE --closes DATE
+                   [--publication-days N --appeal-days N]: set an enrollment window
+  schooling allocate --district D --year Y --grade G --seed HEX
+                   allocate the school places of a published list (once)
 `
 
 func main() {
@@ -90,6 +98,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return auditVerify(ctx, stdout, logger, getenv)
 	case args[0] == "fsck":
 		return fsckCmd(ctx, stdout, logger, getenv)
+	case cmd == "schools import":
+		return schoolsImport(ctx, args[2:], stdout, logger, getenv)
+	case cmd == "schooling window":
+		return schoolingWindow(ctx, args[2:], stdout, logger, getenv)
+	case cmd == "schooling allocate":
+		return schoolingAllocate(ctx, args[2:], stdout, logger, getenv)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return 0, nil
@@ -332,6 +346,11 @@ func fsckCmd(ctx context.Context, stdout io.Writer, logger *slog.Logger, getenv 
 		return 1, err
 	}
 	res.Violations = append(res.Violations, mv...)
+	cv, err := fsck.CheckCohorts(ctx, p.DB)
+	if err != nil {
+		return 1, err
+	}
+	res.Violations = append(res.Violations, cv...)
 	for _, v := range res.Violations {
 		fmt.Fprintln(stdout, v)
 	}

@@ -1,0 +1,104 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"tzportal/portal"
+)
+
+const cohortColumns = `id, kind, service, district, scope, commitment, seed, actor, created_at, finished_at,
+	total, done, summary, data`
+
+func scanCohort(r rowScanner) (*portal.Cohort, error) {
+	c := &portal.Cohort{}
+	var summary, data string
+	err := r.Scan(&c.ID, &c.Kind, &c.Service, &c.District, &c.Scope, &c.Commitment, &c.Seed, &c.Actor,
+		scanTime{&c.CreatedAt}, scanNullTime{&c.FinishedAt}, &c.Total, &c.Done, &summary, &data)
+	c.Summary, c.Data = []byte(summary), []byte(data)
+	return c, err
+}
+
+func (q q) cohortBy(ctx context.Context, op, query string, args ...any) (*portal.Cohort, error) {
+	c, err := scanCohort(q.ex.QueryRowContext(ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, portal.NotFound(fmt.Errorf("%s: none", op))
+	}
+	if err != nil {
+		return nil, dbError(op, err)
+	}
+	return c, nil
+}
+
+// CohortByID returns a cohort operation.
+func (q q) CohortByID(ctx context.Context, id int64) (*portal.Cohort, error) {
+	return q.cohortBy(ctx, "sqlstore.CohortByID", `SELECT `+cohortColumns+` FROM cohorts WHERE id = $1`, id)
+}
+
+// CohortOf returns the operation of kind over a scope.
+func (q q) CohortOf(ctx context.Context, kind, service, district, scope string) (*portal.Cohort, error) {
+	return q.cohortBy(ctx, "sqlstore.CohortOf", `SELECT `+cohortColumns+` FROM cohorts
+		WHERE kind = $1 AND service = $2 AND district = $3 AND scope = $4`, kind, service, district, scope)
+}
+
+// CasesInState returns a district's cases of a service in a state, by id.
+func (q q) CasesInState(ctx context.Context, service, district, state string, afterID int64, limit int) ([]portal.Case, error) {
+	rows, err := q.ex.QueryContext(ctx, `SELECT `+caseColumns+` FROM cases
+		WHERE district = $1 AND service = $2 AND state = $3 AND id > $4 ORDER BY id LIMIT $5`,
+		district, service, state, afterID, limit)
+	if err != nil {
+		return nil, dbError("sqlstore.CasesInState", err)
+	}
+	defer rows.Close()
+	var out []portal.Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, dbError("sqlstore.CasesInState", err)
+		}
+		out = append(out, *c)
+	}
+	return out, dbError("sqlstore.CasesInState", rows.Err())
+}
+
+// InsertCohort records a new operation.
+func (t *Tx) InsertCohort(ctx context.Context, c *portal.Cohort) error {
+	err := t.ex.QueryRowContext(ctx, `INSERT INTO cohorts (kind, service, district, scope, commitment, seed, actor,
+		created_at, finished_at, total, done, summary, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+		c.Kind, c.Service, c.District, c.Scope, c.Commitment, c.Seed, c.Actor, t.d.time(c.CreatedAt),
+		nullTime(t.d, c.FinishedAt), c.Total, c.Done, jsonOr(c.Summary, "{}"), jsonOr(c.Data, "{}")).Scan(&c.ID)
+	if t.d.isUnique(err) {
+		return &portal.Error{Code: portal.ECONFLICT, Message: "error.cohort_exists",
+			Err: fmt.Errorf("sqlstore.InsertCohort(%s %s %s %s): exists", c.Kind, c.Service, c.District, c.Scope)}
+	}
+	return dbError("sqlstore.InsertCohort", err)
+}
+
+// UpdateCohort writes the progress and outcome of an operation.
+func (t *Tx) UpdateCohort(ctx context.Context, c *portal.Cohort) error {
+	_, err := t.ex.ExecContext(ctx, `UPDATE cohorts SET done = $1, finished_at = $2, summary = $3, data = $4 WHERE id = $5`,
+		c.Done, nullTime(t.d, c.FinishedAt), jsonOr(c.Summary, "{}"), jsonOr(c.Data, "{}"), c.ID)
+	return dbError("sqlstore.UpdateCohort", err)
+}
+
+// UnfinishedCohorts returns the operations not finished, without their data.
+func (q q) UnfinishedCohorts(ctx context.Context) ([]portal.Cohort, error) {
+	rows, err := q.ex.QueryContext(ctx, `SELECT id, kind, service, district, scope, commitment, seed, actor, created_at,
+		finished_at, total, done, summary, '{}' FROM cohorts WHERE finished_at IS NULL ORDER BY id`)
+	if err != nil {
+		return nil, dbError("sqlstore.UnfinishedCohorts", err)
+	}
+	defer rows.Close()
+	var out []portal.Cohort
+	for rows.Next() {
+		c, err := scanCohort(rows)
+		if err != nil {
+			return nil, dbError("sqlstore.UnfinishedCohorts", err)
+		}
+		out = append(out, *c)
+	}
+	return out, dbError("sqlstore.UnfinishedCohorts", rows.Err())
+}
