@@ -15,10 +15,8 @@ package hukou
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -39,8 +37,8 @@ const serviceID = "hukou-transfer"
 // once, so that the form's choices and its validation are one list. Which
 // of them qualify is a rule.
 var (
-	basisOptions    = oneof(check{}, "Basis")
-	relationOptions = oneof(checkMember{}, "Relation")
+	basisOptions    = validate.OneOf(check{}, "Basis")
+	relationOptions = validate.OneOf(checkMember{}, "Relation")
 )
 
 // application is what the applicant fills in (the field names are the API's).
@@ -335,26 +333,7 @@ type checkPeriod struct {
 }
 
 // maxInsuranceMonths is the max of checkEmployment's tag, for the message.
-var maxInsuranceMonths = tagParam(checkEmployment{}, "InsuranceMonths", "max")
-
-// tagParam returns the parameter of a validator tag on a struct's field
-// ("oneof", "max", …); a tag that is not there is a bug of this file.
-func tagParam(s any, field, tag string) string {
-	f, ok := reflect.TypeOf(s).FieldByName(field)
-	if ok {
-		for _, part := range strings.Split(f.Tag.Get("validate"), ",") {
-			if v, found := strings.CutPrefix(part, tag+"="); found {
-				return v
-			}
-		}
-	}
-	panic(fmt.Sprintf("hukou: %T.%s has no %s tag", s, field, tag))
-}
-
-// oneof returns the values a field's oneof tag allows, in order.
-func oneof(s any, field string) []string {
-	return strings.Fields(tagParam(s, field, "oneof"))
-}
+var maxInsuranceMonths = validate.TagParam(checkEmployment{}, "InsuranceMonths", "max")
 
 var bookletRE = regexp.MustCompile(`^[0-9A-Za-z-]+$`)
 
@@ -634,11 +613,11 @@ func (s *Service) seal(f *application) error {
 		if m.IDNumber == "" {
 			continue
 		}
-		cipher, index, err := s.sealer.Seal(m.IDNumber)
+		sealed, index, err := s.sealer.SealText(m.IDNumber)
 		if err != nil {
 			return fmt.Errorf("hukou.seal: %w", err)
 		}
-		m.IDSealed, m.IDIndex, m.IDNumber = base64.StdEncoding.EncodeToString(cipher), index, ""
+		m.IDSealed, m.IDIndex, m.IDNumber = sealed, index, ""
 	}
 	return nil
 }
@@ -654,11 +633,7 @@ func (s *Service) open(stored json.RawMessage) (*application, error) {
 		if m.IDSealed == "" {
 			continue
 		}
-		cipher, err := base64.StdEncoding.DecodeString(m.IDSealed)
-		if err != nil {
-			return nil, &portal.Error{Code: portal.EINTERNAL, Message: "error.integrity", Err: fmt.Errorf("hukou.open: member %d: %w", i, err)}
-		}
-		id, err := s.sealer.Open(cipher, m.IDIndex)
+		id, err := s.sealer.OpenText(m.IDSealed, m.IDIndex)
 		if err != nil {
 			return nil, &portal.Error{Code: portal.EINTERNAL, Message: "error.integrity", Err: fmt.Errorf("hukou.open: member %d: %w", i, err)}
 		}

@@ -10,6 +10,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -149,4 +150,24 @@ func maskMiddle(r []rune) string {
 		return strings.Repeat("*", len(r))
 	}
 	return string(r[0]) + strings.Repeat("*", len(r)-2) + string(r[len(r)-1])
+}
+
+// SealText seals an ID number for a stored form: the ciphertext as
+// base64 text, and the blind index.
+func (s *Sealer) SealText(id string) (sealed, index string, err error) {
+	c, index, err := s.Seal(id)
+	if err != nil {
+		return "", "", err
+	}
+	return base64.StdEncoding.EncodeToString(c), index, nil
+}
+
+// OpenText opens what SealText sealed. Anything that does not open is
+// ErrIntegrity: never a wrong number.
+func (s *Sealer) OpenText(sealed, index string) (string, error) {
+	c, err := base64.StdEncoding.DecodeString(sealed)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrIntegrity, err)
+	}
+	return s.Open(c, index)
 }

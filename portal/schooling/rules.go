@@ -330,15 +330,10 @@ func (s *Service) appealWindow(ctx context.Context, f *workflow.Firing) error {
 	if published.IsZero() {
 		return fmt.Errorf("schooling.appealWindow(%s): no publish step in the history", f.Case.No)
 	}
-	form, err := stored(f.Case)
+	due, w, err := appealDue(ctx, f, published)
 	if err != nil {
 		return err
 	}
-	w, err := f.Tx.EnrollmentWindow(ctx, f.Case.District, form.Year)
-	if err != nil {
-		return err
-	}
-	due := f.Cal.Due(published, workflow.Deadline{N: w.AppealDays, Working: true})
 	if !f.Now.Before(due) {
 		return refuse(ruleAppealWindow, "", map[string]any{"Days": w.AppealDays,
 			"Published": published.In(f.Cal.Zone).Format(time.DateOnly),
@@ -351,15 +346,10 @@ func (s *Service) appealWindow(ctx context.Context, f *workflow.Firing) error {
 // last day an appeal may be made (the same reckoning as appeal_window's),
 // for the family to read on the case page.
 func (s *Service) openAppeals(ctx context.Context, f *workflow.Firing) error {
-	form, err := stored(f.Case)
+	due, _, err := appealDue(ctx, f, f.Now)
 	if err != nil {
 		return err
 	}
-	w, err := f.Tx.EnrollmentWindow(ctx, f.Case.District, form.Year)
-	if err != nil {
-		return err
-	}
-	due := f.Cal.Due(f.Now, workflow.Deadline{N: w.AppealDays, Working: true})
 	return workflow.SetResult(f.Case, map[string]any{"published_on": f.Now.In(f.Cal.Zone).Format(time.DateOnly),
 		"appeal_until": f.Cal.LastDay(due).In(f.Cal.Zone).Format(time.DateOnly)})
 }
@@ -529,4 +519,18 @@ func (s *Service) numberPlacement(ctx context.Context, f *workflow.Firing) error
 		"placement_no": fmt.Sprintf("%s%s%s%06d", s.set.PlacementPrefix, f.Case.District, year, seq),
 		"enrolled_on":  f.Now.In(f.Cal.Zone).Format(time.DateOnly),
 	})
+}
+
+// appealDue is when the appeal days after a publication end: the window's
+// appeal_days working days.
+func appealDue(ctx context.Context, f *workflow.Firing, published time.Time) (time.Time, *portal.EnrollmentWindow, error) {
+	form, err := stored(f.Case)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	w, err := f.Tx.EnrollmentWindow(ctx, f.Case.District, form.Year)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	return f.Cal.Due(published, workflow.Deadline{N: w.AppealDays, Working: true}), w, nil
 }

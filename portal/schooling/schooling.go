@@ -17,10 +17,8 @@ package schooling
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -53,9 +51,9 @@ const (
 // The choices of the form, read once from the oneof tags of the checks, so
 // that the form's options and its validation are one list.
 var (
-	gradeOptions   = oneof(check{}, "Grade")
-	basisOptions   = oneof(check{}, "GuardianBasis")
-	housingOptions = oneof(check{}, "Housing")
+	gradeOptions   = validate.OneOf(check{}, "Grade")
+	basisOptions   = validate.OneOf(check{}, "GuardianBasis")
+	housingOptions = validate.OneOf(check{}, "Housing")
 )
 
 // cst is China Standard Time, the city's civil calendar for the year of a
@@ -212,23 +210,6 @@ const yearsAhead = 2
 
 // numberRE is a document number as printed: letters, digits and dashes.
 var numberRE = regexp.MustCompile(`^[0-9A-Z-]+$`)
-
-// tagParam returns the parameter of a validator tag on a struct's field; a
-// tag that is not there is a bug of this file.
-func tagParam(s any, field, tag string) string {
-	f, ok := reflect.TypeOf(s).FieldByName(field)
-	if ok {
-		for _, part := range strings.Split(f.Tag.Get("validate"), ",") {
-			if v, found := strings.CutPrefix(part, tag+"="); found {
-				return v
-			}
-		}
-	}
-	panic(fmt.Sprintf("schooling: %T.%s has no %s tag", s, field, tag))
-}
-
-// oneof returns the values a field's oneof tag allows, in order.
-func oneof(s any, field string) []string { return strings.Fields(tagParam(s, field, "oneof")) }
 
 // Form decodes and validates an applicant's form, seals the child's ID
 // number and returns the form to store. A draft may leave out what later
@@ -458,11 +439,11 @@ func (s *Service) seal(f *application) error {
 	if f.ChildIDNumber == "" {
 		return nil
 	}
-	cipher, index, err := s.sealer.Seal(f.ChildIDNumber)
+	sealed, index, err := s.sealer.SealText(f.ChildIDNumber)
 	if err != nil {
 		return fmt.Errorf("schooling.seal: %w", err)
 	}
-	f.ChildIDSealed, f.ChildIDIndex, f.ChildIDNumber = base64.StdEncoding.EncodeToString(cipher), index, ""
+	f.ChildIDSealed, f.ChildIDIndex, f.ChildIDNumber = sealed, index, ""
 	return nil
 }
 
@@ -477,11 +458,7 @@ func (s *Service) open(stored json.RawMessage) (*application, error) {
 	if f.ChildIDSealed == "" {
 		return f, nil
 	}
-	cipher, err := base64.StdEncoding.DecodeString(f.ChildIDSealed)
-	if err != nil {
-		return nil, &portal.Error{Code: portal.EINTERNAL, Message: "error.integrity", Err: fmt.Errorf("schooling.open: %w", err)}
-	}
-	id, err := s.sealer.Open(cipher, f.ChildIDIndex)
+	id, err := s.sealer.OpenText(f.ChildIDSealed, f.ChildIDIndex)
 	if err != nil {
 		return nil, &portal.Error{Code: portal.EINTERNAL, Message: "error.integrity", Err: fmt.Errorf("schooling.open: %w", err)}
 	}

@@ -339,3 +339,21 @@ func textFields(v reflect.Value, prefix string) []portal.FieldError {
 	}
 	return out
 }
+
+// TagParam returns the parameter of a validator tag on a struct's field
+// ("oneof", "max", …), for forms whose choices and limits are their tags;
+// a tag that is not there is a bug of the caller, which panics at start.
+func TagParam(s any, field, tag string) string {
+	f, ok := reflect.TypeOf(s).FieldByName(field)
+	if ok {
+		for _, part := range strings.Split(f.Tag.Get("validate"), ",") {
+			if v, found := strings.CutPrefix(part, tag+"="); found {
+				return v
+			}
+		}
+	}
+	panic(fmt.Sprintf("validate.TagParam: %T.%s has no %s tag", s, field, tag))
+}
+
+// OneOf returns the values a field's oneof tag allows, in order.
+func OneOf(s any, field string) []string { return strings.Fields(TagParam(s, field, "oneof")) }
