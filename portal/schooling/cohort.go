@@ -133,8 +133,9 @@ func (q *CohortRequest) check(needs string) error {
 }
 
 // mayRun checks the actor may fire event in the district (its district
-// officers); anyone else is refused as a case would refuse them.
-func mayRun(e *workflow.Engine, actor portal.Actor, district, event, from string) error {
+// officers); anyone else is refused as a case would refuse them, and the
+// refusal is in the audit trail.
+func mayRun(ctx context.Context, e *workflow.Engine, actor portal.Actor, district, event, from string) error {
 	if actor.User == nil && actor.System != "" {
 		return nil // the operator on the command line
 	}
@@ -142,6 +143,7 @@ func mayRun(e *workflow.Engine, actor portal.Actor, district, event, from string
 		return &portal.Error{Code: portal.EUNAUTHORIZED, Message: "error.login_required"}
 	}
 	if _, ok := e.Authz.Can(actor.User, district, ServiceID, workflow.EventAction(event, from)); !ok {
+		e.DeniedOn(ctx, actor, "cohort."+event, "cohort:"+ServiceID+"/"+district)
 		return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden",
 			Err: fmt.Errorf("schooling: %s in %s refused", event, district)}
 	}
@@ -164,7 +166,7 @@ func Publish(ctx context.Context, e *workflow.Engine, actor portal.Actor, q Coho
 	if err := q.check("commitment"); err != nil {
 		return nil, err
 	}
-	if err := mayRun(e, actor, q.District, eventPublish, stateVerified); err != nil {
+	if err := mayRun(ctx, e, actor, q.District, eventPublish, stateVerified); err != nil {
 		return nil, err
 	}
 	w, err := e.Store.EnrollmentWindow(ctx, q.District, q.Year)
@@ -313,7 +315,7 @@ func Allocate(ctx context.Context, e *workflow.Engine, actor portal.Actor, q Coh
 	if err := q.check("seed"); err != nil {
 		return nil, nil, err
 	}
-	if err := mayRun(e, actor, q.District, eventAllocate, statePublished); err != nil {
+	if err := mayRun(ctx, e, actor, q.District, eventAllocate, statePublished); err != nil {
 		return nil, nil, err
 	}
 	sc := scope(q.Year, q.Grade)
@@ -469,6 +471,7 @@ func AllocationOf(ctx context.Context, e *workflow.Engine, actor portal.Actor, i
 	_, officer := e.Authz.Can(actor.User, co.District, ServiceID, workflow.EventAction(eventAllocate, statePublished))
 	_, supervisor := e.Authz.Can(actor.User, co.District, "audit", "read")
 	if !officer && !supervisor {
+		e.DeniedOn(ctx, actor, "allocation.read", "cohort:"+strconv.FormatInt(co.ID, 10))
 		return nil, portal.NotFound(fmt.Errorf("schooling.AllocationOf(%d): out of reach", id))
 	}
 	var a Allocation

@@ -27,14 +27,14 @@ func (s *Service) Screens(e *workflow.Engine) []workflow.Screen {
 		{Method: http.MethodPost, Path: "/schooling/office/publish", Handle: func(ctx context.Context, r workflow.Request) (*workflow.Shown, error) {
 			q := formRequest(r)
 			if _, err := Publish(ctx, e, r.Actor, q); err != nil {
-				return office(ctx, e, r, err)
+				return shownOrFailed(ctx, e, r, err)
 			}
 			return &workflow.Shown{Redirect: officeHref(q)}, nil
 		}},
 		{Method: http.MethodPost, Path: "/schooling/office/allocate", Handle: func(ctx context.Context, r workflow.Request) (*workflow.Shown, error) {
 			q := formRequest(r)
 			if _, _, err := Allocate(ctx, e, r.Actor, q); err != nil {
-				return office(ctx, e, r, err)
+				return shownOrFailed(ctx, e, r, err)
 			}
 			return &workflow.Shown{Redirect: officeHref(q)}, nil
 		}},
@@ -81,6 +81,19 @@ func (s *Service) Screens(e *workflow.Engine) []workflow.Screen {
 			return &workflow.Shown{Redirect: "/schooling/admin"}, nil
 		}},
 	}
+}
+
+// shownOrFailed shows a refusal on the office page; one of who may act at
+// all (403, 401) is answered as such, not as a page they may not see.
+func shownOrFailed(ctx context.Context, e *workflow.Engine, r workflow.Request, err error) (*workflow.Shown, error) {
+	switch portal.ErrorCode(err) {
+	case portal.EFORBIDDEN, portal.EUNAUTHORIZED, portal.EINTERNAL, portal.EUNAVAILABLE:
+		return nil, err
+	}
+	if portal.AsError(err) == nil {
+		return nil, err // not a refusal: a failure, answered as one
+	}
+	return office(ctx, e, r, err)
 }
 
 // mayManage checks the actor administers school reference data (in the

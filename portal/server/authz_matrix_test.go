@@ -120,6 +120,10 @@ type matrix struct {
 	shared  map[string]*testCase // service/state → a case for rows that change nothing
 	taken   map[string]bool      // service/event/state edges an example's form does not take
 	sod     map[string]int       // service/event → rows refused for separation of duties
+	routes  map[string]string    // routes services mount beyond their cases → service (serviceRoutes)
+	school  schoolingFixture     // the school enrollment's reference data and past cohort
+
+	children int // child ID numbers made (childID)
 }
 
 // testCase is a case under test: its number, its owner, and who did what.
@@ -132,9 +136,13 @@ type testCase struct {
 
 func newMatrix(t *testing.T, b testkit.Backend) *matrix {
 	t.Helper()
-	p := testkit.Start(t, b, nil)
+	// The portal starts before matrixStart: the school enrollment's past
+	// cohort is published then, and allocated once its appeal days are over.
+	p := testkit.Start(t, b, testkit.NewClock(matrixStart.Add(-pastCohortLead)))
 	m := &matrix{t: t, p: p, clients: map[string]*testkit.Client{}, logins: map[string]string{},
 		ids: newIDGen(), shared: map[string]*testCase{}, taken: map[string]bool{}, sod: map[string]int{}}
+	setupSchooling(m)
+	m.routes = m.serviceRoutes()
 	p.MustApplicant(t, testkit.Applicants[1])
 	p.MustApplicant(t, testkit.Applicants[2])
 	m.logins["other_applicant"] = testkit.Applicants[1].Mobile
@@ -236,6 +244,17 @@ func (m *matrix) newCase(service, state string, o setup) *testCase {
 			m.t.Fatalf("%s: state %s cannot be reached from %s with the example form", service, state, tc.state)
 		}
 		ev := path[0]
+		if def.Events[ev.event].Cohort {
+			// A cohort event moves a district's list, never one case over
+			// HTTP: the setup moves the case as a cohort of one.
+			got := m.fireCohort(def, tc, ev)
+			tc.did[ev.event], tc.last, tc.lastBy = cohortActor.System, ev.event, cohortActor.System
+			if got != ev.to {
+				m.t.Fatalf("setting up %s in %s: cohort event %s led to %s, not %s", tc.no, state, ev.event, got, ev.to)
+			}
+			tc.state = got
+			continue
+		}
 		by := ""
 		for _, role := range def.Events[ev.event].By.From(tc.state) {
 			if a, ok := roleActor[role]; ok {
@@ -284,10 +303,15 @@ var gapForms = map[string]func(m *matrix, form map[string]any){
 // prerequisites give an applicant what a service's example form needs
 // beyond itself: an endorsement or replacement needs the applicant's own
 // residence permit (a replacement is due at any time; an endorsement only
-// in the month before the anniversary).
+// in the month before the anniversary); a school enrollment, a child of
+// its own (one open application per child and year: the example's child
+// is taken once handed in). Its schools and window are the fixture's
+// (setupSchooling).
 func (m *matrix) prerequisites(service string, owner *testkit.Client, form map[string]any) {
 	m.t.Helper()
 	switch service {
+	case "school-enrollment":
+		form["child_id_number"] = m.childID()
 	case "permit-endorsement":
 		rp := m.newCase("residence-permit", "approved", setup{owner: owner})
 		res := owner.Get("/api/v1/cases/" + rp.no).JSON(m.t)["result"].(map[string]any)
@@ -377,6 +401,10 @@ func (m *matrix) pathAvoiding(def *workflow.Definition, from, state, avoid strin
 func (m *matrix) eventBody(def *workflow.Definition, event string) map[string]any {
 	b := map[string]any{}
 	for _, in := range def.Events[event].Inputs {
+		if v, ok := eventInputs[def.Service][in.Name]; ok {
+			b[in.Name] = v
+			continue
+		}
 		switch def.Inputs[in.Name].Type {
 		case workflow.InputDate:
 			b[in.Name] = m.p.Clock.Now().In(m.p.Engine.Calendar.Zone).Format("2006-01-02")
@@ -557,6 +585,10 @@ func expect(def *workflow.Definition, tc *testCase, actor, event string, api boo
 		return http.StatusNotFound
 	case !mayEver:
 		return http.StatusForbidden
+	case ev.Cohort:
+		// It moves a district's whole list (the cohort operations), never
+		// one case: refused to whoever may otherwise fire it, in any state.
+		return http.StatusConflict
 	case !slices.Contains(ev.From, tc.state) && ev.Idempotent && tc.last == event:
 		return ok // the same inputs again (the rows send what the setup sent): answered as the first time
 	case !slices.Contains(ev.From, tc.state):
@@ -652,6 +684,13 @@ func (m *matrix) runEvent(def *workflow.Definition, event, state, actor, setupBy
 	if got.Status != want {
 		return []string{fmt.Sprintf("%s: got %d, want %d: %s", where, got.Status, want, gist(got))}
 	}
+	if def.Events[event].Cohort && want == http.StatusConflict && api {
+		// Nor is it offered on the case to whoever may otherwise fire it.
+		r := m.request(c, http.MethodGet, "/api/v1/cases/"+tc.no, actor, nil, true)
+		if evs, _ := r.JSON(m.t)["allowed_events"].([]any); slices.Contains(evs, any(event)) {
+			return []string{fmt.Sprintf("%s: the cohort event is in allowed_events: %v", where, evs)}
+		}
+	}
 	if want == http.StatusForbidden && expect(def, tc.forgetful(), actor, event, api) != want {
 		// Refused for what the actor did on the case before: the refusal
 		// names separation of duties, on the API and on the page.
@@ -702,9 +741,19 @@ func stateFor(def *workflow.Definition, r matrixRow) string {
 	return def.Initial
 }
 
+// rowRoute is the route of a row as fiber names it: its parameters as
+// :name, without its query ("GET /api/v1/audit").
+func rowRoute(r matrixRow) string {
+	pat, _, _ := strings.Cut(rowParamRE.ReplaceAllString(r.Path, ":$1"), "?")
+	return r.Method + " " + pat
+}
+
 // coverage checks the table against the app's routes: every row names a
-// route that exists, every API route and every page of a case has a row for
-// each actor (the event routes are generated), and no pair is listed twice.
+// route that exists, every API route, every page of a case and every page
+// a service mounts beyond its cases has a row for each actor (the event
+// routes are generated), and no pair is listed twice. A row may add a
+// query to its route (the case of an audit trail, the district and year
+// of the schools).
 func (m *matrix) coverage(rows []matrixRow) (problems []string, bad map[int]bool) {
 	bad = map[int]bool{}
 	exists := map[string]bool{}
@@ -714,20 +763,17 @@ func (m *matrix) coverage(rows []matrixRow) (problems []string, bad map[int]bool
 			continue
 		}
 		exists[rt.Method+" "+rt.Path] = true
-		if !strings.HasPrefix(rt.Path, "/api/v1/") && !strings.Contains(rt.Path, ":no") || strings.HasSuffix(rt.Path, "/:event") ||
+		own := m.routes[rt.Method+" "+rt.Path] != ""
+		if !strings.HasPrefix(rt.Path, "/api/v1/") && !strings.Contains(rt.Path, ":no") && !own || strings.HasSuffix(rt.Path, "/:event") ||
 			strings.HasSuffix(rt.Path, certificateCancel) {
 			continue
 		}
-		path := routeParamRE.ReplaceAllString(rt.Path, "{$1}")
-		if rt.Path == "/api/v1/audit" {
-			path += "?case_no={no}"
-		}
-		want = append(want, rt.Method+" "+path)
+		want = append(want, rt.Method+" "+routeParamRE.ReplaceAllString(rt.Path, "{$1}"))
 	}
 	have := map[string]int{}
 	for _, r := range rows {
-		have[r.route()+"\x00"+r.Actor]++
-		pat, _, _ := strings.Cut(rowParamRE.ReplaceAllString(r.Path, ":$1"), "?")
+		path, _, _ := strings.Cut(r.Path, "?")
+		have[r.Method+" "+path+"\x00"+r.Actor]++
 		switch {
 		case !slices.Contains(matrixActors, r.Actor):
 			problems = append(problems, fmt.Sprintf("line %d: unknown actor %q", r.Line, r.Actor))
@@ -735,7 +781,7 @@ func (m *matrix) coverage(rows []matrixRow) (problems []string, bad map[int]bool
 		case eventPathRE.MatchString(r.Path), strings.HasSuffix(r.Path, certificateCancel):
 			problems = append(problems, fmt.Sprintf("line %d: %s: event and certificate-cancel rows are generated from the workflows, not listed", r.Line, r.route()))
 			bad[r.Line] = true
-		case !exists[r.Method+" "+pat]:
+		case !exists[rowRoute(r)]:
 			problems = append(problems, fmt.Sprintf("line %d: %s: no such route in server.go", r.Line, r.route()))
 			bad[r.Line] = true
 		}
@@ -758,6 +804,9 @@ func (m *matrix) coverage(rows []matrixRow) (problems []string, bad map[int]bool
 // rowBody is a valid body for a CSV row's request.
 func (m *matrix) rowBody(def *workflow.Definition, r matrixRow, actor, path string) map[string]any {
 	api := strings.HasPrefix(path, "/api/")
+	if m.routes[rowRoute(r)] != "" {
+		return m.serviceRowBody(path)
+	}
 	switch {
 	case path == "/api/v1/accounts":
 		id, mobile := m.ids.next()
@@ -813,8 +862,9 @@ func (m *matrix) runRow(def *workflow.Definition, r matrixRow) []string {
 	if !applies(def, r) {
 		return nil
 	}
+	own := m.routes[rowRoute(r)] != "" // a service's own route: no case
 	var tc *testCase
-	if rowParamRE.MatchString(r.Path) {
+	if rowParamRE.MatchString(r.Path) && !own {
 		st := stateFor(def, r)
 		// Moved along by people wherever people may: a system sees a case
 		// it moved last, which is for the generated event rows.
@@ -841,6 +891,9 @@ func (m *matrix) runRow(def *workflow.Definition, r matrixRow) []string {
 		no = tc.no
 	}
 	params := m.rowParams(tc, r)
+	if own {
+		params = m.serviceRowParams(r)
+	}
 	send := func(no string) *testkit.Response {
 		path := strings.ReplaceAll(r.Path, "{no}", no)
 		for k, v := range params {
@@ -856,6 +909,16 @@ func (m *matrix) runRow(def *workflow.Definition, r matrixRow) []string {
 	where := fmt.Sprintf("line %d: %s as %s (%s)", r.Line, r.route(), r.Actor, def.Service)
 	if got.Status != r.Want {
 		return []string{fmt.Sprintf("%s: got %d, want %d: %s", where, got.Status, r.Want, gist(got))}
+	}
+	if own && got.Status == http.StatusNotFound && params["id"] != "" {
+		// Out of reach is told apart from one that does not exist by
+		// nothing (but the request id: there is no case number to mask).
+		path := strings.ReplaceAll(r.Path, "{id}", "999999")
+		ref := m.request(c, r.Method, path, r.Actor, m.rowBody(def, r, r.Actor, path), strings.HasPrefix(path, "/api/"))
+		if a, b := sameBody(got, "\x00"), sameBody(ref, "\x00"); ref.Status != http.StatusNotFound || a != b {
+			return []string{fmt.Sprintf("%s: out of reach is told apart from one that does not exist (%d):\n  out of reach: %.300s\n  no such one: %.300s",
+				where, ref.Status, a, b)}
+		}
 	}
 	if no == "" || r.Actor == "anonymous" || r.Actor == "system" && !strings.HasPrefix(r.Path, "/api/") {
 		return nil // no one is logged in: nothing to audit against
@@ -1037,7 +1100,11 @@ func testAuthzMatrix(t *testing.T, b testkit.Backend, rows []matrixRow) {
 			if bad[r.Line] {
 				continue // reported above; there is nothing to send
 			}
-			if i > 0 && !rowParamRE.MatchString(r.Path) {
+			if own := m.routes[rowRoute(r)]; own != "" {
+				if own != entry.ID {
+					continue // a service's own route: its rows are that service's
+				}
+			} else if i > 0 && !rowParamRE.MatchString(r.Path) {
 				// A route of no case (logging in, the verify key) is the
 				// same for every service: once is enough, and logging in
 				// again for each would meet the per-address login limit.

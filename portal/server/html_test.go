@@ -197,7 +197,7 @@ func TestPagesNeedLoginAndNoOpenRedirect(t *testing.T) {
 			t.Errorf("next=%q redirects to %q", next, loc)
 		}
 	}
-	for _, path := range []string{"/", "/services/residence-permit", "/services/hukou-transfer", "/login", "/register"} {
+	for _, path := range []string{"/", "/services/residence-permit", "/services/hukou-transfer", "/services/school-enrollment", "/login", "/register"} {
 		r := c.Get(path)
 		wantStatus(t, r, 200, path)
 		for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy"} {
@@ -210,7 +210,7 @@ func TestPagesNeedLoginAndNoOpenRedirect(t *testing.T) {
 	r := c.Get("/no/such/page")
 	wantStatus(t, r, 404, "unknown page")
 	wantText(t, r, "404 page", "找不到页面")
-	wantText(t, c.Get("/services/school-enrollment"), "guide", "即将开通", "随迁子女入学")
+	wantText(t, c.Get("/services/housing-security"), "guide", "即将开通", "住房保障")
 }
 
 func urlEscape(s string) string {

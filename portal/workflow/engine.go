@@ -281,11 +281,16 @@ func (e *Engine) private(service, st string) bool {
 // transaction is rolled back). Callers that refuse on the engine's behalf
 // (the audit page) record theirs with it too.
 func (e *Engine) Denied(ctx context.Context, actor portal.Actor, action, no string) {
-	ent := audit.Entry(actor, action, caseObject(no), audit.ResultDenied)
+	e.DeniedOn(ctx, actor, action, caseObject(no))
+}
+
+// DeniedOn records a refused access to any object ("cohort:…").
+func (e *Engine) DeniedOn(ctx context.Context, actor portal.Actor, action, object string) {
+	ent := audit.Entry(actor, action, object, audit.ResultDenied)
 	// The person gets the same 404/403 either way; an entry that could not be
 	// written must at least reach the operator.
 	if err := e.Audit.Record(context.WithoutCancel(ctx), e.Store, ent); err != nil {
-		e.Log.Error("audit: could not record a denied access", "actor", ent.Actor, "action", action, "case", no, "err", err)
+		e.Log.Error("audit: could not record a denied access", "actor", ent.Actor, "action", action, "object", object, "err", err)
 	}
 }
 
