@@ -327,7 +327,9 @@ func Allocate(ctx context.Context, e *workflow.Engine, actor portal.Actor, q Coh
 		return nil, nil, err
 	}
 	if matching.Commitment(q.Seed) != list.Commitment {
-		return nil, nil, portal.RuleError("seed_commitment", ServiceID+".rule.seed_commitment", map[string]any{"Commitment": list.Commitment})
+		return nil, nil, &portal.Error{Code: portal.ERULE, Rule: "seed_commitment", Message: ServiceID + ".rule.seed_commitment",
+			Data: map[string]any{"Commitment": list.Commitment}, Labels: ServiceID + ".cohort",
+			Fields: []portal.FieldError{{Field: "seed", Rule: "seed_commitment"}}}
 	}
 	co, err := e.Store.CohortOf(ctx, KindAllocation, ServiceID, q.District, sc)
 	switch {

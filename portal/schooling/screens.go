@@ -23,7 +23,7 @@ func (s *Service) Screens(e *workflow.Engine) []workflow.Screen {
 	return []workflow.Screen{
 		{Method: http.MethodGet, Path: "/schooling/office", Handle: func(ctx context.Context, r workflow.Request) (*workflow.Shown, error) {
 			return office(ctx, e, r, nil)
-		}},
+		}, Menu: ServiceID + ".office.menu", For: func(u *portal.User) bool { return len(officeDistricts(e, u)) > 0 }},
 		{Method: http.MethodPost, Path: "/schooling/office/publish", Handle: func(ctx context.Context, r workflow.Request) (*workflow.Shown, error) {
 			q := formRequest(r)
 			if _, err := Publish(ctx, e, r.Actor, q); err != nil {
@@ -43,6 +43,9 @@ func (s *Service) Screens(e *workflow.Engine) []workflow.Screen {
 		}},
 		{Method: http.MethodGet, Path: "/schooling/admin", Handle: func(ctx context.Context, r workflow.Request) (*workflow.Shown, error) {
 			return admin(ctx, e, r, nil, nil)
+		}, Menu: ServiceID + ".admin.menu", For: func(u *portal.User) bool {
+			_, ok := e.Authz.Can(u, e.Authz.Divisions().Root, "school", "manage")
+			return ok
 		}},
 		{Method: http.MethodPost, Path: "/schooling/admin/schools", Handle: func(ctx context.Context, r workflow.Request) (*workflow.Shown, error) {
 			if err := mayManage(e, r.Actor, ""); err != nil {
@@ -146,20 +149,7 @@ func office(ctx context.Context, e *workflow.Engine, r workflow.Request, err err
 	if u == nil {
 		return nil, &portal.Error{Code: portal.EUNAUTHORIZED, Message: "error.login_required"}
 	}
-	d := &officePage{Today: today(e)}
-	divs := e.Authz.Divisions()
-	for _, g := range u.Grants {
-		if g.Role != "district_officer" {
-			continue
-		}
-		for _, code := range append([]string{g.Division}, divs.Children(g.Division)...) {
-			if dv, ok := divs.Get(code); ok && len(code) == 6 && !dv.Leaf() {
-				if !slices.ContainsFunc(d.Districts, func(x portal.Division) bool { return x.Code == code }) {
-					d.Districts = append(d.Districts, dv)
-				}
-			}
-		}
-	}
+	d := &officePage{Today: today(e), Districts: officeDistricts(e, u)}
 	if len(d.Districts) == 0 {
 		return nil, &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden"}
 	}
@@ -212,6 +202,25 @@ func office(ctx context.Context, e *workflow.Engine, r workflow.Request, err err
 		}
 	}
 	return &workflow.Shown{Template: ServiceID + "/office", Title: ServiceID + ".office.title", Data: d, Err: err}, nil
+}
+
+// officeDistricts are the districts whose cohort operations u may run
+// (a district officer's grants, a city-wide grant's districts).
+func officeDistricts(e *workflow.Engine, u *portal.User) []portal.Division {
+	var out []portal.Division
+	divs := e.Authz.Divisions()
+	for _, g := range u.Grants {
+		for _, code := range append([]string{g.Division}, divs.Children(g.Division)...) {
+			dv, ok := divs.Get(code)
+			if !ok || len(code) != 6 || dv.Leaf() || slices.ContainsFunc(out, func(x portal.Division) bool { return x.Code == code }) {
+				continue
+			}
+			if _, ok := e.Authz.Can(u, code, ServiceID, workflow.EventAction(eventPublish, stateVerified)); ok {
+				out = append(out, dv)
+			}
+		}
+	}
+	return out
 }
 
 // listPage is the public list: who is on it (case numbers), their points

@@ -87,14 +87,15 @@ type page struct {
 	Summary   []summaryItem
 	Notice    string
 	RequestID string
-	D         any // the page's own data
+	Menu      []menuLink // service pages the user is offered
+	D         any        // the page's own data
 }
 
 func (s *Server) newPage(c *fiber.Ctx, title string, d any) *page {
 	l := loc(c)
 	u := currentUser(c)
 	return &page{L: l, Lang: l.Lang, Langs: locale.Supported, User: u, Staff: u != nil && u.Kind == portal.KindStaff,
-		CSRF: s.formToken(c), Path: c.OriginalURL(), Title: l.T(title), RequestID: requestID(c), D: d}
+		CSRF: s.formToken(c), Path: c.OriginalURL(), Title: l.T(title), RequestID: requestID(c), Menu: s.menuFor(u), D: d}
 }
 
 // render writes a page with status 200.

@@ -43,6 +43,9 @@ func (s *Server) serviceScreens(app fiber.Router) {
 		}
 		service := ent.ID
 		for _, sc := range scr.Screens(s.Engine) {
+			if sc.Menu != "" && sc.For != nil {
+				s.menu = append(s.menu, menuLink{Label: sc.Menu, Href: sc.Path, For: sc.For})
+			}
 			handlers := []fiber.Handler{}
 			if !sc.Public {
 				handlers = append(handlers, s.requireLogin)
@@ -72,4 +75,24 @@ func (s *Server) serviceScreens(app fiber.Router) {
 			app.Add(sc.Method, sc.Path, handlers...)
 		}
 	}
+}
+
+// menuLink is a service's page in the site's navigation.
+type menuLink struct {
+	Label, Href string
+	For         func(u *portal.User) bool
+}
+
+// menuFor returns the service pages u is offered in the navigation.
+func (s *Server) menuFor(u *portal.User) []menuLink {
+	if u == nil || u.Kind != portal.KindStaff {
+		return nil
+	}
+	var out []menuLink
+	for _, m := range s.menu {
+		if m.For(u) {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -68,6 +68,7 @@ type Server struct {
 	Deps
 	app   *fiber.App
 	views *views
+	menu  []menuLink // services' pages in the navigation
 }
 
 // New builds the app and its routes.

@@ -217,6 +217,10 @@ type Screen struct {
 	Path   string // fiber syntax, e.g. "/schooling/lists/:id"
 	Public bool   // shown without a login
 	Handle func(ctx context.Context, r Request) (*Shown, error)
+	// Menu, for a GET screen, is the message id of its link in the site's
+	// navigation, shown to the people For says (nil: no link).
+	Menu string
+	For  func(u *portal.User) bool
 }
 
 // Shown is what a screen answers: a template of the service's drawn with
