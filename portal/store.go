@@ -25,6 +25,7 @@ type Reader interface {
 	CertificateStore
 	SchoolStore
 	CohortStore
+	ObjectionStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -67,6 +68,7 @@ type Tx interface {
 	CertificateTx
 	SchoolTx
 	CohortTx
+	ObjectionTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

@@ -1,7 +1,11 @@
 package server
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
+
+	"tzportal/portal"
 
 	"tzportal/portal/workflow"
 )
@@ -20,6 +24,9 @@ func (s *Server) serviceEndpoints(api fiber.Router) {
 			if !ep.Public {
 				handlers = append(handlers, s.requireLogin)
 			}
+			if ep.PerMinute > 0 {
+				handlers = append(handlers, s.perMinute(ep.Method+" "+ep.Path, ep.PerMinute))
+			}
 			handlers = append(handlers, func(c *fiber.Ctx) error {
 				status, body, err := ep.Handle(ctx(c), request(c))
 				if err != nil {
@@ -29,5 +36,23 @@ func (s *Server) serviceEndpoints(api fiber.Router) {
 			})
 			api.Add(ep.Method, ep.Path, handlers...)
 		}
+	}
+}
+
+// perMinute limits one address to n calls a minute of a route (429 after).
+func (s *Server) perMinute(route string, n int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if s.Counter == nil {
+			return c.Next()
+		}
+		got, err := s.Counter.Incr(ctx(c), "route-ip:"+route+":"+c.IP(), time.Minute)
+		if err != nil {
+			return portal.Unavailable("sessions", err)
+		}
+		if got > int64(n) {
+			c.Set(fiber.HeaderRetryAfter, "60")
+			return portal.Errorf(portal.ETOOMANY, "error.too_many_requests", nil)
+		}
+		return c.Next()
 	}
 }

@@ -56,7 +56,11 @@ type State struct {
 	Final      bool     `yaml:"final"`
 	EditableBy []string `yaml:"editable_by"` // roles that may edit the form in this state
 	Deadline   Deadline `yaml:"deadline"`
-	OnTimeout  string   `yaml:"on_timeout"` // event fired by the scheduler when the deadline passes
+	// DeadlineFrom names a result key holding the deadline as an RFC 3339
+	// time, set by an action (a public notice's end, which a case keeps when
+	// it comes back to the state after an objection).
+	DeadlineFrom string `yaml:"deadline_from"`
+	OnTimeout    string `yaml:"on_timeout"` // event fired by the scheduler when the deadline passes
 	// Outcome says how a final state ends the case: granted, refused or
 	// withdrawn (for people's pages and the plan's indicators).
 	Outcome string `yaml:"outcome"`
@@ -784,7 +788,10 @@ func (v *validator) check() {
 		if len(s.MaterialsBy) > 0 && len(d.Checklist) == 0 {
 			v.fail(v.line("states", name, "materials_by"), "state %s: materials_by needs a checklist", name)
 		}
-		if s.Final && (!s.Deadline.IsZero() || s.OnTimeout != "" || len(s.EditableBy) > 0 || len(s.MaterialsBy) > 0) {
+		if s.DeadlineFrom != "" && (!s.Deadline.IsZero() || !nameRE.MatchString(s.DeadlineFrom)) {
+			v.fail(v.line("states", name, "deadline_from"), "state %s: deadline_from is a result key, instead of a deadline", name)
+		}
+		if s.Final && (!s.Deadline.IsZero() || s.DeadlineFrom != "" || s.OnTimeout != "" || len(s.EditableBy) > 0 || len(s.MaterialsBy) > 0) {
 			v.fail(ln, "state %s is final: it can have no deadline, timeout or editors", name)
 		}
 		switch {
@@ -796,7 +803,7 @@ func (v *validator) check() {
 		if s.OnTimeout != "" {
 			e, ok := d.Events[s.OnTimeout]
 			switch {
-			case s.Deadline.IsZero():
+			case s.Deadline.IsZero() && s.DeadlineFrom == "":
 				v.fail(v.line("states", name, "on_timeout"), "state %s: on_timeout needs a deadline", name)
 			case !ok:
 				v.fail(v.line("states", name, "on_timeout"), "state %s: on_timeout event %q is not defined", name, s.OnTimeout)

@@ -687,6 +687,12 @@ func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 		if s := f.Def.States[to]; !s.Deadline.IsZero() {
 			due := e.Calendar.Due(f.Now, s.Deadline)
 			c.DueAt = &due
+		} else if s.DeadlineFrom != "" {
+			due, err := time.Parse(time.RFC3339, resultTexts(c.Result)[s.DeadlineFrom])
+			if err != nil {
+				return fmt.Errorf("workflow: %s enters %s without a deadline in result.%s: %w", c.No, to, s.DeadlineFrom, err)
+			}
+			c.DueAt = &due
 		}
 	}
 	var err error
@@ -1001,7 +1007,26 @@ func (e *Engine) Get(ctx context.Context, actor portal.Actor, no string) (*View,
 		e.Denied(ctx, actor, "case.read", no)
 		return nil, portal.NotFound(fmt.Errorf("workflow.Get(%s): out of reach", no))
 	}
-	return e.view(actor, c, e.entry(c.Service), hist), nil
+	ent := e.entry(c.Service)
+	if a, ok := ent.Service.(Annotator); ok {
+		extra, err := a.Annotate(ctx, e.Store, c)
+		if err != nil {
+			return nil, err
+		}
+		if len(extra) > 0 {
+			if err := SetResult(c, extra); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return e.view(actor, c, ent, hist), nil
+}
+
+// Annotator is a service that adds to a case's result, as it is read, what
+// depends on other cases and changes without this one moving (a place on a
+// waiting list). Nothing it adds is stored.
+type Annotator interface {
+	Annotate(ctx context.Context, r portal.Reader, c *portal.Case) (map[string]any, error)
 }
 
 // view is the case as actor sees it: the events they may fire now, whether

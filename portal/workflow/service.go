@@ -173,6 +173,9 @@ type Endpoint struct {
 	Path   string // under /api/v1, fiber syntax: "/allocations/:id"
 	Public bool   // answered without a login
 	Handle func(ctx context.Context, r Request) (status int, body any, err error)
+	// PerMinute, when set, limits how often one address may call it (a
+	// public form anyone may post: an objection).
+	PerMinute int
 }
 
 // Request is what an endpoint is given of an HTTP request.
