@@ -37,8 +37,8 @@ type Draw struct {
 	District string `json:"district"`
 	Kind     string `json:"kind"`
 	Status   string `json:"status"` // StatusOpen or StatusRevealed
-	// Units are offered in this order.
-	Units []string `json:"units"`
+	// Units are offered in this order ({"code"}, as the officer listed them).
+	Units []Unit `json:"units"`
 	// Classes are the priority class ids, the first served first.
 	Classes            []string            `json:"classes"`
 	Participants       []PublicParticipant `json:"participants"`
@@ -174,7 +174,7 @@ func Verify(d *Draw) error {
 			return mismatch("order", "position %d: published ticket %d, recomputed ticket %d", i+1, d.Order[i], order[i])
 		}
 	}
-	offers := Offers(order, d.Units)
+	offers := Offers(order, UnitCodes(d.Units))
 	for i := range max(len(offers), len(d.Offers)) {
 		switch {
 		case i >= len(d.Offers) || i >= len(offers):
@@ -190,4 +190,18 @@ func Verify(d *Draw) error {
 // trim returns the message of err without the package prefix.
 func trim(err error) string {
 	return strings.TrimPrefix(err.Error(), "lottery: ")
+}
+
+// Unit is a housing unit of a draw.
+type Unit struct {
+	Code string `json:"code"`
+}
+
+// UnitCodes returns the units' codes, in order.
+func UnitCodes(units []Unit) []string {
+	out := make([]string, len(units))
+	for i, u := range units {
+		out[i] = u.Code
+	}
+	return out
 }

@@ -16,7 +16,7 @@ import (
 // shell tools (see lottery_test.go).
 const knownDraw = `{
   "id": 7, "district": "321202", "kind": "public_rental", "status": "revealed",
-  "units": ["A-101", "A-102", "B-201"],
+  "units": [{"code": "A-101"}, {"code": "A-102"}, {"code": "B-201"}],
   "classes": ["family_migrated", "elderly", "disabled", "others"],
   "participants": [
     {"ticket": 1, "class": "others", "applicant": "张*"},
@@ -75,7 +75,7 @@ func build(t testing.TB, ps []lottery.Participant, classes, units []string, seed
 	t.Helper()
 	d := &lottery.Draw{
 		ID: 1, District: "321202", Kind: "public_rental", Status: lottery.StatusOpen,
-		Units: units, Classes: classes,
+		Units: unitsOf(units), Classes: classes,
 		ParticipantsSHA256: lottery.ParticipantsSHA256(ps),
 		MerkleRoot:         lottery.MerkleRoot(ps),
 		Commitment:         lottery.Commitment(seed),
@@ -198,8 +198,8 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		{"an offer added", false, "offers", func(d *lottery.Draw) {
 			d.Offers = append(d.Offers, lottery.Offer{Ticket: d.Order[10], Unit: "9-99"})
 		}},
-		{"units swapped", false, "offers", func(d *lottery.Draw) { swap2(d.Units, 0, 1) }},
-		{"a unit added", false, "offers", func(d *lottery.Draw) { d.Units = append(d.Units, "9-99") }},
+		{"units swapped", false, "offers", func(d *lottery.Draw) { d.Units[0], d.Units[1] = d.Units[1], d.Units[0] }},
+		{"a unit added", false, "offers", func(d *lottery.Draw) { d.Units = append(d.Units, lottery.Unit{Code: "9-99"}) }},
 		{"status", false, "status", func(d *lottery.Draw) { d.Status = "closed" }},
 		{"revealed to open", false, "seed", func(d *lottery.Draw) { d.Status = lottery.StatusOpen }},
 		{"open to revealed", true, "seed", func(d *lottery.Draw) { d.Status = lottery.StatusRevealed }},
@@ -231,6 +231,14 @@ func TestVerifyCatchesTampering(t *testing.T) {
 }
 
 func swap2(s []string, i, j int) { s[i], s[j] = s[j], s[i] }
+
+func unitsOf(codes []string) []lottery.Unit {
+	out := make([]lottery.Unit, len(codes))
+	for i, c := range codes {
+		out[i] = lottery.Unit{Code: c}
+	}
+	return out
+}
 
 // Verify reports the first difference: with the class of ticket 8 and the
 // final both changed, it names participants_sha256, not final.

@@ -64,6 +64,9 @@ commands:
                    [--publication-days N --appeal-days N]: set an enrollment window
   schooling allocate --district D --year Y --grade G --seed HEX
                    allocate the school places of a published list (once)
+  housing verify-draw URL|FILE
+                   recompute a published housing draw; exit status 1 names the
+                   first difference (needs no database)
 `
 
 func main() {
@@ -104,6 +107,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return schoolingWindow(ctx, args[2:], stdout, logger, getenv)
 	case cmd == "schooling allocate":
 		return schoolingAllocate(ctx, args[2:], stdout, logger, getenv)
+	case cmd == "housing verify-draw":
+		return verifyDraw(ctx, args[2:], stdout)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return 0, nil
