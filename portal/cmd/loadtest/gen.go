@@ -126,19 +126,20 @@ func pick(r *rand.Rand, ws []weighted) []string {
 // caseRow and histRow are rows of cases and case_history.
 type caseRow struct {
 	ID                          int64
-	No, State                   string
+	No, Service, ItemCode       string
+	State                       string
 	Version                     int
 	Applicant                   int64
 	Division, District          string
 	Form, Result                string
 	StateSince, Created, Update time.Time
 	Due                         *time.Time
+	InQueue                     bool // the portal's Case.InQueue: handed in and not ended
 }
 
-// inQueue is the portal's Case.InQueue for the residence permit's states:
-// handed in and not ended.
-func (c *caseRow) inQueue() bool {
-	return c.State == "submitted" || c.State == "correction" || c.State == "reviewing"
+// permitQueued is Case.InQueue for the residence permit's states.
+func permitQueued(state string) bool {
+	return state == "submitted" || state == "correction" || state == "reviewing"
 }
 
 type histRow struct {
@@ -175,6 +176,9 @@ type plan struct {
 	// Applicants counts them all; newWorld sets it: the fresh ones, then
 	// enough for every open case to have an applicant of its own.
 	Applicants int
+	// Cohort is the school-enrollment cases allocation_writes moves,
+	// seeded on top of Cases (none when the scenario does not run).
+	Cohort cohortPlan
 }
 
 // fresh is the number of applicants without a case.
@@ -213,6 +217,8 @@ type world struct {
 	// requires: the pools fired on (accept needs every required item).
 	checklist []*workflow.ChecklistItem
 	filed     []filedCase
+	// cohortWorld is the service and street of the Cohort's cases.
+	cohortWorld *cohortWorld
 }
 
 // filedCase is a seeded case with its files: one per item (and per entry of
@@ -407,7 +413,8 @@ func (w *world) cases(emitCase func(*caseRow) error, emitHist func(*histRow) err
 		}
 	}
 	w.daySeq[baselineDay] = w.BaselinePool
-	return nil
+	// The cohort of allocation_writes, after every other case.
+	return w.cohortCases(emitCase, emitHist)
 }
 
 // file gives a case of a pool the files its checklist requires for its
@@ -484,8 +491,8 @@ func (w *world) makeCase(created time.Time, div string, applicant int64, path []
 	final := edges[path[len(path)-1]].to
 	age := w.now.Sub(created)
 	dur := min(time.Duration(float64(age)*0.9), 20*24*time.Hour)
-	c := &caseRow{ID: id, No: no, Applicant: applicant, Division: div, District: w.district[div], Form: w.form(div, created),
-		Result: "{}", Created: created, Version: len(path)}
+	c := &caseRow{ID: id, No: no, Service: serviceID, ItemCode: itemCode, Applicant: applicant, Division: div,
+		District: w.district[div], Form: w.form(div, created), Result: "{}", Created: created, Version: len(path)}
 	state := ""
 	var at time.Time
 	for k, ev := range path {
@@ -511,7 +518,7 @@ func (w *world) makeCase(created time.Time, div string, applicant int64, path []
 		}
 		state = e.to
 	}
-	c.State, c.StateSince, c.Update = final, at, at
+	c.State, c.StateSince, c.Update, c.InQueue = final, at, at, permitQueued(final)
 	var due time.Time
 	switch final {
 	case "submitted":
@@ -552,6 +559,9 @@ func (w *world) counters() [][3]any {
 	for key, n := range w.permitSeq {
 		name, period, _ := strings.Cut(key, "|")
 		out = append(out, [3]any{name, period, int64(n)})
+	}
+	if c := w.cohortWorld; c != nil && w.Cohort.total() > 0 {
+		out = append(out, [3]any{"case:" + c.code, c.day.Format("20060102"), int64(w.Cohort.total())})
 	}
 	return out
 }

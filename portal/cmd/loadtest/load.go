@@ -86,19 +86,7 @@ var errExhausted = fmt.Errorf("the pool of submitted cases is used up (seed more
 // measure runs a closed loop against a portal, counting its round trips,
 // and writes a CPU profile of the phase if asked.
 func measure(ctx context.Context, o *options, in *instance, dur time.Duration, profile string, op func(ctx context.Context, w int) error) *phase {
-	if profile != "" && o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile + "." + profile + ".pprof")
-		if err == nil {
-			if err = pprof.StartCPUProfile(f); err == nil {
-				defer func() { pprof.StopCPUProfile(); f.Close() }()
-			} else {
-				f.Close()
-			}
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "loadtest: cpuprofile:", err)
-		}
-	}
+	defer startProfile(o, profile)()
 	var db0, rd0 int64
 	if in != nil {
 		db0, rd0 = in.DBTrips.Load(), in.RedisTrip.Load()
@@ -108,6 +96,24 @@ func measure(ctx context.Context, o *options, in *instance, dur time.Duration, p
 		p.DB, p.Rd = in.DBTrips.Load()-db0, in.RedisTrip.Load()-rd0
 	}
 	return p
+}
+
+// startProfile starts a CPU profile of a measured phase named profile if
+// -cpuprofile asks for profiles (and profile is not ""); the function it
+// returns stops it.
+func startProfile(o *options, profile string) (stop func()) {
+	if profile == "" || o.cpuprofile == "" {
+		return func() {}
+	}
+	f, err := os.Create(o.cpuprofile + "." + profile + ".pprof")
+	if err == nil {
+		if err = pprof.StartCPUProfile(f); err == nil {
+			return func() { pprof.StopCPUProfile(); f.Close() }
+		}
+		f.Close()
+	}
+	fmt.Fprintln(os.Stderr, "loadtest: cpuprofile:", err)
+	return func() {}
 }
 
 func percentile(lat []time.Duration, q float64) time.Duration {

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tzportal/portal"
+	"tzportal/portal/schooling"
 	"tzportal/portal/testkit"
 	"tzportal/portal/workflow"
 )
@@ -56,7 +57,9 @@ func servers(t *testing.T) (pgURL, redisURL string) {
 	return pgURL, redisURL
 }
 
-var resultLine = regexp.MustCompile(`(?m)^RESULT name=(\S+) value=(\d+\.\d\d) target=(0\.\d+) ok=(true|false)$`)
+// A target is a ratio: 0.33, or 2 for allocation_writes (batching must
+// at least double the rate).
+var resultLine = regexp.MustCompile(`(?m)^RESULT name=(\S+) value=(\d+\.\d\d) target=(\d+(?:\.\d+)?) ok=(true|false)$`)
 
 func checkResults(t *testing.T, out string, results []result, want []string) {
 	t.Helper()
@@ -108,6 +111,14 @@ func checkResults(t *testing.T, out string, results []result, want []string) {
 					t.Errorf("%s, %s: %.2f database and %.2f Redis round trips per page read, want 1–3 and 1",
 						r.name, s.name, s.dbPer, s.redisPer)
 				}
+			}
+		case "allocation_writes":
+			// The same statements per case on both sides, but for the
+			// transaction's BEGIN and COMMIT, which a batch shares.
+			batched, single := r.sides[0], r.sides[1]
+			if d := single.dbPer - batched.dbPer; batched.dbPer < 5 || d < 1.9 || d > 2 {
+				t.Errorf("%s: %.2f statements per case batched, %.2f one per transaction: want 2 fewer batched",
+					r.name, batched.dbPer, single.dbPer)
 			}
 		}
 	}
@@ -231,21 +242,52 @@ func checkInputs(db *sql.DB, postgres bool) error {
 }
 
 // checkClaims checks that every open residence-permit case holds the claim
-// residence-permit|applicant:<its applicant> and that no other claim is
-// held: so no applicant has two open applications.
+// residence-permit|applicant:<its applicant>, every school-enrollment case
+// (the allocation's cohort, all open) a claim of a child, and that no other
+// claim is held: so no applicant has two open applications.
 func checkClaims(db *sql.DB) error {
 	const open = `c.service = 'residence-permit' AND c.state NOT IN ('approved', 'rejected', 'withdrawn', 'discarded')`
+	const child = `c.service = '` + schooling.ServiceID + `' AND k.claim LIKE '` + schooling.ServiceID + `|child:%'`
 	var unclaimed, stray, claims int64
 	if err := db.QueryRow(`SELECT
 		(SELECT count(*) FROM cases c WHERE `+open+` AND NOT EXISTS (SELECT 1 FROM case_claims k
-			WHERE k.case_id = c.id AND k.claim = 'residence-permit|applicant:' || c.applicant_id)),
+			WHERE k.case_id = c.id AND k.claim = 'residence-permit|applicant:' || c.applicant_id))
+		+ (SELECT count(*) FROM cases c WHERE c.service = '`+schooling.ServiceID+`' AND NOT EXISTS (SELECT 1 FROM case_claims k
+			WHERE k.case_id = c.id AND `+child+`)),
 		(SELECT count(*) FROM case_claims k LEFT JOIN cases c ON c.id = k.case_id
-			WHERE c.id IS NULL OR NOT (`+open+`) OR k.claim <> 'residence-permit|applicant:' || c.applicant_id),
+			WHERE c.id IS NULL OR NOT (`+open+` AND k.claim = 'residence-permit|applicant:' || c.applicant_id OR `+child+`)),
 		(SELECT count(*) FROM case_claims)`).Scan(&unclaimed, &stray, &claims); err != nil {
 		return err
 	}
 	if unclaimed != 0 || stray != 0 || claims == 0 {
 		return fmt.Errorf("case_claims: %d open cases without their claim, %d claims of no open case (of %d)", unclaimed, stray, claims)
+	}
+	return nil
+}
+
+// checkCohort checks the allocation's cohort after a run (either database):
+// every case is still published as seeded (version 1) or was moved by the
+// run to assigned (version 2, the school in its result, still in staff's
+// queue, its step by the tool's system actor), at least as many as the tool
+// counted, and each holds the claim of its child for the year.
+func checkCohort(db *sql.DB, results []result) error {
+	var published, assigned, claimed, total int64
+	if err := db.QueryRow(`SELECT
+		count(*) FILTER (WHERE c.state = $2 AND c.version = 1),
+		count(*) FILTER (WHERE c.state = 'assigned' AND c.version = 2 AND c.in_queue AND c.result->>'school' LIKE 'S00_'
+			AND EXISTS (SELECT 1 FROM case_history h WHERE h.case_id = c.id AND h.seq = 2 AND h.event = $3
+				AND h.from_state = $2 AND h.to_state = 'assigned' AND h.actor_id IS NULL AND h.actor_role = $4)),
+		count(*) FILTER (WHERE EXISTS (SELECT 1 FROM case_claims k WHERE k.case_id = c.id
+			AND k.claim = c.service || '|child:' || (c.form->>'child_id_index') || '/' || (c.form->>'year'))),
+		count(*)
+		FROM cases c WHERE c.service = $1`, schooling.ServiceID, cohortFrom, cohortEvent, cohortActor.System).Scan(
+		&published, &assigned, &claimed, &total); err != nil {
+		return err
+	}
+	want := committed(results, "allocation_writes")
+	if published+assigned != total || assigned < want || want == 0 || claimed != total {
+		return fmt.Errorf("the cohort's %d cases: %d published, %d assigned by the tool (it counted %d), %d holding their child's claim",
+			total, published, assigned, want, claimed)
 	}
 	return nil
 }
@@ -281,11 +323,15 @@ func TestLoadToolPostgres(t *testing.T) {
 			return err
 		}
 		defer db.Close()
+		if err := checkCohort(db, results); err != nil {
+			return err
+		}
 		return checkWrites(db, true, results, map[string]per{"case.accept": {"transition", 1},
 			"case.create": {"submit", 1}, "material.upload": {"submit", len(keyItems)}, "case.submit": {"submit", 1},
-			"case.withdraw": {"submit", 1}},
-			map[string]per{serviceID + ".accept": {"transition", 1}, serviceID + ".submit": {"submit", 1}})
-	}, "worklist", "case_page", "worklist_scaling", "transition", "submit")
+			"case.withdraw": {"submit", 1}, "case." + cohortEvent: {"allocation_writes", 1}},
+			map[string]per{serviceID + ".accept": {"transition", 1}, serviceID + ".submit": {"submit", 1},
+				schooling.ServiceID + "." + cohortEvent: {"allocation_writes", 1}})
+	}, "worklist", "case_page", "worklist_scaling", "transition", "submit", "allocation_core", "allocation_writes")
 	if !inspected {
 		t.Fatal("the database was never inspected")
 	}
@@ -320,9 +366,13 @@ func TestLoadToolSQLite(t *testing.T) {
 			return err
 		}
 		defer db.Close()
-		return checkWrites(db, false, results, map[string]per{"case.accept": {"sqlite_transition", 1}},
-			map[string]per{serviceID + ".accept": {"sqlite_transition", 1}})
-	}, "worklist", "case_page", "sqlite_transition")
+		if err := checkCohort(db, results); err != nil {
+			return err
+		}
+		return checkWrites(db, false, results, map[string]per{"case.accept": {"sqlite_transition", 1},
+			"case." + cohortEvent: {"allocation_writes", 1}},
+			map[string]per{serviceID + ".accept": {"sqlite_transition", 1}, schooling.ServiceID + "." + cohortEvent: {"allocation_writes", 1}})
+	}, "worklist", "case_page", "sqlite_transition", "allocation_writes")
 	if dir == "" {
 		t.Fatal("the database was never inspected")
 	}

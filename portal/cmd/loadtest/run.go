@@ -41,8 +41,8 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 		return nil, 0, err
 	}
 	seeding := time.Since(t0)
-	fmt.Fprintf(o.out, "# seeded %d cases (%d applicants, %d submitted for HTTP transitions, %d for pgbench) in %.1f s\n",
-		o.cases, d.world.Applicants, d.world.TransPerDiv*len(d.world.A), d.world.BaselinePool, seeding.Seconds())
+	fmt.Fprintf(o.out, "# seeded %d cases (%d applicants, %d submitted for HTTP transitions, %d for pgbench%s) in %.1f s\n",
+		o.cases, d.world.Applicants, d.world.TransPerDiv*len(d.world.A), d.world.BaselinePool, cohortNote(d.world), seeding.Seconds())
 
 	// The second portal of worklist_scaling: the same divisions, few cases.
 	smallURL, err := e.createDatabase(ctx, dbName+"_small")
@@ -141,7 +141,11 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 		scenario{name: "submit", target: 0.5, a: submitSide(o, hc, d), b: pgSide(sub, "op/s", "op", float64(submitStatements)),
 			note: fmt.Sprintf("one op = create + %d uploads (%s) + submit + withdraw (%d requests; %d transactions in pgbench)",
 				len(keyItems), strings.Join(keyItems[:], ", "), len(keyItems)+3, len(keyItems)+3)},
+		allocationCore(o),
 	)
+	if d.world.cohortWorld != nil {
+		scenarios = append(scenarios, allocationWrites(o, d))
+	}
 	results, err := runScenarios(ctx, o, scenarios, bigURL)
 	return results, seeding, err
 }
@@ -177,8 +181,8 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 		return nil, 0, err
 	}
 	seeding := time.Since(t0)
-	fmt.Fprintf(o.out, "# seeded %d cases (%d applicants, %d submitted for HTTP transitions, %d for the Go loop) in %.1f s\n",
-		o.cases, d.world.Applicants, d.world.TransPerDiv*len(d.world.A), d.world.BaselinePool, seeding.Seconds())
+	fmt.Fprintf(o.out, "# seeded %d cases (%d applicants, %d submitted for HTTP transitions, %d for the Go loop%s) in %.1f s\n",
+		o.cases, d.world.Applicants, d.world.TransPerDiv*len(d.world.A), d.world.BaselinePool, cohortNote(d.world), seeding.Seconds())
 
 	hc := newHTTPClient(o.c)
 	if err := d.login(ctx, o, hc, true, false); err != nil {
@@ -204,6 +208,9 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 		}}
 	scenarios := readScenarios(o, hc, d, bareURL)
 	scenarios = append(scenarios, scenario{name: "sqlite_transition", target: 0.5, a: transitionSide(o, hc, d), b: goLoop})
+	if d.world.cohortWorld != nil {
+		scenarios = append(scenarios, allocationWrites(o, d))
+	}
 	results, err := runScenarios(ctx, o, scenarios, "sqlite:"+path)
 	return results, seeding, err
 }

@@ -25,6 +25,9 @@ type side struct {
 	// dbPerOp, if set, is the fixed number of statements of one operation
 	// (pgbench, the Go loop), instead of the counted round trips.
 	dbPerOp float64
+	// warm, if set, is the side's warm-up instead of run for -warmup (a
+	// side that moves a fixed number of cases per phase).
+	warm func(ctx context.Context)
 }
 
 type scenario struct {
@@ -73,8 +76,13 @@ func runScenario(ctx context.Context, o *options, s scenario) result {
 		s.ratio = func(a, b *phase) float64 { return a.Rate() / b.Rate() }
 	}
 	if o.warmup > 0 {
-		s.a.run(ctx, o.warmup, "")
-		s.b.run(ctx, o.warmup, "")
+		for _, sd := range []side{s.a, s.b} {
+			if sd.warm != nil {
+				sd.warm(ctx)
+			} else {
+				sd.run(ctx, o.warmup, "")
+			}
+		}
 	}
 	var as, bs []*phase
 	var ratios []float64
@@ -258,6 +266,9 @@ func planFor(o *options, cases int, a, b []string, withPools bool, poolRate floa
 		if o.db == "postgres" { // the submit scenario: its HTTP workers' applicants, then pgbench's
 			p.HTTPApplicants, p.BenchApplicants = min(o.c, maxLogins), o.c
 		}
+		if o.wants("allocation_writes") {
+			p.Cohort = cohortSizes(o)
+		}
 	}
 	p.Realistic = cases - p.TransPerDiv*len(a) - p.BaselinePool
 	if p.Realistic < cases/2 {
@@ -286,6 +297,11 @@ func seedWorld(ctx context.Context, in *instance, p plan) (*world, error) {
 	var maxID int64
 	if err := in.DB.SQL().QueryRowContext(ctx, `SELECT COALESCE(max(id), 0) FROM users`).Scan(&maxID); err != nil {
 		return nil, err
+	}
+	if p.Cohort.total() > 0 {
+		if w.cohortWorld, err = newCohortWorld(in, w.now, leaves, p.A, p.B); err != nil {
+			return nil, err
+		}
 	}
 	w.firstUserID = maxID + 1
 	w.sealer = in.Accounts.Sealer.Seal

@@ -75,8 +75,8 @@ func seedPostgres(ctx context.Context, dbURL string, w *world) error {
 			if c.Due != nil {
 				due = *c.Due
 			}
-			cb = append(cb, []any{c.ID, c.No, serviceID, itemCode, c.State, int32(c.Version), c.Applicant, c.Division, c.District,
-				c.Form, c.Result, c.StateSince, due, c.Created, c.Update, c.inQueue()})
+			cb = append(cb, []any{c.ID, c.No, c.Service, c.ItemCode, c.State, int32(c.Version), c.Applicant, c.Division, c.District,
+				c.Form, c.Result, c.StateSince, due, c.Created, c.Update, c.InQueue})
 			if len(cb) == batch {
 				if err := send(caseCh, cb); err != nil {
 					return err
@@ -132,6 +132,9 @@ func seedPostgres(ctx context.Context, dbURL string, w *world) error {
 	c := conns[0]
 	if _, err := c.Exec(ctx, claimsSQL); err != nil {
 		return fmt.Errorf("seed claims: %w", err)
+	}
+	if _, err := c.Exec(ctx, cohortClaimsSQL(true)); err != nil {
+		return fmt.Errorf("seed the cohort's claims: %w", err)
 	}
 	// The pools' files: rows, then their bytes (storage db).
 	for _, t := range []struct {

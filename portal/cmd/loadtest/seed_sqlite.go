@@ -141,8 +141,8 @@ func seedSQLite(ctx context.Context, db *sql.DB, w *world) error {
 		if c.Due != nil {
 			due = sqlTime(*c.Due)
 		}
-		if err := in.add("cases", caseCols, c.ID, c.No, serviceID, itemCode, c.State, c.Version, c.Applicant, c.Division, c.District,
-			c.Form, c.Result, sqlTime(c.StateSince), due, sqlTime(c.Created), sqlTime(c.Update), c.inQueue()); err != nil {
+		if err := in.add("cases", caseCols, c.ID, c.No, c.Service, c.ItemCode, c.State, c.Version, c.Applicant, c.Division, c.District,
+			c.Form, c.Result, sqlTime(c.StateSince), due, sqlTime(c.Created), sqlTime(c.Update), c.InQueue); err != nil {
 			return err
 		}
 		if b := in.tables["cases"]; b.rows == 0 { // the cases were just written: their history may follow
@@ -198,6 +198,9 @@ func seedSQLite(ctx context.Context, db *sql.DB, w *world) error {
 	}
 	if _, err := db.ExecContext(ctx, claimsSQL); err != nil {
 		return fmt.Errorf("seed claims: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, cohortClaimsSQL(false)); err != nil {
+		return fmt.Errorf("seed the cohort's claims: %w", err)
 	}
 	for _, row := range w.counters() {
 		if _, err := db.ExecContext(ctx, `INSERT INTO counters (name, period, value) VALUES ($1, $2, $3)
