@@ -58,6 +58,9 @@ type NoticeStore interface {
 type NoticeTx interface {
 	InsertNotification(ctx context.Context, n *Notification) error
 	InsertDelivery(ctx context.Context, d *Delivery) error
+	// InsertNotice writes a notification and its deliveries (one round
+	// trip on PostgreSQL: a step of a cohort writes thousands).
+	InsertNotice(ctx context.Context, n *Notification, ds []*Delivery) error
 	// MarkRead marks the user's notification read; ENOTFOUND if it is not theirs.
 	MarkRead(ctx context.Context, userID, id int64, at time.Time) error
 	// ClaimDeliveries leases up to limit pending deliveries that are due,

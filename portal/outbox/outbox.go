@@ -86,25 +86,16 @@ func (o *Outbox) Notify(ctx context.Context, f *workflow.Firing) error {
 	}
 	n := &portal.Notification{UserID: app.ID, CaseID: &c.ID, CaseNo: c.No, Kind: svc + "." + f.Event,
 		Title: l.T(key+".title", data), Body: l.T(key+".body", data), CreatedAt: f.Now}
-	if err := f.Tx.InsertNotification(ctx, n); err != nil {
-		return err
-	}
+	var ds []*portal.Delivery
 	if app.Mobile != "" {
 		sms := map[string]any{"CaseNo": c.No, "Service": data["Service"], "Surname": data["Surname"], "Due": data["Due"]}
-		d := &portal.Delivery{NotificationID: n.ID, Channel: ChannelSMS, Recipient: app.Mobile,
-			Body: l.T(key+".sms", sms), NextAt: f.Now}
-		if err := f.Tx.InsertDelivery(ctx, d); err != nil {
-			return err
-		}
+		ds = append(ds, &portal.Delivery{Channel: ChannelSMS, Recipient: app.Mobile, Body: l.T(key+".sms", sms), NextAt: f.Now})
 	}
 	if o.Email && app.Email != "" {
-		d := &portal.Delivery{NotificationID: n.ID, Channel: ChannelEmail, Recipient: app.Email,
-			Subject: n.Title, Body: n.Body + "\n\n" + l.T("notify.email_footer", data), NextAt: f.Now}
-		if err := f.Tx.InsertDelivery(ctx, d); err != nil {
-			return err
-		}
+		ds = append(ds, &portal.Delivery{Channel: ChannelEmail, Recipient: app.Email,
+			Subject: n.Title, Body: n.Body + "\n\n" + l.T("notify.email_footer", data), NextAt: f.Now})
 	}
-	return nil
+	return f.Tx.InsertNotice(ctx, n, ds)
 }
 
 // surname is the first character of a name: all an SMS may say of a person.

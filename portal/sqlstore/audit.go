@@ -74,13 +74,26 @@ func (q q) AuditHead(ctx context.Context) (int64, string, error) {
 
 // LockAuditHead locks the head row until commit, so appends chain in order.
 func (t *Tx) LockAuditHead(ctx context.Context) (int64, string, error) {
+	if t.head != nil { // locked by this transaction already: it holds what it appended
+		return t.head.seq, t.head.hash, nil
+	}
 	var seq int64
 	var hash string
 	err := t.ex.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+t.d.forUpdate()).Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", errors.New("sqlstore.LockAuditHead: the audit_head row is missing")
 	}
-	return seq, hash, dbError("sqlstore.LockAuditHead", err)
+	if err != nil {
+		return 0, "", dbError("sqlstore.LockAuditHead", err)
+	}
+	t.head = &auditHead{seq, hash}
+	return seq, hash, nil
+}
+
+// auditHead is the chain's head as this transaction locked and moved it.
+type auditHead struct {
+	seq  int64
+	hash string
 }
 
 // AppendAudit inserts a sealed entry and moves the head to it.
@@ -96,7 +109,11 @@ func (t *Tx) AppendAudit(ctx context.Context, e *portal.AuditEntry) error {
 			UPDATE audit_head SET seq = $1, hash = $12 WHERE id = 1`,
 			e.Seq, t.d.time(e.At), e.Actor, e.Role, e.Division, e.Action, e.Object, e.Result, e.IP, detail,
 			e.PrevHash, e.Hash)
-		return dbError("sqlstore.AppendAudit", err)
+		if err != nil {
+			return dbError("sqlstore.AppendAudit", err)
+		}
+		t.moved(e)
+		return nil
 	}
 	if _, err := t.ex.ExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
@@ -104,8 +121,18 @@ func (t *Tx) AppendAudit(ctx context.Context, e *portal.AuditEntry) error {
 		e.PrevHash, e.Hash); err != nil {
 		return dbError("sqlstore.AppendAudit", err)
 	}
-	_, err := t.ex.ExecContext(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, e.Seq, e.Hash)
-	return dbError("sqlstore.AppendAudit", err)
+	if _, err := t.ex.ExecContext(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, e.Seq, e.Hash); err != nil {
+		return dbError("sqlstore.AppendAudit", err)
+	}
+	t.moved(e)
+	return nil
+}
+
+// moved keeps the head this transaction holds in step with its appends.
+func (t *Tx) moved(e *portal.AuditEntry) {
+	if t.head != nil {
+		t.head.seq, t.head.hash = e.Seq, e.Hash
+	}
 }
 
 // DueJobs returns up to limit unfinished timers due at now, oldest first.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"tzportal/portal"
@@ -97,6 +98,48 @@ func (t *Tx) InsertDelivery(ctx context.Context, d *portal.Delivery) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, d.NotificationID, d.Channel, d.Recipient, d.Subject, d.Body,
 		d.Status, t.d.time(d.NextAt)).Scan(&d.ID)
 	return dbError("sqlstore.InsertDelivery", err)
+}
+
+// InsertNotice writes a notification and its deliveries: on PostgreSQL in
+// one statement, elsewhere one row at a time.
+func (t *Tx) InsertNotice(ctx context.Context, n *portal.Notification, ds []*portal.Delivery) error {
+	for _, d := range ds {
+		if d.Status == "" {
+			d.Status = portal.DeliveryPending
+		}
+	}
+	if t.d.name() != "postgres" || len(ds) == 0 {
+		if err := t.InsertNotification(ctx, n); err != nil {
+			return err
+		}
+		for _, d := range ds {
+			d.NotificationID = n.ID
+			if err := t.InsertDelivery(ctx, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	args := []any{n.UserID, n.CaseID, n.Kind, n.Title, n.Body, t.d.time(n.CreatedAt)}
+	rows := make([]string, len(ds))
+	for i, d := range ds {
+		b := len(args)
+		rows[i] = fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d::timestamptz)", b+1, b+2, b+3, b+4, b+5, b+6)
+		args = append(args, d.Channel, d.Recipient, d.Subject, d.Body, d.Status, t.d.time(d.NextAt))
+	}
+	err := t.ex.QueryRowContext(ctx, `WITH n AS (INSERT INTO notifications (user_id, case_id, kind, title, body, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id),
+		d AS (INSERT INTO deliveries (notification_id, channel, recipient, subject, body, status, next_at)
+			SELECT n.id, v.channel, v.recipient, v.subject, v.body, v.status, v.next_at
+			FROM n, (VALUES `+strings.Join(rows, ", ")+`) AS v (channel, recipient, subject, body, status, next_at))
+		SELECT id FROM n`, args...).Scan(&n.ID)
+	if err != nil {
+		return dbError("sqlstore.InsertNotice", err)
+	}
+	for _, d := range ds {
+		d.NotificationID = n.ID
+	}
+	return nil
 }
 
 // MarkRead marks the user's notification read (once: the first time stays).

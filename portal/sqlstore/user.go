@@ -121,7 +121,10 @@ func (q q) Counties(ctx context.Context) ([]portal.County, error) {
 }
 
 // Tx is a read-write transaction.
-type Tx struct{ q }
+type Tx struct {
+	q
+	head *auditHead // the audit chain's head, once this transaction locked it
+}
 
 var _ portal.Tx = (*Tx)(nil)
 
