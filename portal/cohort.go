@@ -33,6 +33,9 @@ type CohortStore interface {
 	CohortByID(ctx context.Context, id int64) (*Cohort, error)
 	// CohortOf returns the operation of kind over a scope, ENOTFOUND if none.
 	CohortOf(ctx context.Context, kind, service, district, scope string) (*Cohort, error)
+	// CohortIDs returns the ids of a district's operations of a kind, oldest
+	// first.
+	CohortIDs(ctx context.Context, kind, service, district string) ([]int64, error)
 	// UnfinishedCohorts returns the operations not finished (cut short),
 	// without their data.
 	UnfinishedCohorts(ctx context.Context) ([]Cohort, error)

@@ -23,6 +23,7 @@ import (
 	"tzportal/portal/certificate"
 	"tzportal/portal/config"
 	"tzportal/portal/endorsement"
+	"tzportal/portal/housing"
 	"tzportal/portal/hukou"
 	"tzportal/portal/locale"
 	"tzportal/portal/outbox"
@@ -81,6 +82,7 @@ func Services(d Deps) []workflow.Service {
 		hukou.New(d.Validator, d.Sealer, d.Counties),
 		endorsement.New(d.Validator),
 		schooling.New(d.Validator, d.Sealer),
+		housing.New(d.Validator, d.Sealer),
 	}
 }
 

@@ -102,3 +102,22 @@ func (q q) UnfinishedCohorts(ctx context.Context) ([]portal.Cohort, error) {
 	}
 	return out, dbError("sqlstore.UnfinishedCohorts", rows.Err())
 }
+
+// CohortIDs returns the ids of a district's operations of a kind.
+func (q q) CohortIDs(ctx context.Context, kind, service, district string) ([]int64, error) {
+	rows, err := q.ex.QueryContext(ctx, `SELECT id FROM cohorts WHERE kind = $1 AND service = $2 AND district = $3 ORDER BY id`,
+		kind, service, district)
+	if err != nil {
+		return nil, dbError("sqlstore.CohortIDs", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, dbError("sqlstore.CohortIDs", err)
+		}
+		out = append(out, id)
+	}
+	return out, dbError("sqlstore.CohortIDs", rows.Err())
+}

@@ -1,0 +1,439 @@
+package housing
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"tzportal/portal"
+	"tzportal/portal/audit"
+	"tzportal/portal/lottery"
+	"tzportal/portal/workflow"
+)
+
+// The lottery (摇号) by commit-reveal, for a batch of units of one kind in
+// one district (portal/lottery holds the algorithm). Creating a draw
+// freezes its participants — every waitlisted household of the district
+// and kind, tickets in waiting-list order — and publishes their hash and
+// Merkle root with the officer's commitment to a secret seed and the name
+// of a future public beacon. Revealing the seed and the beacon's value
+// fixes the order and the offers; the offered households move to offered
+// through the engine. Each draw is a portal.Cohort record (kind "draw"),
+// written before any case moves: a reveal cut short resumes, and a draw is
+// revealed once.
+const (
+	kindDraw    = "draw"
+	eventDraw   = "draw"
+	stateOffer  = "offered"
+	resUnitDraw = "draw"
+	resTicket   = "ticket"
+)
+
+var (
+	unitCodeRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_-]{0,31}$`)
+	sha256RE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// drawData is what a draw's record holds: its public JSON and which case
+// each ticket is (not public).
+type drawData struct {
+	Draw  lottery.Draw `json:"draw"`
+	Cases []string     `json:"cases"` // case number of ticket i+1
+}
+
+// DrawRequest is the body of POST /api/v1/draws (fields fixed by the API).
+type DrawRequest struct {
+	District   string         `json:"district"`
+	Kind       string         `json:"kind"`
+	Units      []lottery.Unit `json:"units"`
+	Commitment string         `json:"commitment"`
+	Beacon     string         `json:"beacon"`
+}
+
+// maxUnits bounds a batch of units.
+const maxUnits = 10000
+
+func (q *DrawRequest) check() error {
+	var bad []portal.FieldError
+	if !districtRE.MatchString(q.District) {
+		bad = append(bad, portal.FieldError{Field: "district", Rule: "district"})
+	}
+	if !slices.Contains(kindOptions, q.Kind) {
+		bad = append(bad, portal.FieldError{Field: "kind", Rule: "oneof", Param: strings.Join(kindOptions, " ")})
+	}
+	if len(q.Units) == 0 || len(q.Units) > maxUnits {
+		bad = append(bad, portal.FieldError{Field: "units", Rule: "max_items", Param: strconv.Itoa(maxUnits)})
+	}
+	seen := map[string]bool{}
+	for i, u := range q.Units {
+		if !unitCodeRE.MatchString(u.Code) || seen[u.Code] {
+			bad = append(bad, portal.FieldError{Field: fmt.Sprintf("units[%d].code", i), Rule: "unit"})
+		}
+		seen[u.Code] = true
+	}
+	if !sha256RE.MatchString(q.Commitment) {
+		bad = append(bad, portal.FieldError{Field: "commitment", Rule: "sha256hex"})
+	}
+	if n := utf8.RuneCountInString(q.Beacon); n < 5 || n > 200 || !utf8.ValidString(q.Beacon) {
+		bad = append(bad, portal.FieldError{Field: "beacon", Rule: "beacon"})
+	}
+	if len(bad) > 0 {
+		return &portal.Error{Code: portal.EINVALID, Message: "error.invalid", Fields: bad, Labels: ServiceID + ".draw"}
+	}
+	return nil
+}
+
+// mayDraw checks the actor is an officer of the district who may draw.
+func mayDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, district string) error {
+	if actor.User == nil && actor.System != "" {
+		return nil // the operator on the command line
+	}
+	if actor.User == nil {
+		return &portal.Error{Code: portal.EUNAUTHORIZED, Message: "error.login_required"}
+	}
+	if _, ok := e.Authz.Can(actor.User, district, ServiceID, workflow.EventAction(eventDraw, stateWaitlisted)); !ok {
+		e.DeniedOn(ctx, actor, "draw.run", "draw:"+district)
+		return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden"}
+	}
+	return nil
+}
+
+// service is this service as the engine holds it (its settings).
+func service(e *workflow.Engine) *Service {
+	if ent, ok := e.Registry.Get(ServiceID); ok {
+		if s, ok := ent.Service.(*Service); ok {
+			return s
+		}
+	}
+	return &Service{}
+}
+
+// classes are the priority class ids of a draw, in order.
+func (s *Service) classes() []string { return append(slices.Clone(s.set.Priority), ClassGeneral) }
+
+// CreateDraw freezes the participants of a new draw and publishes it. One
+// draw of a district and kind is open at a time (409).
+func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q DrawRequest) (*lottery.Draw, error) {
+	if err := q.check(); err != nil {
+		return nil, err
+	}
+	if err := mayDraw(ctx, e, actor, q.District); err != nil {
+		return nil, err
+	}
+	open, err := e.Store.UnfinishedCohorts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range open {
+		if c.Kind == kindDraw && c.Service == ServiceID && c.District == q.District && strings.HasPrefix(c.Scope, q.Kind+"/") {
+			return nil, &portal.Error{Code: portal.ECONFLICT, Rule: "draw_open", Message: ServiceID + ".rule.draw_open",
+				Data: map[string]any{"ID": c.ID}}
+		}
+	}
+	s := service(e)
+	list, err := s.Waitlist(ctx, e.Store, q.District, q.Kind)
+	if err != nil {
+		return nil, err
+	}
+	d := drawData{Draw: lottery.Draw{District: q.District, Kind: q.Kind, Status: lottery.StatusOpen, Units: q.Units,
+		Classes: s.classes(), Commitment: q.Commitment, Beacon: strings.TrimSpace(q.Beacon), Algorithm: lottery.Algorithm,
+		Participants: []lottery.PublicParticipant{}}}
+	ps := make([]lottery.Participant, len(list))
+	for i, p := range list {
+		c, err := e.Store.CaseByNo(ctx, p.CaseNo)
+		if err != nil {
+			return nil, err
+		}
+		u, err := e.Store.UserByID(ctx, c.ApplicantID)
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = lottery.Participant{Ticket: i + 1, Class: p.Class}
+		d.Draw.Participants = append(d.Draw.Participants, lottery.PublicParticipant{Ticket: i + 1, Class: p.Class, Applicant: MaskedName(u.Name)})
+		d.Cases = append(d.Cases, p.CaseNo)
+	}
+	d.Draw.ParticipantsSHA256, d.Draw.MerkleRoot = lottery.ParticipantsSHA256(ps), lottery.MerkleRoot(ps)
+	err = e.Store.Tx(ctx, func(tx portal.Tx) error {
+		seq, err := tx.NextSeq(ctx, "draw:"+q.District+":"+q.Kind, "")
+		if err != nil {
+			return err
+		}
+		co := &portal.Cohort{Kind: kindDraw, Service: ServiceID, District: q.District, Scope: q.Kind + "/" + strconv.FormatInt(seq, 10),
+			Commitment: q.Commitment, Actor: actor.ID(), CreatedAt: e.Now(), Total: min(len(ps), len(q.Units))}
+		if err := tx.InsertCohort(ctx, co); err != nil {
+			return err
+		}
+		d.Draw.ID = co.ID
+		if co.Data, err = json.Marshal(d); err != nil {
+			return err
+		}
+		if err := tx.UpdateCohort(ctx, co); err != nil {
+			return err
+		}
+		ent := audit.Entry(actor, "draw.create", "cohort:"+strconv.FormatInt(co.ID, 10), audit.ResultOK)
+		ent.Division = q.District
+		return e.Audit.Append(ctx, tx, audit.WithDetail(ent, map[string]any{"kind": q.Kind, "participants": len(ps),
+			"units": len(q.Units), "commitment": q.Commitment, "participants_sha256": d.Draw.ParticipantsSHA256}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &d.Draw, nil
+}
+
+// RevealRequest is the body of POST /api/v1/draws/{id}/reveal.
+type RevealRequest struct {
+	Seed        string `json:"seed"`
+	BeaconValue string `json:"beacon_value"`
+}
+
+// RevealDraw checks the seed against the commitment, fixes the order and
+// the offers, records them, then moves the offered households to offered.
+// A reveal cut short resumes with what was recorded; a revealed draw is
+// never revealed again (409).
+func RevealDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, id int64, q RevealRequest) (*lottery.Draw, error) {
+	co, d, err := loadDraw(ctx, e, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := mayDraw(ctx, e, actor, co.District); err != nil {
+		return nil, err
+	}
+	if co.FinishedAt != nil {
+		return nil, &portal.Error{Code: portal.ECONFLICT, Rule: "draw_revealed", Message: ServiceID + ".rule.draw_revealed"}
+	}
+	if d.Draw.Status == lottery.StatusOpen {
+		var bad []portal.FieldError
+		if !lottery.ValidSeed(q.Seed) {
+			bad = append(bad, portal.FieldError{Field: "seed", Rule: "seed", Param: strconv.Itoa(lottery.MinSeedLen)})
+		}
+		if n := utf8.RuneCountInString(strings.TrimSpace(q.BeaconValue)); n < 1 || n > 200 {
+			bad = append(bad, portal.FieldError{Field: "beacon_value", Rule: "required"})
+		}
+		if len(bad) > 0 {
+			return nil, &portal.Error{Code: portal.EINVALID, Message: "error.invalid", Fields: bad, Labels: ServiceID + ".draw"}
+		}
+		if lottery.Commitment(q.Seed) != co.Commitment {
+			return nil, &portal.Error{Code: portal.ERULE, Rule: "seed_commitment", Message: ServiceID + ".rule.seed_commitment",
+				Data: map[string]any{"Commitment": co.Commitment}, Labels: ServiceID + ".draw",
+				Fields: []portal.FieldError{{Field: "seed", Rule: "seed_commitment"}}}
+		}
+		ps := make([]lottery.Participant, len(d.Draw.Participants))
+		for i, p := range d.Draw.Participants {
+			ps[i] = lottery.Participant{Ticket: p.Ticket, Class: p.Class}
+		}
+		dr := &d.Draw
+		dr.Seed, dr.BeaconValue, dr.Status = q.Seed, strings.TrimSpace(q.BeaconValue), lottery.StatusRevealed
+		dr.Final = lottery.Final(dr.Seed, dr.BeaconValue, dr.ParticipantsSHA256)
+		if dr.Order, err = lottery.Order(dr.Final, dr.Classes, ps); err != nil {
+			return nil, err
+		}
+		dr.Offers = lottery.Offers(dr.Order, lottery.UnitCodes(dr.Units))
+		if co.Data, err = json.Marshal(d); err != nil {
+			return nil, err
+		}
+		if err := e.Store.Tx(ctx, func(tx portal.Tx) error {
+			if err := tx.UpdateCohort(ctx, co); err != nil {
+				return err
+			}
+			ent := audit.Entry(actor, "draw.reveal", "cohort:"+strconv.FormatInt(co.ID, 10), audit.ResultOK)
+			ent.Division = co.District
+			return e.Audit.Append(ctx, tx, audit.WithDetail(ent, map[string]any{"final": dr.Final, "offers": len(dr.Offers)}))
+		}); err != nil {
+			return nil, err
+		}
+		drawCache.forget(co.ID)
+	}
+	// The offers, each household through the engine; one no longer on the
+	// list (withdrawn since the draw was created) is passed over, its unit
+	// left for the next draw.
+	steps := make([]workflow.CohortStep, len(d.Draw.Offers))
+	for i, o := range d.Draw.Offers {
+		steps[i] = workflow.CohortStep{CaseNo: d.Cases[o.Ticket-1], Result: map[string]any{resUnit: o.Unit, resUnitDraw: co.ID, resTicket: o.Ticket}}
+	}
+	base := co.Done
+	if _, err := e.FireCohort(ctx, actor, ServiceID, eventDraw, steps, 0, func(ctx context.Context, tx portal.Tx, moved int) error {
+		co.Done = base + moved
+		return tx.UpdateCohort(ctx, co)
+	}); err != nil {
+		return nil, err
+	}
+	now := e.Now()
+	co.FinishedAt = &now
+	if err := e.Store.Tx(ctx, func(tx portal.Tx) error { return tx.UpdateCohort(ctx, co) }); err != nil {
+		return nil, err
+	}
+	drawCache.forget(co.ID)
+	return &d.Draw, nil
+}
+
+// loadDraw reads a draw's record.
+func loadDraw(ctx context.Context, e *workflow.Engine, id int64) (*portal.Cohort, *drawData, error) {
+	co, err := e.Store.CohortByID(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if co.Kind != kindDraw || co.Service != ServiceID {
+		return nil, nil, portal.NotFound(fmt.Errorf("housing: cohort %d is not a draw", id))
+	}
+	var d drawData
+	if err := json.Unmarshal(co.Data, &d); err != nil {
+		return nil, nil, fmt.Errorf("housing: draw %d: %w", id, err)
+	}
+	return co, &d, nil
+}
+
+// drawCache keeps draws as read (a draw's participants never change; its
+// reveal forgets the entry), so a household's page can show its proof
+// without reading the whole draw each time.
+var drawCache = &drawsRead{m: map[int64]*cachedDraw{}}
+
+type drawsRead struct {
+	mu sync.Mutex
+	m  map[int64]*cachedDraw
+}
+
+type cachedDraw struct {
+	d      *drawData
+	ps     []lottery.Participant
+	ticket map[string]int // case number → ticket
+}
+
+func (c *drawsRead) forget(id int64) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
+}
+
+func (c *drawsRead) get(ctx context.Context, r portal.Reader, id int64) (*cachedDraw, error) {
+	c.mu.Lock()
+	cd := c.m[id]
+	c.mu.Unlock()
+	if cd != nil {
+		return cd, nil
+	}
+	co, err := r.CohortByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var d drawData
+	if err := json.Unmarshal(co.Data, &d); err != nil {
+		return nil, err
+	}
+	cd = &cachedDraw{d: &d, ticket: make(map[string]int, len(d.Cases))}
+	for i, no := range d.Cases {
+		cd.ticket[no] = i + 1
+	}
+	for _, p := range d.Draw.Participants {
+		cd.ps = append(cd.ps, lottery.Participant{Ticket: p.Ticket, Class: p.Class})
+	}
+	c.mu.Lock()
+	if len(c.m) > 64 {
+		clear(c.m) // a handful of draws a year: this bounds it, it never needs to
+	}
+	c.m[id] = cd
+	c.mu.Unlock()
+	return cd, nil
+}
+
+// drawProof is what a household's case shows of the draws it is in: the
+// newest one's ticket, class and inclusion proof against its published
+// Merkle root (anyone can check it with the draw's JSON).
+func drawProof(ctx context.Context, r portal.Reader, c *portal.Case, kind string) (map[string]any, error) {
+	ids, err := r.CohortIDs(ctx, kindDraw, ServiceID, c.District)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		cd, err := drawCache.get(ctx, r, ids[i])
+		if err != nil {
+			return nil, err
+		}
+		t, ok := cd.ticket[c.No]
+		if !ok || cd.d.Draw.Kind != kind {
+			continue
+		}
+		return map[string]any{"id": ids[i], "ticket": t, "class": cd.ps[t-1].Class, "status": cd.d.Draw.Status,
+			"merkle_root": cd.d.Draw.MerkleRoot, "proof": lottery.Proof(cd.ps, t-1)}, nil
+	}
+	return nil, nil
+}
+
+// drawEndpoints are the draws' API routes.
+func drawEndpoints(e *workflow.Engine) []workflow.Endpoint {
+	return []workflow.Endpoint{
+		{Method: http.MethodPost, Path: "/draws", Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
+			var q DrawRequest
+			if err := r.Decode(&q); err != nil {
+				return 0, nil, err
+			}
+			d, err := CreateDraw(ctx, e, r.Actor, q)
+			if err != nil {
+				return 0, nil, err
+			}
+			return http.StatusCreated, d, nil
+		}},
+		{Method: http.MethodPost, Path: "/draws/:id/reveal", Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
+			id, err := strconv.ParseInt(r.Param("id"), 10, 64)
+			if err != nil {
+				return 0, nil, portal.NotFound(err)
+			}
+			var q RevealRequest
+			if err := r.Decode(&q); err != nil {
+				return 0, nil, err
+			}
+			d, err := RevealDraw(ctx, e, r.Actor, id, q)
+			if err != nil {
+				return 0, nil, err
+			}
+			return http.StatusOK, d, nil
+		}},
+		{Method: http.MethodGet, Path: "/draws/:id", Public: true, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
+			d, err := publicDraw(ctx, e, r.Param("id"))
+			if err != nil {
+				return 0, nil, err
+			}
+			return http.StatusOK, d, nil
+		}},
+	}
+}
+
+// publicDraw is a draw as anyone may read it.
+func publicDraw(ctx context.Context, e *workflow.Engine, idText string) (*lottery.Draw, error) {
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || id <= 0 {
+		return nil, portal.NotFound(err)
+	}
+	cd, err := drawCache.get(ctx, e.Store, id)
+	if err != nil {
+		return nil, err
+	}
+	co, err := e.Store.CohortByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if co.Kind != kindDraw || co.Service != ServiceID {
+		return nil, portal.NotFound(nil)
+	}
+	return &cd.d.Draw, nil
+}
+
+// drawScreens are the draws' pages: the public one, and the officer's.
+func drawScreens(e *workflow.Engine) []workflow.Screen {
+	return []workflow.Screen{
+		{Method: http.MethodGet, Path: "/draws/:id", Public: true, Handle: func(ctx context.Context, r workflow.Request) (*workflow.Shown, error) {
+			d, err := publicDraw(ctx, e, r.Param("id"))
+			if err != nil {
+				return nil, err
+			}
+			return &workflow.Shown{Template: ServiceID + "/draw", Title: ServiceID + ".draw.title", Data: d}, nil
+		}},
+	}
+}

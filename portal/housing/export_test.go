@@ -1,0 +1,27 @@
+package housing
+
+import (
+	"encoding/json"
+
+	"tzportal/portal"
+)
+
+// Assess applies the rules to a form as submitting it would (in clear),
+// given the number of the permit the portal holds ("" if none).
+func (s *Service) Assess(form json.RawMessage, permitHeld string) (*Assessment, error) {
+	f, err := decode(form, false)
+	if err != nil {
+		return nil, err
+	}
+	f.normalize()
+	return s.assess(f, permitHeld), nil
+}
+
+// Refusal is the refusal of an assessment (nil when eligible).
+func (a *Assessment) Refusal() *portal.Error { return a.refusal() }
+
+// Number is number, for its table test.
+var Number = number
+
+// ComparePlaces orders two places as the waiting list does.
+func ComparePlaces(a, b Place) int { return comparePlaces(a, b) }
