@@ -176,7 +176,16 @@ func journey(t *testing.T, js bool) {
 	app.visit(p.URL + "/cases")
 	app.sees("main h1", "My applications")
 	app.visit(p.URL + "/")
-	app.sees("main", "Residence permit", "Coming soon")
+	// Every service is online: housing security is offered like the
+	// others (its name, a link to apply and to its guide), and none is
+	// announced as coming soon.
+	app.sees("main", "Residence permit", "Housing security", "Apply online")
+	apply := `main .card a[href="/cases/new?service=housing-security"]`
+	app.sees(apply, "Apply online", "Housing security")
+	app.sees(`main .card a[href="/services/housing-security"]`, "Service guide")
+	if home := app.text("main"); strings.Contains(home, "Coming soon") {
+		t.Errorf("the English home page still announces a service as coming soon:\n%s", home)
+	}
 	app.look("english-home")
 }
 

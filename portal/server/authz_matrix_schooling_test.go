@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"tzportal/portal"
+	"tzportal/portal/housing"
+	"tzportal/portal/lottery"
 	"tzportal/portal/matching"
 	"tzportal/portal/schooling"
 	"tzportal/portal/testkit"
@@ -53,6 +55,7 @@ type schoolingFixture struct {
 	window       portal.EnrollmentWindow // 2027's, open on every day the matrix runs
 	listID       int64                   // the past cohort's published list (2026, grade 1)
 	allocationID int64                   // and its allocation
+	drawID       int64                   // a housing draw, revealed (no one waitlisted yet)
 }
 
 // setupSchooling runs on a portal just started at matrixStart −
@@ -91,6 +94,28 @@ func setupSchooling(m *matrix) {
 	if err := schooling.SetWindow(ctx, p.Engine, cohortActor, m.school.window); err != nil {
 		t.Fatal(err)
 	}
+	// Housing draws: one revealed (its page, its JSON; a reveal again is
+	// the officer's 409) and one open of another kind (a new draw of that
+	// kind is the officer's 409).
+	for i, kind := range []string{"shared_ownership", "affordable_rental"} {
+		d, err := housing.CreateDraw(ctx, p.Engine, cohortActor, matrixDraw(kind))
+		if err != nil {
+			t.Fatalf("draw: %v", err)
+		}
+		if i == 0 {
+			if _, err := housing.RevealDraw(ctx, p.Engine, cohortActor, d.ID, housing.RevealRequest{Seed: matrixSeed, BeaconValue: "01 02 03"}); err != nil {
+				t.Fatalf("reveal: %v", err)
+			}
+			m.school.drawID = d.ID
+		}
+	}
+}
+
+// matrixDraw is a draw of kind in the matrix's district, committed to
+// matrixSeed.
+func matrixDraw(kind string) housing.DrawRequest {
+	return housing.DrawRequest{District: matrixSchoolDistrict, Kind: kind, Units: []lottery.Unit{{Code: "A-101"}},
+		Commitment: lottery.Commitment(matrixSeed), Beacon: "中国福利彩票双色球开奖号码"}
 }
 
 // childID is a fresh child's ID number for a school-enrollment form: a
@@ -105,7 +130,8 @@ func (m *matrix) childID() string {
 
 // cohortResults are what a cohort operation records in a case's result
 // before its event fires, for the branch the setup path takes: an
-// allocation names a school (assigned) or none (unassigned).
+// allocation names a school (assigned) or none (unassigned); the housing
+// security's, an objection to file or a unit offered (housingCohortResult).
 var cohortResults = map[string]func(event, to string) map[string]any{
 	schooling.ServiceID: func(event, to string) map[string]any {
 		switch {
@@ -116,6 +142,7 @@ var cohortResults = map[string]func(event, to string) map[string]any{
 		}
 		return map[string]any{"school": nil}
 	},
+	housing.ServiceID: housingCohortResult,
 }
 
 // fireCohort moves one case along an edge whose event is a cohort event
@@ -146,6 +173,10 @@ func (m *matrix) fireCohort(def *workflow.Definition, tc *testCase, ev edge) str
 // hand in a school with seats to spare.
 var eventInputs = map[string]map[string]any{
 	schooling.ServiceID: {"outcome": "amended", "points": "99", "school": "HL-FX-01"},
+	// An objection is dismissed, a refusal overturned on recheck (the
+	// conditions upheld of resolve_objection and decide_recheck): the
+	// case goes on.
+	housing.ServiceID: {"upheld": "no"},
 }
 
 // serviceRoutes are the routes services mount beyond their cases
@@ -170,15 +201,18 @@ func (m *matrix) serviceRoutes() map[string]string {
 }
 
 // serviceRowParams are the parameters of a row of a service's own route:
-// {id} is the past cohort's allocation, or its published list.
-func (m *matrix) serviceRowParams(r matrixRow) map[string]string {
+// {id} is the past cohort's allocation, or its published list; the housing
+// security's are its case's (housingRowParams).
+func (m *matrix) serviceRowParams(r matrixRow, tc *testCase) map[string]string {
 	switch route := rowRoute(r); route {
 	case "GET /api/v1/allocations/:id":
 		return map[string]string{"id": strconv.FormatInt(m.school.allocationID, 10)}
 	case "GET /schooling/lists/:id":
 		return map[string]string{"id": strconv.FormatInt(m.school.listID, 10)}
+	case "GET /api/v1/draws/:id", "POST /api/v1/draws/:id/reveal", "GET /draws/:id":
+		return map[string]string{"id": strconv.FormatInt(m.school.drawID, 10)}
 	}
-	return nil
+	return m.housingRowParams(tc)
 }
 
 // serviceRowBody is a valid body for a row of a service's own route. The
@@ -189,11 +223,17 @@ func (m *matrix) serviceRowParams(r matrixRow) map[string]string {
 // fixture again (nothing changes).
 func (m *matrix) serviceRowBody(path string) map[string]any {
 	w := m.school.window
+	if strings.HasPrefix(path, "/api/v1/draws/") && strings.HasSuffix(path, "/reveal") {
+		return map[string]any{"seed": matrixSeed, "beacon_value": "01 02 03"}
+	}
 	switch path {
 	case "/api/v1/enrollment-lists":
 		return map[string]any{"district": matrixSchoolDistrict, "year": 2026, "grade": "7", "commitment": matching.Commitment(matrixSeed)}
 	case "/api/v1/allocations":
 		return map[string]any{"district": matrixSchoolDistrict, "year": 2027, "grade": "1", "seed": matrixSeed}
+	case "/api/v1/draws":
+		d := matrixDraw("affordable_rental")
+		return map[string]any{"district": d.District, "kind": d.Kind, "units": d.Units, "commitment": d.Commitment, "beacon": d.Beacon}
 	case "/schooling/office/publish":
 		return map[string]any{"district": matrixSchoolDistrict, "year": "2027", "grade": "1", "commitment": matching.Commitment(matrixSeed)}
 	case "/schooling/office/allocate":
@@ -202,6 +242,9 @@ func (m *matrix) serviceRowBody(path string) map[string]any {
 		return map[string]any{"file": []byte(matrixSchoolsCSV)}
 	case "/schooling/admin/window":
 		return map[string]any{"district": w.District, "year": strconv.Itoa(w.Year), "opens": w.Opens, "closes": w.Closes}
+	}
+	if b := housingRowBody(path); b != nil {
+		return b
 	}
 	return map[string]any{}
 }

@@ -170,9 +170,14 @@ func TestHTMLJourney(t *testing.T) {
 	page = web.Get("/cases/" + no)
 	wantText(t, page, "English case page", `<html lang="en">`, "Your residence permit is issued", "Approved")
 	wantText(t, web.Get("/cases"), "English list", "My applications")
-	wantText(t, web.Get("/"), "English home", "Residence permit", "Coming soon")
+	// Every service is online: none is announced as coming soon.
+	home := web.Get("/")
+	wantText(t, home, "English home", "Residence permit", "Housing security")
+	if strings.Contains(home.Text(), "Coming soon") {
+		t.Error("English home: a service is still coming soon")
+	}
 	wantRedirect(t, web.Get("/lang?to=zh-CN&next=/"), "/", "back to Chinese")
-	wantText(t, web.Get("/"), "Chinese home", `<html lang="zh-CN">`, "即将开通")
+	wantText(t, web.Get("/"), "Chinese home", `<html lang="zh-CN">`, "住房保障", `href="/cases/new?service=housing-security"`)
 }
 
 func fixField(kv []string, key, value string) []string {
@@ -210,7 +215,14 @@ func TestPagesNeedLoginAndNoOpenRedirect(t *testing.T) {
 	r := c.Get("/no/such/page")
 	wantStatus(t, r, 404, "unknown page")
 	wantText(t, r, "404 page", "找不到页面")
-	wantText(t, c.Get("/services/housing-security"), "guide", "即将开通", "住房保障")
+	// Every service is online now: housing security shows its guide, with
+	// its conditions read from the settings, and the way to apply.
+	guide := c.Get("/services/housing-security")
+	wantStatus(t, guide, 200, "housing security guide")
+	wantText(t, guide, "guide", "住房保障", "办理条件", "2800", `href="/cases/new?service=housing-security"`, `href="/notices"`)
+	if strings.Contains(guide.Text(), "即将开通") {
+		t.Error("housing security is still announced as coming soon")
+	}
 }
 
 func urlEscape(s string) string {
