@@ -82,12 +82,10 @@ type application struct {
 // member is one person of the household besides the applicant: a spouse,
 // a child or a parent living with them, and their monthly income.
 type member struct {
-	Relation      string `json:"relation"`
-	Name          string `json:"name"`
-	IDNumber      string `json:"id_number,omitempty"`
-	IDSealed      string `json:"id_sealed,omitempty"`
-	IDIndex       string `json:"id_index,omitempty"`
-	IncomeMonthly *int   `json:"income_monthly,omitempty"`
+	Relation string `json:"relation"`
+	Name     string `json:"name"`
+	pii.SealedID
+	IncomeMonthly *int `json:"income_monthly,omitempty"`
 }
 
 // area is a floor area in square metres: a JSON number, or the text of one
@@ -458,15 +456,9 @@ func (s *Service) validate(f *application, in workflow.FormInput) ([]portal.Fiel
 // seal replaces each member's ID number with its sealed form and index.
 func (s *Service) seal(f *application) error {
 	for i := range f.Members {
-		m := &f.Members[i]
-		if m.IDNumber == "" {
-			continue
-		}
-		sealed, index, err := s.sealer.SealText(m.IDNumber)
-		if err != nil {
+		if err := s.sealer.SealID(&f.Members[i].SealedID); err != nil {
 			return fmt.Errorf("housing.seal: %w", err)
 		}
-		m.IDSealed, m.IDIndex, m.IDNumber = sealed, index, ""
 	}
 	return nil
 }
@@ -479,15 +471,9 @@ func (s *Service) open(stored json.RawMessage) (*application, error) {
 		return nil, fmt.Errorf("housing.open: %w", err)
 	}
 	for i := range f.Members {
-		m := &f.Members[i]
-		if m.IDSealed == "" {
-			continue
-		}
-		id, err := s.sealer.OpenText(m.IDSealed, m.IDIndex)
-		if err != nil {
+		if err := s.sealer.OpenID(&f.Members[i].SealedID); err != nil {
 			return nil, &portal.Error{Code: portal.EINTERNAL, Message: "error.integrity", Err: fmt.Errorf("housing.open: member %d: %w", i, err)}
 		}
-		m.IDNumber, m.IDSealed, m.IDIndex = id, "", ""
 	}
 	return f, nil
 }

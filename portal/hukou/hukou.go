@@ -64,9 +64,7 @@ type application struct {
 type member struct {
 	Relation string `json:"relation"`
 	Name     string `json:"name"`
-	IDNumber string `json:"id_number,omitempty"`
-	IDSealed string `json:"id_sealed,omitempty"`
-	IDIndex  string `json:"id_index,omitempty"`
+	pii.SealedID
 }
 
 // period is a time of residence in another Yangtze-Delta city.
@@ -609,15 +607,9 @@ func ageOn(id string, now time.Time) int {
 // seal replaces each member's ID number with its sealed form and index.
 func (s *Service) seal(f *application) error {
 	for i := range f.Members {
-		m := &f.Members[i]
-		if m.IDNumber == "" {
-			continue
-		}
-		sealed, index, err := s.sealer.SealText(m.IDNumber)
-		if err != nil {
+		if err := s.sealer.SealID(&f.Members[i].SealedID); err != nil {
 			return fmt.Errorf("hukou.seal: %w", err)
 		}
-		m.IDSealed, m.IDIndex, m.IDNumber = sealed, index, ""
 	}
 	return nil
 }
@@ -629,15 +621,9 @@ func (s *Service) open(stored json.RawMessage) (*application, error) {
 		return nil, fmt.Errorf("hukou.open: %w", err)
 	}
 	for i := range f.Members {
-		m := &f.Members[i]
-		if m.IDSealed == "" {
-			continue
-		}
-		id, err := s.sealer.OpenText(m.IDSealed, m.IDIndex)
-		if err != nil {
+		if err := s.sealer.OpenID(&f.Members[i].SealedID); err != nil {
 			return nil, &portal.Error{Code: portal.EINTERNAL, Message: "error.integrity", Err: fmt.Errorf("hukou.open: member %d: %w", i, err)}
 		}
-		m.IDNumber, m.IDSealed, m.IDIndex = id, "", ""
 	}
 	return f, nil
 }

@@ -171,3 +171,39 @@ func (s *Sealer) OpenText(sealed, index string) (string, error) {
 	}
 	return s.Open(c, index)
 }
+
+// SealedID is an ID number of another person kept in a stored form (a
+// family member's): in clear only while a form is being read or checked,
+// sealed with its blind index when stored. Embed it in the person's struct.
+type SealedID struct {
+	IDNumber string `json:"id_number,omitempty"`
+	IDSealed string `json:"id_sealed,omitempty"`
+	IDIndex  string `json:"id_index,omitempty"`
+}
+
+// SealID replaces x's ID number by its sealed form and index.
+func (s *Sealer) SealID(x *SealedID) error {
+	if x.IDNumber == "" {
+		return nil
+	}
+	sealed, index, err := s.SealText(x.IDNumber)
+	if err != nil {
+		return err
+	}
+	x.IDSealed, x.IDIndex, x.IDNumber = sealed, index, ""
+	return nil
+}
+
+// OpenID puts x's ID number back in clear; anything that does not open is
+// ErrIntegrity.
+func (s *Sealer) OpenID(x *SealedID) error {
+	if x.IDSealed == "" {
+		return nil
+	}
+	id, err := s.OpenText(x.IDSealed, x.IDIndex)
+	if err != nil {
+		return err
+	}
+	x.IDNumber, x.IDSealed, x.IDIndex = id, "", ""
+	return nil
+}
