@@ -147,11 +147,7 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 		Participants: []lottery.PublicParticipant{}}}
 	ps := make([]lottery.Participant, len(list))
 	for i, p := range list {
-		c, err := e.Store.CaseByNo(ctx, p.CaseNo)
-		if err != nil {
-			return nil, err
-		}
-		u, err := e.Store.UserByID(ctx, c.ApplicantID)
+		u, err := e.Store.UserByID(ctx, p.ApplicantID)
 		if err != nil {
 			return nil, err
 		}
@@ -290,9 +286,10 @@ func loadDraw(ctx context.Context, e *workflow.Engine, id int64) (*portal.Cohort
 	return co, &d, nil
 }
 
-// drawCache keeps draws as read (a draw's participants never change; its
-// reveal forgets the entry), so a household's page can show its proof
-// without reading the whole draw each time.
+// drawCache keeps revealed draws as read: once revealed a draw never
+// changes, so every node may keep it (a household's page shows its proof,
+// the public page its JSON, without reading the whole draw each time). An
+// open draw is read afresh: another node may reveal it at any moment.
 var drawCache = &drawsRead{m: map[int64]*cachedDraw{}}
 
 type drawsRead struct {
@@ -312,6 +309,7 @@ func (c *drawsRead) forget(id int64) {
 	c.mu.Unlock()
 }
 
+// get returns draw id, ENOTFOUND if it is no draw of this service.
 func (c *drawsRead) get(ctx context.Context, r portal.Reader, id int64) (*cachedDraw, error) {
 	c.mu.Lock()
 	cd := c.m[id]
@@ -323,9 +321,12 @@ func (c *drawsRead) get(ctx context.Context, r portal.Reader, id int64) (*cached
 	if err != nil {
 		return nil, err
 	}
+	if co.Kind != kindDraw || co.Service != ServiceID {
+		return nil, portal.NotFound(fmt.Errorf("housing: cohort %d is not a draw", id))
+	}
 	var d drawData
 	if err := json.Unmarshal(co.Data, &d); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("housing: draw %d: %w", id, err)
 	}
 	cd = &cachedDraw{d: &d, ticket: make(map[string]int, len(d.Cases))}
 	for i, no := range d.Cases {
@@ -334,12 +335,14 @@ func (c *drawsRead) get(ctx context.Context, r portal.Reader, id int64) (*cached
 	for _, p := range d.Draw.Participants {
 		cd.ps = append(cd.ps, lottery.Participant{Ticket: p.Ticket, Class: p.Class})
 	}
-	c.mu.Lock()
-	if len(c.m) > 64 {
-		clear(c.m) // a handful of draws a year: this bounds it, it never needs to
+	if co.FinishedAt != nil {
+		c.mu.Lock()
+		if len(c.m) > 64 {
+			clear(c.m) // a handful of draws a year: this bounds it, it never needs to
+		}
+		c.m[id] = cd
+		c.mu.Unlock()
 	}
-	c.m[id] = cd
-	c.mu.Unlock()
 	return cd, nil
 }
 
@@ -414,13 +417,6 @@ func publicDraw(ctx context.Context, e *workflow.Engine, idText string) (*lotter
 	cd, err := drawCache.get(ctx, e.Store, id)
 	if err != nil {
 		return nil, err
-	}
-	co, err := e.Store.CohortByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if co.Kind != kindDraw || co.Service != ServiceID {
-		return nil, portal.NotFound(nil)
 	}
 	return &cd.d.Draw, nil
 }

@@ -14,8 +14,9 @@ import (
 
 // Place is a household on the waiting list (轮候) of a district and kind.
 type Place struct {
-	CaseNo string
-	Class  string // a priority flag of the settings, or ClassGeneral
+	CaseNo      string
+	ApplicantID int64
+	Class       string // a priority flag of the settings, or ClassGeneral
 	// classRank orders the classes: the settings' order, general last.
 	classRank int
 	// DrawRank is the household's place in the last draw that ranked it
@@ -70,7 +71,7 @@ func (s *Service) Waitlist(ctx context.Context, r portal.Reader, district, kind 
 			if f.Kind != kind {
 				continue
 			}
-			p := Place{CaseNo: c.No, id: c.ID}
+			p := Place{CaseNo: c.No, ApplicantID: c.ApplicantID, id: c.ID}
 			p.classRank, p.Class = s.class(f)
 			res, err := readResult(c)
 			if err != nil {

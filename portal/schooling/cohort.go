@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"tzportal/portal"
@@ -71,7 +72,7 @@ func readMember(c *portal.Case) (*member, error) {
 }
 
 // members returns the district's cases of the service in state for a year
-// and grade, by id.
+// and grade ("": both), by id.
 func members(ctx context.Context, r portal.Reader, district, state string, year int, grade string) ([]*member, error) {
 	var out []*member
 	var after int64
@@ -85,7 +86,7 @@ func members(ctx context.Context, r portal.Reader, district, state string, year 
 			if err != nil {
 				return nil, err
 			}
-			if m.Year == year && m.Grade == grade {
+			if m.Year == year && (grade == "" || m.Grade == grade) {
 				out = append(out, m)
 			}
 		}
@@ -432,7 +433,7 @@ func plan(ctx context.Context, e *workflow.Engine, actor portal.Actor, q CohortR
 	if err != nil {
 		return nil, fmt.Errorf("schooling.Allocate: %w", err)
 	}
-	slices.SortFunc(in.Children, func(a, b matching.Child) int { return cmpString(a.CaseNo, b.CaseNo) })
+	slices.SortFunc(in.Children, func(a, b matching.Child) int { return strings.Compare(a.CaseNo, b.CaseNo) })
 	a := Allocation{District: q.District, Year: q.Year, Grade: q.Grade, Seed: q.Seed, Commitment: list.Commitment,
 		Schools: res.Schools, Children: in.Children, Assignments: res.Assignments}
 	co := &portal.Cohort{Kind: KindAllocation, Service: ServiceID, District: q.District, Scope: list.Scope,
@@ -441,16 +442,6 @@ func plan(ctx context.Context, e *workflow.Engine, actor portal.Actor, q CohortR
 		return nil, err
 	}
 	return co, record(ctx, e, actor, co, "cohort.start")
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func summarize(r *matching.Result) *Summary {

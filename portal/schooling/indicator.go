@@ -58,20 +58,18 @@ func Indicator(ctx context.Context, e *workflow.Engine, district string, year in
 		}
 		row := IndicatorRow{District: d, Year: year, Target: target}
 		for _, st := range eligibleStates {
-			for _, grade := range []string{"1", "7"} {
-				ms, err := members(ctx, e.Store, d, st, year, grade)
-				if err != nil {
-					return nil, err
-				}
-				row.Eligible += len(ms)
-				if !placedStates[st] {
-					continue
-				}
-				for _, m := range ms {
-					row.Placed++
-					if public[schoolOf(m.c)] {
-						row.PlacedPublic++
-					}
+			ms, err := members(ctx, e.Store, d, st, year, "") // both grades, one read
+			if err != nil {
+				return nil, err
+			}
+			row.Eligible += len(ms)
+			if !placedStates[st] {
+				continue
+			}
+			for _, m := range ms {
+				row.Placed++
+				if public[schoolOf(m.c)] {
+					row.PlacedPublic++
 				}
 			}
 		}

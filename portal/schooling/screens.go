@@ -290,7 +290,7 @@ func publicList(ctx context.Context, e *workflow.Engine, r workflow.Request) (*w
 		if a.Points != b.Points {
 			return b.Points - a.Points
 		}
-		return cmpString(a.Tiebreak+a.CaseNo, b.Tiebreak+b.CaseNo)
+		return strings.Compare(a.Tiebreak+a.CaseNo, b.Tiebreak+b.CaseNo)
 	})
 	for i := range d.Rows {
 		d.Rows[i].Position = i + 1

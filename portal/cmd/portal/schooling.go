@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"tzportal/portal"
+	"tzportal/portal/boot"
 	"tzportal/portal/schooling"
 )
 
@@ -62,7 +63,7 @@ func schoolingWindow(ctx context.Context, args []string, stdout io.Writer, logge
 	}
 	defer p.Close()
 	if err := schooling.SetWindow(ctx, p.Engine, cliActor(), w); err != nil {
-		return 1, describe(err)
+		return 1, describe(p, err)
 	}
 	fmt.Fprintf(stdout, "enrollment window of %s for %d: %s to %s\n", w.District, w.Year, w.Opens, w.Closes)
 	return 0, nil
@@ -88,28 +89,27 @@ func schoolingAllocate(ctx context.Context, args []string, stdout io.Writer, log
 	defer p.Close()
 	co, sum, err := schooling.Allocate(ctx, p.Engine, cliActor(), schooling.CohortRequest{District: *district, Year: *year, Grade: *grade, Seed: *seed})
 	if err != nil {
-		return 1, describe(err)
+		return 1, describe(p, err)
 	}
 	fmt.Fprintf(stdout, "allocation %d: %d children, %d assigned (%d first choice, %d within their top 3), %d unassigned\n",
 		co.ID, sum.Children, sum.Assigned, sum.FirstChoice, sum.Top3, sum.Unassigned)
 	return 0, nil
 }
 
-// describe spells out a refusal for the terminal: its rule and fields.
-func describe(err error) error {
+// describe spells out a refusal for the terminal, as the portal says it
+// (in English) — the rule's sentence and each field's — with the rule's id.
+func describe(p *boot.Portal, err error) error {
 	pe := portal.AsError(err)
 	if pe == nil {
 		return err
 	}
-	msg := pe.Message
+	l := p.Catalog.L("en")
+	msg := l.Error(pe)
 	if pe.Rule != "" {
-		msg = "rule " + pe.Rule
+		msg += " (rule " + pe.Rule + ")"
 	}
 	for _, f := range pe.Fields {
-		msg += fmt.Sprintf("; %s: %s %s", f.Field, f.Rule, f.Param)
-	}
-	if len(pe.Data) > 0 {
-		msg += fmt.Sprintf(" %v", pe.Data)
+		msg += "; " + f.Field + ": " + l.Field(f, pe.Labels)
 	}
 	return errors.New(msg)
 }

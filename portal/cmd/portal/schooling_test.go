@@ -39,7 +39,7 @@ func TestSchoolingCommands(t *testing.T) {
 		t.Fatalf("window: %d %q %v", code, out, err)
 	}
 	seed := strings.Repeat("ab", 16)
-	if code, out, err := runCmd(t, e, "", "schooling", "allocate", "--district", "321202", "--year", "2027", "--grade", "1", "--seed", seed); code != 1 || err == nil || !strings.Contains(err.Error(), "list_published") {
+	if code, out, err := runCmd(t, e, "", "schooling", "allocate", "--district", "321202", "--year", "2027", "--grade", "1", "--seed", seed); code != 1 || err == nil || !strings.Contains(err.Error(), "list_published") || !strings.Contains(err.Error(), "not fully published yet") {
 		t.Fatalf("allocate before a list: %d %q %v", code, out, err)
 	}
 	if code, out, err := runCmd(t, e, "", "fsck"); code != 0 {
