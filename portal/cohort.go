@@ -50,4 +50,8 @@ type CohortTx interface {
 	InsertCohort(ctx context.Context, c *Cohort) error
 	// UpdateCohort writes Done, FinishedAt, Summary and Data.
 	UpdateCohort(ctx context.Context, c *Cohort) error
+	// CohortProgress writes Done and FinishedAt only: a batch's progress
+	// without rewriting an operation's data (a draw's or an allocation's
+	// can be megabytes).
+	CohortProgress(ctx context.Context, c *Cohort) error
 }

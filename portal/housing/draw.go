@@ -112,7 +112,7 @@ func service(e *workflow.Engine) *Service {
 			return s
 		}
 	}
-	return &Service{}
+	return &Service{draws: newDrawsRead()}
 }
 
 // classes are the priority class ids of a draw, in order.
@@ -147,12 +147,15 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 		Participants: []lottery.PublicParticipant{}}}
 	ps := make([]lottery.Participant, len(list))
 	for i, p := range list {
-		u, err := e.Store.UserByID(ctx, p.ApplicantID)
-		if err != nil {
-			return nil, err
+		if p.Applicant == "" { // on the list without a notice (never, as the workflow stands): the account's name
+			u, err := e.Store.UserByID(ctx, p.ApplicantID)
+			if err != nil {
+				return nil, err
+			}
+			p.Applicant = MaskedName(u.Name)
 		}
 		ps[i] = lottery.Participant{Ticket: i + 1, Class: p.Class}
-		d.Draw.Participants = append(d.Draw.Participants, lottery.PublicParticipant{Ticket: i + 1, Class: p.Class, Applicant: MaskedName(u.Name)})
+		d.Draw.Participants = append(d.Draw.Participants, lottery.PublicParticipant{Ticket: i + 1, Class: p.Class, Applicant: p.Applicant})
 		d.Cases = append(d.Cases, p.CaseNo)
 	}
 	d.Draw.ParticipantsSHA256, d.Draw.MerkleRoot = lottery.ParticipantsSHA256(ps), lottery.MerkleRoot(ps)
@@ -163,16 +166,15 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 		}
 		co := &portal.Cohort{Kind: kindDraw, Service: ServiceID, District: q.District, Scope: q.Kind + "/" + strconv.FormatInt(seq, 10),
 			Commitment: q.Commitment, Actor: actor.ID(), CreatedAt: e.Now(), Total: min(len(ps), len(q.Units))}
+		// The data is written once, without the draw's id (its record's,
+		// set when it is read).
+		if co.Data, err = json.Marshal(d); err != nil {
+			return err
+		}
 		if err := tx.InsertCohort(ctx, co); err != nil {
 			return err
 		}
 		d.Draw.ID = co.ID
-		if co.Data, err = json.Marshal(d); err != nil {
-			return err
-		}
-		if err := tx.UpdateCohort(ctx, co); err != nil {
-			return err
-		}
 		ent := audit.Entry(actor, "draw.create", "cohort:"+strconv.FormatInt(co.ID, 10), audit.ResultOK)
 		ent.Division = q.District
 		return e.Audit.Append(ctx, tx, audit.WithDetail(ent, map[string]any{"kind": q.Kind, "participants": len(ps),
@@ -245,7 +247,7 @@ func RevealDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, id 
 		}); err != nil {
 			return nil, err
 		}
-		drawCache.forget(co.ID)
+		service(e).draws.forget(co.ID)
 	}
 	// The offers, each household through the engine; one no longer on the
 	// list (withdrawn since the draw was created) is passed over, its unit
@@ -257,16 +259,16 @@ func RevealDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, id 
 	base := co.Done
 	if _, err := e.FireCohort(ctx, actor, ServiceID, eventDraw, steps, 0, func(ctx context.Context, tx portal.Tx, moved int) error {
 		co.Done = base + moved
-		return tx.UpdateCohort(ctx, co)
+		return tx.CohortProgress(ctx, co)
 	}); err != nil {
 		return nil, err
 	}
 	now := e.Now()
 	co.FinishedAt = &now
-	if err := e.Store.Tx(ctx, func(tx portal.Tx) error { return tx.UpdateCohort(ctx, co) }); err != nil {
+	if err := e.Store.Tx(ctx, func(tx portal.Tx) error { return tx.CohortProgress(ctx, co) }); err != nil {
 		return nil, err
 	}
-	drawCache.forget(co.ID)
+	service(e).draws.forget(co.ID)
 	return &d.Draw, nil
 }
 
@@ -283,15 +285,15 @@ func loadDraw(ctx context.Context, e *workflow.Engine, id int64) (*portal.Cohort
 	if err := json.Unmarshal(co.Data, &d); err != nil {
 		return nil, nil, fmt.Errorf("housing: draw %d: %w", id, err)
 	}
+	d.Draw.ID = co.ID
 	return co, &d, nil
 }
 
-// drawCache keeps revealed draws as read: once revealed a draw never
-// changes, so every node may keep it (a household's page shows its proof,
-// the public page its JSON, without reading the whole draw each time). An
-// open draw is read afresh: another node may reveal it at any moment.
-var drawCache = &drawsRead{m: map[int64]*cachedDraw{}}
-
+// drawsRead keeps revealed draws as read (each portal's Service has its
+// own): once revealed a draw never changes, so every node may keep it (a
+// household's page shows its proof, the public page its JSON, without
+// reading the whole draw each time). An open draw is read afresh: another
+// node may reveal it at any moment.
 type drawsRead struct {
 	mu sync.Mutex
 	m  map[int64]*cachedDraw
@@ -302,6 +304,8 @@ type cachedDraw struct {
 	ps     []lottery.Participant
 	ticket map[string]int // case number → ticket
 }
+
+func newDrawsRead() *drawsRead { return &drawsRead{m: map[int64]*cachedDraw{}} }
 
 func (c *drawsRead) forget(id int64) {
 	c.mu.Lock()
@@ -328,6 +332,7 @@ func (c *drawsRead) get(ctx context.Context, r portal.Reader, id int64) (*cached
 	if err := json.Unmarshal(co.Data, &d); err != nil {
 		return nil, fmt.Errorf("housing: draw %d: %w", id, err)
 	}
+	d.Draw.ID = co.ID
 	cd = &cachedDraw{d: &d, ticket: make(map[string]int, len(d.Cases))}
 	for i, no := range d.Cases {
 		cd.ticket[no] = i + 1
@@ -349,13 +354,13 @@ func (c *drawsRead) get(ctx context.Context, r portal.Reader, id int64) (*cached
 // drawProof is what a household's case shows of the draws it is in: the
 // newest one's ticket, class and inclusion proof against its published
 // Merkle root (anyone can check it with the draw's JSON).
-func drawProof(ctx context.Context, r portal.Reader, c *portal.Case, kind string) (map[string]any, error) {
+func (s *Service) drawProof(ctx context.Context, r portal.Reader, c *portal.Case, kind string) (map[string]any, error) {
 	ids, err := r.CohortIDs(ctx, kindDraw, ServiceID, c.District)
 	if err != nil {
 		return nil, err
 	}
 	for i := len(ids) - 1; i >= 0; i-- {
-		cd, err := drawCache.get(ctx, r, ids[i])
+		cd, err := s.draws.get(ctx, r, ids[i])
 		if err != nil {
 			return nil, err
 		}
@@ -414,22 +419,9 @@ func publicDraw(ctx context.Context, e *workflow.Engine, idText string) (*lotter
 	if err != nil || id <= 0 {
 		return nil, portal.NotFound(err)
 	}
-	cd, err := drawCache.get(ctx, e.Store, id)
+	cd, err := service(e).draws.get(ctx, e.Store, id)
 	if err != nil {
 		return nil, err
 	}
 	return &cd.d.Draw, nil
-}
-
-// drawScreens are the draws' pages: the public one, and the officer's.
-func drawScreens(e *workflow.Engine) []workflow.Screen {
-	return []workflow.Screen{
-		{Method: http.MethodGet, Path: "/draws/:id", Public: true, Handle: func(ctx context.Context, r workflow.Request) (*workflow.Shown, error) {
-			d, err := publicDraw(ctx, e, r.Param("id"))
-			if err != nil {
-				return nil, err
-			}
-			return &workflow.Shown{Template: ServiceID + "/draw", Title: ServiceID + ".draw.title", Data: d}, nil
-		}},
-	}
 }

@@ -23,6 +23,7 @@ const (
 	stateLeased      = "leased"
 	eventObject      = "object"
 	eventDecline     = "decline_offer"
+	eventLapse       = "lapse_offer"
 	eventRecheckDone = "decide_recheck"
 )
 
@@ -384,7 +385,7 @@ func countDecline(_ context.Context, f *workflow.Firing) error {
 // declined offer puts it at the end (declines.to_end_of_list); without that
 // penalty a decline keeps its first place.
 func (s *Service) enterWaitlist(_ context.Context, f *workflow.Firing) error {
-	if f.Event == eventDecline && !s.set.Declines.ToEndOfList && resultText(f.Case.Result, resWaitlistedAt) != "" {
+	if (f.Event == eventDecline || f.Event == eventLapse) && !s.set.Declines.ToEndOfList && resultText(f.Case.Result, resWaitlistedAt) != "" {
 		return nil
 	}
 	return workflow.SetResult(f.Case, map[string]any{resWaitlistedAt: f.Now.In(f.Cal.Zone).Format(time.RFC3339Nano)})

@@ -138,12 +138,13 @@ type Service struct {
 	v      *validate.Validator
 	sealer *pii.Sealer
 	set    settings
+	draws  *drawsRead // the revealed draws read, this portal's
 }
 
 // New returns the service: forms validated with v, members' ID numbers
 // sealed with sealer.
 func New(v *validate.Validator, sealer *pii.Sealer) *Service {
-	return &Service{v: v, sealer: sealer}
+	return &Service{v: v, sealer: sealer, draws: newDrawsRead()}
 }
 
 // ID returns "housing-security".

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -16,7 +17,10 @@ import (
 type Place struct {
 	CaseNo      string
 	ApplicantID int64
-	Class       string // a priority flag of the settings, or ClassGeneral
+	// Applicant is the applicant's name as public lists show it ("张*"),
+	// written on the case when its notice opened ("" if it was not).
+	Applicant string
+	Class     string // a priority flag of the settings, or ClassGeneral
 	// classRank orders the classes: the settings' order, general last.
 	classRank int
 	// DrawRank is the household's place in the last draw that ranked it
@@ -33,18 +37,45 @@ func (s *Service) Class(c *portal.Case) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, class := s.class(f)
+	_, class := s.class(f.FamilyMigrated, f.Elderly, f.Disabled)
 	return class, nil
 }
 
-func (s *Service) class(f *application) (int, string) {
-	flags := map[string]*bool{fieldFamily: f.FamilyMigrated, fieldElderly: f.Elderly, fieldDisabled: f.Disabled}
+// class is the rank and id of a household's priority class from its flags.
+func (s *Service) class(family, elderly, disabled *bool) (int, string) {
 	for i, p := range s.set.Priority {
-		if isTrue(flags[p]) {
+		var flag *bool
+		switch p {
+		case fieldFamily:
+			flag = family
+		case fieldElderly:
+			flag = elderly
+		case fieldDisabled:
+			flag = disabled
+		}
+		if isTrue(flag) {
 			return i, p
 		}
 	}
 	return len(s.set.Priority), ClassGeneral
+}
+
+// listing is what the waiting list reads of a case: of its form the kind
+// and the priority flags, of its result its place from a draw, when it
+// joined the list and the masked name of its notice. Decoding only these
+// keeps a district's list of a hundred thousand households quick to read.
+type listing struct {
+	Form struct {
+		Kind           string `json:"kind"`
+		FamilyMigrated *bool  `json:"family_migrated"`
+		Elderly        *bool  `json:"elderly"`
+		Disabled       *bool  `json:"disabled"`
+	}
+	Result struct {
+		DrawRank     float64 `json:"draw_rank"`
+		WaitlistedAt string  `json:"waitlisted_at"`
+		Applicant    string  `json:"notice_applicant"`
+	}
 }
 
 // casesPage is how many cases one read of a list takes.
@@ -64,25 +95,24 @@ func (s *Service) Waitlist(ctx context.Context, r portal.Reader, district, kind 
 		}
 		for i := range page {
 			c := &page[i]
-			f, err := stored(c)
-			if err != nil {
-				return nil, err
+			var l listing
+			if err := json.Unmarshal(c.Form, &l.Form); err != nil {
+				return nil, fmt.Errorf("housing: form of %s: %w", c.No, err)
 			}
-			if f.Kind != kind {
+			if l.Form.Kind != kind {
 				continue
 			}
-			p := Place{CaseNo: c.No, ApplicantID: c.ApplicantID, id: c.ID}
-			p.classRank, p.Class = s.class(f)
-			res, err := readResult(c)
-			if err != nil {
-				return nil, err
+			if len(c.Result) > 0 {
+				if err := json.Unmarshal(c.Result, &l.Result); err != nil {
+					return nil, fmt.Errorf("housing: result of %s: %w", c.No, err)
+				}
 			}
-			if n, ok := res[resDrawRank].(float64); ok && n > 0 {
-				p.DrawRank = int(n)
+			p := Place{CaseNo: c.No, ApplicantID: c.ApplicantID, Applicant: l.Result.Applicant, id: c.ID}
+			p.classRank, p.Class = s.class(l.Form.FamilyMigrated, l.Form.Elderly, l.Form.Disabled)
+			if l.Result.DrawRank > 0 {
+				p.DrawRank = int(l.Result.DrawRank)
 			}
-			if at, ok := res[resWaitlistedAt].(string); ok {
-				p.WaitlistedAt, _ = time.Parse(time.RFC3339Nano, at)
-			}
+			p.WaitlistedAt, _ = time.Parse(time.RFC3339Nano, l.Result.WaitlistedAt)
 			out = append(out, p)
 		}
 		if len(page) < casesPage {
@@ -137,7 +167,7 @@ func (s *Service) Annotate(ctx context.Context, r portal.Reader, c *portal.Case)
 		if i := slices.IndexFunc(list, func(p Place) bool { return p.CaseNo == c.No }); i >= 0 {
 			out["waitlist"] = map[string]any{"position": i + 1, "of": len(list), "class": list[i].Class}
 		}
-		proof, err := drawProof(ctx, r, c, f.Kind)
+		proof, err := s.drawProof(ctx, r, c, f.Kind)
 		if err != nil {
 			return nil, err
 		}

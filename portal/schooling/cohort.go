@@ -237,7 +237,7 @@ func run(ctx context.Context, e *workflow.Engine, actor portal.Actor, co *portal
 	batch := service(e).set.CohortBatch
 	_, err := e.FireCohort(ctx, actor, ServiceID, event, steps, batch, func(ctx context.Context, tx portal.Tx, moved int) error {
 		co.Done = base + moved
-		return tx.UpdateCohort(ctx, co)
+		return tx.CohortProgress(ctx, co)
 	})
 	if err != nil {
 		return err

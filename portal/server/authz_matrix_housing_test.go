@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"tzportal/portal/housing"
+	"tzportal/portal/lottery"
 	"tzportal/portal/testkit"
 	"tzportal/portal/workflow"
 )
@@ -16,7 +18,8 @@ import (
 // events carry when the setup moves a case as a cohort of one, the branch
 // of a second decline, and the cases, bodies and checks of the rows of its
 // own routes (the public notice and objections to it, the plan's
-// indicator, a case's objections for its officers).
+// indicator, a case's objections for its officers, the district housing
+// officer's draw pages).
 
 // matrixObjection is the objection of the fixture: the one a case held in
 // objection review carries (its object event's step), and the body of the
@@ -71,6 +74,14 @@ var housingObjectionRoutes = map[string]bool{
 	"POST /notices/:ref/objections":               true,
 }
 
+// housingDrawRoutes are the district housing officer's draw pages.
+var housingDrawRoutes = map[string]bool{
+	"GET /housing/draws":             true,
+	"POST /housing/draws":            true,
+	"GET /housing/draws/:id":         true,
+	"POST /housing/draws/:id/reveal": true,
+}
+
 // housingPublicRoutes are the public notice and the plan's indicator.
 var housingPublicRoutes = map[string]bool{
 	"GET /api/v1/public-notices":              true,
@@ -119,10 +130,14 @@ func (m *matrix) freshObjectionMinute() {
 }
 
 // housingRowParams are the parameters of a row of the housing security's
-// own routes: {no} its case, {ref} the case's notice.
+// own routes: {no} its case, {ref} the case's notice; of a route about no
+// case (the officer's draw pages), {id} the fixture's revealed draw.
 func (m *matrix) housingRowParams(tc *testCase) map[string]string {
 	m.t.Helper()
-	if tc == nil || tc.service != housing.ServiceID {
+	if tc == nil {
+		return map[string]string{"id": strconv.FormatInt(m.school.drawID, 10)}
+	}
+	if tc.service != housing.ServiceID {
 		return nil
 	}
 	out := map[string]string{"no": tc.no}
@@ -145,10 +160,18 @@ func (m *matrix) noticeRef(tc *testCase) string {
 }
 
 // housingRowBody is a valid body for a row of the housing security's own
-// routes: the fixture's objection (nil for any other path).
+// routes: the fixture's objection; the officer's draw forms, as the API's
+// rows send them (a draw of a kind with one open: the officer's 409; the
+// revealed draw revealed again: 409) — nil for any other path.
 func housingRowBody(path string) map[string]any {
-	if strings.HasSuffix(path, "/objections") && (strings.HasPrefix(path, "/api/v1/public-notices/") || strings.HasPrefix(path, "/notices/")) {
+	switch {
+	case strings.HasSuffix(path, "/objections") && (strings.HasPrefix(path, "/api/v1/public-notices/") || strings.HasPrefix(path, "/notices/")):
 		return map[string]any{"contact": matrixObjection.Contact, "reason": matrixObjection.Reason}
+	case path == "/housing/draws":
+		d := matrixDraw("affordable_rental")
+		return map[string]any{"district": d.District, "kind": d.Kind, "units": d.Units[0].Code, "commitment": d.Commitment, "beacon": d.Beacon}
+	case strings.HasPrefix(path, "/housing/draws/") && strings.HasSuffix(path, "/reveal"):
+		return map[string]any{"seed": matrixSeed, "beacon_value": "01 02 03"}
 	}
 	return nil
 }
@@ -157,9 +180,15 @@ func housingRowBody(path string) map[string]any {
 // beyond its status: nothing public of the housing security shows a case
 // number, the form's address or permit, or an objection (its contact, its
 // reason); the notice lists the case on notice and offers its form; the
-// officers who may read a case's objections see how to reach the objector.
+// officers who may read a case's objections see how to reach the objector;
+// the draws' officer sees the fixture's draw listed with the form to
+// create one, its page with its commitment, and a refused draw form's
+// reason on the page (housingDrawCheck).
 func (m *matrix) serviceRowCheck(r matrixRow, tc *testCase, got *testkit.Response) []string {
 	route := rowRoute(r)
+	if housingDrawRoutes[route] {
+		return m.housingDrawCheck(route, r.Actor, got)
+	}
 	if !housingPublicRoutes[route] && !housingObjectionRoutes[route] && !housingStaffRoutes[route] {
 		return nil
 	}
@@ -191,6 +220,40 @@ func (m *matrix) serviceRowCheck(r matrixRow, tc *testCase, got *testkit.Respons
 	case housingStaffRoutes[route]:
 		if !strings.Contains(body, matrixObjection.Contact) || !strings.Contains(body, matrixObjection.Reason) {
 			out = append(out, fmt.Sprintf("the case's objections do not show the objection: %s", gist(got)))
+		}
+	}
+	return out
+}
+
+// housingDrawCheck checks what the officer's draw pages answered: the
+// list links the fixture's draw for its district's officer only, and
+// offers the form to create one; the draw's page shows its commitment and
+// links its public page; a refused form (409) is the page again with the
+// reason, not an error page.
+func (m *matrix) housingDrawCheck(route, actor string, got *testkit.Response) []string {
+	id := strconv.FormatInt(m.school.drawID, 10)
+	body := got.Text()
+	var want []string
+	switch {
+	case got.Status == http.StatusOK && route == "GET /housing/draws":
+		want = []string{`action="/housing/draws"`}
+		link := `href="/housing/draws/` + id + `"`
+		if actor == "officer" {
+			want = append(want, link)
+		} else if strings.Contains(body, link) {
+			return []string{fmt.Sprintf("another district's draw is listed: %s", gist(got))}
+		}
+	case got.Status == http.StatusOK && route == "GET /housing/draws/:id":
+		want = []string{lottery.Commitment(matrixSeed), `href="/draws/` + id + `"`}
+	case got.Status == http.StatusConflict && route == "POST /housing/draws":
+		want = []string{`class="error-summary"`, `action="/housing/draws"`}
+	case got.Status == http.StatusConflict && route == "POST /housing/draws/:id/reveal":
+		want = []string{`class="error-summary"`, `href="/draws/` + id + `"`}
+	}
+	var out []string
+	for _, s := range want {
+		if !strings.Contains(body, s) {
+			out = append(out, fmt.Sprintf("the draw page does not show %s: %s", s, gist(got)))
 		}
 	}
 	return out

@@ -439,10 +439,7 @@ func testHousingSecurity(t *testing.T, b testkit.Backend) {
 	if m["state"] != "waitlisted" || m["result"].(map[string]any)["declines"] != float64(1) || m["result"].(map[string]any)["unit"] != nil {
 		t.Errorf("declined once: %v %v", m["state"], m["result"])
 	}
-	draw(bn, "海陵公租房 5-103")
-	if m := fire(t, bob, bn, "decline_offer", nil, 200); m["state"] != "removed" {
-		t.Errorf("declined twice: %v", m["state"])
-	}
+	draw(bn, "海陵公租房 5-103") // 李强 lets this one lapse (below)
 
 	// The plan's indicator counts 王芳's household.
 	r = anon.Get("/api/v1/indicators/housing-coverage?district=321202&year=2026")
@@ -462,8 +459,10 @@ func testHousingSecurity(t *testing.T, b testkit.Backend) {
 		t.Errorf("a bad district: %d", r.Status)
 	}
 
-	// 赵敏's recheck days pass: the timer closes her case, refused.
-	p.Clock.Advance(14 * 24 * time.Hour) // Tuesday 22 December
+	// 赵敏's recheck days pass: the timer closes her case, refused. 李强's
+	// second offer goes unanswered past its 10 working days: it lapses as
+	// his second decline, and takes his household off the list.
+	p.Clock.Advance(16 * 24 * time.Hour) // Thursday 24 December
 	h.relogin()
 	if _, err := p.Engine.RunDueTimers(ctx); err != nil {
 		t.Fatal(err)
@@ -471,6 +470,10 @@ func testHousingSecurity(t *testing.T, b testkit.Backend) {
 	if st, _ := h.state(t, carol, cn); st != "refused" {
 		t.Errorf("after the recheck days: %s", st)
 	}
+	if st, res := h.state(t, bob, bn); st != "removed" || res["declines"] != float64(2) || events(t, bob, bn, "lapse_offer") != 1 {
+		t.Errorf("the unanswered offer: %s %v, %d lapse_offer steps", st, res, events(t, bob, bn, "lapse_offer"))
+	}
+	wantText(t, bob.Get("/inbox"), "the lapse told", "逾期未确认，视为放弃分配的房源")
 
 	// 陈晨 settled in Taizhou through the portal: her hukou is local,
 	// whatever the form says, and no permit is asked of her.

@@ -84,6 +84,13 @@ func (t *Tx) UpdateCohort(ctx context.Context, c *portal.Cohort) error {
 	return dbError("sqlstore.UpdateCohort", err)
 }
 
+// CohortProgress writes the progress of an operation, not its data.
+func (t *Tx) CohortProgress(ctx context.Context, c *portal.Cohort) error {
+	_, err := t.ex.ExecContext(ctx, `UPDATE cohorts SET done = $1, finished_at = $2 WHERE id = $3`,
+		c.Done, nullTime(t.d, c.FinishedAt), c.ID)
+	return dbError("sqlstore.CohortProgress", err)
+}
+
 // UnfinishedCohorts returns the operations not finished, without their data.
 func (q q) UnfinishedCohorts(ctx context.Context) ([]portal.Cohort, error) {
 	rows, err := q.ex.QueryContext(ctx, `SELECT id, kind, service, district, scope, commitment, seed, actor, created_at,
