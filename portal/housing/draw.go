@@ -183,6 +183,7 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 	if err != nil {
 		return nil, err
 	}
+	s.draws.keep(s.draws.frozen, d.Draw.ID, newOpenDraw(d))
 	return &d.Draw, nil
 }
 
@@ -207,7 +208,8 @@ func RevealDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, id 
 	if co.FinishedAt != nil {
 		return nil, &portal.Error{Code: portal.ECONFLICT, Rule: "draw_revealed", Message: ServiceID + ".rule.draw_revealed"}
 	}
-	if d.Draw.Status == lottery.StatusOpen {
+	dr := &d.Draw
+	if dr.Status == lottery.StatusOpen {
 		var bad []portal.FieldError
 		if !lottery.ValidSeed(q.Seed) {
 			bad = append(bad, portal.FieldError{Field: "seed", Rule: "seed", Param: strconv.Itoa(lottery.MinSeedLen)})
@@ -223,22 +225,20 @@ func RevealDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, id 
 				Data: map[string]any{"Commitment": co.Commitment}, Labels: ServiceID + ".draw",
 				Fields: []portal.FieldError{{Field: "seed", Rule: "seed_commitment"}}}
 		}
-		ps := make([]lottery.Participant, len(d.Draw.Participants))
-		for i, p := range d.Draw.Participants {
-			ps[i] = lottery.Participant{Ticket: p.Ticket, Class: p.Class}
-		}
-		dr := &d.Draw
-		dr.Seed, dr.BeaconValue, dr.Status = q.Seed, strings.TrimSpace(q.BeaconValue), lottery.StatusRevealed
-		dr.Final = lottery.Final(dr.Seed, dr.BeaconValue, dr.ParticipantsSHA256)
-		if dr.Order, err = lottery.Order(dr.Final, dr.Classes, ps); err != nil {
+		rv := drawReveal{Status: lottery.StatusRevealed, Seed: q.Seed, BeaconValue: strings.TrimSpace(q.BeaconValue)}
+		rv.Final = lottery.Final(rv.Seed, rv.BeaconValue, dr.ParticipantsSHA256)
+		if rv.Order, err = lottery.Order(rv.Final, dr.Classes, d.ps); err != nil {
 			return nil, err
 		}
-		dr.Offers = lottery.Offers(dr.Order, lottery.UnitCodes(dr.Units))
-		if co.Data, err = json.Marshal(d); err != nil {
+		rv.Offers = lottery.Offers(rv.Order, lottery.UnitCodes(dr.Units))
+		rv.apply(dr)
+		// The reveal is the record's summary: the frozen participants (its
+		// data) are never written again.
+		if co.Summary, err = json.Marshal(rv); err != nil {
 			return nil, err
 		}
 		if err := e.Store.Tx(ctx, func(tx portal.Tx) error {
-			if err := tx.UpdateCohort(ctx, co); err != nil {
+			if err := tx.CohortProgress(ctx, co); err != nil {
 				return err
 			}
 			ent := audit.Entry(actor, "draw.reveal", "cohort:"+strconv.FormatInt(co.ID, 10), audit.ResultOK)
@@ -247,13 +247,12 @@ func RevealDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, id 
 		}); err != nil {
 			return nil, err
 		}
-		service(e).draws.forget(co.ID)
 	}
 	// The offers, each household through the engine; one no longer on the
 	// list (withdrawn since the draw was created) is passed over, its unit
 	// left for the next draw.
-	steps := make([]workflow.CohortStep, len(d.Draw.Offers))
-	for i, o := range d.Draw.Offers {
+	steps := make([]workflow.CohortStep, len(dr.Offers))
+	for i, o := range dr.Offers {
 		steps[i] = workflow.CohortStep{CaseNo: d.Cases[o.Ticket-1], Result: map[string]any{resUnit: o.Unit, resUnitDraw: co.ID, resTicket: o.Ticket}}
 	}
 	base := co.Done
@@ -268,87 +267,134 @@ func RevealDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, id 
 	if err := e.Store.Tx(ctx, func(tx portal.Tx) error { return tx.CohortProgress(ctx, co) }); err != nil {
 		return nil, err
 	}
-	service(e).draws.forget(co.ID)
-	return &d.Draw, nil
+	return dr, nil
 }
 
-// loadDraw reads a draw's record.
-func loadDraw(ctx context.Context, e *workflow.Engine, id int64) (*portal.Cohort, *drawData, error) {
-	co, err := e.Store.CohortByID(ctx, id)
+// drawReveal is what a reveal adds to a draw, kept as its record's
+// summary ({} before it): the seed, the beacon's value, the final value,
+// the order and the offers.
+type drawReveal struct {
+	Status      string          `json:"status"`
+	Seed        string          `json:"seed"`
+	BeaconValue string          `json:"beacon_value"`
+	Final       string          `json:"final"`
+	Order       []int           `json:"order"`
+	Offers      []lottery.Offer `json:"offers"`
+}
+
+func (rv *drawReveal) apply(d *lottery.Draw) {
+	d.Status, d.Seed, d.BeaconValue, d.Final, d.Order, d.Offers = rv.Status, rv.Seed, rv.BeaconValue, rv.Final, rv.Order, rv.Offers
+}
+
+// openDraw is a draw as it stands: its frozen part (shared, never
+// changed) with its reveal, if any.
+type openDraw struct {
+	drawData
+	ps     []lottery.Participant
+	ticket map[string]int // case number → ticket
+}
+
+// loadDraw reads draw id: its record (without the data) and the draw as it
+// stands, ENOTFOUND if it is no draw of this service.
+func loadDraw(ctx context.Context, e *workflow.Engine, id int64) (*portal.Cohort, *openDraw, error) {
+	return service(e).draws.load(ctx, e.Store, id)
+}
+
+// drawsRead keeps the draws read (each portal's Service has its own): a
+// draw's participants and their cases never change once it is created, so
+// that part is read once; a revealed draw never changes at all, so every
+// node may keep it whole (a household's page shows its proof, the public
+// page its JSON, without reading the draw each time). Whether an open draw
+// has been revealed is read afresh: another node may reveal it at any
+// moment.
+type drawsRead struct {
+	mu       sync.Mutex
+	frozen   map[int64]*openDraw // the part fixed at creation
+	revealed map[int64]*openDraw
+}
+
+func newDrawsRead() *drawsRead {
+	return &drawsRead{frozen: map[int64]*openDraw{}, revealed: map[int64]*openDraw{}}
+}
+
+// keep remembers d in m (a handful of draws a year: the bound never bites).
+func (c *drawsRead) keep(m map[int64]*openDraw, id int64, d *openDraw) {
+	c.mu.Lock()
+	if len(m) > 64 {
+		clear(m)
+	}
+	m[id] = d
+	c.mu.Unlock()
+}
+
+// newOpenDraw indexes a draw's frozen data.
+func newOpenDraw(d drawData) *openDraw {
+	od := &openDraw{drawData: d, ticket: make(map[string]int, len(d.Cases)), ps: make([]lottery.Participant, len(d.Draw.Participants))}
+	for i, no := range d.Cases {
+		od.ticket[no] = i + 1
+	}
+	for i, p := range d.Draw.Participants {
+		od.ps[i] = lottery.Participant{Ticket: p.Ticket, Class: p.Class}
+	}
+	return od
+}
+
+// load returns draw id's record (without its data) and the draw as it
+// stands, ENOTFOUND if it is no draw of this service. The draw returned is
+// the caller's to change (its top level: the slices are shared).
+func (c *drawsRead) load(ctx context.Context, r portal.Reader, id int64) (*portal.Cohort, *openDraw, error) {
+	co, err := r.CohortRecord(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
 	if co.Kind != kindDraw || co.Service != ServiceID {
 		return nil, nil, portal.NotFound(fmt.Errorf("housing: cohort %d is not a draw", id))
 	}
-	var d drawData
-	if err := json.Unmarshal(co.Data, &d); err != nil {
-		return nil, nil, fmt.Errorf("housing: draw %d: %w", id, err)
-	}
-	d.Draw.ID = co.ID
-	return co, &d, nil
-}
-
-// drawsRead keeps revealed draws as read (each portal's Service has its
-// own): once revealed a draw never changes, so every node may keep it (a
-// household's page shows its proof, the public page its JSON, without
-// reading the whole draw each time). An open draw is read afresh: another
-// node may reveal it at any moment.
-type drawsRead struct {
-	mu sync.Mutex
-	m  map[int64]*cachedDraw
-}
-
-type cachedDraw struct {
-	d      *drawData
-	ps     []lottery.Participant
-	ticket map[string]int // case number → ticket
-}
-
-func newDrawsRead() *drawsRead { return &drawsRead{m: map[int64]*cachedDraw{}} }
-
-func (c *drawsRead) forget(id int64) {
 	c.mu.Lock()
-	delete(c.m, id)
+	f := c.frozen[id]
 	c.mu.Unlock()
+	if f == nil {
+		full, err := r.CohortByID(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		var d drawData
+		if err := json.Unmarshal(full.Data, &d); err != nil {
+			return nil, nil, fmt.Errorf("housing: draw %d: %w", id, err)
+		}
+		d.Draw.ID = id
+		f = newOpenDraw(d)
+		c.keep(c.frozen, id, f)
+	}
+	od := *f
+	if len(co.Summary) > 0 {
+		var rv drawReveal
+		if err := json.Unmarshal(co.Summary, &rv); err != nil {
+			return nil, nil, fmt.Errorf("housing: draw %d: %w", id, err)
+		}
+		if rv.Status == lottery.StatusRevealed {
+			rv.apply(&od.Draw)
+		}
+	}
+	return co, &od, nil
 }
 
-// get returns draw id, ENOTFOUND if it is no draw of this service.
-func (c *drawsRead) get(ctx context.Context, r portal.Reader, id int64) (*cachedDraw, error) {
+// get returns draw id as it stands (not to be changed).
+func (c *drawsRead) get(ctx context.Context, r portal.Reader, id int64) (*openDraw, error) {
 	c.mu.Lock()
-	cd := c.m[id]
+	d := c.revealed[id]
 	c.mu.Unlock()
-	if cd != nil {
-		return cd, nil
+	if d != nil {
+		return d, nil
 	}
-	co, err := r.CohortByID(ctx, id)
+	co, d, err := c.load(ctx, r, id)
 	if err != nil {
 		return nil, err
 	}
-	if co.Kind != kindDraw || co.Service != ServiceID {
-		return nil, portal.NotFound(fmt.Errorf("housing: cohort %d is not a draw", id))
-	}
-	var d drawData
-	if err := json.Unmarshal(co.Data, &d); err != nil {
-		return nil, fmt.Errorf("housing: draw %d: %w", id, err)
-	}
-	d.Draw.ID = co.ID
-	cd = &cachedDraw{d: &d, ticket: make(map[string]int, len(d.Cases))}
-	for i, no := range d.Cases {
-		cd.ticket[no] = i + 1
-	}
-	for _, p := range d.Draw.Participants {
-		cd.ps = append(cd.ps, lottery.Participant{Ticket: p.Ticket, Class: p.Class})
-	}
 	if co.FinishedAt != nil {
-		c.mu.Lock()
-		if len(c.m) > 64 {
-			clear(c.m) // a handful of draws a year: this bounds it, it never needs to
-		}
-		c.m[id] = cd
-		c.mu.Unlock()
+		c.keep(c.revealed, id, d)
 	}
-	return cd, nil
+	return d, nil
 }
 
 // drawProof is what a household's case shows of the draws it is in: the
@@ -365,11 +411,11 @@ func (s *Service) drawProof(ctx context.Context, r portal.Reader, c *portal.Case
 			return nil, err
 		}
 		t, ok := cd.ticket[c.No]
-		if !ok || cd.d.Draw.Kind != kind {
+		if !ok || cd.Draw.Kind != kind {
 			continue
 		}
-		return map[string]any{"id": ids[i], "ticket": t, "class": cd.ps[t-1].Class, "status": cd.d.Draw.Status,
-			"merkle_root": cd.d.Draw.MerkleRoot, "proof": lottery.Proof(cd.ps, t-1)}, nil
+		return map[string]any{"id": ids[i], "ticket": t, "class": cd.ps[t-1].Class, "status": cd.Draw.Status,
+			"merkle_root": cd.Draw.MerkleRoot, "proof": lottery.Proof(cd.ps, t-1)}, nil
 	}
 	return nil, nil
 }
@@ -423,5 +469,5 @@ func publicDraw(ctx context.Context, e *workflow.Engine, idText string) (*lotter
 	if err != nil {
 		return nil, err
 	}
-	return &cd.d.Draw, nil
+	return &cd.Draw, nil
 }

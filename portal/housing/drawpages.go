@@ -188,7 +188,7 @@ func drawsScreen(ctx context.Context, e *workflow.Engine, actor portal.Actor, f 
 			if lerr != nil {
 				return nil, lerr
 			}
-			dr := &cd.d.Draw
+			dr := &cd.Draw
 			d.Draws = append(d.Draws, drawRow{ID: id, District: dv.Code, Kind: dr.Kind, Status: dr.Status,
 				Participants: len(dr.Participants), Units: len(dr.Units)})
 		}

@@ -482,6 +482,27 @@ func (f *fakeReader) CasesInState(_ context.Context, service, district, state st
 	return out, nil
 }
 
+// FactsInState reads the keys from the cases' documents, as the stores do.
+func (f *fakeReader) FactsInState(ctx context.Context, service, district, state string, formKeys, resultKeys []string, after int64,
+	limit int) ([]portal.CaseFacts, error) {
+	cases, _ := f.CasesInState(ctx, service, district, state, after, limit)
+	keys := func(doc json.RawMessage, names []string) []json.RawMessage {
+		var m map[string]json.RawMessage
+		_ = json.Unmarshal(doc, &m)
+		out := make([]json.RawMessage, len(names))
+		for i, k := range names {
+			out[i] = m[k]
+		}
+		return out
+	}
+	var out []portal.CaseFacts
+	for _, c := range cases {
+		out = append(out, portal.CaseFacts{ID: c.ID, No: c.No, ApplicantID: c.ApplicantID,
+			Form: keys(c.Form, formKeys), Result: keys(c.Result, resultKeys)})
+	}
+	return out, nil
+}
+
 // CohortIDs: no draws in these tests.
 func (f *fakeReader) CohortIDs(context.Context, string, string, string) ([]int64, error) {
 	return nil, nil

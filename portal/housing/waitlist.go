@@ -1,11 +1,13 @@
 package housing
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,26 +62,23 @@ func (s *Service) class(family, elderly, disabled *bool) (int, string) {
 	return len(s.set.Priority), ClassGeneral
 }
 
-// listing is what the waiting list reads of a case: of its form the kind
-// and the priority flags, of its result its place from a draw, when it
-// joined the list and the masked name of its notice. Decoding only these
-// keeps a district's list of a hundred thousand households quick to read.
-type listing struct {
-	Form struct {
-		Kind           string `json:"kind"`
-		FamilyMigrated *bool  `json:"family_migrated"`
-		Elderly        *bool  `json:"elderly"`
-		Disabled       *bool  `json:"disabled"`
-	}
-	Result struct {
-		DrawRank     float64 `json:"draw_rank"`
-		WaitlistedAt string  `json:"waitlisted_at"`
-		Applicant    string  `json:"notice_applicant"`
-	}
-}
+// casesPage is how many cases one read of a list takes; listPage how many
+// households one read of a waiting list takes (a few keys each, some 100
+// bytes: a district's whole list is one read, as every read of a page
+// makes PostgreSQL gather the district's list anew).
+const (
+	casesPage = 500
+	listPage  = 200_000
+)
 
-// casesPage is how many cases one read of a list takes.
-const casesPage = 500
+// The keys the waiting list reads of a case (FactsInState): of its form
+// the kind and the priority flags, of its result its place from a draw,
+// when it joined the list and the masked name of its notice. Reading only
+// these keeps a district's list of a hundred thousand households quick.
+var (
+	listFormKeys   = []string{fieldKind, fieldFamily, fieldElderly, fieldDisabled}
+	listResultKeys = []string{resDrawRank, resWaitlistedAt, "notice_applicant"}
+)
 
 // Waitlist returns the waiting list of a district and kind in order: by
 // priority class, then by the draw that ranked the households (those not
@@ -89,33 +88,38 @@ func (s *Service) Waitlist(ctx context.Context, r portal.Reader, district, kind 
 	var out []Place
 	var after int64
 	for {
-		page, err := r.CasesInState(ctx, ServiceID, district, stateWaitlisted, after, casesPage)
+		page, err := r.FactsInState(ctx, ServiceID, district, stateWaitlisted, listFormKeys, listResultKeys, after, listPage)
 		if err != nil {
 			return nil, err
 		}
 		for i := range page {
 			c := &page[i]
-			var l listing
-			if err := json.Unmarshal(c.Form, &l.Form); err != nil {
-				return nil, fmt.Errorf("housing: form of %s: %w", c.No, err)
+			k, err := factText(c.Form[0])
+			if err != nil {
+				return nil, fmt.Errorf("housing: case %s: %w", c.No, err)
 			}
-			if l.Form.Kind != kind {
+			if k != kind {
 				continue
 			}
-			if len(c.Result) > 0 {
-				if err := json.Unmarshal(c.Result, &l.Result); err != nil {
-					return nil, fmt.Errorf("housing: result of %s: %w", c.No, err)
-				}
+			at, err := factText(c.Result[1])
+			if err != nil {
+				return nil, fmt.Errorf("housing: case %s: %w", c.No, err)
 			}
-			p := Place{CaseNo: c.No, ApplicantID: c.ApplicantID, Applicant: l.Result.Applicant, id: c.ID}
-			p.classRank, p.Class = s.class(l.Form.FamilyMigrated, l.Form.Elderly, l.Form.Disabled)
-			if l.Result.DrawRank > 0 {
-				p.DrawRank = int(l.Result.DrawRank)
+			name, err := factText(c.Result[2])
+			if err != nil {
+				return nil, fmt.Errorf("housing: case %s: %w", c.No, err)
 			}
-			p.WaitlistedAt, _ = time.Parse(time.RFC3339Nano, l.Result.WaitlistedAt)
+			family, elderly, disabled := factTrue(c.Form[1]), factTrue(c.Form[2]), factTrue(c.Form[3])
+			rank, _ := strconv.ParseFloat(string(c.Result[0]), 64)
+			p := Place{CaseNo: c.No, ApplicantID: c.ApplicantID, Applicant: name, id: c.ID}
+			p.classRank, p.Class = s.class(&family, &elderly, &disabled)
+			if rank > 0 {
+				p.DrawRank = int(rank)
+			}
+			p.WaitlistedAt, _ = time.Parse(time.RFC3339Nano, at)
 			out = append(out, p)
 		}
-		if len(page) < casesPage {
+		if len(page) < listPage {
 			break
 		}
 		after = page[len(page)-1].ID
@@ -255,3 +259,22 @@ func (s *Service) preview(ctx context.Context, r portal.Reader, c *portal.Case) 
 	a.Preview = true
 	return a, nil
 }
+
+// factText decodes a JSON string read by FactsInState ("" for none). The
+// strings the list reads (a kind, a time, a masked name) have no escapes,
+// so most need no decoder.
+func factText(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && !bytes.ContainsRune(raw[1:len(raw)-1], '\\') &&
+		!bytes.ContainsRune(raw[1:len(raw)-1], '"') {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
+// factTrue reports whether a JSON value read by FactsInState is true.
+func factTrue(raw json.RawMessage) bool { return string(raw) == "true" }

@@ -3,8 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 
 	"tzportal/portal"
 )
@@ -37,6 +40,12 @@ func (q q) CohortByID(ctx context.Context, id int64) (*portal.Cohort, error) {
 	return q.cohortBy(ctx, "sqlstore.CohortByID", `SELECT `+cohortColumns+` FROM cohorts WHERE id = $1`, id)
 }
 
+// CohortRecord returns an operation without its data.
+func (q q) CohortRecord(ctx context.Context, id int64) (*portal.Cohort, error) {
+	return q.cohortBy(ctx, "sqlstore.CohortRecord", `SELECT id, kind, service, district, scope, commitment, seed, actor,
+		created_at, finished_at, total, done, summary, '{}' FROM cohorts WHERE id = $1`, id)
+}
+
 // CohortOf returns the operation of kind over a scope.
 func (q q) CohortOf(ctx context.Context, kind, service, district, scope string) (*portal.Cohort, error) {
 	return q.cohortBy(ctx, "sqlstore.CohortOf", `SELECT `+cohortColumns+` FROM cohorts
@@ -63,6 +72,61 @@ func (q q) CasesInState(ctx context.Context, service, district, state string, af
 	return out, dbError("sqlstore.CasesInState", rows.Err())
 }
 
+// factKeyRE is a key FactsInState may read (it becomes a parameter, never
+// SQL text, but a key of another shape is a caller's mistake).
+var factKeyRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+
+// FactsInState reads some keys of a district's cases in a state, by id.
+func (q q) FactsInState(ctx context.Context, service, district, state string, formKeys, resultKeys []string, afterID int64,
+	limit int) ([]portal.CaseFacts, error) {
+	args := []any{district, service, state, afterID, limit}
+	cols := "id, case_no, applicant_id"
+	for i, k := range slices.Concat(formKeys, resultKeys) {
+		if !factKeyRE.MatchString(k) {
+			return nil, fmt.Errorf("sqlstore.FactsInState: key %q", k)
+		}
+		col := "form"
+		if i >= len(formKeys) {
+			col = "result"
+		}
+		args = append(args, k)
+		cols += ", " + q.d.jsonKey(col, len(args))
+	}
+	rows, err := q.ex.QueryContext(ctx, `SELECT `+cols+` FROM cases
+		WHERE district = $1 AND service = $2 AND state = $3 AND id > $4 ORDER BY id LIMIT $5`, args...)
+	if err != nil {
+		return nil, dbError("sqlstore.FactsInState", err)
+	}
+	defer rows.Close()
+	var out []portal.CaseFacts
+	vals := make([]sql.NullString, len(formKeys)+len(resultKeys))
+	dest := make([]any, 3, 3+len(vals))
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
+	for rows.Next() {
+		var f portal.CaseFacts
+		dest[0], dest[1], dest[2] = &f.ID, &f.No, &f.ApplicantID
+		if err := rows.Scan(dest...); err != nil {
+			return nil, dbError("sqlstore.FactsInState", err)
+		}
+		f.Form, f.Result = make([]json.RawMessage, len(formKeys)), make([]json.RawMessage, len(resultKeys))
+		for i, v := range vals {
+			var raw json.RawMessage
+			if v.Valid {
+				raw = json.RawMessage(v.String)
+			}
+			if i < len(formKeys) {
+				f.Form[i] = raw
+			} else {
+				f.Result[i-len(formKeys)] = raw
+			}
+		}
+		out = append(out, f)
+	}
+	return out, dbError("sqlstore.FactsInState", rows.Err())
+}
+
 // InsertCohort records a new operation.
 func (t *Tx) InsertCohort(ctx context.Context, c *portal.Cohort) error {
 	err := t.ex.QueryRowContext(ctx, `INSERT INTO cohorts (kind, service, district, scope, commitment, seed, actor,
@@ -86,8 +150,8 @@ func (t *Tx) UpdateCohort(ctx context.Context, c *portal.Cohort) error {
 
 // CohortProgress writes the progress of an operation, not its data.
 func (t *Tx) CohortProgress(ctx context.Context, c *portal.Cohort) error {
-	_, err := t.ex.ExecContext(ctx, `UPDATE cohorts SET done = $1, finished_at = $2 WHERE id = $3`,
-		c.Done, nullTime(t.d, c.FinishedAt), c.ID)
+	_, err := t.ex.ExecContext(ctx, `UPDATE cohorts SET done = $1, finished_at = $2, summary = $3 WHERE id = $4`,
+		c.Done, nullTime(t.d, c.FinishedAt), jsonOr(c.Summary, "{}"), c.ID)
 	return dbError("sqlstore.CohortProgress", err)
 }
 

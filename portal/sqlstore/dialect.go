@@ -28,6 +28,9 @@ type dialect interface {
 	skipLocked() string
 	// isUnique reports a unique-constraint violation.
 	isUnique(err error) bool
+	// jsonKey is the JSON text of the top-level key named by parameter
+	// $param of the JSON column col (NULL when absent).
+	jsonKey(col string, param int) string
 }
 
 // sqliteTime is the fixed-width UTC text format times are stored in on SQLite:
@@ -46,7 +49,15 @@ func (sqliteDialect) isUnique(err error) bool {
 	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
+func (sqliteDialect) jsonKey(col string, param int) string {
+	return fmt.Sprintf("(%s -> ('$.' || $%d))", col, param)
+}
+
 type postgres struct{}
+
+func (postgres) jsonKey(col string, param int) string {
+	return fmt.Sprintf("((%s -> $%d::text)::text)", col, param)
+}
 
 func (postgres) name() string                { return "postgres" }
 func (postgres) gooseDialect() goose.Dialect { return goose.DialectPostgres }

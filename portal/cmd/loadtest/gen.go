@@ -179,6 +179,9 @@ type plan struct {
 	// Cohort is the school-enrollment cases allocation_writes moves,
 	// seeded on top of Cases (none when the scenario does not run).
 	Cohort cohortPlan
+	// Draw is the housing households the draw scenario draws from, seeded
+	// on top of Cases (none when the scenario does not run).
+	Draw drawPlan
 }
 
 // fresh is the number of applicants without a case.
@@ -219,6 +222,8 @@ type world struct {
 	filed     []filedCase
 	// cohortWorld is the service and street of the Cohort's cases.
 	cohortWorld *cohortWorld
+	// drawWorld is the street and day of the Draw's households.
+	drawWorld *drawWorld
 }
 
 // filedCase is a seeded case with its files: one per item (and per entry of
@@ -258,7 +263,7 @@ func newWorld(p plan, now time.Time, zone *time.Location, leaves []portal.Divisi
 		}
 		return nil
 	})
-	w.withCases = max(p.Realistic/20, open, 1)
+	w.withCases = max(p.Realistic/20, open, p.Draw.total(), 1)
 	w.Applicants = p.fresh() + w.withCases
 	w.openOrder = w.r.Perm(w.withCases)
 	return w
@@ -413,8 +418,12 @@ func (w *world) cases(emitCase func(*caseRow) error, emitHist func(*histRow) err
 		}
 	}
 	w.daySeq[baselineDay] = w.BaselinePool
-	// The cohort of allocation_writes, after every other case.
-	return w.cohortCases(emitCase, emitHist)
+	// The cohort of allocation_writes and the draw's households, after
+	// every other case.
+	if err := w.cohortCases(emitCase, emitHist); err != nil {
+		return err
+	}
+	return w.drawCases(emitCase, emitHist)
 }
 
 // file gives a case of a pool the files its checklist requires for its
@@ -562,6 +571,9 @@ func (w *world) counters() [][3]any {
 	}
 	if c := w.cohortWorld; c != nil && w.Cohort.total() > 0 {
 		out = append(out, [3]any{"case:" + c.code, c.day.Format("20060102"), int64(w.Cohort.total())})
+	}
+	if c := w.drawWorld; c != nil && w.Draw.total() > 0 {
+		out = append(out, [3]any{"case:" + c.code, c.day.Format("20060102"), int64(w.Draw.total())})
 	}
 	return out
 }

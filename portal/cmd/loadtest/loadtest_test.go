@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tzportal/portal"
+	"tzportal/portal/housing"
 	"tzportal/portal/schooling"
 	"tzportal/portal/testkit"
 	"tzportal/portal/workflow"
@@ -248,14 +249,19 @@ func checkInputs(db *sql.DB, postgres bool) error {
 func checkClaims(db *sql.DB) error {
 	const open = `c.service = 'residence-permit' AND c.state NOT IN ('approved', 'rejected', 'withdrawn', 'discarded')`
 	const child = `c.service = '` + schooling.ServiceID + `' AND k.claim LIKE '` + schooling.ServiceID + `|child:%'`
+	const household = `c.service = '` + housing.ServiceID + `' AND c.state IN ('waitlisted', 'offered')
+		AND k.claim IN ('` + housing.ServiceID + `|applicant:' || c.applicant_id,
+			'` + housing.ServiceID + `|person:' || (SELECT u.id_index FROM users u WHERE u.id = c.applicant_id))`
 	var unclaimed, stray, claims int64
 	if err := db.QueryRow(`SELECT
 		(SELECT count(*) FROM cases c WHERE `+open+` AND NOT EXISTS (SELECT 1 FROM case_claims k
 			WHERE k.case_id = c.id AND k.claim = 'residence-permit|applicant:' || c.applicant_id))
 		+ (SELECT count(*) FROM cases c WHERE c.service = '`+schooling.ServiceID+`' AND NOT EXISTS (SELECT 1 FROM case_claims k
-			WHERE k.case_id = c.id AND `+child+`)),
+			WHERE k.case_id = c.id AND `+child+`))
+		+ (SELECT count(*) FROM cases c WHERE c.service = '`+housing.ServiceID+`' AND (SELECT count(*) FROM case_claims k
+			WHERE k.case_id = c.id AND `+household+`) <> 2),
 		(SELECT count(*) FROM case_claims k LEFT JOIN cases c ON c.id = k.case_id
-			WHERE c.id IS NULL OR NOT (`+open+` AND k.claim = 'residence-permit|applicant:' || c.applicant_id OR `+child+`)),
+			WHERE c.id IS NULL OR NOT (`+open+` AND k.claim = 'residence-permit|applicant:' || c.applicant_id OR `+child+` OR `+household+`)),
 		(SELECT count(*) FROM case_claims)`).Scan(&unclaimed, &stray, &claims); err != nil {
 		return err
 	}
@@ -288,6 +294,41 @@ func checkCohort(db *sql.DB, results []result) error {
 	if published+assigned != total || assigned < want || want == 0 || claimed != total {
 		return fmt.Errorf("the cohort's %d cases: %d published, %d assigned by the tool (it counted %d), %d holding their child's claim",
 			total, published, assigned, want, claimed)
+	}
+	return nil
+}
+
+// checkDraw checks the draws after a run (either database): every draw
+// the tool made is revealed and finished, each offered its units to as
+// many households, moved through the engine (a history step by the tool's
+// actor, an audit entry, a notice with its SMS each); the other households
+// still wait, as seeded.
+func checkDraw(db *sql.DB, results []result) error {
+	var draws, unfinished, offered, stepped, waiting, audited, noticed, reveals int64
+	if err := db.QueryRow(`SELECT
+		(SELECT count(*) FROM cohorts WHERE kind = 'draw'),
+		(SELECT count(*) FROM cohorts WHERE kind = 'draw' AND (finished_at IS NULL OR done <> total)),
+		(SELECT count(*) FROM cases WHERE service = $1 AND state = 'offered' AND version = 2),
+		(SELECT count(*) FROM case_history h JOIN cases c ON c.id = h.case_id WHERE c.service = $1 AND h.seq = 2
+			AND h.event = 'draw' AND h.from_state = 'waitlisted' AND h.to_state = 'offered' AND h.actor_role = $2),
+		(SELECT count(*) FROM cases WHERE service = $1 AND state = 'waitlisted' AND version = 1),
+		(SELECT count(*) FROM audit_log WHERE action = 'case.draw'),
+		(SELECT count(*) FROM notifications n WHERE n.kind = $1 || '.draw' AND EXISTS (SELECT 1 FROM deliveries d
+			WHERE d.notification_id = n.id AND d.channel = 'sms')),
+		(SELECT count(*) FROM audit_log WHERE action = 'draw.reveal')`, housing.ServiceID, drawActor.System).Scan(
+		&draws, &unfinished, &offered, &stepped, &waiting, &audited, &noticed, &reveals); err != nil {
+		return err
+	}
+	var made int64
+	for _, r := range results {
+		if r.name == "draw" {
+			made = r.sides[0].ops
+		}
+	}
+	if made == 0 || draws < made || unfinished != 0 || reveals != draws || offered == 0 || offered%draws != 0 ||
+		stepped != offered || audited != offered || noticed != offered || waiting == 0 {
+		return fmt.Errorf("draws: %d made (%d measured), %d unfinished, %d revealed; %d households offered (%d steps, %d audited, %d told), %d waiting",
+			draws, made, unfinished, reveals, offered, stepped, audited, noticed, waiting)
 	}
 	return nil
 }
@@ -326,12 +367,15 @@ func TestLoadToolPostgres(t *testing.T) {
 		if err := checkCohort(db, results); err != nil {
 			return err
 		}
+		if err := checkDraw(db, results); err != nil {
+			return err
+		}
 		return checkWrites(db, true, results, map[string]per{"case.accept": {"transition", 1},
 			"case.create": {"submit", 1}, "material.upload": {"submit", len(keyItems)}, "case.submit": {"submit", 1},
 			"case.withdraw": {"submit", 1}, "case." + cohortEvent: {"allocation_writes", 1}},
 			map[string]per{serviceID + ".accept": {"transition", 1}, serviceID + ".submit": {"submit", 1},
 				schooling.ServiceID + "." + cohortEvent: {"allocation_writes", 1}})
-	}, "worklist", "case_page", "worklist_scaling", "transition", "submit", "allocation_core", "allocation_writes")
+	}, "worklist", "case_page", "worklist_scaling", "transition", "submit", "allocation_core", "allocation_writes", "draw")
 	if !inspected {
 		t.Fatal("the database was never inspected")
 	}
@@ -369,10 +413,13 @@ func TestLoadToolSQLite(t *testing.T) {
 		if err := checkCohort(db, results); err != nil {
 			return err
 		}
+		if err := checkDraw(db, results); err != nil {
+			return err
+		}
 		return checkWrites(db, false, results, map[string]per{"case.accept": {"sqlite_transition", 1},
 			"case." + cohortEvent: {"allocation_writes", 1}},
 			map[string]per{serviceID + ".accept": {"sqlite_transition", 1}, schooling.ServiceID + "." + cohortEvent: {"allocation_writes", 1}})
-	}, "worklist", "case_page", "sqlite_transition", "allocation_writes")
+	}, "worklist", "case_page", "sqlite_transition", "allocation_writes", "draw")
 	if dir == "" {
 		t.Fatal("the database was never inspected")
 	}

@@ -42,7 +42,7 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	}
 	seeding := time.Since(t0)
 	fmt.Fprintf(o.out, "# seeded %d cases (%d applicants, %d submitted for HTTP transitions, %d for pgbench%s) in %.1f s\n",
-		o.cases, d.world.Applicants, d.world.TransPerDiv*len(d.world.A), d.world.BaselinePool, cohortNote(d.world), seeding.Seconds())
+		o.cases, d.world.Applicants, d.world.TransPerDiv*len(d.world.A), d.world.BaselinePool, cohortNote(d.world)+drawNote(d.world), seeding.Seconds())
 
 	// The second portal of worklist_scaling: the same divisions, few cases.
 	smallURL, err := e.createDatabase(ctx, dbName+"_small")
@@ -146,6 +146,9 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	if d.world.cohortWorld != nil {
 		scenarios = append(scenarios, allocationWrites(o, d))
 	}
+	if d.world.drawWorld != nil {
+		scenarios = append(scenarios, drawScenario(o, d, hc))
+	}
 	results, err := runScenarios(ctx, o, scenarios, bigURL)
 	return results, seeding, err
 }
@@ -182,7 +185,7 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	}
 	seeding := time.Since(t0)
 	fmt.Fprintf(o.out, "# seeded %d cases (%d applicants, %d submitted for HTTP transitions, %d for the Go loop%s) in %.1f s\n",
-		o.cases, d.world.Applicants, d.world.TransPerDiv*len(d.world.A), d.world.BaselinePool, cohortNote(d.world), seeding.Seconds())
+		o.cases, d.world.Applicants, d.world.TransPerDiv*len(d.world.A), d.world.BaselinePool, cohortNote(d.world)+drawNote(d.world), seeding.Seconds())
 
 	hc := newHTTPClient(o.c)
 	if err := d.login(ctx, o, hc, true, false); err != nil {
@@ -210,6 +213,9 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	scenarios = append(scenarios, scenario{name: "sqlite_transition", target: 0.5, a: transitionSide(o, hc, d), b: goLoop})
 	if d.world.cohortWorld != nil {
 		scenarios = append(scenarios, allocationWrites(o, d))
+	}
+	if d.world.drawWorld != nil {
+		scenarios = append(scenarios, drawScenario(o, d, hc))
 	}
 	results, err := runScenarios(ctx, o, scenarios, "sqlite:"+path)
 	return results, seeding, err

@@ -269,6 +269,9 @@ func planFor(o *options, cases int, a, b []string, withPools bool, poolRate floa
 		if o.wants("allocation_writes") {
 			p.Cohort = cohortSizes(o)
 		}
+		if o.wants("draw") {
+			p.Draw = drawSizes(o)
+		}
 	}
 	p.Realistic = cases - p.TransPerDiv*len(a) - p.BaselinePool
 	if p.Realistic < cases/2 {
@@ -300,6 +303,11 @@ func seedWorld(ctx context.Context, in *instance, p plan) (*world, error) {
 	}
 	if p.Cohort.total() > 0 {
 		if w.cohortWorld, err = newCohortWorld(in, w.now, leaves, p.A, p.B); err != nil {
+			return nil, err
+		}
+	}
+	if p.Draw.total() > 0 {
+		if w.drawWorld, err = newDrawWorld(in, w.now, leaves, p.A, p.B); err != nil {
 			return nil, err
 		}
 	}

@@ -136,6 +136,9 @@ func seedPostgres(ctx context.Context, dbURL string, w *world) error {
 	if _, err := c.Exec(ctx, cohortClaimsSQL(true)); err != nil {
 		return fmt.Errorf("seed the cohort's claims: %w", err)
 	}
+	if _, err := c.Exec(ctx, drawClaimsSQL()); err != nil {
+		return fmt.Errorf("seed the draw's claims: %w", err)
+	}
 	// The pools' files: rows, then their bytes (storage db).
 	for _, t := range []struct {
 		table string

@@ -202,6 +202,9 @@ func seedSQLite(ctx context.Context, db *sql.DB, w *world) error {
 	if _, err := db.ExecContext(ctx, cohortClaimsSQL(false)); err != nil {
 		return fmt.Errorf("seed the cohort's claims: %w", err)
 	}
+	if _, err := db.ExecContext(ctx, drawClaimsSQL()); err != nil {
+		return fmt.Errorf("seed the draw's claims: %w", err)
+	}
 	for _, row := range w.counters() {
 		if _, err := db.ExecContext(ctx, `INSERT INTO counters (name, period, value) VALUES ($1, $2, $3)
 			ON CONFLICT (name, period) DO UPDATE SET value = max(counters.value, excluded.value)`, row[0], row[1], row[2]); err != nil {
