@@ -48,6 +48,14 @@ type CohortStore interface {
 	// each case's form and result (names of [a-z0-9_]), not the whole
 	// documents: a district's list of a hundred thousand cases, read quickly.
 	FactsInState(ctx context.Context, service, district, state string, formKeys, resultKeys []string, afterID int64, limit int) ([]CaseFacts, error)
+	Reached
+}
+
+// Reached counts the cases of a service in (final) state whose state
+// began in [from, to) (from zero: since ever), by the text of their form's
+// key by ("" for all, or for a case without it).
+type Reached interface {
+	CountReached(ctx context.Context, service, state string, from, to time.Time, by string) (map[string]int, error)
 }
 
 // CaseFacts is a case as FactsInState reads it: Form[i] is the JSON text of

@@ -135,3 +135,18 @@ func coverageQuery(e *workflow.Engine, r workflow.Request) (string, int, error) 
 	}
 	return district, year, nil
 }
+
+// Indicators is the plan's indicator for the city (workflow.IndicatorSource):
+// the households covered by housing security over the urban permanent
+// residents' households (the settings' denominators).
+func (s *Service) Indicators(ctx context.Context, e *workflow.Engine, year int, _ time.Time) ([]workflow.Indicator, error) {
+	rows, err := s.Coverage(ctx, e, "", year)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	city := rows[len(rows)-1]
+	set := s.set.Indicator
+	in := workflow.Indicator{ID: "housing_security_coverage", Unit: "share", Value: city.Share, Baseline: &set.Baseline, Target: &set.Target,
+		Numerator: &city.Covered, Denominator: &city.Households, By: city.ByKind, ByKey: fieldKind}
+	return []workflow.Indicator{in}, nil
+}

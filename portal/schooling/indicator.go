@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"time"
 
 	"tzportal/portal"
 	"tzportal/portal/workflow"
@@ -88,4 +89,25 @@ func schoolOf(c *portal.Case) string {
 	}
 	_ = json.Unmarshal(c.Result, &r)
 	return r.School
+}
+
+// Indicators is the plan's indicator for the city (workflow.IndicatorSource):
+// the share of eligible migrant children placed in public schools, over
+// every district with an enrollment window in the year.
+func (s *Service) Indicators(ctx context.Context, e *workflow.Engine, year int, _ time.Time) ([]workflow.Indicator, error) {
+	rows, err := Indicator(ctx, e, "", year)
+	if err != nil {
+		return nil, err
+	}
+	var eligible, public int
+	for _, r := range rows {
+		eligible, public = eligible+r.Eligible, public+r.PlacedPublic
+	}
+	in := workflow.Indicator{ID: "migrant_children_public_school_share", Unit: "share", Numerator: &public, Denominator: &eligible}
+	base, target := s.set.IndicatorBaseline, s.set.IndicatorTarget
+	in.Baseline, in.Target = &base, &target
+	if eligible > 0 {
+		in.Value = math.Round(float64(public)/float64(eligible)*10000) / 10000
+	}
+	return []workflow.Indicator{in}, nil
 }

@@ -27,6 +27,8 @@ type settings struct {
 	// IndicatorTarget is the plan's target share of eligible migrant
 	// children placed in public schools (0–1).
 	IndicatorTarget float64 `yaml:"indicator_target"`
+	// IndicatorBaseline is the plan's starting share (2020).
+	IndicatorBaseline float64 `yaml:"indicator_baseline"`
 	// CohortBatch is how many cases one transaction of a cohort operation
 	// moves.
 	CohortBatch int         `yaml:"cohort_batch"`

@@ -186,6 +186,7 @@ func (s *Server) routes() {
 	app.Get("/inbox", s.requireLogin, s.inboxPage)
 	app.Post("/inbox/:id/read", s.requireLogin, s.readNotice)
 	app.Get("/verify/:token", s.verifyPage)
+	app.Get("/indicators", s.indicatorsPage)
 	s.serviceScreens(app)
 
 	// The JSON API: the same services, the same rules.
@@ -213,6 +214,7 @@ func (s *Server) routes() {
 	api.Post("/notifications/:id/read", s.requireLogin, s.apiMarkRead)
 	api.Get("/verify/key", s.apiVerifyKey)
 	api.Get("/verify/:token", s.apiVerify)
+	api.Get("/indicators", s.apiIndicators)
 	s.serviceEndpoints(api)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 

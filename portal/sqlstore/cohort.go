@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"time"
 
 	"tzportal/portal"
 )
@@ -125,6 +126,35 @@ func (q q) FactsInState(ctx context.Context, service, district, state string, fo
 		out = append(out, f)
 	}
 	return out, dbError("sqlstore.FactsInState", rows.Err())
+}
+
+// CountReached counts a service's cases in a state by when they reached it.
+func (q q) CountReached(ctx context.Context, service, state string, from, to time.Time, by string) (map[string]int, error) {
+	group := "''"
+	args := []any{service, state, q.d.time(from), q.d.time(to)}
+	if by != "" {
+		if !factKeyRE.MatchString(by) {
+			return nil, fmt.Errorf("sqlstore.CountReached: key %q", by)
+		}
+		args = append(args, by)
+		group = "COALESCE(" + q.d.jsonText("form", 5) + ", '')"
+	}
+	rows, err := q.ex.QueryContext(ctx, `SELECT `+group+`, count(*) FROM cases
+		WHERE service = $1 AND state = $2 AND state_since >= $3 AND state_since < $4 GROUP BY 1`, args...)
+	if err != nil {
+		return nil, dbError("sqlstore.CountReached", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, dbError("sqlstore.CountReached", err)
+		}
+		out[k] += n
+	}
+	return out, dbError("sqlstore.CountReached", rows.Err())
 }
 
 // InsertCohort records a new operation.

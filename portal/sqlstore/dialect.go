@@ -31,6 +31,8 @@ type dialect interface {
 	// jsonKey is the JSON text of the top-level key named by parameter
 	// $param of the JSON column col (NULL when absent).
 	jsonKey(col string, param int) string
+	// jsonText is the text of a top-level string key, as jsonKey.
+	jsonText(col string, param int) string
 }
 
 // sqliteTime is the fixed-width UTC text format times are stored in on SQLite:
@@ -53,7 +55,15 @@ func (sqliteDialect) jsonKey(col string, param int) string {
 	return fmt.Sprintf("(%s -> ('$.' || $%d))", col, param)
 }
 
+func (sqliteDialect) jsonText(col string, param int) string {
+	return fmt.Sprintf("(%s ->> ('$.' || $%d))", col, param)
+}
+
 type postgres struct{}
+
+func (postgres) jsonText(col string, param int) string {
+	return fmt.Sprintf("(%s ->> $%d::text)", col, param)
+}
 
 func (postgres) jsonKey(col string, param int) string {
 	return fmt.Sprintf("((%s -> $%d::text)::text)", col, param)

@@ -24,6 +24,21 @@ import (
 	"tzportal/portal"
 )
 
+// IndicatorSpec is an indicator that counts the cases that reached a final
+// state: the value is how many did by the end of a year (cumulative) or
+// during it; In the year is always given beside it, and By breaks both down
+// by a form key. Its name, definition and source are texts
+// (<service>.indicator.<id>.name|definition|source).
+type IndicatorSpec struct {
+	ID         string   `yaml:"id"`
+	State      string   `yaml:"state"`      // a final state
+	Cumulative bool     `yaml:"cumulative"` // value: every case up to the year's end
+	By         string   `yaml:"by"`         // a form key to break the counts down by
+	Unit       string   `yaml:"unit"`       // e.g. permits, people
+	Baseline   *float64 `yaml:"baseline"`   // the plan's, if it sets one
+	Target     *float64 `yaml:"target"`
+}
+
 // Definition is one service's workflow, validated.
 type Definition struct {
 	Service  string         `yaml:"service"`
@@ -44,6 +59,9 @@ type Definition struct {
 	Unique   Unique                `yaml:"unique"`
 	States   map[string]*State     `yaml:"states"`
 	Events   map[string]*Event     `yaml:"events"`
+	// Indicators are the plan's indicators (《规划》表1) this service's
+	// cases count: the cases that reached a final state, by year.
+	Indicators []*IndicatorSpec `yaml:"indicators"`
 
 	File       string   `yaml:"-"`
 	stateOrder []string // file order, for stable output
@@ -61,6 +79,12 @@ type State struct {
 	// it comes back to the state after an objection).
 	DeadlineFrom string `yaml:"deadline_from"`
 	OnTimeout    string `yaml:"on_timeout"` // event fired by the scheduler when the deadline passes
+	// PausesClock: a case in this state waits on the applicant (a
+	// correction, promised materials). The deadline of the state it came
+	// from stops, and when the case enters that state again it has the
+	// days it had left, not a fresh limit: the applicant's time does not
+	// count, and asking for a correction does not buy staff a new one.
+	PausesClock bool `yaml:"pauses_clock"`
 	// Outcome says how a final state ends the case: granted, refused or
 	// withdrawn (for people's pages and the plan's indicators).
 	Outcome string `yaml:"outcome"`
@@ -728,6 +752,9 @@ func (v *validator) keys(section string) []string {
 	return out
 }
 
+// indicatorRE is an indicator's id or a form key it reads.
+var indicatorRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
 func (v *validator) check() {
 	d := v.d
 	if !svcRE.MatchString(d.Service) {
@@ -794,6 +821,9 @@ func (v *validator) check() {
 		if s.Final && (!s.Deadline.IsZero() || s.DeadlineFrom != "" || s.OnTimeout != "" || len(s.EditableBy) > 0 || len(s.MaterialsBy) > 0) {
 			v.fail(ln, "state %s is final: it can have no deadline, timeout or editors", name)
 		}
+		if s.PausesClock && (s.Final || s.Private) {
+			v.fail(v.line("states", name, "pauses_clock"), "state %s: only an open state can pause the clock", name)
+		}
 		switch {
 		case s.Final && !slices.Contains(Outcomes(), s.Outcome):
 			v.fail(ln, "final state %s needs an outcome: %s", name, strings.Join(Outcomes(), ", "))
@@ -821,6 +851,16 @@ func (v *validator) check() {
 	}
 	for _, name := range d.eventOrder {
 		v.event(name, hooks)
+	}
+	for i, in := range d.Indicators {
+		switch {
+		case in == nil || !indicatorRE.MatchString(in.ID):
+			v.fail(v.line("indicators"), "indicator %d: id: want lower-case letters, digits and _", i+1)
+		case d.States[in.State] == nil || !d.States[in.State].Final:
+			v.fail(v.line("indicators"), "indicator %s: state %q is not a final state", in.ID, in.State)
+		case in.By != "" && !indicatorRE.MatchString(in.By):
+			v.fail(v.line("indicators"), "indicator %s: by: want a form key", in.ID)
+		}
 	}
 	if len(v.errs) > 0 {
 		return // the graph checks below would only repeat the errors above
