@@ -26,6 +26,7 @@ type Reader interface {
 	SchoolStore
 	CohortStore
 	ObjectionStore
+	RetentionStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -69,6 +70,7 @@ type Tx interface {
 	SchoolTx
 	CohortTx
 	ObjectionTx
+	RetentionTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

@@ -129,4 +129,3 @@ func (s *Server) indicatorsPage(c *fiber.Ctx) error {
 	p := s.newPage(c, "indicators.title", d)
 	return s.render(c, "indicators", p)
 }
-

@@ -39,6 +39,17 @@ type IndicatorSpec struct {
 	Target     *float64 `yaml:"target"`
 }
 
+// RetentionSpec is how long a closed case's personal data is kept: Days
+// after it reached a final state (WithdrawnDays for one that ended with
+// outcome withdrawn), then its form and result keep only the keys listed
+// (not personal: what statistics and indicators read) and its materials go.
+type RetentionSpec struct {
+	Days          int      `yaml:"days"`
+	WithdrawnDays int      `yaml:"withdrawn_days"`
+	KeepForm      []string `yaml:"keep_form"`
+	KeepResult    []string `yaml:"keep_result"`
+}
+
 // Definition is one service's workflow, validated.
 type Definition struct {
 	Service  string         `yaml:"service"`
@@ -62,6 +73,9 @@ type Definition struct {
 	// Indicators are the plan's indicators (《规划》表1) this service's
 	// cases count: the cases that reached a final state, by year.
 	Indicators []*IndicatorSpec `yaml:"indicators"`
+	// Retention is how long a closed case keeps its personal data (none:
+	// kept until removed by hand).
+	Retention *RetentionSpec `yaml:"retention"`
 
 	File       string   `yaml:"-"`
 	stateOrder []string // file order, for stable output
@@ -851,6 +865,9 @@ func (v *validator) check() {
 	}
 	for _, name := range d.eventOrder {
 		v.event(name, hooks)
+	}
+	if r := d.Retention; r != nil && (r.Days < 180 || r.WithdrawnDays < 30 || r.WithdrawnDays > r.Days) {
+		v.fail(v.line("retention"), "retention: days ≥ 180 and 30 ≤ withdrawn_days ≤ days (the audit's own 180 days are the floor)")
 	}
 	for i, in := range d.Indicators {
 		switch {

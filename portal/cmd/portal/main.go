@@ -64,6 +64,8 @@ commands:
                    [--publication-days N --appeal-days N]: set an enrollment window
   schooling allocate --district D --year Y --grade G --seed HEX
                    allocate the school places of a published list (once)
+  retention run    remove the personal data of closed cases past their service's
+                   retention now (the portal does it hourly); prints how many
   housing verify-draw URL|FILE
                    recompute a published housing draw; exit status 1 names the
                    first difference (needs no database)
@@ -107,6 +109,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return schoolingWindow(ctx, args[2:], stdout, logger, getenv)
 	case cmd == "schooling allocate":
 		return schoolingAllocate(ctx, args[2:], stdout, logger, getenv)
+	case cmd == "retention run":
+		return retentionRun(ctx, stdout, logger, getenv)
 	case cmd == "housing verify-draw":
 		return verifyDraw(ctx, args[2:], stdout)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
@@ -146,6 +150,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer, logger *slog.Lo
 	timers, stopTimers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopTimers()
 	go p.Engine.RunTimers(timers, 30*time.Second, logger)
+	go p.Engine.RunRetention(timers, time.Hour, logger)
 	go p.Outbox.Run(timers, 5*time.Second)
 
 	errc := make(chan error, 1)
@@ -370,4 +375,27 @@ func fsckCmd(ctx context.Context, stdout io.Writer, logger *slog.Logger, getenv 
 func dirExists(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()
+}
+
+// retentionRun removes the personal data of closed cases past retention
+// now, all of them (the serving portal does it hourly, 500 a service).
+func retentionRun(ctx context.Context, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
+	p, code, err := openTool(ctx, logger, getenv, false)
+	if err != nil {
+		return code, err
+	}
+	defer p.Close()
+	total := 0
+	for {
+		n, err := p.Engine.Anonymise(ctx, 500)
+		total += n
+		if err != nil {
+			return 1, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	fmt.Fprintf(stdout, "personal data removed from %d closed cases past retention\n", total)
+	return 0, nil
 }
