@@ -44,10 +44,6 @@ type CohortStore interface {
 	// CasesInState returns a district's cases of a service in a state, by
 	// id after afterID, with their forms and results (a cohort's members).
 	CasesInState(ctx context.Context, service, district, state string, afterID int64, limit int) ([]Case, error)
-	// FactsInState is CasesInState reading only some top-level keys of
-	// each case's form and result (names of [a-z0-9_]), not the whole
-	// documents: a district's list of a hundred thousand cases, read quickly.
-	FactsInState(ctx context.Context, service, district, state string, formKeys, resultKeys []string, afterID int64, limit int) ([]CaseFacts, error)
 	Reached
 }
 
@@ -58,24 +54,14 @@ type Reached interface {
 	CountReached(ctx context.Context, service, state string, from, to time.Time, by string) (map[string]int, error)
 }
 
-// CaseFacts is a case as FactsInState reads it: Form[i] is the JSON text of
-// the i-th form key asked for, Result[i] of the i-th result key (nil when
-// the key is absent).
-type CaseFacts struct {
-	ID           int64
-	No           string
-	ApplicantID  int64
-	Form, Result []json.RawMessage
-}
-
 // CohortTx writes them.
 type CohortTx interface {
 	// InsertCohort records a new operation; ECONFLICT if its scope has one.
 	InsertCohort(ctx context.Context, c *Cohort) error
 	// UpdateCohort writes Done, FinishedAt, Summary and Data.
 	UpdateCohort(ctx context.Context, c *Cohort) error
-	// CohortProgress writes Done, FinishedAt and Summary, not Data: a
-	// batch's progress without rewriting an operation's data (a draw's or
-	// an allocation's can be megabytes).
+	// CohortProgress writes Done, FinishedAt and Summary (unless nil: the
+	// stored one stays), not Data: a batch's progress without rewriting an
+	// operation's data (a draw's or an allocation's can be megabytes).
 	CohortProgress(ctx context.Context, c *Cohort) error
 }

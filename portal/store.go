@@ -27,6 +27,7 @@ type Reader interface {
 	CohortStore
 	ObjectionStore
 	RetentionStore
+	ListReader
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -71,6 +72,7 @@ type Tx interface {
 	CohortTx
 	ObjectionTx
 	RetentionTx
+	ListTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error
@@ -86,6 +88,10 @@ type Tx interface {
 	CaseByNoForUpdate(ctx context.Context, no string) (*Case, error)
 	// CaseWithHistoryForUpdate is CaseWithHistory that also locks the case row.
 	CaseWithHistoryForUpdate(ctx context.Context, no string) (*Case, []History, error)
+	// CasesWithHistoryForUpdate is CaseWithHistoryForUpdate for several
+	// cases at once (those of nos that exist, by id), their timelines by
+	// case id.
+	CasesWithHistoryForUpdate(ctx context.Context, nos []string) ([]Case, map[int64][]History, error)
 	InsertCase(ctx context.Context, c *Case) error
 	// UpdateCase writes c if the stored version is still prevVersion, else
 	// returns ECONFLICT.
@@ -107,6 +113,16 @@ type Tx interface {
 	ClaimIdempotency(ctx context.Context, userID int64, key, requestHash string, caseID int64, at time.Time) error
 
 	InsertJob(ctx context.Context, j *Job) error
+
+	// HoldAppends makes the transaction keep what it appends — history,
+	// timers (their ids stay 0), audit entries, list removals and, where a
+	// statement is a round trip (PostgreSQL), case updates, whose version
+	// check then fails the flush — and write each kind in a few multi-row
+	// statements at FlushAppends or before it commits. Reads in the
+	// transaction do not see what is held: for a cohort operation, which
+	// reads each case once before moving it.
+	HoldAppends()
+	FlushAppends(ctx context.Context) error
 	// ClaimJob locks an unfinished timer for this transaction; false when it
 	// is finished or another node holds it (PostgreSQL: FOR UPDATE SKIP
 	// LOCKED), so that node fires it and this one moves on.

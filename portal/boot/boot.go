@@ -244,6 +244,13 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		return nil, err
 	}
 	p.Outbox = &outbox.Worker{Store: store, Senders: chans, Now: o.Now, Log: o.Logger}
+	// Cases waiting in listed states from before their service kept lists
+	// join them (nothing to do, one indexed read, once they have).
+	if n, err := p.Engine.ListUnlisted(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		o.Logger.Info("cases entered on their services' lists", "cases", n)
+	}
 
 	// Sessions: Redis when configured, else in-process.
 	sopts := session.Options{

@@ -248,6 +248,7 @@ func RevealDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, id 
 			return nil, err
 		}
 	}
+	co.Summary = nil // the reveal is written: the progress below leaves it be
 	// The offers, each household through the engine; one no longer on the
 	// list (withdrawn since the draw was created) is passed over, its unit
 	// left for the next draw.

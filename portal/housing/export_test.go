@@ -22,6 +22,3 @@ func (a *Assessment) Refusal() *portal.Error { return a.refusal() }
 
 // Number is number, for its table test.
 var Number = number
-
-// ComparePlaces orders two places as the waiting list does.
-func ComparePlaces(a, b Place) int { return comparePlaces(a, b) }

@@ -2,9 +2,11 @@ package housing_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io/fs"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -435,9 +437,9 @@ func TestHousingWaitingListOrder(t *testing.T) {
 	add("G-drawn1", nil, map[string]any{"waitlisted_at": day(16), "draw_rank": 1})
 	add("G-same-day", nil, map[string]any{"waitlisted_at": day(2)})
 	other := portal.Case{ID: 99, No: "other-kind", Service: housing.ServiceID, State: "waitlisted", District: "321202",
-		Form: json.RawMessage(`{"kind":"affordable_rental"}`), Result: json.RawMessage(`{}`)}
+		Form: json.RawMessage(`{"kind":"affordable_rental"}`), Result: json.RawMessage(`{"waitlisted_at":"` + day(1) + `"}`)}
 	cases = append(cases, other)
-	list, err := r.svc.Waitlist(context.Background(), &fakeReader{cases: cases}, "321202", "public_rental")
+	list, err := r.svc.Waitlist(context.Background(), &fakeReader{svc: r.svc, cases: cases}, "321202", "public_rental")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,12 +454,12 @@ func TestHousingWaitingListOrder(t *testing.T) {
 	}
 	// Another order of the classes is data.
 	r2 := mustRig(t, replace(t, "priority: [family_migrated, elderly, disabled]", "priority: [disabled, family_migrated]"))
-	list, _ = r2.svc.Waitlist(context.Background(), &fakeReader{cases: cases}, "321202", "public_rental")
+	list, _ = r2.svc.Waitlist(context.Background(), &fakeReader{svc: r2.svc, cases: cases}, "321202", "public_rental")
 	if list[0].CaseNo != "D" || list[1].CaseNo != "E+D" || list[1].Class != "disabled" || list[2].CaseNo != "F+E" {
 		t.Errorf("disabled first: %v", list[:3])
 	}
 	// The applicant's view: position, of, class.
-	extra, err := r.svc.Annotate(context.Background(), &fakeReader{cases: cases}, &cases[2])
+	extra, err := r.svc.Annotate(context.Background(), &fakeReader{svc: r.svc, cases: cases}, &cases[2])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,6 +471,7 @@ func TestHousingWaitingListOrder(t *testing.T) {
 // fakeReader answers the reads the waiting list and the annotation make.
 type fakeReader struct {
 	portal.Reader
+	svc   *housing.Service
 	cases []portal.Case
 }
 
@@ -482,25 +485,56 @@ func (f *fakeReader) CasesInState(_ context.Context, service, district, state st
 	return out, nil
 }
 
-// FactsInState reads the keys from the cases' documents, as the stores do.
-func (f *fakeReader) FactsInState(ctx context.Context, service, district, state string, formKeys, resultKeys []string, after int64,
-	limit int) ([]portal.CaseFacts, error) {
-	cases, _ := f.CasesInState(ctx, service, district, state, after, limit)
-	keys := func(doc json.RawMessage, names []string) []json.RawMessage {
-		var m map[string]json.RawMessage
-		_ = json.Unmarshal(doc, &m)
-		out := make([]json.RawMessage, len(names))
-		for i, k := range names {
-			out[i] = m[k]
+// ListEntries keeps the lists as the engine does (the service's entry of
+// each waiting case) and orders them as the stores do (sqlstore's
+// TestListOrder holds the stores to this order).
+func (f *fakeReader) ListEntries(_ context.Context, list string, after *portal.ListEntry, limit int) ([]portal.ListEntry, error) {
+	var out []portal.ListEntry
+	for _, c := range f.cases {
+		if c.State != "waitlisted" {
+			continue
 		}
-		return out
+		e, err := f.svc.ListEntry(&c)
+		if err != nil {
+			return nil, err
+		}
+		if e.List == list {
+			e.CaseID, e.CaseNo, e.ApplicantID = c.ID, c.No, c.ApplicantID
+			out = append(out, e)
+		}
 	}
-	var out []portal.CaseFacts
-	for _, c := range cases {
-		out = append(out, portal.CaseFacts{ID: c.ID, No: c.No, ApplicantID: c.ApplicantID,
-			Form: keys(c.Form, formKeys), Result: keys(c.Result, resultKeys)})
+	prior := func(e portal.ListEntry) int {
+		if e.PriorRank == 0 {
+			return math.MaxInt32
+		}
+		return e.PriorRank
 	}
-	return out, nil
+	slices.SortFunc(out, func(a, b portal.ListEntry) int {
+		return cmp.Or(cmp.Compare(a.ClassRank, b.ClassRank), cmp.Compare(prior(a), prior(b)), a.JoinedAt.Compare(b.JoinedAt),
+			cmp.Compare(a.CaseID, b.CaseID))
+	})
+	if after != nil {
+		i := slices.IndexFunc(out, func(e portal.ListEntry) bool { return e.CaseID == after.CaseID })
+		out = out[i+1:]
+	}
+	return out[:min(limit, len(out))], nil
+}
+
+// ListPlace finds a case on its list.
+func (f *fakeReader) ListPlace(ctx context.Context, caseID int64) (*portal.ListEntry, int, int, error) {
+	for _, c := range f.cases {
+		if c.ID != caseID || c.State != "waitlisted" {
+			continue
+		}
+		e, err := f.svc.ListEntry(&c)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		list, _ := f.ListEntries(ctx, e.List, nil, math.MaxInt)
+		i := slices.IndexFunc(list, func(e portal.ListEntry) bool { return e.CaseID == caseID })
+		return &list[i], i + 1, len(list), nil
+	}
+	return nil, 0, 0, portal.NotFound(nil)
 }
 
 // CohortIDs: no draws in these tests.

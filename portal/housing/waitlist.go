@@ -1,13 +1,10 @@
 package housing
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,16 +17,13 @@ type Place struct {
 	CaseNo      string
 	ApplicantID int64
 	// Applicant is the applicant's name as public lists show it ("张*"),
-	// written on the case when its notice opened ("" if it was not).
+	// written on the case when its notice opened.
 	Applicant string
 	Class     string // a priority flag of the settings, or ClassGeneral
-	// classRank orders the classes: the settings' order, general last.
-	classRank int
 	// DrawRank is the household's place in the last draw that ranked it
 	// (result.draw_rank, set by a draw), 0 if none.
 	DrawRank     int
 	WaitlistedAt time.Time
-	id           int64
 }
 
 // Class returns a household's priority class: the first flag of the
@@ -62,91 +56,68 @@ func (s *Service) class(family, elderly, disabled *bool) (int, string) {
 	return len(s.set.Priority), ClassGeneral
 }
 
+// listName is the name of the waiting list of a district and kind.
+func listName(district, kind string) string { return ServiceID + "/" + district + "/" + kind }
+
+// ListEntry is a waiting household's entry on its list (workflow.Lister):
+// the list of its district and kind, its priority class, its place from
+// the draw that ranked it, when it joined the list, and its masked name
+// from its notice. The engine keeps it with each step; the store orders a
+// list by class, then those a draw ranked by that rank before the others,
+// then by when they joined (a declined offer joins again at the end), then
+// by case.
+func (s *Service) ListEntry(c *portal.Case) (portal.ListEntry, error) {
+	f, err := stored(c)
+	if err != nil {
+		return portal.ListEntry{}, err
+	}
+	res, err := readResult(c)
+	if err != nil {
+		return portal.ListEntry{}, err
+	}
+	e := portal.ListEntry{List: listName(c.District, f.Kind)}
+	e.ClassRank, e.Class = s.class(f.FamilyMigrated, f.Elderly, f.Disabled)
+	if rank, ok := res[resDrawRank].(float64); ok && rank > 0 {
+		e.PriorRank = int(rank)
+	}
+	at, _ := res[resWaitlistedAt].(string)
+	if e.JoinedAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
+		return portal.ListEntry{}, fmt.Errorf("housing: %s is waiting without %s: %w", c.No, resWaitlistedAt, err)
+	}
+	e.Label, _ = res["notice_applicant"].(string)
+	if e.Label == "" && c.ApplicantName != "" { // on the list without a notice (never, as the workflow stands)
+		e.Label = MaskedName(c.ApplicantName)
+	}
+	return e, nil
+}
+
 // casesPage is how many cases one read of a list takes; listPage how many
-// households one read of a waiting list takes (a few keys each, some 100
-// bytes: a district's whole list is one read, as every read of a page
-// makes PostgreSQL gather the district's list anew).
+// households one read of a waiting list takes (a district's whole list is
+// one read of small rows).
 const (
 	casesPage = 500
 	listPage  = 200_000
 )
 
-// The keys the waiting list reads of a case (FactsInState): of its form
-// the kind and the priority flags, of its result its place from a draw,
-// when it joined the list and the masked name of its notice. Reading only
-// these keeps a district's list of a hundred thousand households quick.
-var (
-	listFormKeys   = []string{fieldKind, fieldFamily, fieldElderly, fieldDisabled}
-	listResultKeys = []string{resDrawRank, resWaitlistedAt, "notice_applicant"}
-)
-
-// Waitlist returns the waiting list of a district and kind in order: by
-// priority class, then by the draw that ranked the households (those not
-// ranked by a draw after those it ranked), then by when they joined the
-// list (a declined offer joins again at the end), then by case.
+// Waitlist returns the waiting list of a district and kind in order (see
+// ListEntry), read from the lists the engine keeps.
 func (s *Service) Waitlist(ctx context.Context, r portal.Reader, district, kind string) ([]Place, error) {
 	var out []Place
-	var after int64
+	var after *portal.ListEntry
 	for {
-		page, err := r.FactsInState(ctx, ServiceID, district, stateWaitlisted, listFormKeys, listResultKeys, after, listPage)
+		page, err := r.ListEntries(ctx, listName(district, kind), after, listPage)
 		if err != nil {
 			return nil, err
 		}
-		for i := range page {
-			c := &page[i]
-			k, err := factText(c.Form[0])
-			if err != nil {
-				return nil, fmt.Errorf("housing: case %s: %w", c.No, err)
-			}
-			if k != kind {
-				continue
-			}
-			at, err := factText(c.Result[1])
-			if err != nil {
-				return nil, fmt.Errorf("housing: case %s: %w", c.No, err)
-			}
-			name, err := factText(c.Result[2])
-			if err != nil {
-				return nil, fmt.Errorf("housing: case %s: %w", c.No, err)
-			}
-			family, elderly, disabled := factTrue(c.Form[1]), factTrue(c.Form[2]), factTrue(c.Form[3])
-			rank, _ := strconv.ParseFloat(string(c.Result[0]), 64)
-			p := Place{CaseNo: c.No, ApplicantID: c.ApplicantID, Applicant: name, id: c.ID}
-			p.classRank, p.Class = s.class(&family, &elderly, &disabled)
-			if rank > 0 {
-				p.DrawRank = int(rank)
-			}
-			p.WaitlistedAt, _ = time.Parse(time.RFC3339Nano, at)
-			out = append(out, p)
+		for _, e := range page {
+			out = append(out, Place{CaseNo: e.CaseNo, ApplicantID: e.ApplicantID, Applicant: e.Label, Class: e.Class,
+				DrawRank: e.PriorRank, WaitlistedAt: e.JoinedAt})
 		}
 		if len(page) < listPage {
-			break
+			return out, nil
 		}
-		after = page[len(page)-1].ID
+		after = &page[len(page)-1]
 	}
-	slices.SortFunc(out, comparePlaces)
-	return out, nil
-}
-
-// comparePlaces is the waiting list's order.
-func comparePlaces(a, b Place) int {
-	if c := cmp.Compare(a.classRank, b.classRank); c != 0 {
-		return c
-	}
-	switch {
-	case a.DrawRank > 0 && b.DrawRank > 0:
-		if c := cmp.Compare(a.DrawRank, b.DrawRank); c != 0 {
-			return c
-		}
-	case a.DrawRank > 0:
-		return -1
-	case b.DrawRank > 0:
-		return 1
-	}
-	if c := a.WaitlistedAt.Compare(b.WaitlistedAt); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.id, b.id)
 }
 
 // Annotate adds to a case's result, as it is read, what depends on other
@@ -164,12 +135,12 @@ func (s *Service) Annotate(ctx context.Context, r portal.Reader, c *portal.Case)
 		if err != nil {
 			return nil, err
 		}
-		list, err := s.Waitlist(ctx, r, c.District, f.Kind)
-		if err != nil {
+		e, place, of, err := r.ListPlace(ctx, c.ID)
+		if err != nil && portal.ErrorCode(err) != portal.ENOTFOUND {
 			return nil, err
 		}
-		if i := slices.IndexFunc(list, func(p Place) bool { return p.CaseNo == c.No }); i >= 0 {
-			out["waitlist"] = map[string]any{"position": i + 1, "of": len(list), "class": list[i].Class}
+		if e != nil {
+			out["waitlist"] = map[string]any{"position": place, "of": of, "class": e.Class}
 		}
 		proof, err := s.drawProof(ctx, r, c, f.Kind)
 		if err != nil {
@@ -259,22 +230,3 @@ func (s *Service) preview(ctx context.Context, r portal.Reader, c *portal.Case) 
 	a.Preview = true
 	return a, nil
 }
-
-// factText decodes a JSON string read by FactsInState ("" for none). The
-// strings the list reads (a kind, a time, a masked name) have no escapes,
-// so most need no decoder.
-func factText(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
-	}
-	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && !bytes.ContainsRune(raw[1:len(raw)-1], '\\') &&
-		!bytes.ContainsRune(raw[1:len(raw)-1], '"') {
-		return string(raw[1 : len(raw)-1]), nil
-	}
-	var s string
-	err := json.Unmarshal(raw, &s)
-	return s, err
-}
-
-// factTrue reports whether a JSON value read by FactsInState is true.
-func factTrue(raw json.RawMessage) bool { return string(raw) == "true" }

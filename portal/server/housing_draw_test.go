@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"tzportal/portal"
 	"tzportal/portal/housing"
 	"tzportal/portal/lottery"
 	"tzportal/portal/testkit"
@@ -154,6 +155,46 @@ func TestHousingDraw(t *testing.T) {
 		}
 		if offered != 2 {
 			t.Errorf("%d households offered, want 2", offered)
+		}
+		// The offers were written a batch at a time (held appends): each
+		// offered case has its step, its lapse timer and left the list, the
+		// three still waiting (the late household with them) are 1, 2 and
+		// 3 of 3, and the audit chain holds.
+		var places []int
+		for _, no := range append(slices.Clone(nos), late) {
+			c, hist, err := p.DB.CaseWithHistory(ctx, no)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, place, of, err := p.DB.ListPlace(ctx, c.ID)
+			switch last := hist[len(hist)-1]; c.State {
+			case "offered":
+				if last.Event != "draw" || last.Seq != c.Version || err == nil {
+					t.Errorf("%s offered: last step %+v (version %d), on the list: %v", no, last, c.Version, err)
+				}
+				var notices, deliveries int
+				if err := p.DB.SQL().QueryRowContext(ctx, `SELECT COUNT(DISTINCT n.id), COUNT(d.id) FROM notifications n
+					LEFT JOIN deliveries d ON d.notification_id = n.id WHERE n.case_id = $1 AND n.kind = 'housing-security.draw'
+					AND n.user_id = $2`, c.ID, c.ApplicantID).Scan(&notices, &deliveries); err != nil || notices != 1 || deliveries == 0 {
+					t.Errorf("%s offered: %d notices with %d deliveries (%v)", no, notices, deliveries, err)
+				}
+				if jobs, _ := p.DB.DueJobs(ctx, p.Clock.Now().AddDate(0, 1, 0), 100); !slices.ContainsFunc(jobs, func(j portal.Job) bool {
+					return j.CaseID == c.ID && j.Event == "lapse_offer" && j.Version == c.Version
+				}) {
+					t.Errorf("%s offered without its lapse timer", no)
+				}
+			case "waitlisted":
+				if err != nil || of != 3 {
+					t.Errorf("%s waiting: %d of %d, %v", no, place, of, err)
+				}
+				places = append(places, place)
+			}
+		}
+		if slices.Sort(places); !slices.Equal(places, []int{1, 2, 3}) {
+			t.Errorf("places of the households still waiting: %v", places)
+		}
+		if n, err := p.Audit.Verify(ctx, p.DB); err != nil || n == 0 {
+			t.Errorf("the audit chain after the draw: %d entries, %v", n, err)
 		}
 		if page := anon.Get("/draws/" + id).Text(); !strings.Contains(page, rev.Final) || !strings.Contains(page, rev.Commitment) {
 			t.Error("the public draw page does not show the final value and the commitment")

@@ -98,10 +98,12 @@ type auditHead struct {
 
 // AppendAudit inserts a sealed entry and moves the head to it.
 func (t *Tx) AppendAudit(ctx context.Context, e *portal.AuditEntry) error {
-	detail := string(e.Detail)
-	if detail == "" {
-		detail = "{}"
+	if t.held != nil && t.head != nil { // held: the head this transaction locked moves now, the rows follow
+		t.held.audit = append(t.held.audit, *e)
+		t.moved(e)
+		return nil
 	}
+	detail := auditDetail(e)
 	if t.d.name() == "postgres" {
 		// One round trip while the head is locked, not two.
 		_, err := t.ex.ExecContext(ctx, `WITH entry AS (INSERT INTO audit_log (`+auditColumns+`)
@@ -126,6 +128,14 @@ func (t *Tx) AppendAudit(ctx context.Context, e *portal.AuditEntry) error {
 	}
 	t.moved(e)
 	return nil
+}
+
+// auditDetail is an entry's detail as stored ({} for none).
+func auditDetail(e *portal.AuditEntry) string {
+	if len(e.Detail) == 0 {
+		return "{}"
+	}
+	return string(e.Detail)
 }
 
 // moved keeps the head this transaction holds in step with its appends.
@@ -157,6 +167,10 @@ func (q q) DueJobs(ctx context.Context, now time.Time, limit int) ([]portal.Job,
 
 // InsertJob schedules a timer.
 func (t *Tx) InsertJob(ctx context.Context, j *portal.Job) error {
+	if t.held != nil { // held: its id is known once written
+		t.held.jobs = append(t.held.jobs, *j)
+		return nil
+	}
 	err := t.ex.QueryRowContext(ctx, `INSERT INTO jobs (case_id, event, version, due_at) VALUES ($1, $2, $3, $4) RETURNING id`,
 		j.CaseID, j.Event, j.Version, t.d.time(j.DueAt)).Scan(&j.ID)
 	return dbError("sqlstore.InsertJob", err)

@@ -340,6 +340,10 @@ func (t *Tx) InsertCase(ctx context.Context, c *portal.Case) error {
 // UpdateCase writes c's mutable columns if the stored version is still
 // prevVersion: the compare-and-set that makes a transition happen once.
 func (t *Tx) UpdateCase(ctx context.Context, c *portal.Case, prevVersion int) error {
+	if t.held != nil && t.d.name() == "postgres" {
+		t.held.updates = append(t.held.updates, heldUpdate{c: *c, prev: prevVersion})
+		return nil
+	}
 	res, err := t.ex.ExecContext(ctx, `UPDATE cases SET state = $1, version = $2, division = $3, district = $4,
 		form = $5, result = $6, state_since = $7, due_at = $8, updated_at = $9, in_queue = $10
 		WHERE id = $11 AND version = $12`,
@@ -361,6 +365,10 @@ func (t *Tx) UpdateCase(ctx context.Context, c *portal.Case, prevVersion int) er
 
 // InsertHistory appends a timeline row.
 func (t *Tx) InsertHistory(ctx context.Context, h *portal.History) error {
+	if t.held != nil {
+		t.held.history = append(t.held.history, *h)
+		return nil
+	}
 	inputs := h.Inputs
 	if inputs == nil {
 		inputs = portal.Inputs{}

@@ -3,11 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"time"
 
 	"tzportal/portal"
@@ -73,60 +71,10 @@ func (q q) CasesInState(ctx context.Context, service, district, state string, af
 	return out, dbError("sqlstore.CasesInState", rows.Err())
 }
 
-// factKeyRE is a key FactsInState may read (it becomes a parameter, never
-// SQL text, but a key of another shape is a caller's mistake).
+// factKeyRE is a key of a form CountReached may group by (it becomes a
+// parameter, never SQL text, but a key of another shape is a caller's
+// mistake).
 var factKeyRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
-
-// FactsInState reads some keys of a district's cases in a state, by id.
-func (q q) FactsInState(ctx context.Context, service, district, state string, formKeys, resultKeys []string, afterID int64,
-	limit int) ([]portal.CaseFacts, error) {
-	args := []any{district, service, state, afterID, limit}
-	cols := "id, case_no, applicant_id"
-	for i, k := range slices.Concat(formKeys, resultKeys) {
-		if !factKeyRE.MatchString(k) {
-			return nil, fmt.Errorf("sqlstore.FactsInState: key %q", k)
-		}
-		col := "form"
-		if i >= len(formKeys) {
-			col = "result"
-		}
-		args = append(args, k)
-		cols += ", " + q.d.jsonKey(col, len(args))
-	}
-	rows, err := q.ex.QueryContext(ctx, `SELECT `+cols+` FROM cases
-		WHERE district = $1 AND service = $2 AND state = $3 AND id > $4 ORDER BY id LIMIT $5`, args...)
-	if err != nil {
-		return nil, dbError("sqlstore.FactsInState", err)
-	}
-	defer rows.Close()
-	var out []portal.CaseFacts
-	vals := make([]sql.NullString, len(formKeys)+len(resultKeys))
-	dest := make([]any, 3, 3+len(vals))
-	for i := range vals {
-		dest = append(dest, &vals[i])
-	}
-	for rows.Next() {
-		var f portal.CaseFacts
-		dest[0], dest[1], dest[2] = &f.ID, &f.No, &f.ApplicantID
-		if err := rows.Scan(dest...); err != nil {
-			return nil, dbError("sqlstore.FactsInState", err)
-		}
-		f.Form, f.Result = make([]json.RawMessage, len(formKeys)), make([]json.RawMessage, len(resultKeys))
-		for i, v := range vals {
-			var raw json.RawMessage
-			if v.Valid {
-				raw = json.RawMessage(v.String)
-			}
-			if i < len(formKeys) {
-				f.Form[i] = raw
-			} else {
-				f.Result[i-len(formKeys)] = raw
-			}
-		}
-		out = append(out, f)
-	}
-	return out, dbError("sqlstore.FactsInState", rows.Err())
-}
 
 // CountReached counts a service's cases in a state by when they reached it.
 func (q q) CountReached(ctx context.Context, service, state string, from, to time.Time, by string) (map[string]int, error) {
@@ -180,8 +128,12 @@ func (t *Tx) UpdateCohort(ctx context.Context, c *portal.Cohort) error {
 
 // CohortProgress writes the progress of an operation, not its data.
 func (t *Tx) CohortProgress(ctx context.Context, c *portal.Cohort) error {
-	_, err := t.ex.ExecContext(ctx, `UPDATE cohorts SET done = $1, finished_at = $2, summary = $3 WHERE id = $4`,
-		c.Done, nullTime(t.d, c.FinishedAt), jsonOr(c.Summary, "{}"), c.ID)
+	var summary any // nil: the stored summary stays
+	if c.Summary != nil {
+		summary = string(c.Summary)
+	}
+	_, err := t.ex.ExecContext(ctx, `UPDATE cohorts SET done = $1, finished_at = $2, summary = COALESCE($3, summary) WHERE id = $4`,
+		c.Done, nullTime(t.d, c.FinishedAt), summary, c.ID)
 	return dbError("sqlstore.CohortProgress", err)
 }
 

@@ -257,7 +257,10 @@ func (db *DB) tx(ctx context.Context, fn func(portal.Tx) error) (err error) {
 	}()
 	db.count(1) // BEGIN
 	t := &Tx{q: q{ex: db.counted(sqltx), d: db.dialect}}
-	if err = fn(t); err != nil {
+	if err = fn(t); err == nil {
+		err = t.FlushAppends(ctx)
+	}
+	if err != nil {
 		db.count(1) // ROLLBACK, in the deferred func
 		return err
 	}

@@ -28,10 +28,8 @@ type dialect interface {
 	skipLocked() string
 	// isUnique reports a unique-constraint violation.
 	isUnique(err error) bool
-	// jsonKey is the JSON text of the top-level key named by parameter
-	// $param of the JSON column col (NULL when absent).
-	jsonKey(col string, param int) string
-	// jsonText is the text of a top-level string key, as jsonKey.
+	// jsonText is the text of the top-level string key named by
+	// parameter $param of the JSON column col (NULL when absent).
 	jsonText(col string, param int) string
 }
 
@@ -51,10 +49,6 @@ func (sqliteDialect) isUnique(err error) bool {
 	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-func (sqliteDialect) jsonKey(col string, param int) string {
-	return fmt.Sprintf("(%s -> ('$.' || $%d))", col, param)
-}
-
 func (sqliteDialect) jsonText(col string, param int) string {
 	return fmt.Sprintf("(%s ->> ('$.' || $%d))", col, param)
 }
@@ -63,10 +57,6 @@ type postgres struct{}
 
 func (postgres) jsonText(col string, param int) string {
 	return fmt.Sprintf("(%s ->> $%d::text)", col, param)
-}
-
-func (postgres) jsonKey(col string, param int) string {
-	return fmt.Sprintf("((%s -> $%d::text)::text)", col, param)
 }
 
 func (postgres) name() string                { return "postgres" }

@@ -108,6 +108,10 @@ func (t *Tx) InsertNotice(ctx context.Context, n *portal.Notification, ds []*por
 			d.Status = portal.DeliveryPending
 		}
 	}
+	if t.held != nil && t.d.name() == "postgres" { // its id is known once written
+		t.held.notices = append(t.held.notices, heldNotice{n: n, ds: ds})
+		return nil
+	}
 	if t.d.name() != "postgres" || len(ds) == 0 {
 		if err := t.InsertNotification(ctx, n); err != nil {
 			return err

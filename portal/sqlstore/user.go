@@ -124,6 +124,7 @@ func (q q) Counties(ctx context.Context) ([]portal.County, error) {
 type Tx struct {
 	q
 	head *auditHead // the audit chain's head, once this transaction locked it
+	held *held      // appends not yet written (HoldAppends)
 }
 
 var _ portal.Tx = (*Tx)(nil)

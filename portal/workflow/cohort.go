@@ -23,7 +23,8 @@ const CohortBatch = 500
 // every case of steps as actor, batch cases per transaction, each case
 // through the same path as a single event: its row locked, the actor's
 // permission checked in its division, the guards and actions run, its
-// history, timer, notice and audit entry written. A case no longer in a
+// history, timer, notice and audit entry written (a batch's appends held
+// and written together: portal.Tx.HoldAppends). A case no longer in a
 // state the event leaves from — moved by an earlier run of the same
 // operation that was cut short — is skipped, so running it again resumes.
 // progress runs in each batch's transaction with the cases moved so far,
@@ -50,8 +51,35 @@ func (e *Engine) FireCohort(ctx context.Context, actor portal.Actor, service, ev
 		n := 0
 		err := e.Store.Tx(ctx, func(tx portal.Tx) error {
 			n = 0
+			// Each case is read once, before it moves: what the steps
+			// append (history, timers, audit, list removals) is written
+			// a kind at a time when the batch is done.
+			if len(part) > 1 {
+				tx.HoldAppends()
+			}
+			nos := make([]string, len(part))
+			for i, st := range part {
+				nos[i] = st.CaseNo
+			}
+			cases, hist, err := tx.CasesWithHistoryForUpdate(ctx, nos)
+			if err != nil {
+				return err
+			}
+			byNo := make(map[string]*portal.Case, len(cases))
+			for i := range cases {
+				byNo[cases[i].No] = &cases[i]
+			}
+			done := map[string]bool{}
 			for _, st := range part {
-				ok, err := e.fireOne(ctx, tx, actor, ent, ev, event, st)
+				c := byNo[st.CaseNo]
+				if c == nil {
+					return portal.NotFound(fmt.Errorf("workflow.FireCohort: no case %s", st.CaseNo))
+				}
+				if done[st.CaseNo] { // named twice: it moves once
+					continue
+				}
+				done[st.CaseNo] = true
+				ok, err := e.fireOne(ctx, tx, actor, ent, ev, event, st, c, hist[c.ID])
 				if err != nil {
 					return err
 				}
@@ -69,12 +97,10 @@ func (e *Engine) FireCohort(ctx context.Context, actor portal.Actor, service, ev
 	return moved, nil
 }
 
-// fireOne moves one case of a cohort in tx; false when it has moved already.
-func (e *Engine) fireOne(ctx context.Context, tx portal.Tx, actor portal.Actor, ent *Entry, ev *Event, event string, st CohortStep) (bool, error) {
-	c, hist, err := tx.CaseWithHistoryForUpdate(ctx, st.CaseNo)
-	if err != nil {
-		return false, err
-	}
+// fireOne moves one case of a cohort in tx, read and locked with its
+// timeline; false when it has moved already.
+func (e *Engine) fireOne(ctx context.Context, tx portal.Tx, actor portal.Actor, ent *Entry, ev *Event, event string, st CohortStep,
+	c *portal.Case, hist []portal.History) (bool, error) {
 	if c.Service != ent.ID {
 		return false, fmt.Errorf("workflow.FireCohort: %s is not a case of %s", c.No, ent.ID)
 	}

@@ -112,6 +112,10 @@ type State struct {
 	// without editing the form (the supplement after acceptance with gaps);
 	// editable_by may do both.
 	MaterialsBy []string `yaml:"materials_by"`
+	// Listed: a case in this state is on one of its service's ordered
+	// lists (housing's waiting lists), whose entry the engine keeps with
+	// each step from what the service says of the case (Lister).
+	Listed bool `yaml:"listed"`
 }
 
 // MaterialsEditable reports whether role may add or remove materials of a

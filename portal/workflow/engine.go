@@ -717,6 +717,9 @@ func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 	if err := e.claim(ctx, f); err != nil {
 		return err
 	}
+	if err := e.keepList(ctx, f); err != nil {
+		return err
+	}
 	if s := f.Def.States[c.State]; to != f.From && s.OnTimeout != "" && c.DueAt != nil {
 		if err := f.Tx.InsertJob(ctx, &portal.Job{CaseID: c.ID, Event: s.OnTimeout, Version: c.Version, DueAt: *c.DueAt}); err != nil {
 			return err

@@ -100,6 +100,14 @@ func NewRegistry(roles map[string]bool, services []Service, sources ...fs.FS) (*
 				return nil, fmt.Errorf("workflow.NewRegistry: %s and %s both number their cases TZ%s", other.ID, id, e.Def.Code)
 			}
 			r.byCode[e.Def.Code] = e
+			if _, ok := e.Service.(Lister); !ok {
+				for name, s := range e.Def.States {
+					if s.Listed {
+						return nil, fmt.Errorf("workflow.NewRegistry: %s lists the cases in %s, but service %s keeps no lists (workflow.Lister)",
+							e.Def.File, name, id)
+					}
+				}
+			}
 			if err := e.Service.Configure(e.Def); err != nil {
 				return nil, err
 			}

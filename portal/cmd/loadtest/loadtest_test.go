@@ -114,11 +114,13 @@ func checkResults(t *testing.T, out string, results []result, want []string) {
 				}
 			}
 		case "allocation_writes":
-			// The same statements per case on both sides, but for what a
-			// batch shares: BEGIN, COMMIT and the audit head's lock.
+			// A batch shares BEGIN, COMMIT and the audit head's lock, reads
+			// its cases in two statements and writes what they append a
+			// kind at a time (portal.Tx.HoldAppends): far fewer statements
+			// a case than one case a transaction.
 			batched, single := r.sides[0], r.sides[1]
-			if d := single.dbPer - batched.dbPer; batched.dbPer < 4 || d < 2.9 || d > 3.1 {
-				t.Errorf("%s: %.2f statements per case batched, %.2f one per transaction: want 3 fewer batched",
+			if d := single.dbPer - batched.dbPer; batched.dbPer <= 0 || single.dbPer < 7 || d < 6 {
+				t.Errorf("%s: %.2f statements per case batched, %.2f one per transaction: want at least 6 fewer batched",
 					r.name, batched.dbPer, single.dbPer)
 			}
 		}

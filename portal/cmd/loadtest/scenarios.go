@@ -393,5 +393,10 @@ func setup(ctx context.Context, e *env, in *instance, cases int, withPools bool,
 	if err := seed(ctx, w); err != nil {
 		return nil, err
 	}
+	// The seeded waiting households join their lists as a node starting
+	// on them would enter them.
+	if _, err := in.Engine.ListUnlisted(ctx); err != nil {
+		return nil, err
+	}
 	return &deployment{in: in, world: w}, nil
 }

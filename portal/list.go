@@ -1,0 +1,51 @@
+package portal
+
+import (
+	"context"
+	"time"
+)
+
+// ListEntry is a case's place on an ordered list a service keeps of its
+// cases in a state (housing's waiting lists, 轮候: one per district and
+// kind). The engine writes it with each step into or within a listed state
+// (workflow: `listed: true`) and removes it with the step out, from what
+// the service says of the case (workflow.Lister), so a list of a hundred
+// thousand cases is read in order as small rows, never assembled from the
+// cases' documents.
+//
+// A list's order: by ClassRank, then entries with a PriorRank (a place an
+// earlier ordering gave, a draw's) by it before those without, then by
+// JoinedAt, then by case.
+type ListEntry struct {
+	List        string // the list's name, the service's to choose ("housing-security/321204/public_rental")
+	CaseID      int64
+	CaseNo      string
+	ApplicantID int64
+	Class       string // the class the entry is in (a priority), ordered by ClassRank
+	ClassRank   int
+	PriorRank   int // 0: none
+	JoinedAt    time.Time
+	Label       string // what public lists show of the applicant ("张*")
+}
+
+// ListReader reads the lists.
+type ListReader interface {
+	// ListEntries returns up to limit entries of a list in order, after
+	// the entry after (nil: from the start).
+	ListEntries(ctx context.Context, list string, after *ListEntry, limit int) ([]ListEntry, error)
+	// ListPlace returns a case's entry, its place on its list (from 1) and
+	// the list's length; ENOTFOUND when the case is on no list.
+	ListPlace(ctx context.Context, caseID int64) (e *ListEntry, place, of int, err error)
+}
+
+// ListTx writes the lists.
+type ListTx interface {
+	// PutListEntries writes the entries, each replacing the case's entry.
+	PutListEntries(ctx context.Context, es []ListEntry) error
+	// DropListEntry takes a case off its list (nothing if it is on none).
+	DropListEntry(ctx context.Context, caseID int64) error
+	// UnlistedCases returns up to limit cases of a service in a state with
+	// no list entry, by id after afterID (entries for cases that were
+	// listed before their service kept lists).
+	UnlistedCases(ctx context.Context, service, state string, afterID int64, limit int) ([]Case, error)
+}

@@ -1,0 +1,324 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"tzportal/portal"
+)
+
+// held is what a transaction that holds its appends has appended and not
+// yet written (see HoldAppends).
+type held struct {
+	updates []heldUpdate // PostgreSQL only: SQLite writes in-process, a statement costs little
+	notices []heldNotice // PostgreSQL only, as updates
+	history []portal.History
+	jobs    []portal.Job
+	audit   []portal.AuditEntry
+	drops   []int64
+}
+
+// HoldAppends makes the transaction keep what it appends — history rows,
+// timers, audit entries, list removals — and write each kind as a few
+// multi-row statements when FlushAppends runs, or before it commits: a
+// cohort operation moving five hundred cases writes them in a handful of
+// statements, not two thousand. Reads in the transaction do not see what
+// is held (a cohort reads each case once, before moving it); the audit
+// chain's head does, as the transaction keeps it.
+func (t *Tx) HoldAppends() {
+	if t.held == nil {
+		t.held = &held{}
+	}
+}
+
+// holdRows bounds the rows of one multi-row statement (12 parameters a row
+// at most: under both databases' limits).
+const holdRows = 500
+
+// FlushAppends writes what the transaction holds; the transaction goes on
+// holding.
+func (t *Tx) FlushAppends(ctx context.Context) error {
+	h := t.held
+	if h == nil {
+		return nil
+	}
+	if err := t.flushUpdates(ctx, h.updates); err != nil {
+		return err
+	}
+	h.updates = h.updates[:0]
+	if err := t.flushNotices(ctx, h.notices); err != nil {
+		return err
+	}
+	h.notices = h.notices[:0]
+	if err := t.flushHistory(ctx, h.history); err != nil {
+		return err
+	}
+	h.history = h.history[:0]
+	if err := insertRows(ctx, t, "sqlstore.InsertJob", `INSERT INTO jobs (case_id, event, version, due_at) VALUES `, h.jobs,
+		func(j *portal.Job) []any { return []any{j.CaseID, j.Event, j.Version, t.d.time(j.DueAt)} }); err != nil {
+		return err
+	}
+	h.jobs = h.jobs[:0]
+	if len(h.audit) > 0 {
+		if err := insertRows(ctx, t, "sqlstore.AppendAudit", `INSERT INTO audit_log (`+auditColumns+`) VALUES `, h.audit,
+			func(e *portal.AuditEntry) []any {
+				return []any{e.Seq, t.d.time(e.At), e.Actor, e.Role, e.Division, e.Action, e.Object, e.Result, e.IP,
+					auditDetail(e), e.PrevHash, e.Hash}
+			}); err != nil {
+			return err
+		}
+		last := h.audit[len(h.audit)-1]
+		if _, err := t.ex.ExecContext(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, last.Seq, last.Hash); err != nil {
+			return dbError("sqlstore.AppendAudit", err)
+		}
+		h.audit = h.audit[:0]
+	}
+	for len(h.drops) > 0 {
+		part := h.drops[:min(holdRows, len(h.drops))]
+		h.drops = h.drops[len(part):]
+		args := make([]any, len(part))
+		marks := make([]string, len(part))
+		for i, id := range part {
+			args[i], marks[i] = id, fmt.Sprintf("$%d", i+1)
+		}
+		if _, err := t.ex.ExecContext(ctx, `DELETE FROM case_lists WHERE case_id IN (`+strings.Join(marks, ", ")+`)`, args...); err != nil {
+			return dbError("sqlstore.DropListEntry", err)
+		}
+	}
+	return nil
+}
+
+// heldUpdate is an UpdateCase held: the case as written, and the version
+// it must still have.
+type heldUpdate struct {
+	c    portal.Case
+	prev int
+}
+
+// flushUpdates writes held case updates in one statement per holdRows, each
+// a compare-and-set on its version like UpdateCase: one whose version is
+// gone makes the statement write fewer rows than it holds, ECONFLICT.
+func (t *Tx) flushUpdates(ctx context.Context, us []heldUpdate) error {
+	for len(us) > 0 {
+		part := us[:min(holdRows, len(us))]
+		us = us[len(part):]
+		n := len(part)
+		ids, prevs, versions := make([]int64, n), make([]int32, n), make([]int32, n)
+		states, divisions, districts, forms, results := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		since, updated, due := make([]time.Time, n), make([]time.Time, n), make([]*time.Time, n)
+		queued := make([]bool, n)
+		for i, u := range part {
+			c := &u.c
+			ids[i], prevs[i], versions[i] = c.ID, int32(u.prev), int32(c.Version)
+			states[i], divisions[i], districts[i], forms[i], results[i] = c.State, c.Division, c.District, string(c.Form), jsonOr(c.Result, "{}")
+			since[i], updated[i], queued[i] = c.StateSince.UTC(), c.UpdatedAt.UTC(), c.InQueue
+			if c.DueAt != nil {
+				d := c.DueAt.UTC()
+				due[i] = &d
+			}
+		}
+		res, err := t.ex.ExecContext(ctx, `UPDATE cases AS c SET state = v.state, version = v.version, division = v.division,
+			district = v.district, form = v.form::jsonb, result = v.result::jsonb, state_since = v.state_since, due_at = v.due_at,
+			updated_at = v.updated_at, in_queue = v.in_queue
+			FROM unnest($1::bigint[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+				$9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::boolean[])
+				AS v (id, prev, version, state, division, district, form, result, state_since, due_at, updated_at, in_queue)
+			WHERE c.id = v.id AND c.version = v.prev`,
+			ids, prevs, versions, states, divisions, districts, forms, results, since, due, updated, queued)
+		if err != nil {
+			return dbError("sqlstore.UpdateCase", err)
+		}
+		if got, err := res.RowsAffected(); err != nil {
+			return dbError("sqlstore.UpdateCase", err)
+		} else if got != int64(n) {
+			return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict",
+				Err: fmt.Errorf("sqlstore.UpdateCase: %d of %d cases held their version", got, n)}
+		}
+	}
+	return nil
+}
+
+// heldNotice is an InsertNotice held.
+type heldNotice struct {
+	n  *portal.Notification
+	ds []*portal.Delivery
+}
+
+// flushNotices writes held notices: their ids drawn from the sequence in
+// one statement, then the notifications and their deliveries in one each.
+func (t *Tx) flushNotices(ctx context.Context, ns []heldNotice) error {
+	const op = "sqlstore.InsertNotice"
+	for len(ns) > 0 {
+		part := ns[:min(holdRows, len(ns))]
+		ns = ns[len(part):]
+		rows, err := t.ex.QueryContext(ctx, `SELECT nextval(pg_get_serial_sequence('notifications', 'id')) FROM generate_series(1, $1)`, len(part))
+		if err != nil {
+			return dbError(op, err)
+		}
+		ids := make([]int64, 0, len(part))
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return dbError(op, err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(ids) != len(part) {
+			return dbError(op, fmt.Errorf("%d ids for %d notices: %v", len(ids), len(part), err))
+		}
+		var users []int64
+		var cases []*int64
+		var kinds, titles, bodies []string
+		var created []time.Time
+		var dn []int64
+		var channels, recipients, subjects, dbodies, statuses []string
+		var next []time.Time
+		for i, h := range part {
+			n := h.n
+			n.ID = ids[i]
+			users, cases = append(users, n.UserID), append(cases, n.CaseID)
+			kinds, titles, bodies, created = append(kinds, n.Kind), append(titles, n.Title), append(bodies, n.Body), append(created, n.CreatedAt.UTC())
+			for _, d := range h.ds {
+				d.NotificationID = n.ID
+				dn = append(dn, n.ID)
+				channels, recipients, subjects = append(channels, d.Channel), append(recipients, d.Recipient), append(subjects, d.Subject)
+				dbodies, statuses, next = append(dbodies, d.Body), append(statuses, d.Status), append(next, d.NextAt.UTC())
+			}
+		}
+		if _, err := t.ex.ExecContext(ctx, `INSERT INTO notifications (id, user_id, case_id, kind, title, body, created_at)
+			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])`,
+			ids, users, cases, kinds, titles, bodies, created); err != nil {
+			return dbError(op, err)
+		}
+		if len(dn) == 0 {
+			continue
+		}
+		if _, err := t.ex.ExecContext(ctx, `INSERT INTO deliveries (notification_id, channel, recipient, subject, body, status, next_at)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])`,
+			dn, channels, recipients, subjects, dbodies, statuses, next); err != nil {
+			return dbError(op, err)
+		}
+	}
+	return nil
+}
+
+func (t *Tx) flushHistory(ctx context.Context, hs []portal.History) error {
+	rows := make([][]any, len(hs))
+	for i := range hs {
+		h := &hs[i]
+		inputs := h.Inputs
+		if inputs == nil {
+			inputs = portal.Inputs{}
+		}
+		b, err := json.Marshal(inputs)
+		if err != nil {
+			return fmt.Errorf("sqlstore.InsertHistory: %w", err)
+		}
+		rows[i] = []any{h.CaseID, h.Seq, h.Event, h.From, h.To, h.ActorID, h.ActorRole, string(b), t.d.time(h.At)}
+	}
+	err := insertRows(ctx, t, "sqlstore.InsertHistory", `INSERT INTO case_history
+		(case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at) VALUES `, rows,
+		func(r *[]any) []any { return *r })
+	if t.d.isUnique(err) {
+		return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict", Err: err}
+	}
+	return err
+}
+
+// insertRows runs insert (ending in VALUES) over rows, holdRows a statement.
+func insertRows[T any](ctx context.Context, t *Tx, op, insert string, rows []T, values func(*T) []any) error {
+	for len(rows) > 0 {
+		part := rows[:min(holdRows, len(rows))]
+		rows = rows[len(part):]
+		var sb strings.Builder
+		sb.WriteString(insert)
+		var args []any
+		for i := range part {
+			vs := values(&part[i])
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteByte('(')
+			for j, v := range vs {
+				if j > 0 {
+					sb.WriteString(", ")
+				}
+				args = append(args, v)
+				fmt.Fprintf(&sb, "$%d", len(args))
+			}
+			sb.WriteByte(')')
+		}
+		if _, err := t.ex.ExecContext(ctx, sb.String(), args...); err != nil {
+			if t.d.isUnique(err) {
+				return err
+			}
+			return dbError(op, err)
+		}
+	}
+	return nil
+}
+
+// CasesWithHistoryForUpdate reads and locks the cases numbered nos (those
+// that exist), in id order so that two operations never wait on each other
+// crosswise, with their applicants as CaseWithHistory reads them, and
+// their timelines: two statements for a cohort's batch, not one per case.
+func (t *Tx) CasesWithHistoryForUpdate(ctx context.Context, nos []string) ([]portal.Case, map[int64][]portal.History, error) {
+	const op = "sqlstore.CasesWithHistoryForUpdate"
+	switch len(nos) {
+	case 0:
+		return nil, map[int64][]portal.History{}, nil
+	case 1: // one statement, the timeline joined
+		c, hist, err := t.CaseWithHistoryForUpdate(ctx, nos[0])
+		if portal.ErrorCode(err) == portal.ENOTFOUND {
+			return nil, map[int64][]portal.History{}, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return []portal.Case{*c}, map[int64][]portal.History{c.ID: hist}, nil
+	}
+	args := make([]any, len(nos))
+	for i, no := range nos {
+		args[i] = no
+	}
+	lock := ""
+	if t.d.name() == "postgres" {
+		lock = " FOR UPDATE OF c"
+	}
+	rows, err := t.ex.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+`,
+		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''), u.locale, u.email
+		FROM cases c JOIN users u ON u.id = c.applicant_id
+		WHERE c.case_no IN (`+placeholders(len(args))+`) ORDER BY c.id`+lock, args...)
+	if err != nil {
+		return nil, nil, dbError(op, err)
+	}
+	defer rows.Close()
+	var out []portal.Case
+	for rows.Next() {
+		app := &portal.User{Kind: portal.KindApplicant}
+		c, err := scanCase(rows, &app.Name, &app.Mobile, &app.IDCipher, &app.IDIndex, &app.Locale, &app.Email)
+		if err != nil {
+			return nil, nil, dbError(op, err)
+		}
+		app.ID = c.ApplicantID
+		c.Applicant, c.ApplicantName = app, app.Name
+		out = append(out, *c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, dbError(op, err)
+	}
+	ids := make([]any, len(out))
+	for i := range out {
+		ids[i] = out[i].ID
+	}
+	if len(ids) == 0 {
+		return nil, map[int64][]portal.History{}, nil
+	}
+	hist, err := t.histories(ctx, op, "case_id IN ("+placeholders(len(ids))+")", ids...)
+	return out, hist, err
+}

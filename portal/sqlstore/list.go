@@ -1,0 +1,150 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"tzportal/portal"
+)
+
+// noPriorRank is the prior_rank of an entry without one: after every rank.
+const noPriorRank = 1<<31 - 1
+
+const listEntryColumns = `list, case_id, case_no, applicant_id, class, class_rank, prior_rank, joined_at, label`
+
+// listOrder is a list's order, as the index case_lists_order keeps it.
+const listOrder = `class_rank, prior_rank, joined_at, case_id`
+
+// listRowColumns are listEntryColumns but the list's name, which a read of
+// one list knows (a hundred thousand copies of it are not read).
+const listRowColumns = `case_id, case_no, applicant_id, class, class_rank, prior_rank, joined_at, label`
+
+func scanListEntry(r rowScanner, list *string) (portal.ListEntry, error) {
+	var e portal.ListEntry
+	dest := []any{&e.CaseID, &e.CaseNo, &e.ApplicantID, &e.Class, &e.ClassRank, &e.PriorRank, scanTime{&e.JoinedAt}, &e.Label}
+	if list == nil {
+		dest = append([]any{&e.List}, dest...)
+	} else {
+		e.List = *list
+	}
+	err := r.Scan(dest...)
+	if e.PriorRank == noPriorRank {
+		e.PriorRank = 0
+	}
+	return e, err
+}
+
+func priorRank(e *portal.ListEntry) int {
+	if e.PriorRank <= 0 {
+		return noPriorRank
+	}
+	return e.PriorRank
+}
+
+// ListEntries reads a list in order along case_lists_order.
+func (q q) ListEntries(ctx context.Context, list string, after *portal.ListEntry, limit int) ([]portal.ListEntry, error) {
+	args := []any{list, limit}
+	cond := ""
+	if after != nil {
+		args = append(args, after.ClassRank, priorRank(after), q.d.time(after.JoinedAt), after.CaseID)
+		cond = ` AND (` + listOrder + `) > ($3, $4, $5, $6)`
+	}
+	rows, err := q.ex.QueryContext(ctx, `SELECT `+listRowColumns+` FROM case_lists
+		WHERE list = $1`+cond+` ORDER BY `+listOrder+` LIMIT $2`, args...)
+	if err != nil {
+		return nil, dbError("sqlstore.ListEntries", err)
+	}
+	defer rows.Close()
+	out := make([]portal.ListEntry, 0, min(limit, 1024))
+	for rows.Next() {
+		e, err := scanListEntry(rows, &list)
+		if err != nil {
+			return nil, dbError("sqlstore.ListEntries", err)
+		}
+		out = append(out, e)
+	}
+	return out, dbError("sqlstore.ListEntries", rows.Err())
+}
+
+// ListPlace reads a case's entry, then counts its list along the index:
+// the entries before it and all of them, in one pass.
+func (q q) ListPlace(ctx context.Context, caseID int64) (*portal.ListEntry, int, int, error) {
+	e, err := scanListEntry(q.ex.QueryRowContext(ctx, `SELECT `+listEntryColumns+` FROM case_lists WHERE case_id = $1`, caseID), nil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, 0, portal.NotFound(fmt.Errorf("sqlstore.ListPlace: case %d is on no list", caseID))
+	}
+	if err != nil {
+		return nil, 0, 0, dbError("sqlstore.ListPlace", err)
+	}
+	var before, of int
+	err = q.ex.QueryRowContext(ctx, `SELECT COALESCE(SUM(CASE WHEN (`+listOrder+`) < ($2, $3, $4, $5) THEN 1 ELSE 0 END), 0), COUNT(*)
+		FROM case_lists WHERE list = $1`, e.List, e.ClassRank, priorRank(&e), q.d.time(e.JoinedAt), e.CaseID).Scan(&before, &of)
+	if err != nil {
+		return nil, 0, 0, dbError("sqlstore.ListPlace", err)
+	}
+	return &e, before + 1, of, nil
+}
+
+// listBatch bounds the entries one statement writes (9 parameters each:
+// under both databases' limits).
+const listBatch = 1000
+
+// PutListEntries upserts the entries, listBatch to a statement.
+func (t *Tx) PutListEntries(ctx context.Context, es []portal.ListEntry) error {
+	for len(es) > 0 {
+		part := es[:min(listBatch, len(es))]
+		es = es[len(part):]
+		var sb strings.Builder
+		args := make([]any, 0, 9*len(part))
+		for i := range part {
+			e := &part[i]
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
+			args = append(args, e.List, e.CaseID, e.CaseNo, e.ApplicantID, e.Class, e.ClassRank, priorRank(e), t.d.time(e.JoinedAt), e.Label)
+		}
+		if _, err := t.ex.ExecContext(ctx, `INSERT INTO case_lists (`+listEntryColumns+`) VALUES `+sb.String()+`
+			ON CONFLICT (case_id) DO UPDATE SET list = excluded.list, case_no = excluded.case_no,
+			applicant_id = excluded.applicant_id, class = excluded.class, class_rank = excluded.class_rank,
+			prior_rank = excluded.prior_rank, joined_at = excluded.joined_at, label = excluded.label`, args...); err != nil {
+			return dbError("sqlstore.PutListEntries", err)
+		}
+	}
+	return nil
+}
+
+// DropListEntry deletes a case's entry.
+func (t *Tx) DropListEntry(ctx context.Context, caseID int64) error {
+	if t.held != nil {
+		t.held.drops = append(t.held.drops, caseID)
+		return nil
+	}
+	_, err := t.ex.ExecContext(ctx, `DELETE FROM case_lists WHERE case_id = $1`, caseID)
+	return dbError("sqlstore.DropListEntry", err)
+}
+
+// UnlistedCases reads cases in a state without an entry, by id.
+func (t *Tx) UnlistedCases(ctx context.Context, service, state string, afterID int64, limit int) ([]portal.Case, error) {
+	rows, err := t.ex.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+` FROM cases c
+		WHERE c.service = $1 AND c.state = $2 AND c.id > $3
+		AND NOT EXISTS (SELECT 1 FROM case_lists l WHERE l.case_id = c.id) ORDER BY c.id LIMIT $4`,
+		service, state, afterID, limit)
+	if err != nil {
+		return nil, dbError("sqlstore.UnlistedCases", err)
+	}
+	defer rows.Close()
+	var out []portal.Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, dbError("sqlstore.UnlistedCases", err)
+		}
+		out = append(out, *c)
+	}
+	return out, dbError("sqlstore.UnlistedCases", rows.Err())
+}

@@ -1,0 +1,116 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"tzportal/portal"
+	"tzportal/portal/sqlstore"
+)
+
+// TestListOrder: a list reads in its order on both databases — by class,
+// then entries with a prior rank by it before those without, then by when
+// they joined, then by case — page after page from any entry; a case's
+// place is counted in the same order; an entry put again replaces the
+// case's; a dropped one is gone; another list is not read.
+func TestListOrder(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		app := MustApplicant(t, db, "张三", 1)
+		at := time.Date(2026, 11, 28, 9, 30, 0, 0, shanghai)
+		r := rand.New(rand.NewPCG(1, 2))
+		var want []portal.ListEntry
+		for i := range 60 {
+			c := MustCase(t, db, newCase(fmt.Sprintf("TZRP20261128%06d", i+1), app.ID, "321202001", "321202", "waiting", at))
+			e := portal.ListEntry{List: "svc/321202/a", CaseID: c.ID, CaseNo: c.No, ApplicantID: app.ID, ClassRank: r.IntN(3),
+				JoinedAt: at.Add(time.Duration(r.IntN(5)) * time.Hour), Label: "张*"}
+			e.Class = fmt.Sprintf("class%d", e.ClassRank)
+			if r.IntN(3) == 0 {
+				e.PriorRank = 1 + r.IntN(10)
+			}
+			want = append(want, e)
+		}
+		other := MustCase(t, db, newCase("TZRP20261128900000", app.ID, "321202001", "321202", "waiting", at))
+		MustTx(t, db, func(tx portal.Tx) error {
+			return tx.PutListEntries(ctx, append(slices.Clone(want), portal.ListEntry{List: "svc/321202/b", CaseID: other.ID,
+				CaseNo: other.No, ApplicantID: app.ID, Class: "class0", JoinedAt: at}))
+		})
+		prior := func(e portal.ListEntry) int {
+			if e.PriorRank == 0 {
+				return 1 << 40
+			}
+			return e.PriorRank
+		}
+		slices.SortFunc(want, func(a, b portal.ListEntry) int {
+			if a.ClassRank != b.ClassRank {
+				return a.ClassRank - b.ClassRank
+			}
+			if prior(a) != prior(b) {
+				return prior(a) - prior(b)
+			}
+			if c := a.JoinedAt.Compare(b.JoinedAt); c != 0 {
+				return c
+			}
+			return int(a.CaseID - b.CaseID)
+		})
+		ids := func(es []portal.ListEntry) []int64 {
+			var out []int64
+			for _, e := range es {
+				out = append(out, e.CaseID)
+			}
+			return out
+		}
+		var got []portal.ListEntry
+		var after *portal.ListEntry
+		for {
+			page, err := db.ListEntries(ctx, "svc/321202/a", after, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, page...)
+			if len(page) < 7 {
+				break
+			}
+			after = &page[len(page)-1]
+		}
+		if !slices.Equal(ids(got), ids(want)) {
+			t.Fatalf("order:\n got %v\nwant %v", ids(got), ids(want))
+		}
+		if g, w := got[3], want[3]; g.Class != w.Class || g.PriorRank != w.PriorRank || !g.JoinedAt.Equal(w.JoinedAt) || g.Label != "张*" ||
+			g.CaseNo != w.CaseNo || g.ApplicantID != app.ID {
+			t.Errorf("entry read back: %+v, want %+v", g, w)
+		}
+		for _, i := range []int{0, 17, 59} {
+			e, place, of, err := db.ListPlace(ctx, want[i].CaseID)
+			if err != nil || place != i+1 || of != 60 || e.List != "svc/321202/a" {
+				t.Errorf("place of #%d: %v %d of %d, %v", i, e, place, of, err)
+			}
+		}
+		// Put again (a new class), then dropped.
+		moved := want[59]
+		moved.ClassRank, moved.Class, moved.PriorRank = -1, "first", 0
+		MustTx(t, db, func(tx portal.Tx) error { return tx.PutListEntries(ctx, []portal.ListEntry{moved}) })
+		if _, place, of, err := db.ListPlace(ctx, moved.CaseID); err != nil || place != 1 || of != 60 {
+			t.Errorf("after its class changed: %d of %d, %v", place, of, err)
+		}
+		MustTx(t, db, func(tx portal.Tx) error { return tx.DropListEntry(ctx, moved.CaseID) })
+		if _, _, _, err := db.ListPlace(ctx, moved.CaseID); portal.ErrorCode(err) != portal.ENOTFOUND {
+			t.Errorf("dropped: %v", err)
+		}
+		if page, _ := db.ListEntries(ctx, "svc/321202/a", nil, 100); len(page) != 59 {
+			t.Errorf("after the drop: %d entries", len(page))
+		}
+		// A case in the state without an entry is found to be listed.
+		MustTx(t, db, func(tx portal.Tx) error {
+			un, err := tx.UnlistedCases(ctx, "residence-permit", "waiting", 0, 10)
+			if err != nil || len(un) != 1 || un[0].ID != moved.CaseID {
+				t.Errorf("unlisted: %v, %v", un, err)
+			}
+			return nil
+		})
+	})
+}
