@@ -4,8 +4,11 @@
 -- it has those days, not a fresh limit. escalations records each overdue
 -- step once (case, the version at which the case entered the state): the
 -- unique key is what two nodes firing the same deadline cannot both pass.
--- The overdue and due-soon lists and the aging bands read a street's or a
--- district's open cases along the partial queue indexes (migration 00006).
+-- Cases open before this migration get the escalation timer of the step
+-- at which they entered their state (the engine finishes those whose state does not escalate
+-- as obsolete). The overdue and due-soon lists and the aging bands read a
+-- street's or a district's open cases along the partial queue indexes
+-- (migration 00006).
 
 -- +goose Up
 CREATE TABLE case_clocks (
@@ -28,6 +31,14 @@ CREATE TABLE escalations (
     UNIQUE (case_id, step)
 );
 
+INSERT INTO jobs (case_id, event, version, due_at)
+    SELECT id, 'deadline.escalate',
+        COALESCE((SELECT max(h.seq) FROM case_history h
+            WHERE h.case_id = cases.id AND (h.from_state <> h.to_state OR h.event = 'create')), version),
+        due_at
+    FROM cases WHERE in_queue AND due_at IS NOT NULL;
+
 -- +goose Down
+DELETE FROM jobs WHERE event = 'deadline.escalate';
 DROP TABLE escalations;
 DROP TABLE case_clocks;

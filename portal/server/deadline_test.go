@@ -176,6 +176,17 @@ func TestDeadlineEscalation(t *testing.T) {
 		if s := page(hailing, ""); !strings.Contains(s, a) || strings.Contains(s, bb) || strings.Contains(s, cc) || strings.Contains(s, "高港区") {
 			t.Errorf("Hailing's overdue list: want A only and nothing of Gaogang")
 		}
+		for _, lang := range []string{"zh-CN", "en"} {
+			hailing.SetCookie("tz_lang", lang)
+			s := page(hailing, "?due=soon")
+			if strings.Contains(s, "deadlines.") || strings.Contains(s, "cases.col_") || !strings.Contains(s, `href="/oversight/deadlines"`) {
+				t.Errorf("the deadlines page in %s: a text is missing, or the navigation does not offer it", lang)
+			}
+		}
+		hailing.SetCookie("tz_lang", "zh-CN")
+		if r := clerk.Get("/cases"); !strings.Contains(r.Text(), `href="/oversight/deadlines"`) {
+			t.Error("the clerk's navigation does not offer the deadlines page")
+		}
 		if s := page(gaogang, "?due=overdue"); !strings.Contains(s, cc) || strings.Contains(s, a) || strings.Contains(s, "海陵区") {
 			t.Errorf("Gaogang's overdue list: want C only and nothing of Hailing")
 		}
@@ -186,6 +197,9 @@ func TestDeadlineEscalation(t *testing.T) {
 			t.Errorf("another street's clerk sees A or C")
 		}
 		for _, c := range []*testkit.Client{login(testkit.Applicants[0].Mobile), login("admin0")} {
+			if r := c.Get("/account"); strings.Contains(r.Text(), `href="/oversight/deadlines"`) {
+				t.Error("the navigation offers the deadlines page to one without reach")
+			}
 			if r := c.Get("/oversight/deadlines"); r.Status != http.StatusNotFound {
 				t.Errorf("the deadlines page for one without reach: %d", r.Status)
 			}

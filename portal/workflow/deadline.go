@@ -119,7 +119,7 @@ func (e *Engine) clock(ctx context.Context, f *Firing, to string, prevDue *time.
 			return err
 		}
 	}
-	if st.Deadline.IsZero() || !e.pausable[c.Service][to] {
+	if st.Deadline.IsZero() || !e.pausable[c.Service][to] || !pausedFrom(f, to) {
 		return nil
 	}
 	left, ok, err := f.Tx.ResumeClock(ctx, c.ID, to)
@@ -131,7 +131,24 @@ func (e *Engine) clock(ctx context.Context, f *Firing, to string, prevDue *time.
 	return nil
 }
 
-// schedule inserts the escalation timer of a state c just entered.
+// pausedFrom reports whether the case may have a clock kept for state:
+// its timeline, when the firing read it (a person's event does; a timer's
+// or a cohort's does not, and then the store is asked), has a step from
+// that state into one that pauses the clock. A case handed in and accepted
+// without a correction costs no query.
+func pausedFrom(f *Firing, state string) bool {
+	if f.History == nil {
+		return true
+	}
+	for _, h := range f.History {
+		if to := f.Def.States[h.To]; h.From == state && to != nil && to.PausesClock {
+			return true
+		}
+	}
+	return false
+}
+
+// scheduleEscalation inserts the escalation timer of a state c just entered.
 func (e *Engine) scheduleEscalation(ctx context.Context, f *Firing) error {
 	c := f.Case
 	if st := f.Def.States[c.State]; !st.Escalates() || c.DueAt == nil {
@@ -141,7 +158,7 @@ func (e *Engine) scheduleEscalation(ctx context.Context, f *Firing) error {
 }
 
 // fireEscalation escalates the step of job j if the case is still in it
-// (same state entry: the due date the timer was set for), once: the
+// (the step at which it entered its state is the timer's), once: the
 // escalations row is unique per (case, step), so two nodes cannot both
 // write it. It reports whether it escalated.
 func (e *Engine) fireEscalation(ctx context.Context, tx portal.Tx, j portal.Job, c *portal.Case, now time.Time) (bool, error) {
@@ -151,7 +168,16 @@ func (e *Engine) fireEscalation(ctx context.Context, tx portal.Tx, j portal.Job,
 	}
 	def := ent.Def
 	st := def.States[c.State]
-	if st == nil || !st.Escalates() || c.DueAt == nil || !c.DueAt.Equal(j.DueAt) || now.Before(*c.DueAt) {
+	if st == nil || !st.Escalates() || c.DueAt == nil || now.Before(*c.DueAt) {
+		return false, nil
+	}
+	// The same entry into the state: a case that came back to it (even
+	// the same day, with the same due date) entered it at another step.
+	hist, err := tx.History(ctx, c.ID)
+	if err != nil {
+		return false, err
+	}
+	if enteredAt(hist) != j.Version {
 		return false, nil
 	}
 	var divisions []string
@@ -177,6 +203,17 @@ func (e *Engine) fireEscalation(ctx context.Context, tx portal.Tx, j portal.Job,
 	a.Division = c.Division
 	return true, e.Audit.Append(ctx, tx, audit.WithDetail(a, map[string]any{"state": c.State, "step": j.Version,
 		"due_at": c.DueAt.UTC().Format(time.RFC3339), "notified": len(sups)}))
+}
+
+// enteredAt is the step (history seq) at which a case entered its current
+// state: its last step that moved it (edits and amendments do not).
+func enteredAt(hist []portal.History) int {
+	for i := len(hist) - 1; i >= 0; i-- {
+		if h := hist[i]; h.From != h.To || h.Event == portal.EventCreate {
+			return h.Seq
+		}
+	}
+	return 0
 }
 
 // DeadlineQuery is what a person asks of the deadline views.
