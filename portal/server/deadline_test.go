@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"tzportal/portal"
 	"tzportal/portal/testkit"
 	"tzportal/portal/workflow"
 )
@@ -30,6 +31,14 @@ func TestDeadlineEscalation(t *testing.T) {
 		p.MustStaff(t, "gaogangsup", "supervisor", "321203")
 		p.MustStaff(t, "gaogangclerk", "street_clerk", "321203001")
 		p.MustStaff(t, "admin0", "admin", "321200")
+		// Two grants each: a street within a district also granted (its
+		// cases must count once), and two districts.
+		for login, grants := range map[string][2]string{"overlapsup": {"321202001", "321202"}, "twosup": {"321202", "321203"}} {
+			p.MustStaff(t, login, "supervisor", grants[0])
+			if err := p.Accounts.Grant(ctx, portal.Actor{System: "test"}, login, portal.Grant{Role: "supervisor", Division: grants[1]}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		login := func(l string) *testkit.Client { c := p.NewClient(t); c.Login(l); return c }
 		wang, gaogangClerk := login(testkit.Applicants[2].Mobile), login("gaogangclerk")
 
@@ -118,8 +127,8 @@ func TestDeadlineEscalation(t *testing.T) {
 				t.Errorf("%s: %d audit entries %s, want %d", no, n, workflow.EscalateAction, want)
 			}
 		}
-		// The inboxes: the city's and Hailing's supervisors have A, the
-		// city's and Gaogang's C; nobody else has anything.
+		// The inboxes: the supervisors over 城东街道 have A, those over
+		// 高港区 C, once each; nobody else has anything.
 		inbox := func(login, no string) int {
 			return p.Count(t, `SELECT count(*) FROM notifications n JOIN users u ON u.id = n.user_id JOIN cases c ON c.id = n.case_id
 				WHERE u.login = $1 AND c.case_no = $2 AND n.kind = 'deadline.escalated'`, login, no)
@@ -127,18 +136,21 @@ func TestDeadlineEscalation(t *testing.T) {
 		for _, tc := range []struct {
 			login string
 			a, c  int
-		}{{"sup", 1, 1}, {"hailingsup", 1, 0}, {"gaogangsup", 0, 1}, {"clerk1", 0, 0}, {"officer", 0, 0}} {
+		}{{"sup", 1, 1}, {"hailingsup", 1, 0}, {"gaogangsup", 0, 1}, {"overlapsup", 1, 0}, {"twosup", 1, 1}, {"clerk1", 0, 0}, {"officer", 0, 0}} {
 			if inbox(tc.login, a) != tc.a || inbox(tc.login, cc) != tc.c {
 				t.Errorf("%s's inbox: A %d, C %d; want %d, %d", tc.login, inbox(tc.login, a), inbox(tc.login, cc), tc.a, tc.c)
 			}
 		}
-		if n := p.Count(t, `SELECT count(*) FROM notifications WHERE kind = 'deadline.escalated'`); n != 4 {
-			t.Errorf("%d escalation notices, want 4", n)
+		if n := p.Count(t, `SELECT count(*) FROM notifications WHERE kind = 'deadline.escalated'`); n != 7 {
+			t.Errorf("%d escalation notices, want 7 (a supervisor with two grants over a case is told once)", n)
 		}
 		hailing, gaogang, city := login("hailingsup"), login("gaogangsup"), login("sup")
 		r := hailing.Get("/api/v1/notifications")
 		if r.Status != http.StatusOK || !strings.Contains(r.Text(), a) || !strings.Contains(r.Text(), "deadline.escalated") {
 			t.Errorf("Hailing's supervisor's inbox: %d %s", r.Status, r.Body)
+		}
+		if r := hailing.Get("/inbox"); r.Status != http.StatusOK || !strings.Contains(r.Text(), a) || strings.Contains(r.Text(), cc) {
+			t.Errorf("Hailing's supervisor's inbox page: %d; want A and not C", r.Status)
 		}
 
 		// The views. Hailing's supervisor: A overdue (late), B on time;
@@ -162,9 +174,16 @@ func TestDeadlineEscalation(t *testing.T) {
 		if got := aging(gaogang); len(got) != 1 || got["321203001"] != [3]float64{0, 1, 0} {
 			t.Errorf("Gaogang's aging: %v, want 321203001: 1 late (C)", got)
 		}
-		if got := aging(city); len(got) != 2 {
+		if got := aging(city); len(got) != 2 || got["321202001"] != [3]float64{1, 1, 0} || got["321203001"] != [3]float64{0, 1, 0} {
 			t.Errorf("the city's aging: %v, want both streets", got)
 		}
+		if got := aging(login("overlapsup")); len(got) != 1 || got["321202001"] != [3]float64{1, 1, 0} {
+			t.Errorf("aging of a street and its district: %v, want each case once", got)
+		}
+		if got := aging(login("twosup")); len(got) != 2 || got["321202001"] != [3]float64{1, 1, 0} || got["321203001"] != [3]float64{0, 1, 0} {
+			t.Errorf("aging of two districts: %v", got)
+		}
+
 		page := func(c *testkit.Client, q string) string {
 			t.Helper()
 			r := c.Get("/oversight/deadlines" + q)
@@ -172,6 +191,9 @@ func TestDeadlineEscalation(t *testing.T) {
 				t.Fatalf("deadlines page%s: %d %s", q, r.Status, r.Body)
 			}
 			return r.Text()
+		}
+		if s := page(login("overlapsup"), "?due=overdue"); strings.Count(s, "/cases/"+a+`"`) != 1 {
+			t.Errorf("the overdue list of a street and its district links A %d times", strings.Count(s, "/cases/"+a+`"`))
 		}
 		if s := page(hailing, ""); !strings.Contains(s, a) || strings.Contains(s, bb) || strings.Contains(s, cc) || strings.Contains(s, "高港区") {
 			t.Errorf("Hailing's overdue list: want A only and nothing of Gaogang")

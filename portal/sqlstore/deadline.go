@@ -11,73 +11,112 @@ import (
 	"tzportal/portal"
 )
 
-// deadlineWhere is the condition of f's cases: open (in_queue), with a due
-// date, in one of f's steps and its scope; "" when f reaches no case.
-func (q q) deadlineWhere(f portal.DeadlineFilter, arg func(any) string) string {
-	var scope []string
+// deadlineBranches are the conditions of f's cases, one branch per scope
+// term, each read along its own index (the partial queue index of its
+// street or district; city-wide, the state's) and disjoint from the ones
+// before it (a street within a district also asked for comes once): open
+// (in_queue), with a due date, in one of f's steps. None when f reaches no
+// case.
+func (q q) deadlineBranches(f portal.DeadlineFilter, arg func(any) string) []string {
+	var terms []string
 	switch {
 	case f.AllScope:
+		terms = []string{""}
 	case len(f.Scope) > 0:
 		for _, s := range f.Scope {
 			if s.Division != "" {
-				scope = append(scope, "division = "+arg(s.Division))
+				terms = append(terms, "division = "+arg(s.Division))
 			} else {
-				scope = append(scope, "district = "+arg(s.District))
+				terms = append(terms, "district = "+arg(s.District))
 			}
 		}
+		terms = compact(terms)
 	default:
-		return ""
+		return nil
 	}
-	var steps []string
+	// The steps as one key per case, which no index serves, so that the
+	// scope's index bounds the read.
+	var steps, states []string
 	for _, svc := range slices.Sorted(maps.Keys(f.Steps)) {
-		if f.Service != "" && svc != f.Service || len(f.Steps[svc]) == 0 {
+		if f.Service != "" && svc != f.Service {
 			continue
 		}
-		marks := make([]string, len(f.Steps[svc]))
-		for i, st := range f.Steps[svc] {
-			marks[i] = arg(st)
+		for _, st := range f.Steps[svc] {
+			steps = append(steps, arg(svc+":"+st))
+			if !slices.Contains(states, st) {
+				states = append(states, st)
+			}
 		}
-		steps = append(steps, "(service = "+arg(svc)+" AND state IN ("+strings.Join(marks, ", ")+"))")
 	}
 	if len(steps) == 0 {
-		return ""
+		return nil
 	}
-	where := []string{"in_queue", "due_at IS NOT NULL", "(" + strings.Join(steps, " OR ") + ")"}
-	if len(scope) > 0 {
-		where = append(where, "("+strings.Join(scope, " OR ")+")")
+	common := []string{"in_queue", "due_at IS NOT NULL", "service || ':' || state IN (" + strings.Join(steps, ", ") + ")"}
+	if f.AllScope {
+		marks := make([]string, len(states))
+		for i, st := range states {
+			marks[i] = arg(st)
+		}
+		common = append(common, "state IN ("+strings.Join(marks, ", ")+")")
 	}
 	if !f.DueAfter.IsZero() {
-		where = append(where, "due_at > "+arg(q.d.time(f.DueAfter)))
+		common = append(common, "due_at > "+arg(q.d.time(f.DueAfter)))
 	}
 	if !f.DueUntil.IsZero() {
-		where = append(where, "due_at <= "+arg(q.d.time(f.DueUntil)))
+		common = append(common, "due_at <= "+arg(q.d.time(f.DueUntil)))
 	}
-	return strings.Join(where, " AND ")
+	branches := make([]string, len(terms))
+	for i, term := range terms {
+		w := slices.Clone(common)
+		if term != "" {
+			w = append([]string{term}, w...)
+		}
+		for _, before := range terms[:i] {
+			w = append(w, "NOT ("+before+")")
+		}
+		branches[i] = strings.Join(w, " AND ")
+	}
+	return branches
 }
 
-// DeadlineCases lists the open cases of f by due date: a street's or a
-// district's open cases are read along the partial queue indexes
-// (division|district, id) WHERE in_queue, and sorted.
-func (q q) DeadlineCases(ctx context.Context, f portal.DeadlineFilter) ([]portal.Case, error) {
+// deadlineQuery is the query of DeadlineCases; "" when f reaches no case.
+// Each branch gives its first page of ids by due date; the page is cut
+// from their merge, then read.
+func (q q) deadlineQuery(f portal.DeadlineFilter) (string, []any) {
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	where := q.deadlineWhere(f, arg)
-	if where == "" {
-		return nil, nil
+	branches := q.deadlineBranches(f, arg)
+	if len(branches) == 0 {
+		return "", nil
 	}
+	after := ""
 	if !f.AfterDue.IsZero() {
 		at := arg(q.d.time(f.AfterDue))
-		where += " AND (c.due_at > " + at + " OR (c.due_at = " + at + " AND c.id > " + arg(f.AfterID) + "))"
+		after = " AND (due_at > " + at + " OR (due_at = " + at + " AND id > " + arg(f.AfterID) + "))"
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
-	rows, err := q.ex.QueryContext(ctx, `SELECT `+listColumns+`, u.name FROM cases c JOIN users u ON u.id = c.applicant_id
-		WHERE `+where+` ORDER BY c.due_at, c.id LIMIT `+arg(limit), args...)
+	n := arg(limit)
+	for i, b := range branches {
+		branches[i] = fmt.Sprintf("SELECT id, due_at FROM (SELECT id, due_at FROM cases WHERE %s%s ORDER BY due_at, id LIMIT %s) AS b%d", b, after, n, i)
+	}
+	keys := strings.Join(branches, " UNION ALL ") + " ORDER BY due_at, id LIMIT " + n
+	return `SELECT ` + listColumns + `, u.name FROM (` + keys + `) AS k
+		JOIN cases c ON c.id = k.id JOIN users u ON u.id = c.applicant_id ORDER BY c.due_at, c.id`, args
+}
+
+// DeadlineCases lists the open cases of f by due date.
+func (q q) DeadlineCases(ctx context.Context, f portal.DeadlineFilter) ([]portal.Case, error) {
+	query, args := q.deadlineQuery(f)
+	if query == "" {
+		return nil, nil
+	}
+	rows, err := q.ex.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, dbError("sqlstore.DeadlineCases", err)
 	}
@@ -95,23 +134,41 @@ func (q q) DeadlineCases(ctx context.Context, f portal.DeadlineFilter) ([]portal
 	return out, dbError("sqlstore.DeadlineCases", rows.Err())
 }
 
-// Aging counts f's cases per division by band.
-func (q q) Aging(ctx context.Context, f portal.DeadlineFilter, now, lateCut time.Time) ([]portal.AgingRow, error) {
+// agingQuery is the query of Aging; "" when f reaches no case. The bands
+// are counted per branch and division, then summed (the branches are
+// disjoint).
+func (q q) agingQuery(f portal.DeadlineFilter, now, lateCut time.Time) (string, []any) {
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	where := q.deadlineWhere(f, arg)
-	if where == "" {
-		return nil, nil
+	branches := q.deadlineBranches(f, arg)
+	if len(branches) == 0 {
+		return "", nil
 	}
 	n, l := arg(q.d.time(now)), arg(q.d.time(lateCut))
-	rows, err := q.ex.QueryContext(ctx, `SELECT division,
-			SUM(CASE WHEN due_at > `+n+` THEN 1 ELSE 0 END),
-			SUM(CASE WHEN due_at <= `+n+` AND due_at > `+l+` THEN 1 ELSE 0 END),
-			SUM(CASE WHEN due_at <= `+l+` THEN 1 ELSE 0 END)
-		FROM cases WHERE `+where+` GROUP BY division ORDER BY division`, args...)
+	for i, b := range branches {
+		branches[i] = `SELECT division,
+			SUM(CASE WHEN due_at > ` + n + ` THEN 1 ELSE 0 END) AS on_time,
+			SUM(CASE WHEN due_at <= ` + n + ` AND due_at > ` + l + ` THEN 1 ELSE 0 END) AS late,
+			SUM(CASE WHEN due_at <= ` + l + ` THEN 1 ELSE 0 END) AS delayed
+		FROM cases WHERE ` + b + ` GROUP BY division`
+	}
+	if len(branches) == 1 {
+		return branches[0] + " ORDER BY division", args
+	}
+	return `SELECT division, CAST(SUM(on_time) AS integer), CAST(SUM(late) AS integer), CAST(SUM(delayed) AS integer) FROM (` + strings.Join(branches, " UNION ALL ") + `) AS a
+		GROUP BY division ORDER BY division`, args
+}
+
+// Aging counts f's cases per division by band.
+func (q q) Aging(ctx context.Context, f portal.DeadlineFilter, now, lateCut time.Time) ([]portal.AgingRow, error) {
+	query, args := q.agingQuery(f, now, lateCut)
+	if query == "" {
+		return nil, nil
+	}
+	rows, err := q.ex.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, dbError("sqlstore.Aging", err)
 	}
