@@ -24,15 +24,22 @@ type agingDoc struct {
 	LateWorkingDays int           `json:"late_working_days"`
 	Service         string        `json:"service,omitempty"`
 	Items           []agingOffice `json:"items"`
-	Total           agingOffice   `json:"total"`
+	Total           agingCounts   `json:"total"`
 }
 
-// agingOffice is one office's (division's) open cases with a staff
-// deadline by band.
+// agingCounts are open cases with a staff deadline by band.
+type agingCounts struct {
+	OnTime  int `json:"on_time"`
+	Late    int `json:"late"`
+	Delayed int `json:"delayed"`
+	Open    int `json:"open"`
+}
+
+// agingOffice is one office's (division's) counts.
 type agingOffice struct {
-	portal.AgingRow
-	Name string `json:"name,omitempty"`
-	Open int    `json:"open"`
+	Division string `json:"division"`
+	Name     string `json:"name,omitempty"`
+	agingCounts
 }
 
 // aging reads the bands of the reader's reach (?service= narrows them).
@@ -47,7 +54,8 @@ func (s *Server) aging(c *fiber.Ctx) (*agingDoc, error) {
 		Service: service, Items: []agingOffice{}}
 	divs := s.Authz.Divisions()
 	for _, r := range rows {
-		o := agingOffice{AgingRow: r, Open: r.OnTime + r.Late + r.Delayed}
+		o := agingOffice{Division: r.Division, agingCounts: agingCounts{OnTime: r.OnTime, Late: r.Late, Delayed: r.Delayed,
+			Open: r.OnTime + r.Late + r.Delayed}}
 		if dv, ok := divs.Get(r.Division); ok {
 			o.Name = districtAndName(divs, dv)
 		}

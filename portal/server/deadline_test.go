@@ -201,7 +201,9 @@ func TestDeadlineEscalation(t *testing.T) {
 		for _, lang := range []string{"zh-CN", "en"} {
 			hailing.SetCookie("tz_lang", lang)
 			s := page(hailing, "?due=soon")
-			if strings.Contains(s, "deadlines.") || strings.Contains(s, "cases.col_") || !strings.Contains(s, `href="/oversight/deadlines"`) {
+			want := map[string]string{"zh-CN": "逾期（≤ 5 个工作日）", "en": "Late (≤ 5 working days)"}[lang]
+			if strings.Contains(s, "deadlines.") || strings.Contains(s, "cases.col_") || !strings.Contains(s, want) ||
+				!strings.Contains(s, `href="/oversight/deadlines"`) {
 				t.Errorf("the deadlines page in %s: a text is missing, or the navigation does not offer it", lang)
 			}
 		}
