@@ -4,7 +4,8 @@ package policies
 
 import "embed"
 
-// FS holds model.conf, policy.csv, roles.yaml and accounts.yaml.
+// FS holds model.conf, policy.csv, roles.yaml, accounts.yaml and
+// deadlines.yaml.
 //
-//go:embed model.conf policy.csv roles.yaml accounts.yaml
+//go:embed model.conf policy.csv roles.yaml accounts.yaml deadlines.yaml
 var FS embed.FS

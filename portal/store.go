@@ -28,6 +28,7 @@ type Reader interface {
 	ObjectionStore
 	RetentionStore
 	ListReader
+	DeadlineStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -73,6 +74,7 @@ type Tx interface {
 	ObjectionTx
 	RetentionTx
 	ListTx
+	DeadlineTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error
@@ -143,6 +145,8 @@ type CaseFilter struct {
 	States      []string   // only these states (each read as a branch of its own)
 	Queue       bool       // only cases in staff's queue (Case.InQueue), by division or district
 	OverdueAt   *time.Time // only cases whose DueAt is before this instant
+	DueAfter    *time.Time // only cases whose DueAt is after this instant
+	DueUntil    *time.Time // only cases whose DueAt is at or before this instant
 	After       int64      // keyset: cases with id beyond this (direction by Desc)
 	Desc        bool
 	Limit       int

@@ -98,6 +98,32 @@ func (o *Outbox) Notify(ctx context.Context, f *workflow.Firing) error {
 	return f.Tx.InsertNotice(ctx, n, ds)
 }
 
+// Escalated writes, in each supervisor's inbox and language, that f's
+// case went past the deadline of its step (deadline.notify.escalated.*):
+// the case number, the service, the step and its last day. Staff are told
+// in the portal only, never by SMS.
+func (o *Outbox) Escalated(ctx context.Context, f *workflow.Firing, to []portal.User) error {
+	c := f.Case
+	for _, u := range to {
+		l := o.Catalog.L(u.Locale)
+		data := map[string]any{
+			"CaseNo":  c.No,
+			"Service": l.T(c.Service + ".name"),
+			"Step":    l.T(c.Service + ".state." + c.State),
+			"Due":     "",
+		}
+		if c.DueAt != nil {
+			data["Due"] = f.Cal.LastDay(*c.DueAt).In(f.Cal.Zone).Format(time.DateOnly)
+		}
+		n := &portal.Notification{UserID: u.ID, CaseID: &c.ID, CaseNo: c.No, Kind: "deadline.escalated",
+			Title: l.T("deadline.notify.escalated.title", data), Body: l.T("deadline.notify.escalated.body", data), CreatedAt: f.Now}
+		if err := f.Tx.InsertNotice(ctx, n, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // surname is the first character of a name: all an SMS may say of a person.
 func surname(name string) string {
 	r, size := utf8.DecodeRuneInString(strings.TrimSpace(name))

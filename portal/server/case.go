@@ -31,6 +31,7 @@ func (s *Server) listFilter(c *fiber.Ctx) workflow.ListFilter {
 		f.Queue = true
 	}
 	f.Overdue = c.Query("overdue") == "1" || c.Query("overdue") == "true"
+	f.Due = c.Query("due")
 	f.After, _ = strconv.ParseInt(c.Query("after"), 10, 64)
 	f.Limit, _ = strconv.Atoi(c.Query("limit"))
 	return f

@@ -25,8 +25,13 @@ func TestCorrectionTimeoutWithdraws(t *testing.T) {
 		fire(t, j.bob, quick, "submit", nil, 200) // corrected in time: its timer is obsolete
 
 		j.p.Clock.Advance(30 * 24 * time.Hour)
-		if n, err := j.p.Engine.RunDueTimers(ctx); err != nil || n != 0 {
-			t.Fatalf("before the deadline: fired %d, %v", n, err)
+		// The corrected case waits on the clerk past its 2 working days:
+		// its step escalates (README, Deadlines and escalation), once.
+		if n, err := j.p.Engine.RunDueTimers(ctx); err != nil || n != 1 {
+			t.Fatalf("before the deadline: fired %d, %v (want the corrected case's escalation only)", n, err)
+		}
+		if n := j.p.Count(t, "SELECT count(*) FROM escalations e JOIN cases c ON c.id = e.case_id WHERE c.case_no = $1", quick); n != 1 {
+			t.Fatalf("the corrected case escalated %d times", n)
 		}
 		j.p.Clock.Advance(24 * time.Hour)
 		if n, err := j.p.Engine.RunDueTimers(ctx); err != nil || n != 1 {

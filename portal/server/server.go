@@ -187,6 +187,8 @@ func (s *Server) routes() {
 	app.Post("/inbox/:id/read", s.requireLogin, s.readNotice)
 	app.Get("/verify/:token", s.verifyPage)
 	app.Get("/indicators", s.indicatorsPage)
+	app.Get("/oversight/deadlines", s.requireLogin, s.deadlinesPage)
+	s.menu = append(s.menu, menuLink{Label: "deadlines.menu", Href: "/oversight/deadlines", For: s.mayReadDeadlines})
 	s.serviceScreens(app)
 
 	// The JSON API: the same services, the same rules.
@@ -215,6 +217,7 @@ func (s *Server) routes() {
 	api.Get("/verify/key", s.apiVerifyKey)
 	api.Get("/verify/:token", s.apiVerify)
 	api.Get("/indicators", s.apiIndicators)
+	api.Get("/stats/aging", s.requireLogin, s.apiAging)
 	s.serviceEndpoints(api)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 

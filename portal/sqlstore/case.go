@@ -264,6 +264,12 @@ func (q q) listQuery(f portal.CaseFilter) (string, []any) {
 	if f.OverdueAt != nil {
 		where = append(where, "due_at < "+arg(q.d.time(*f.OverdueAt)))
 	}
+	if f.DueAfter != nil {
+		where = append(where, "due_at > "+arg(q.d.time(*f.DueAfter)))
+	}
+	if f.DueUntil != nil {
+		where = append(where, "due_at <= "+arg(q.d.time(*f.DueUntil)))
+	}
 	if f.Queue {
 		where = append(where, "in_queue")
 	}

@@ -66,6 +66,56 @@ func listFilters(applicant int64) map[string]listCase {
 // year of work looks: 94 % finished, the open ones the newest (so a walk of
 // the primary key in id order meets every finished case first). It returns
 // an applicant.
+// planQuery is a query under test and the column whose index must bound
+// every read of cases.
+type planQuery struct {
+	query string
+	args  []any
+	bound string
+}
+
+// planQueries are the lists' queries (listFilters) and the deadline views'
+// (the overdue and due-soon lists, the aging bands): a street's or a
+// district's open cases along the partial queue indexes, the city's a
+// state at a time.
+func planQueries(db *sqlstore.DB, applicant int64) map[string]planQuery {
+	out := map[string]planQuery{}
+	for name, lc := range listFilters(applicant) {
+		q, args := sqlstore.ListQuery(db, lc.f)
+		out[name] = planQuery{q, args, lc.bound}
+	}
+	now := time.Date(2026, 11, 30, 10, 0, 0, 0, shanghai)
+	steps := map[string][]string{"residence-permit": {"reviewing", "submitted"}, "hukou-transfer": {"district_review", "submitted"}}
+	street := []portal.ScopeTerm{{Division: "321202001"}}
+	district := []portal.ScopeTerm{{District: "321202"}}
+	for name, f := range map[string]struct {
+		f     portal.DeadlineFilter
+		bound string
+	}{
+		"deadlines clerk overdue": {portal.DeadlineFilter{Scope: street, Steps: steps, DueUntil: now, Limit: 51}, "division"},
+		"deadlines officer soon": {portal.DeadlineFilter{Scope: district, Steps: steps, DueAfter: now, DueUntil: now.AddDate(0, 0, 3),
+			Limit: 51}, "district"},
+		"deadlines next page": {portal.DeadlineFilter{Scope: district, Steps: steps, DueUntil: now, AfterDue: now.AddDate(0, 0, -9),
+			AfterID: 1000, Limit: 51}, "district"},
+	} {
+		q, args := sqlstore.DeadlineQuery(db, f.f)
+		out[name] = planQuery{q, args, f.bound}
+	}
+	for name, f := range map[string]struct {
+		f     portal.DeadlineFilter
+		bound string
+	}{
+		"aging street":              {portal.DeadlineFilter{Scope: street, Steps: steps}, "division"},
+		"aging district":            {portal.DeadlineFilter{Scope: district, Steps: steps}, "district"},
+		"aging street and district": {portal.DeadlineFilter{Scope: []portal.ScopeTerm{{Division: "321203001"}, district[0]}, Steps: steps}, "division|district"},
+		"aging city":                {portal.DeadlineFilter{AllScope: true, Steps: steps}, "state"},
+	} {
+		q, args := sqlstore.AgingQuery(db, f.f, now, now.AddDate(0, 0, -7))
+		out[name] = planQuery{q, args, f.bound}
+	}
+	return out
+}
+
 func seedSpread(t *testing.T, db *sqlstore.DB) int64 {
 	t.Helper()
 	ctx := context.Background()
@@ -124,9 +174,9 @@ var sqliteRead = regexp.MustCompile(`^(SCAN|SEARCH) (cases|c)\b(.*)$`)
 func TestListPlansSQLite(t *testing.T) {
 	db := MustOpen(t, backends[0].url(t))
 	app := seedSpread(t, db)
-	for name, lc := range listFilters(app) {
+	for name, lc := range planQueries(db, app) {
 		t.Run(name, func(t *testing.T) {
-			query, args := sqlstore.ListQuery(db, lc.f)
+			query, args := lc.query, lc.args
 			rows, err := db.SQL().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
 			if err != nil {
 				t.Fatal(err)
@@ -165,9 +215,9 @@ func TestListPlansPostgres(t *testing.T) {
 	app := seedSpread(t, db)
 	// A point lookup of the page's rows by id.
 	lookup := regexp.MustCompile(`^\(id = \w+\.id\)$`)
-	for name, lc := range listFilters(app) {
+	for name, lc := range planQueries(db, app) {
 		t.Run(name, func(t *testing.T) {
-			query, args := sqlstore.ListQuery(db, lc.f)
+			query, args := lc.query, lc.args
 			ctx := context.Background()
 			tx, err := db.SQL().BeginTx(ctx, nil)
 			if err != nil {

@@ -167,3 +167,65 @@ func PeriodEnd(from time.Time, n int) time.Time {
 	}
 	return end
 }
+
+// DaysLeft is what a deadline due has left at now, for a clock that stops
+// (a case gone back to the applicant): the days (working days if working)
+// after now's day up to and including its last day; -1 when it has passed.
+// Resume gives them back.
+func (c *Calendar) DaysLeft(now, due time.Time, working bool) int {
+	if !now.Before(due) {
+		return -1
+	}
+	n := 0
+	for day := c.startOfDay(now).AddDate(0, 0, 1); day.Before(due); day = day.AddDate(0, 0, 1) {
+		if !working || c.IsWorkingDay(day) {
+			n++
+		}
+	}
+	return n
+}
+
+// Resume is the due date of a clock restarted at now with the days
+// DaysLeft kept: that many days after now's day (none: the end of now's
+// day); a clock that had passed its deadline is overdue from now's day.
+func (c *Calendar) Resume(now time.Time, left int, working bool) time.Time {
+	if left < 0 {
+		return c.startOfDay(now)
+	}
+	return c.Due(now, Deadline{N: left, Working: working})
+}
+
+// WithinUntil is the last due date whose countdown at now (Remaining, in
+// working days, today included) is at most n: due dates are the midnights
+// that end a day, so it is the start of the day that would be the
+// (n+1)-th working day counted.
+func (c *Calendar) WithinUntil(now time.Time, n int) time.Time {
+	day, counted := c.startOfDay(now), 0
+	for {
+		if c.IsWorkingDay(day) {
+			counted++
+			if counted > n {
+				return day
+			}
+		}
+		day = day.AddDate(0, 0, 1)
+	}
+}
+
+// LateCut is the last due date that is more than n working days late at
+// now: one whose n-th working day after its last day ended before now's
+// day. It is the start of the n-th working day before now's day (never
+// after now).
+func (c *Calendar) LateCut(now time.Time, n int) time.Time {
+	day := c.startOfDay(now)
+	for k := 0; k < n; {
+		day = day.AddDate(0, 0, -1)
+		if c.IsWorkingDay(day) {
+			k++
+		}
+	}
+	if day.After(now) {
+		return now
+	}
+	return day
+}

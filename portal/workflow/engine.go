@@ -77,12 +77,18 @@ type Config struct {
 	Notifier Notifier
 	// Certifier signs the certificates approvals issue.
 	Certifier Certifier
+	// Deadline is policies/deadlines.yaml: the bands of the deadline views
+	// and who is told of an overdue step.
+	Deadline DeadlinePolicy
 }
 
 // Notifier tells people of a step, inside its transaction: what it writes
 // commits or rolls back with the step.
 type Notifier interface {
 	Notify(ctx context.Context, f *Firing) error
+	// Escalated tells staff (the supervisors of the case's division) that
+	// f's case went past the deadline of its step: their inbox only.
+	Escalated(ctx context.Context, f *Firing, to []portal.User) error
 }
 
 // Certifier signs an issued certificate's public claims into the token its
@@ -104,6 +110,11 @@ type Engine struct {
 	// firesFrom: role → service → the states from which the role may fire
 	// some event (where a case waits on a system account of that role).
 	firesFrom map[string]map[string][]string
+	// steps: the states whose deadline is staff's, per service
+	// (DeadlineSteps); pausable: the states a case may leave to wait on the
+	// applicant, keeping their clock.
+	steps    map[string][]string
+	pausable map[string]map[string]bool
 	// cleaning bounds the uploads being decoded at once.
 	cleaning chan struct{}
 }
@@ -112,8 +123,8 @@ type Engine struct {
 func NewEngine(c Config) (*Engine, error) {
 	switch {
 	case c.Registry == nil || c.Store == nil || c.Authz == nil || c.Audit == nil || c.Calendar == nil || c.Validator == nil ||
-		c.Files == nil || c.Notifier == nil || c.Certifier == nil:
-		return nil, errors.New("workflow.NewEngine: registry, store, authz, audit, calendar, validator, files, notifier and certifier are all needed")
+		c.Files == nil || c.Notifier == nil || c.Certifier == nil || c.Deadline.NotifyRole == "":
+		return nil, errors.New("workflow.NewEngine: registry, store, authz, audit, calendar, validator, files, notifier, certifier and deadline policy are all needed")
 	case c.Now == nil:
 		c.Now = time.Now
 	}
@@ -133,7 +144,9 @@ func NewEngine(c Config) (*Engine, error) {
 			m[""] = append(m[""], st)
 		}
 	}
+	e.steps, e.pausable = deadlineSteps(c.Registry.Definitions()), map[string]map[string]bool{}
 	for id, def := range c.Registry.Definitions() {
+		e.pausable[id] = pausableStates(def)
 		e.privates[id] = map[string]bool{}
 		for _, name := range def.StateNames() {
 			st := def.States[name]
@@ -679,7 +692,9 @@ func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 	c.Version++
 	c.UpdatedAt = f.Now
 	created := f.Event == portal.EventCreate
-	if to != f.From || created {
+	moved := to != f.From || created
+	prevDue := c.DueAt
+	if moved {
 		c.State = to
 		c.StateSince = f.Now
 		c.InQueue = f.Def.States[to].Queued()
@@ -693,6 +708,11 @@ func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 				return fmt.Errorf("workflow: %s enters %s without a deadline in result.%s: %w", c.No, to, s.DeadlineFrom, err)
 			}
 			c.DueAt = &due
+		}
+	}
+	if moved && !created {
+		if err := e.clock(ctx, f, to, prevDue); err != nil {
+			return err
 		}
 	}
 	var err error
@@ -722,6 +742,11 @@ func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 	}
 	if s := f.Def.States[c.State]; to != f.From && s.OnTimeout != "" && c.DueAt != nil {
 		if err := f.Tx.InsertJob(ctx, &portal.Job{CaseID: c.ID, Event: s.OnTimeout, Version: c.Version, DueAt: *c.DueAt}); err != nil {
+			return err
+		}
+	}
+	if moved {
+		if err := e.scheduleEscalation(ctx, f); err != nil {
 			return err
 		}
 	}
@@ -1076,8 +1101,11 @@ type ListFilter struct {
 	States  []string
 	Queue   bool // staff: the open cases (handed in, not ended), whatever their state
 	Overdue bool
-	After   int64
-	Limit   int
+	// Due: DueOverdue or DueSoon, the cases of the deadline views (states
+	// whose deadline is staff's) overdue or due soon.
+	Due   string
+	After int64
+	Limit int
 }
 
 // List returns one page of the cases the actor may see: an applicant's own
@@ -1091,6 +1119,11 @@ func (e *Engine) List(ctx context.Context, actor portal.Actor, lf ListFilter) (c
 	}
 	f := e.Authz.Scope(u, "case", "read")
 	f.Desc = u.Kind == portal.KindApplicant
+	if lf.Due != "" {
+		if lf, err = e.dueFilter(lf, &f); err != nil || len(lf.States) == 0 {
+			return nil, 0, err
+		}
+	}
 	f.Service, f.States, f.After = lf.Service, lf.States, lf.After
 	switch u.Kind {
 	case portal.KindSystem:

@@ -160,7 +160,8 @@ func newRig(t *testing.T) *rig {
 	clock := testkit.NewClock(time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC))
 	e, err := workflow.NewEngine(workflow.Config{Registry: reg, Store: db, Authz: az, Audit: audit.New(make([]byte, 32), clock.Now),
 		Calendar: cal, Validator: validate.New(validate.Options{Now: clock.Now}), Now: clock.Now,
-		Files: noFiles{}, Notifier: noNotices{}, Certifier: noCertificates{}})
+		Files: noFiles{}, Notifier: noNotices{}, Certifier: noCertificates{},
+		Deadline: workflow.DeadlinePolicy{SoonWorkingDays: 3, LateWorkingDays: 5, NotifyRole: "supervisor"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,6 +517,8 @@ func (noFiles) Get(context.Context, portal.Reader, string) ([]byte, error) {
 func (noFiles) Remove(context.Context, string) error { return nil }
 
 type noNotices struct{}
+
+func (noNotices) Escalated(context.Context, *workflow.Firing, []portal.User) error { return nil }
 
 func (noNotices) Notify(context.Context, *workflow.Firing) error {
 	return errors.New("test workflow notified")

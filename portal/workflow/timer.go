@@ -56,6 +56,16 @@ func (e *Engine) fireTimer(ctx context.Context, j portal.Job) (bool, error) {
 			}
 			return tx.FinishJob(ctx, j.ID, now, outcome)
 		}
+		if j.Event == escalateTimer {
+			if fired, err = e.fireEscalation(ctx, tx, j, c, now); err != nil {
+				return err
+			}
+			outcome := "fired"
+			if !fired {
+				outcome = "obsolete"
+			}
+			return tx.FinishJob(ctx, j.ID, now, outcome)
+		}
 		ent := e.entry(c.Service)
 		def := ent.Def
 		st := def.States[c.State]

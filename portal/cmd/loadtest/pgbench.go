@@ -86,6 +86,13 @@ func historySQL(caseID, seq, event, from, to, actor, role string) string {
 `
 }
 
+// escalationSQL is the timer of a staff deadline the step enters
+// (workflow/deadline.go, InsertJob).
+func escalationSQL(caseID, version string) string {
+	return `INSERT INTO jobs (case_id, event, version, due_at) VALUES (` + caseID + `, 'deadline.escalate', ` + version + `, now() + interval '21 days') RETURNING id;
+`
+}
+
 // The transition script fires "accept" on a random case of the baseline
 // pool. It may pick a case again: the row lock and version compare-and-set
 // are the portal's, and the version (and so the history seq) is the
@@ -99,7 +106,7 @@ BEGIN;
 UPDATE cases SET state = :tostate, version = :v, division = :c_division, district = :c_district,
 	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '21 days', updated_at = now(), in_queue = true
 	WHERE id = :c_id AND version = :c_version;
-` + historySQL(":c_id", ":v", ":event", ":fromstate", ":tostate", ":actor", ":role") + noticeSQL("t") +
+` + historySQL(":c_id", ":v", ":event", ":fromstate", ":tostate", ":actor", ":role") + escalationSQL(":c_id", ":v") + noticeSQL("t") +
 	auditSQL(":actorname", ":role", ":c_division", ":action", "'case:' || :c_case_no", ":detail") + `COMMIT;
 `
 
@@ -169,7 +176,7 @@ INSERT INTO case_claims (claim, case_id) VALUES (:claimprefix::text || :a::text,
 ` + lockCaseSQL + materialsSQL + `UPDATE cases SET state = 'submitted', version = 2, division = :c_division, district = :c_district,
 	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '2 days', updated_at = now(), in_queue = true
 	WHERE id = :c_id AND version = 1;
-` + historySQL(":c_id", "2", "'submit'", "'draft'", "'submitted'", ":a", "'applicant'") + noticeSQL("s") +
+` + historySQL(":c_id", "2", "'submit'", "'draft'", "'submitted'", ":a", "'applicant'") + escalationSQL(":c_id", "2") + noticeSQL("s") +
 	auditSQL("'user:' || :a::text", "'applicant'", ":c_division", "'case.submit'", "'case:' || :c_case_no", ":detail2") + `COMMIT;
 BEGIN;
 ` + lockCaseSQL + `UPDATE cases SET state = 'withdrawn', version = 3, division = :c_division, district = :c_district,
@@ -180,16 +187,17 @@ BEGIN;
 `
 
 // Statements per script run (BEGIN and COMMIT included), for the round-trip
-// lines. A transition is 9: BEGIN, case, its files (the guard), update,
-// history, notice with its SMS, audit head, audit entry, COMMIT. The submit
+// lines. A transition is 10: BEGIN, case, its files (the guard), update,
+// history, the escalation timer, notice with its SMS, audit head, audit
+// entry, COMMIT. The submit
 // operation is create 10 (BEGIN, valid-permit check, counter, case,
 // history, claims deleted and taken, audit head, audit entry, COMMIT) + 9
 // per key item uploaded (the case read, BEGIN, case locked, files, row,
-// bytes, audit head, audit entry, COMMIT) + submit 9 (as a transition) +
+// bytes, audit head, audit entry, COMMIT) + submit 10 (as a transition) +
 // withdraw 8 (no guard, no notice; the claims given back).
 const (
-	transitionStatements = 9
-	submitStatements     = 10 + 9*len(keyItems) + 9 + 8
+	transitionStatements = 10
+	submitStatements     = 10 + 9*len(keyItems) + 10 + 8
 )
 
 type pgbench struct {

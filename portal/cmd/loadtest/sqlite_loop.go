@@ -29,8 +29,9 @@ func sqliteDSN(path string) string {
 // sqliteLoop is the SQLite transition baseline: a plain Go loop running the
 // statements of the portal's "accept" transaction (sqlstore
 // CaseWithHistoryForUpdate, Materials for the guard materials_all,
-// UpdateCase, InsertHistory, InsertNotification and InsertDelivery for its
-// notice and SMS, LockAuditHead, AppendAudit; accepting changes no claim)
+// UpdateCase, InsertHistory, InsertJob for the review's escalation timer,
+// InsertNotification and InsertDelivery for its notice and SMS,
+// LockAuditHead, AppendAudit; accepting changes no claim)
 // through database/sql on the same file, with one writer connection as the
 // portal has, on the baseline pool (a case may be picked again: version +
 // 1).
@@ -41,9 +42,9 @@ type sqliteLoop struct {
 	notice noticeTexts // of accept, rendered from the portal's catalog
 }
 
-// loopStatements: BEGIN, case, files, update, history, notice, SMS, audit
-// head, audit entry, head update, COMMIT.
-const loopStatements = 11
+// loopStatements: BEGIN, case, files, update, history, escalation timer,
+// notice, SMS, audit head, audit entry, head update, COMMIT.
+const loopStatements = 12
 
 // loopCaseSQL is sqlstore's caseWithHistory on SQLite (no row lock: the
 // write transaction holds the database's): the case, its applicant and its
@@ -144,6 +145,12 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		id, version+1, "accept", "submitted", "reviewing", l.actor, "street_clerk", noInputs, at); err != nil {
+		return err
+	}
+	// The review's deadline escalates (workflow/deadline.go): its timer.
+	var jobID int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO jobs (case_id, event, version, due_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+		id, "deadline.escalate", version+1, sqlTime(now.Add(21*24*time.Hour))).Scan(&jobID); err != nil {
 		return err
 	}
 	// The notice and its SMS (portal/outbox).
