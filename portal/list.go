@@ -36,6 +36,9 @@ type ListReader interface {
 	// ListPlace returns a case's entry, its place on its list (from 1) and
 	// the list's length; ENOTFOUND when the case is on no list.
 	ListPlace(ctx context.Context, caseID int64) (e *ListEntry, place, of int, err error)
+	// ListedOf returns which of the cases have a list entry, and on which
+	// list (for fsck).
+	ListedOf(ctx context.Context, caseIDs []int64) (map[int64]string, error)
 }
 
 // ListTx writes the lists.

@@ -8,6 +8,7 @@
 //   - a case is in staff's queue exactly while it is handed in and not ended;
 //   - an open case of a service with one open application per applicant
 //     holds that claim, and a case that ended holds none;
+//   - a case is on a list (case_lists) exactly while it is in a listed state;
 //   - the audit hash chain is intact.
 package fsck
 
@@ -44,8 +45,8 @@ type Result struct {
 	Violations []Violation
 }
 
-// batch is how many cases are read at a time: four queries per batch
-// (cases, their history, audit entries and claims).
+// batch is how many cases are read at a time: five queries per batch
+// (cases, their history, audit entries, claims and list entries).
 const batch = 500
 
 // Check walks every case and the audit chain. It returns an error only when
@@ -78,10 +79,17 @@ func Check(ctx context.Context, r portal.Reader, defs map[string]*workflow.Defin
 		if err != nil {
 			return res, err
 		}
+		listed, err := r.ListedOf(ctx, ids)
+		if err != nil {
+			return res, err
+		}
 		for i := range cases {
 			c := &cases[i]
 			res.Violations = append(res.Violations, checkCase(c, defs[c.Service], hist[c.ID], audits["case:"+c.No])...)
 			res.Violations = append(res.Violations, checkClaims(c, defs[c.Service], claims[c.ID])...)
+			if v := checkListed(c, defs[c.Service], listed); v != nil {
+				res.Violations = append(res.Violations, *v)
+			}
 		}
 		res.Cases += len(cases)
 		after = cases[len(cases)-1].ID
@@ -96,6 +104,22 @@ func Check(ctx context.Context, r portal.Reader, defs map[string]*workflow.Defin
 		return res, err
 	}
 	return res, nil
+}
+
+// checkListed checks a case is on a list exactly while its state is listed
+// (a case missing from its list is entered by the next start of a node).
+func checkListed(c *portal.Case, def *workflow.Definition, listed map[int64]string) *Violation {
+	if def == nil {
+		return nil
+	}
+	st, on := def.States[c.State], listed[c.ID]
+	switch {
+	case st != nil && st.Listed && on == "":
+		return &Violation{Case: c.No, Reason: fmt.Sprintf("in %s, a listed state, but on no list (a node entering it at start-up mends this)", c.State)}
+	case (st == nil || !st.Listed) && on != "":
+		return &Violation{Case: c.No, Reason: fmt.Sprintf("in %s, not a listed state, but on the list %s", c.State, on)}
+	}
+	return nil
 }
 
 // checkClaims checks what fsck can of a case's claims without its

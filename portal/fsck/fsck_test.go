@@ -72,9 +72,12 @@ func TestFsck(t *testing.T) {
 		exec("UPDATE cases SET in_queue = false WHERE case_no = $1", nos[0])
 		// An open case that lost its claim (a second application could slip in).
 		exec("DELETE FROM case_claims WHERE case_id = (SELECT id FROM cases WHERE case_no = $1)", nos[3])
+		// A case on a waiting list in a state that is no list's.
+		exec("INSERT INTO case_lists (case_id, list, case_no, applicant_id, class, class_rank, prior_rank, joined_at, label) SELECT id, 'x/321202/y', case_no, applicant_id, 'general', 0, 0, updated_at, '' FROM cases WHERE case_no = $1", nos[2])
 		got := strings.Join(check(), "\n")
 		for _, want := range []string{
 			nos[0] + ": version 4 but 3 history rows",
+			nos[2] + ": in approved, not a listed state, but on the list x/321202/y",
 			nos[0] + ": in staff's queue is false in state reviewing (want true)",
 			nos[1] + `: history row 1: create from "" to "approved" is not allowed`,
 			nos[1] + `: history row 2 starts in "draft", but the case was in "approved"`,

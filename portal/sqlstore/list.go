@@ -88,6 +88,32 @@ func (q q) ListPlace(ctx context.Context, caseID int64) (*portal.ListEntry, int,
 	return &e, before + 1, of, nil
 }
 
+// ListedOf reads the lists of the cases that have an entry.
+func (q q) ListedOf(ctx context.Context, caseIDs []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	if len(caseIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(caseIDs))
+	for i, id := range caseIDs {
+		args[i] = id
+	}
+	rows, err := q.ex.QueryContext(ctx, `SELECT case_id, list FROM case_lists WHERE case_id IN (`+placeholders(len(args))+`)`, args...)
+	if err != nil {
+		return nil, dbError("sqlstore.ListedOf", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var list string
+		if err := rows.Scan(&id, &list); err != nil {
+			return nil, dbError("sqlstore.ListedOf", err)
+		}
+		out[id] = list
+	}
+	return out, dbError("sqlstore.ListedOf", rows.Err())
+}
+
 // listBatch bounds the entries one statement writes (9 parameters each:
 // under both databases' limits).
 const listBatch = 1000
