@@ -4,8 +4,8 @@ package policies
 
 import "embed"
 
-// FS holds model.conf, policy.csv, roles.yaml, accounts.yaml and
-// deadlines.yaml.
+// FS holds model.conf, policy.csv, roles.yaml, accounts.yaml,
+// deadlines.yaml and sampling.yaml.
 //
-//go:embed model.conf policy.csv roles.yaml accounts.yaml deadlines.yaml
+//go:embed model.conf policy.csv roles.yaml accounts.yaml deadlines.yaml sampling.yaml
 var FS embed.FS

@@ -28,6 +28,7 @@ type Reader interface {
 	ObjectionStore
 	RetentionStore
 	ListReader
+	ReviewStore
 	DeadlineStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
@@ -74,6 +75,7 @@ type Tx interface {
 	ObjectionTx
 	RetentionTx
 	ListTx
+	ReviewTx
 	DeadlineTx
 
 	InsertUser(ctx context.Context, u *User) error

@@ -183,6 +183,10 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 	if err != nil {
 		return nil, err
 	}
+	sampling, err := workflow.LoadSamplingPolicy(policies.FS)
+	if err != nil {
+		return nil, err
+	}
 
 	// Validation, services, workflows.
 	p.Validator = validate.New(validate.Options{
@@ -244,7 +248,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 	if p.Engine, err = workflow.NewEngine(workflow.Config{Registry: p.Registry, Store: store, Authz: p.Authz, Audit: p.Audit,
 		Calendar: cal, Validator: p.Validator, Now: o.Now, Log: o.Logger, Files: Files(cfg),
 		Notifier:  &outbox.Outbox{Catalog: p.Catalog, Email: email},
-		Certifier: certifier{signer: p.Signer, sealer: sealer, zone: cal.Zone}, Deadline: deadlines}); err != nil {
+		Certifier: certifier{signer: p.Signer, sealer: sealer, zone: cal.Zone}, Deadline: deadlines, Sampling: sampling}); err != nil {
 		return nil, err
 	}
 	p.Outbox = &outbox.Worker{Store: store, Senders: chans, Now: o.Now, Log: o.Logger}

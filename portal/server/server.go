@@ -189,6 +189,10 @@ func (s *Server) routes() {
 	app.Get("/indicators", s.indicatorsPage)
 	app.Get("/oversight/deadlines", s.requireLogin, s.deadlinesPage)
 	s.menu = append(s.menu, menuLink{Label: "deadlines.menu", Href: "/oversight/deadlines", For: s.mayReadDeadlines})
+	app.Get("/oversight/reviews", s.requireLogin, s.reviewsPage)
+	app.Post("/oversight/reviews/:sample/:case", s.requireLogin, s.postFinding)
+	s.menu = append(s.menu, menuLink{Label: "review.menu", Href: "/oversight/reviews",
+		For: func(u *portal.User) bool { return s.Engine.MayReview(portal.Actor{User: u}) }})
 	s.serviceScreens(app)
 
 	// The JSON API: the same services, the same rules.
@@ -214,6 +218,8 @@ func (s *Server) routes() {
 	api.Post("/cases/:no/certificate/cancel", s.requireLogin, s.apiCancelCertificate)
 	api.Get("/notifications", s.requireLogin, s.apiNotifications)
 	api.Post("/notifications/:id/read", s.requireLogin, s.apiMarkRead)
+	api.Get("/reviews", s.requireLogin, s.apiReviews)
+	api.Post("/reviews/:sample/:case", s.requireLogin, s.apiFinding)
 	api.Get("/verify/key", s.apiVerifyKey)
 	api.Get("/verify/:token", s.apiVerify)
 	api.Get("/indicators", s.apiIndicators)

@@ -80,6 +80,9 @@ type Config struct {
 	// Deadline is policies/deadlines.yaml: the bands of the deadline views
 	// and who is told of an overdue step.
 	Deadline DeadlinePolicy
+	// Sampling is policies/sampling.yaml: the daily re-review draw (nil:
+	// none).
+	Sampling *SamplingPolicy
 }
 
 // Notifier tells people of a step, inside its transaction: what it writes
@@ -134,6 +137,13 @@ func NewEngine(c Config) (*Engine, error) {
 	c.Now = func() time.Time { return now().Truncate(time.Microsecond) }
 	if c.Log == nil {
 		c.Log = slog.Default()
+	}
+	if c.Sampling != nil {
+		for id := range c.Sampling.Services {
+			if _, ok := c.Registry.Definition(id); !ok {
+				return nil, fmt.Errorf("policies/%s: services: no service %s", SamplingFile, id)
+			}
+		}
 	}
 	e := &Engine{Config: c, privates: map[string]map[string]bool{"": {}}, staff: map[string][]string{},
 		queued: map[string][]string{}, granted: map[string][]string{}, firesFrom: map[string]map[string][]string{},

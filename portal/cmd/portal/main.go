@@ -151,6 +151,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer, logger *slog.Lo
 	defer stopTimers()
 	go p.Engine.RunTimers(timers, 30*time.Second, logger)
 	go p.Engine.RunRetention(timers, time.Hour, logger)
+	go p.Engine.RunSampling(timers, time.Hour, logger)
 	go p.Outbox.Run(timers, 5*time.Second)
 
 	errc := make(chan error, 1)
