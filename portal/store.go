@@ -13,6 +13,8 @@ type Store interface {
 	// It retries fn on SQLite busy and PostgreSQL serialization failures, so fn
 	// must not have effects outside the transaction.
 	Tx(ctx context.Context, fn func(Tx) error) error
+	// AccessWriter records a staff read of a case outside any transaction.
+	AccessWriter
 	Ping(ctx context.Context) error
 	Dialect() string // "sqlite" or "postgres"
 	Close() error
@@ -27,6 +29,7 @@ type Reader interface {
 	CohortStore
 	ObjectionStore
 	RetentionStore
+	AccessStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -71,6 +74,7 @@ type Tx interface {
 	CohortTx
 	ObjectionTx
 	RetentionTx
+	AccessWriter
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

@@ -309,6 +309,10 @@ type caseData struct {
 	MaterialsEditable bool
 	// Certificate: the case issued one the viewer can open.
 	Certificate bool
+	// Access is the case's access log (查阅记录), shown to its applicant
+	// (ShowAccess), empty until staff read it.
+	Access     []accessDoc
+	ShowAccess bool
 }
 
 // eventForm is one action button (and its inputs) on the case page.
@@ -406,6 +410,13 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 		if mv != nil {
 			d.Materials, d.MaterialsEditable = checklistDocs(doc.L, mv), mv.Editable
 		}
+	}
+	if v.Owner {
+		log, err := s.Engine.AccessLogOf(ctx(c), v)
+		if err != nil {
+			return err
+		}
+		d.Access, d.ShowAccess = s.accessDocs(doc.L, log), true
 	}
 	d.Certificate = v.Def.Certificate != nil && v.Def.Outcome(v.Case.State) == workflow.OutcomeGranted
 	// The confirmation ("submitted", "approved", …) is for the step just
@@ -530,7 +541,7 @@ func (s *Server) reveal(c *fiber.Ctx, no, field string) (*workflow.View, string,
 	}
 	id, err := s.Accounts.RevealID(ctx(c), actor(c), v.Case, field, func() (string, error) {
 		return v.Service.Reveal(v.Case.Form, field)
-	})
+	}, s.Engine.Access(actor(c), v.Case, portal.AccessReveal))
 	return v, id, err
 }
 

@@ -203,6 +203,7 @@ func (s *Server) routes() {
 	api.Put("/cases/:no/form", s.requireLogin, s.apiEditCase)
 	api.Post("/cases/:no/events/:event", s.requireLogin, s.apiFireEvent)
 	api.Post("/cases/:no/reveal", s.requireLogin, s.apiRevealID)
+	api.Get("/cases/:no/access-log", s.requireLogin, s.apiAccessLog)
 	api.Get("/audit", s.requireLogin, s.apiAudit)
 	api.Get("/cases/:no/materials", s.requireLogin, s.apiMaterials)
 	api.Post("/cases/:no/materials", s.requireLogin, s.apiUploadMaterial)
