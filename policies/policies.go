@@ -4,7 +4,7 @@ package policies
 
 import "embed"
 
-// FS holds model.conf, policy.csv, roles.yaml and accounts.yaml.
+// FS holds model.conf, policy.csv, roles.yaml, accounts.yaml and ratings.yaml.
 //
-//go:embed model.conf policy.csv roles.yaml accounts.yaml
+//go:embed model.conf policy.csv roles.yaml accounts.yaml ratings.yaml
 var FS embed.FS

@@ -30,6 +30,7 @@ type Reader interface {
 	ObjectionStore
 	RetentionStore
 	AccessStore
+	RatingStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -75,6 +76,7 @@ type Tx interface {
 	ObjectionTx
 	RetentionTx
 	AccessWriter
+	RatingTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

@@ -313,6 +313,11 @@ type caseData struct {
 	// (ShowAccess), empty until staff read it.
 	Access     []accessDoc
 	ShowAccess bool
+	// Rating is the applicant's rating of the ended case; CanRate: the
+	// form is shown (RatingMax: the comment's length).
+	Rating    *ratingDoc
+	CanRate   bool
+	RatingMax int
 }
 
 // eventForm is one action button (and its inputs) on the case page.
@@ -417,6 +422,9 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 			return err
 		}
 		d.Access, d.ShowAccess = s.accessDocs(doc.L, log), true
+		if err := s.caseRating(c, d, v.Case, v.Def.States[v.Case.State].Final); err != nil {
+			return err
+		}
 	}
 	d.Certificate = v.Def.Certificate != nil && v.Def.Outcome(v.Case.State) == workflow.OutcomeGranted
 	// The confirmation ("submitted", "approved", …) is for the step just

@@ -13,7 +13,8 @@ import (
 // number of rows (no N+1 queries). The case page costs one more: staff's
 // read writes the applicant's access log (one upsert, "who viewed my
 // file"), and the applicant's page reads it; the case API stays within 3
-// with the staff's upsert.
+// with the staff's upsert. The applicant's page of an ended case also
+// reads its rating (好差评): 5.
 func TestPageReadRoundTrips(t *testing.T) {
 	var db, rd atomic.Int64
 	p := testkit.StartWith(t, testkit.Options{Backend: testkit.Backend{Postgres: true, Redis: true}, DBRoundTrips: &db, RedisRoundTrips: &rd})
@@ -43,8 +44,14 @@ func TestPageReadRoundTrips(t *testing.T) {
 		{"applicant's case page", app, "/cases/" + no, 4}, // user, case, materials + the access log
 		{"applicant's case API", app, "/api/v1/cases/" + no, 3},
 		{"applicant's access log", app, "/api/v1/cases/" + no + "/access-log", 3},
+		{"applicant's ended case page", app, "/cases/" + no, 5}, // … + the rating
 	}
 	for _, r := range reads {
+		if r.name == "applicant's ended case page" {
+			if res := clerk.Do("POST", "/api/v1/cases/"+no+"/events/reject", map[string]any{"reason": "居住时间不足"}); res.Status != 200 {
+				t.Fatalf("reject: %d %s", res.Status, res.Body)
+			}
+		}
 		db.Store(0)
 		rd.Store(0)
 		resp := r.c.Get(r.path)

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"tzportal/portal/authz"
 	"tzportal/portal/certificate"
 	"tzportal/portal/locale"
+	"tzportal/portal/rating"
 	"tzportal/portal/session"
 	"tzportal/portal/workflow"
 )
@@ -33,6 +35,7 @@ type Deps struct {
 	Sessions session.Store
 	Engine   *workflow.Engine
 	Accounts *account.Accounts
+	Ratings  *rating.Ratings // 好差评
 	Authz    *authz.Authz
 	Catalog  *locale.Catalog
 	Counties *portal.Counties // China's counties, for hukou origins
@@ -187,6 +190,9 @@ func (s *Server) routes() {
 	app.Post("/inbox/:id/read", s.requireLogin, s.readNotice)
 	app.Get("/verify/:token", s.verifyPage)
 	app.Get("/indicators", s.indicatorsPage)
+	app.Post("/cases/:no/rating", s.requireLogin, s.rate)
+	app.Get("/oversight/ratings", s.requireLogin, s.ratingsPage)
+	app.Post("/oversight/ratings/:no/:step", s.requireLogin, s.followUp)
 	s.serviceScreens(app)
 
 	// The JSON API: the same services, the same rules.
@@ -216,6 +222,9 @@ func (s *Server) routes() {
 	api.Get("/verify/key", s.apiVerifyKey)
 	api.Get("/verify/:token", s.apiVerify)
 	api.Get("/indicators", s.apiIndicators)
+	api.Post("/cases/:no/rating", s.requireLogin, s.apiRate)
+	api.Post("/cases/:no/rating/follow-up/:step", s.requireLogin, s.apiFollowUp)
+	api.Get("/ratings", s.requireLogin, s.apiRatings)
 	s.serviceEndpoints(api)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
@@ -290,7 +299,15 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return out
 		},
-		"inc":  func(i int) int { return i + 1 },
+		"inc": func(i int) int { return i + 1 },
+		// pct writes a share as a percentage ("—" when there is nothing to
+		// divide by).
+		"pct": func(r *float64) string {
+			if r == nil {
+				return "—"
+			}
+			return strconv.FormatFloat(*r*100, 'f', 1, 64) + "%"
+		},
 		"list": func(v ...string) []string { return v },
 		// divisionName is a division's name ("海陵区"), or its code.
 		"divisionName": func(code string) string {

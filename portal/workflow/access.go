@@ -55,16 +55,9 @@ func (e *Engine) recordView(ctx context.Context, actor portal.Actor, c *portal.C
 // first: to its applicant, and to supervisors who may read its audit
 // trail; to anyone else the case does not exist (404, audited).
 func (e *Engine) AccessLog(ctx context.Context, actor portal.Actor, no string) (*portal.Case, []portal.Access, error) {
-	if err := checkCaseNo(no); err != nil {
-		return nil, nil, err
-	}
-	c, hist, err := e.Store.CaseWithHistory(ctx, no)
+	c, _, err := e.Reach(ctx, actor, no)
 	if err != nil {
 		return nil, nil, err
-	}
-	if !e.visible(actor, c, hist) {
-		e.Denied(ctx, actor, "case.read", no)
-		return nil, nil, portal.NotFound(fmt.Errorf("workflow.AccessLog(%s): out of reach", no))
 	}
 	if actor.User.ID != c.ApplicantID {
 		if _, ok := e.Authz.Can(actor.User, c.Division, "audit", "read"); !ok {
@@ -83,4 +76,22 @@ func (e *Engine) AccessLogOf(ctx context.Context, v *View) ([]portal.Access, err
 		return nil, nil
 	}
 	return e.Store.AccessLog(ctx, v.Case.ID, accessLogLimit)
+}
+
+// Reach reads a case for something about it other than its file (its
+// access log, its rating): what Get checks, without recording a view. Out
+// of reach is ENOTFOUND, audited.
+func (e *Engine) Reach(ctx context.Context, actor portal.Actor, no string) (*portal.Case, []portal.History, error) {
+	if err := checkCaseNo(no); err != nil {
+		return nil, nil, err
+	}
+	c, hist, err := e.Store.CaseWithHistory(ctx, no)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !e.visible(actor, c, hist) {
+		e.Denied(ctx, actor, "case.read", no)
+		return nil, nil, portal.NotFound(fmt.Errorf("workflow.Reach(%s): out of reach", no))
+	}
+	return c, hist, nil
 }
