@@ -83,6 +83,9 @@ type RatingStore interface {
 	// RatingsByDivision and RatingsByClerk count the jurisdiction's ratings.
 	RatingsByDivision(ctx context.Context, q RatingQuery) ([]RatingCount, error)
 	RatingsByClerk(ctx context.Context, q RatingQuery) ([]RatingCount, error)
+	// StaffIn returns the active staff holding a grant on one of divisions,
+	// each with those grants only (who may be told of a follow-up).
+	StaffIn(ctx context.Context, divisions []string) ([]User, error)
 }
 
 // RatingTx writes them.

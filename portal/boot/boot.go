@@ -277,7 +277,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 	if err != nil {
 		return nil, err
 	}
-	p.Ratings = &rating.Ratings{Engine: p.Engine, Policy: ratingPolicy}
+	p.Ratings = &rating.Ratings{Engine: p.Engine, Policy: ratingPolicy, Authz: p.Authz, Catalog: p.Catalog}
 
 	p.Server, err = server.New(server.Deps{
 		Store: store, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Ratings: p.Ratings, Authz: p.Authz, Catalog: p.Catalog,

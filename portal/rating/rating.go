@@ -18,6 +18,8 @@ import (
 
 	"tzportal/portal"
 	"tzportal/portal/audit"
+	"tzportal/portal/authz"
+	"tzportal/portal/locale"
 	"tzportal/portal/validate"
 	"tzportal/portal/workflow"
 )
@@ -72,6 +74,10 @@ const (
 type Ratings struct {
 	Engine *workflow.Engine
 	Policy *Policy
+	// Authz and Catalog find and tell the supervisors of a follow-up (in
+	// their inbox, in their language).
+	Authz   *authz.Authz
+	Catalog *locale.Catalog
 }
 
 // Input is a rating as the applicant sends it.
@@ -133,6 +139,11 @@ func (r *Ratings) Rate(ctx context.Context, actor portal.Actor, no string, in In
 		if err := tx.InsertRating(ctx, rt); err != nil {
 			return err
 		}
+		if rt.FollowUp != nil {
+			if err := r.tell(ctx, tx, c, rt); err != nil {
+				return err
+			}
+		}
 		ent := audit.Entry(actor, ActionRate, "case:"+no, audit.ResultOK)
 		ent.Division = c.Division
 		return e.Audit.Append(ctx, tx, audit.WithDetail(ent, map[string]any{"score": in.Score, "follow_up": rt.FollowUp != nil}))
@@ -154,6 +165,25 @@ func lastStaff(c *portal.Case, hist []portal.History) *int64 {
 		}
 	}
 	return nil
+}
+
+// Get returns a case's rating (with its follow-up) to its applicant and to
+// the supervisors who follow ratings up in its division; for anyone else,
+// and for a case not rated, there is none (ENOTFOUND; audited for the
+// former).
+func (r *Ratings) Get(ctx context.Context, actor portal.Actor, no string) (*portal.Rating, error) {
+	e := r.Engine
+	c, _, err := e.Reach(ctx, actor, no)
+	if err != nil {
+		return nil, err
+	}
+	if actor.User.ID != c.ApplicantID {
+		if _, ok := e.Authz.Can(actor.User, c.Division, "rating", "follow_up"); !ok {
+			e.Denied(ctx, actor, "rating.read", no)
+			return nil, portal.NotFound(fmt.Errorf("rating.Get(%s): not the applicant's nor a supervisor's", no))
+		}
+	}
+	return e.Store.RatingOf(ctx, c.ID)
 }
 
 // Of returns the rating of a case already read for its applicant (the
@@ -302,4 +332,42 @@ func (r *Ratings) Overview(ctx context.Context, actor portal.Actor) (*Overview, 
 		o.Total.OnTime += d.OnTime
 	}
 	return o, nil
+}
+
+// tell puts a new follow-up in the inbox of each supervisor who may follow
+// it up (a grant over the case's division that carries rating follow_up),
+// in the rating's transaction.
+func (r *Ratings) tell(ctx context.Context, tx portal.Tx, c *portal.Case, rt *portal.Rating) error {
+	e := r.Engine
+	divs := []string{c.Division}
+	if c.District != "" {
+		divs = append(divs, c.District)
+	}
+	if root := e.Authz.Divisions().Root; root != "" {
+		divs = append(divs, root)
+	}
+	staff, err := tx.StaffIn(ctx, divs)
+	if err != nil {
+		return err
+	}
+	f := rt.FollowUp
+	for _, u := range staff {
+		may := false
+		for _, g := range u.Grants {
+			may = may || r.Authz.RoleMay(g.Role, g.Division, c.Division, "rating", "follow_up")
+		}
+		if !may {
+			continue
+		}
+		l := r.Catalog.L(u.Locale)
+		data := map[string]any{"CaseNo": c.No, "Service": l.T(c.Service + ".name"), "Score": l.T("rating.score." + strconv.Itoa(rt.Score)),
+			"Due": e.Calendar.LastDay(f.VisitDue).Format("2006-01-02")}
+		id := c.ID
+		n := &portal.Notification{UserID: u.ID, CaseID: &id, CaseNo: c.No, Kind: "rating.follow_up",
+			Title: l.T("rating.notify.title", data), Body: l.T("rating.notify.body", data), CreatedAt: rt.CreatedAt}
+		if err := tx.InsertNotice(ctx, n, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }

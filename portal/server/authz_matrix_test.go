@@ -986,6 +986,12 @@ func (m *matrix) rowParams(tc *testCase, r matrixRow) map[string]string {
 	case strings.Contains(r.Path, "/notifications/{id}"):
 		out["id"] = first(read("/api/v1/notifications"), "items", "id")
 	}
+	if r.Method == http.MethodGet && strings.HasSuffix(r.Path, "/rating") {
+		// A rated case (each row its own: reads share cases, a case is rated once).
+		if res := tc.owner.Do("POST", "/api/v1/cases/"+tc.no+"/rating", map[string]any{"score": 4}); res.Status != http.StatusCreated && res.Status != http.StatusConflict {
+			m.t.Fatalf("line %d: a rating for the row: %d %s", r.Line, res.Status, res.Body)
+		}
+	}
 	if strings.Contains(r.Path, "{step}") {
 		// A follow-up's first step, on a case its applicant rated 非常不满意.
 		out["step"] = "visit"

@@ -115,6 +115,17 @@ func (s *Server) apiRate(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(s.ratingDoc(loc(c), r))
 }
 
+// apiRating is GET /api/v1/cases/{case_no}/rating: the rating and its
+// follow-up, for the applicant and the division's supervisors; 404 when
+// not rated.
+func (s *Server) apiRating(c *fiber.Ctx) error {
+	r, err := s.Ratings.Get(ctx(c), actor(c), c.Params("no"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.ratingDoc(loc(c), r))
+}
+
 // rate is the case page's rating form: back to the case page, or the page
 // again with the message next to the field and what was typed.
 func (s *Server) rate(c *fiber.Ctx) error {

@@ -67,6 +67,16 @@ func TestRating(t *testing.T) {
 			t.Errorf("a second rating: %v", m)
 		}
 
+		// The rating reads back for its applicant, for no one else.
+		if r := j.alice.Get("/api/v1/cases/" + a + "/rating"); r.Status != http.StatusOK || r.JSON(t)["score"] != float64(5) {
+			t.Errorf("the applicant reads the rating: %d %s", r.Status, r.Body)
+		}
+		for _, c := range []*testkit.Client{j.bob, j.clerk} {
+			if r := c.Get("/api/v1/cases/" + a + "/rating"); r.Status != http.StatusNotFound {
+				t.Errorf("someone else reads the rating: %d", r.Status)
+			}
+		}
+
 		// Bob rates 1: a follow-up, due the next working day.
 		bNo := approved(j.bob)
 		got = rate(j.bob, bNo, map[string]any{"score": 1, "comment": "态度差"}, http.StatusCreated)
@@ -76,6 +86,19 @@ func TestRating(t *testing.T) {
 		}
 		if due, _ := time.Parse(time.RFC3339, fu["visit_due"].(string)); !due.Equal(time.Date(2026, 12, 2, 0, 0, 0, 0, p.Engine.Calendar.Zone)) {
 			t.Errorf("return visit due %v, want the end of the next working day (Tue 1 Dec)", fu["visit_due"])
+		}
+
+		// The supervisors over the case's street are told, in their inbox;
+		// another district's and the clerk are not. Their menu has the page.
+		inbox := func(c *testkit.Client) string { t.Helper(); return c.Get("/api/v1/notifications").Text() }
+		if !strings.Contains(inbox(j.sup), "差评待回访："+bNo) {
+			t.Errorf("the city's supervisor was not told: %s", inbox(j.sup))
+		}
+		if strings.Contains(inbox(gaoSup), bNo) || strings.Contains(inbox(j.clerk), "差评") {
+			t.Errorf("someone else was told of the follow-up")
+		}
+		if !strings.Contains(j.sup.Get("/").Text(), `href="/oversight/ratings"`) || strings.Contains(j.clerk.Get("/").Text(), `href="/oversight/ratings"`) {
+			t.Errorf("the ratings page is not (only) in supervisors' menu")
 		}
 
 		// Carol is refused and rates 2 through the page: a missing score is
@@ -122,6 +145,12 @@ func TestRating(t *testing.T) {
 				t.Fatalf("%s %s: %d, want %d: %s", no, st, r.Status, want, r.Body)
 			}
 			return r.JSON(t)
+		}
+		if r := j.sup.Get("/api/v1/cases/" + bNo + "/rating"); r.Status != http.StatusOK || r.JSON(t)["follow_up"] == nil {
+			t.Errorf("the supervisor reads the rating and its follow-up: %d %s", r.Status, r.Body)
+		}
+		if r := dave.Get("/api/v1/cases/" + dNo + "/rating"); r.Status != http.StatusOK {
+			t.Errorf("dave's rating: %d", r.Status)
 		}
 		step(j.sup, bNo, "close", map[string]any{"note": "已整改"}, http.StatusConflict)
 		step(j.sup, bNo, "visit", map[string]any{"note": ""}, http.StatusUnprocessableEntity)

@@ -194,6 +194,10 @@ func (s *Server) routes() {
 	app.Get("/oversight/ratings", s.requireLogin, s.ratingsPage)
 	app.Post("/oversight/ratings/:no/:step", s.requireLogin, s.followUp)
 	s.serviceScreens(app)
+	s.menu = append(s.menu, menuLink{Label: "rating.menu", Href: "/oversight/ratings", For: func(u *portal.User) bool {
+		f := s.Authz.Scope(u, "rating", "follow_up")
+		return f.AllScope || len(f.Scope) > 0
+	}})
 
 	// The JSON API: the same services, the same rules.
 	api := app.Group("/api/v1", s.markAPI, s.auditSystem)
@@ -223,6 +227,7 @@ func (s *Server) routes() {
 	api.Get("/verify/:token", s.apiVerify)
 	api.Get("/indicators", s.apiIndicators)
 	api.Post("/cases/:no/rating", s.requireLogin, s.apiRate)
+	api.Get("/cases/:no/rating", s.requireLogin, s.apiRating)
 	api.Post("/cases/:no/rating/follow-up/:step", s.requireLogin, s.apiFollowUp)
 	api.Get("/ratings", s.requireLogin, s.apiRatings)
 	s.serviceEndpoints(api)

@@ -254,3 +254,38 @@ func (q q) RatingsByClerk(ctx context.Context, rq portal.RatingQuery) ([]portal.
 	}
 	return out, dbError("sqlstore.RatingsByClerk", rows.Err())
 }
+
+// StaffIn returns the active staff with a grant on one of divisions, each
+// with those grants.
+func (q q) StaffIn(ctx context.Context, divisions []string) ([]portal.User, error) {
+	if len(divisions) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(divisions))
+	marks := make([]string, len(divisions))
+	for i, d := range divisions {
+		args[i], marks[i] = d, "$"+strconv.Itoa(i+1)
+	}
+	rows, err := q.ex.QueryContext(ctx, `SELECT u.id, u.name, u.locale, g.role, g.division FROM users u JOIN grants g ON g.user_id = u.id
+		WHERE u.kind = 'staff' AND u.disabled_at IS NULL AND g.division IN (`+strings.Join(marks, ", ")+`)
+		ORDER BY u.id, g.role, g.division`, args...)
+	if err != nil {
+		return nil, dbError("sqlstore.StaffIn", err)
+	}
+	defer rows.Close()
+	var out []portal.User
+	for rows.Next() {
+		var u portal.User
+		var g portal.Grant
+		if err := rows.Scan(&u.ID, &u.Name, &u.Locale, &g.Role, &g.Division); err != nil {
+			return nil, dbError("sqlstore.StaffIn", err)
+		}
+		if n := len(out); n > 0 && out[n-1].ID == u.ID {
+			out[n-1].Grants = append(out[n-1].Grants, g)
+			continue
+		}
+		u.Kind, u.Grants = portal.KindStaff, []portal.Grant{g}
+		out = append(out, u)
+	}
+	return out, dbError("sqlstore.StaffIn", rows.Err())
+}
