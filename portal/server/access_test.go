@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"tzportal/portal/fsck"
 	"tzportal/portal/testkit"
 )
 
@@ -165,6 +166,16 @@ func TestAccessLog(t *testing.T) {
 		}
 		if strings.Contains(j.clerk.Get("/cases/"+no).Text(), "查阅记录") {
 			t.Errorf("staff see the applicant's access log section on the case page")
+		}
+		if _, err := p.Audit.Verify(t.Context(), p.DB); err != nil {
+			t.Errorf("audit verify: %v", err)
+		}
+		check, err := fsck.Check(t.Context(), p.DB, p.Engine.Definitions(), p.Audit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range check.Violations {
+			t.Errorf("fsck: %s: %s", v.Case, v.Reason)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"tzportal/portal/fsck"
 	"tzportal/portal/testkit"
 )
 
@@ -220,6 +221,17 @@ func TestRating(t *testing.T) {
 		if n := p.Count(t, `SELECT count(*) FROM rating_follow_ups f JOIN cases c ON c.id = f.case_id
 			WHERE c.case_no = $1 AND f.visit_note = '' AND f.closing_note = '' AND f.state = 'closed'`, cNo); n != 1 {
 			t.Errorf("the anonymised case's follow-up keeps its notes")
+		}
+		// The audit chain and every invariant hold.
+		if _, err := p.Audit.Verify(t.Context(), p.DB); err != nil {
+			t.Errorf("audit verify: %v", err)
+		}
+		check, err := fsck.Check(t.Context(), p.DB, p.Engine.Definitions(), p.Audit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range check.Violations {
+			t.Errorf("fsck: %s: %s", v.Case, v.Reason)
 		}
 	})
 }
