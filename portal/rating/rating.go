@@ -120,9 +120,16 @@ func (r *Ratings) Rate(ctx context.Context, actor portal.Actor, no string, in In
 		e.Denied(ctx, actor, ActionRate, no)
 		return nil, portal.Errorf(portal.EFORBIDDEN, "rating.error.applicant_only", nil)
 	}
-	def, ok := e.Definition(c.Service)
-	if !ok || def.States[c.State] == nil || !def.States[c.State].Final {
+	var st *workflow.State
+	if def, ok := e.Definition(c.Service); ok {
+		st = def.States[c.State]
+	}
+	switch {
+	case st == nil || !st.Final:
 		return nil, portal.RuleError("case_not_ended", "rating.error.not_ended", nil)
+	case st.Private:
+		// A draft given up before it was handed in: no service to rate.
+		return nil, portal.RuleError("case_not_handed_in", "rating.error.not_handed_in", nil)
 	}
 	if err := r.check(in); err != nil {
 		return nil, err

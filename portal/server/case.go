@@ -422,7 +422,8 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 			return err
 		}
 		d.Access, d.ShowAccess = s.accessDocs(doc.L, log), true
-		if err := s.caseRating(c, d, v.Case, v.Def.States[v.Case.State].Final); err != nil {
+		st := v.Def.States[v.Case.State]
+		if err := s.caseRating(c, d, v.Case, st.Final && !st.Private); err != nil {
 			return err
 		}
 	}

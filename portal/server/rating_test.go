@@ -125,6 +125,11 @@ func TestRating(t *testing.T) {
 		}
 		// Dave rates 3: no follow-up.
 		_, dave := p.NewApplicant(t, "丁伟")
+		draft := j.create(t, dave, testkit.ResidenceForm())
+		fire(t, dave, draft, "discard", nil, 200)
+		if m := rate(dave, draft, map[string]any{"score": 1}, http.StatusUnprocessableEntity); m["rule"] != "case_not_handed_in" {
+			t.Errorf("rating a discarded draft: %v", m)
+		}
 		dNo := approved(dave)
 		if got := rate(dave, dNo, map[string]any{"score": 3}, http.StatusCreated); got["follow_up"] != nil {
 			t.Errorf("a 3 opened a follow-up: %v", got)
