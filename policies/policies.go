@@ -5,7 +5,7 @@ package policies
 import "embed"
 
 // FS holds model.conf, policy.csv, roles.yaml, accounts.yaml,
-// deadlines.yaml and sampling.yaml.
+// deadlines.yaml, sampling.yaml and ratings.yaml.
 //
-//go:embed model.conf policy.csv roles.yaml accounts.yaml deadlines.yaml sampling.yaml
+//go:embed model.conf policy.csv roles.yaml accounts.yaml deadlines.yaml sampling.yaml ratings.yaml
 var FS embed.FS

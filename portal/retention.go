@@ -22,7 +22,7 @@ type RetentionStore interface {
 
 // RetentionTx removes it.
 type RetentionTx interface {
-	// AnonymiseCase replaces case id's form and result with what is kept and
-	// records when.
+	// AnonymiseCase replaces case id's form and result with what is kept,
+	// clears its rating's comment and follow-up notes, and records when.
 	AnonymiseCase(ctx context.Context, id int64, form, result json.RawMessage, at time.Time) error
 }

@@ -13,6 +13,8 @@ type Store interface {
 	// It retries fn on SQLite busy and PostgreSQL serialization failures, so fn
 	// must not have effects outside the transaction.
 	Tx(ctx context.Context, fn func(Tx) error) error
+	// AccessWriter records a staff read of a case outside any transaction.
+	AccessWriter
 	Ping(ctx context.Context) error
 	Dialect() string // "sqlite" or "postgres"
 	Close() error
@@ -30,6 +32,8 @@ type Reader interface {
 	ListReader
 	ReviewStore
 	DeadlineStore
+	AccessStore
+	RatingStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -77,6 +81,8 @@ type Tx interface {
 	ListTx
 	ReviewTx
 	DeadlineTx
+	AccessWriter
+	RatingTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

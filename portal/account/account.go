@@ -623,8 +623,11 @@ func (a *Accounts) MaskedIDNumber(u *portal.User) string {
 // case's form keeps sealed (e.g. "members[0].id_number"), which open reads
 // through the service. c must come from workflow.Engine.Get, which applies
 // the rules of who may see a case at all (reach, and drafts being the
-// applicant's own); this checks reach again.
-func (a *Accounts) RevealID(ctx context.Context, actor portal.Actor, c *portal.Case, field string, open func() (string, error)) (string, error) {
+// applicant's own); this checks reach again. access, if not nil, is the
+// applicant's record of the reveal (workflow.Engine.Access), written with
+// the audit entry when the number was shown.
+func (a *Accounts) RevealID(ctx context.Context, actor portal.Actor, c *portal.Case, field string, open func() (string, error),
+	access *portal.Access) (string, error) {
 	if actor.User == nil || !a.Authz.Reach(actor.User, c) {
 		return "", portal.NotFound(nil)
 	}
@@ -666,7 +669,16 @@ func (a *Accounts) RevealID(ctx context.Context, actor portal.Actor, c *portal.C
 	}
 	ent := audit.Entry(actor, "idnumber.reveal", "case:"+c.No, result)
 	ent.Role, ent.Division = role, c.Division
-	if aerr := a.Audit.Record(ctx, a.Store, audit.WithDetail(ent, detail)); aerr != nil {
+	aerr := a.Store.Tx(ctx, func(tx portal.Tx) error {
+		if err := a.Audit.Append(ctx, tx, audit.WithDetail(ent, detail)); err != nil {
+			return err
+		}
+		if access == nil || result != audit.ResultOK {
+			return nil // nothing was shown
+		}
+		return tx.RecordAccess(ctx, *access)
+	})
+	if aerr != nil {
 		return "", aerr
 	}
 	return id, err

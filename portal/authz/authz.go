@@ -236,6 +236,18 @@ func (a *Authz) can(u *portal.User, division, obj, act string) (string, bool) {
 	return "", false
 }
 
+// RoleMay reports whether role, granted on grantDivision, may do act on
+// obj in division: for people other than the one asking (whose grants
+// casbin may not hold), e.g. whom to tell of something.
+func (a *Authz) RoleMay(role, grantDivision, division, obj, act string) bool {
+	divs := a.Divisions()
+	if !divs.Covers(grantDivision, division) {
+		return false
+	}
+	ok, err := a.e.Enforce(role, divs.Path(division), obj, act)
+	return err == nil && ok
+}
+
 // Reach reports whether u may see case c at all: applicants their own cases,
 // staff the cases of the divisions their grants cover.
 func (a *Authz) Reach(u *portal.User, c *portal.Case) bool {

@@ -435,3 +435,29 @@ func BenchmarkSyncUnchanged(b *testing.B) {
 		}
 	}
 }
+
+// TestRoleMay: whom to tell of a rating's follow-up is decided from their
+// grants alone: a role that carries the permission, on a division that
+// covers the case's.
+func TestRoleMay(t *testing.T) {
+	a := MustAuthz(t, MustDivisions(t))
+	for _, tc := range []struct {
+		name                  string
+		role, grant, division string
+		want                  bool
+	}{
+		{"city supervisor", "supervisor", "321200", "321202001", true},
+		{"district supervisor", "supervisor", "321202", "321202001", true},
+		{"street supervisor", "supervisor", "321202001", "321202001", true},
+		{"another district's supervisor", "supervisor", "321203", "321202001", false},
+		{"another street's supervisor", "supervisor", "321202002", "321202001", false},
+		{"the street's clerk", "street_clerk", "321202001", "321202001", false},
+		{"the district's officer", "district_officer", "321202", "321202001", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := a.RoleMay(tc.role, tc.grant, tc.division, "rating", "follow_up"); got != tc.want {
+				t.Errorf("RoleMay(%s on %s, %s) = %t, want %t", tc.role, tc.grant, tc.division, got, tc.want)
+			}
+		})
+	}
+}

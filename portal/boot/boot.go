@@ -28,6 +28,7 @@ import (
 	"tzportal/portal/locale"
 	"tzportal/portal/outbox"
 	"tzportal/portal/pii"
+	"tzportal/portal/rating"
 	"tzportal/portal/redisstore"
 	"tzportal/portal/residence"
 	"tzportal/portal/schooling"
@@ -97,6 +98,7 @@ type Portal struct {
 	Authz     *authz.Authz
 	Engine    *workflow.Engine
 	Accounts  *account.Accounts
+	Ratings   *rating.Ratings
 	Audit     *audit.Log
 	Catalog   *locale.Catalog
 	Validator *validate.Validator
@@ -286,8 +288,14 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		Authz: p.Authz, Policy: policy, Roles: roles, Now: o.Now, Sessions: p.Sessions,
 		StaffMFA: cfg.StaffMFA, TOTPKey: cfg.Key(config.KeyTOTP)}
 
+	ratingPolicy, err := rating.LoadPolicy(policies.FS)
+	if err != nil {
+		return nil, err
+	}
+	p.Ratings = &rating.Ratings{Engine: p.Engine, Policy: ratingPolicy, Authz: p.Authz, Catalog: p.Catalog}
+
 	p.Server, err = server.New(server.Deps{
-		Store: store, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Authz: p.Authz, Catalog: p.Catalog,
+		Store: store, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Ratings: p.Ratings, Authz: p.Authz, Catalog: p.Catalog,
 		Counties: p.Counties, Templates: templateFiles,
 		Logger: o.Logger, Now: o.Now, CSRFKey: cfg.Key(config.KeyCSRF), TicketKey: cfg.Key(config.KeyLoginTicket),
 		CookieSecure:   cfg.CookieSecure,

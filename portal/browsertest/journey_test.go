@@ -144,6 +144,22 @@ func journey(t *testing.T, js bool) {
 	app.visit(caseURL)
 	app.sees(".permit-no", "JZ3212022026")
 	app.look("permit")
+
+	// The applicant sees who read the file, by office and role (never by
+	// name), and rates the service (好差评): without a score first — the
+	// error is by the field, the comment kept — then 非常不满意.
+	app.sees("table.access-log", "街道（乡镇）窗口", "查看办件")
+	app.typeInto("#rating-comment", "等了很久才受理")
+	app.submit("rate without a score", `form.rating-form button[type=submit]`)
+	app.sees("#rating-score-error", "请选择")
+	if got := app.value("#rating-comment"); got != "等了很久才受理" {
+		t.Errorf("the comment after a refused rating: %q", got)
+	}
+	app.look("rating-error")
+	app.do("very dissatisfied", chromedp.Click(chromedp.CSS("#rating-score-1")))
+	app.submit("rate", `form.rating-form button[type=submit]`)
+	app.sees("#rating", "非常不满意")
+	app.look("rated")
 	app.visit(p.URL + "/inbox")
 	app.sees("main", "居住证已签发", "需要补正")
 	app.look("inbox")
@@ -165,6 +181,15 @@ func journey(t *testing.T, js bool) {
 	sup.visit(p.URL + "/cases/" + no + "/audit")
 	sup.sees("table.audit", "case.create", "case.submit", "case.request_correction", "case.edit", "case.accept", "case.approve")
 	sup.look("audit")
+
+	// The bad rating is the supervisor's to follow up: the call back.
+	sup.visit(p.URL + "/oversight/ratings")
+	sup.sees("main", "好评率", no, "待回访")
+	sup.look("ratings")
+	sup.typeInto("#note-"+no, "已电话回访申请人，说明受理时限")
+	sup.submit("record the call back", `#fu-`+no+` form button[type=submit]`)
+	sup.sees("main", "已登记回访", "整改中")
+	sup.look("ratings-visited")
 
 	// The language switch turns pages to English, and the choice persists.
 	app.submit("switch to English", `.site-nav a[lang="en"]`)

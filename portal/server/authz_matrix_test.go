@@ -735,8 +735,8 @@ func stateFor(def *workflow.Definition, r matrixRow) string {
 		strings.Contains(r.Path, "/materials") && r.Method != http.MethodGet {
 		return def.Initial
 	}
-	if strings.Contains(r.Path, "/certificate") || strings.Contains(r.Path, "{token}") {
-		return grantedState(def)
+	if strings.Contains(r.Path, "/certificate") || strings.Contains(r.Path, "{token}") || strings.Contains(r.Path, "/rating") {
+		return grantedState(def) // a rating needs an ended case
 	}
 	for _, ev := range def.EventsFrom(def.Initial) {
 		if def.HandsIn(ev) {
@@ -832,6 +832,13 @@ func (m *matrix) rowBody(def *workflow.Definition, r matrixRow, actor, path stri
 		return map[string]any{"form": m.p.Example(m.t, def.Service)}
 	case strings.HasSuffix(path, "/materials") && r.Method == http.MethodPost:
 		return map[string]any{"item": def.Material[0], "file": testkit.PNG(m.t, 8, 8)}
+	case strings.HasSuffix(path, "/rating"):
+		if api {
+			return map[string]any{"score": 5, "comment": "办得很快"}
+		}
+		return map[string]any{"score": "5", "comment": "办得很快"}
+	case strings.Contains(path, "/follow-up/") || strings.HasPrefix(path, "/oversight/ratings/"):
+		return map[string]any{"note": "已电话回访申请人"}
 	case strings.HasSuffix(path, "/edit") && !api:
 		// The first page of the form, as its HTML form posts it.
 		entry, _ := m.p.Registry.Get(def.Service)
@@ -978,6 +985,19 @@ func (m *matrix) rowParams(tc *testCase, r matrixRow) map[string]string {
 		out["id"] = first(read("/api/v1/cases/"+tc.no+"/materials"), "items", "id")
 	case strings.Contains(r.Path, "/notifications/{id}"):
 		out["id"] = first(read("/api/v1/notifications"), "items", "id")
+	}
+	if r.Method == http.MethodGet && strings.HasSuffix(r.Path, "/rating") {
+		// A rated case (each row its own: reads share cases, a case is rated once).
+		if res := tc.owner.Do("POST", "/api/v1/cases/"+tc.no+"/rating", map[string]any{"score": 4}); res.Status != http.StatusCreated && res.Status != http.StatusConflict {
+			m.t.Fatalf("line %d: a rating for the row: %d %s", r.Line, res.Status, res.Body)
+		}
+	}
+	if strings.Contains(r.Path, "{step}") {
+		// A follow-up's first step, on a case its applicant rated 非常不满意.
+		out["step"] = "visit"
+		if res := tc.owner.Do("POST", "/api/v1/cases/"+tc.no+"/rating", map[string]any{"score": 1}); res.Status != http.StatusCreated {
+			m.t.Fatalf("line %d: a bad rating for the row: %d %s", r.Line, res.Status, res.Body)
+		}
 	}
 	if strings.Contains(r.Path, "{token}") {
 		u, _ := read("/api/v1/cases/" + tc.no + "/certificate")["verify_url"].(string)

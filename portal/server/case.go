@@ -310,6 +310,15 @@ type caseData struct {
 	MaterialsEditable bool
 	// Certificate: the case issued one the viewer can open.
 	Certificate bool
+	// Access is the case's access log (查阅记录), shown to its applicant
+	// (ShowAccess), empty until staff read it.
+	Access     []accessDoc
+	ShowAccess bool
+	// Rating is the applicant's rating of the ended case; CanRate: the
+	// form is shown (RatingMax: the comment's length).
+	Rating    *ratingDoc
+	CanRate   bool
+	RatingMax int
 }
 
 // eventForm is one action button (and its inputs) on the case page.
@@ -406,6 +415,17 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 		}
 		if mv != nil {
 			d.Materials, d.MaterialsEditable = checklistDocs(doc.L, mv), mv.Editable
+		}
+	}
+	if v.Owner {
+		log, err := s.Engine.AccessLogOf(ctx(c), v)
+		if err != nil {
+			return err
+		}
+		d.Access, d.ShowAccess = s.accessDocs(doc.L, log), true
+		st := v.Def.States[v.Case.State]
+		if err := s.caseRating(c, d, v.Case, st.Final && !st.Private); err != nil {
+			return err
 		}
 	}
 	d.Certificate = v.Def.Certificate != nil && v.Def.Outcome(v.Case.State) == workflow.OutcomeGranted
@@ -531,7 +551,7 @@ func (s *Server) reveal(c *fiber.Ctx, no, field string) (*workflow.View, string,
 	}
 	id, err := s.Accounts.RevealID(ctx(c), actor(c), v.Case, field, func() (string, error) {
 		return v.Service.Reveal(v.Case.Form, field)
-	})
+	}, s.Engine.Access(actor(c), v.Case, portal.AccessReveal))
 	return v, id, err
 }
 

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"tzportal/portal/authz"
 	"tzportal/portal/certificate"
 	"tzportal/portal/locale"
+	"tzportal/portal/rating"
 	"tzportal/portal/session"
 	"tzportal/portal/workflow"
 )
@@ -33,6 +35,7 @@ type Deps struct {
 	Sessions session.Store
 	Engine   *workflow.Engine
 	Accounts *account.Accounts
+	Ratings  *rating.Ratings // 好差评
 	Authz    *authz.Authz
 	Catalog  *locale.Catalog
 	Counties *portal.Counties // China's counties, for hukou origins
@@ -193,7 +196,14 @@ func (s *Server) routes() {
 	app.Post("/oversight/reviews/:sample/:case", s.requireLogin, s.postFinding)
 	s.menu = append(s.menu, menuLink{Label: "review.menu", Href: "/oversight/reviews",
 		For: func(u *portal.User) bool { return s.Engine.MayReview(portal.Actor{User: u}) }})
+	app.Post("/cases/:no/rating", s.requireLogin, s.rate)
+	app.Get("/oversight/ratings", s.requireLogin, s.ratingsPage)
+	app.Post("/oversight/ratings/:no/:step", s.requireLogin, s.followUp)
 	s.serviceScreens(app)
+	s.menu = append(s.menu, menuLink{Label: "rating.menu", Href: "/oversight/ratings", For: func(u *portal.User) bool {
+		f := s.Authz.Scope(u, "rating", "follow_up")
+		return f.AllScope || len(f.Scope) > 0
+	}})
 
 	// The JSON API: the same services, the same rules.
 	api := app.Group("/api/v1", s.markAPI, s.auditSystem)
@@ -209,6 +219,7 @@ func (s *Server) routes() {
 	api.Put("/cases/:no/form", s.requireLogin, s.apiEditCase)
 	api.Post("/cases/:no/events/:event", s.requireLogin, s.apiFireEvent)
 	api.Post("/cases/:no/reveal", s.requireLogin, s.apiRevealID)
+	api.Get("/cases/:no/access-log", s.requireLogin, s.apiAccessLog)
 	api.Get("/audit", s.requireLogin, s.apiAudit)
 	api.Get("/cases/:no/materials", s.requireLogin, s.apiMaterials)
 	api.Post("/cases/:no/materials", s.requireLogin, s.apiUploadMaterial)
@@ -224,6 +235,10 @@ func (s *Server) routes() {
 	api.Get("/verify/:token", s.apiVerify)
 	api.Get("/indicators", s.apiIndicators)
 	api.Get("/stats/aging", s.requireLogin, s.apiAging)
+	api.Post("/cases/:no/rating", s.requireLogin, s.apiRate)
+	api.Get("/cases/:no/rating", s.requireLogin, s.apiRating)
+	api.Post("/cases/:no/rating/follow-up/:step", s.requireLogin, s.apiFollowUp)
+	api.Get("/ratings", s.requireLogin, s.apiRatings)
 	s.serviceEndpoints(api)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
@@ -298,7 +313,15 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return out
 		},
-		"inc":  func(i int) int { return i + 1 },
+		"inc": func(i int) int { return i + 1 },
+		// pct writes a share as a percentage ("—" when there is nothing to
+		// divide by).
+		"pct": func(r *float64) string {
+			if r == nil {
+				return "—"
+			}
+			return strconv.FormatFloat(*r*100, 'f', 1, 64) + "%"
+		},
 		"list": func(v ...string) []string { return v },
 		// divisionName is a division's name ("海陵区"), or its code.
 		"divisionName": func(code string) string {

@@ -43,7 +43,8 @@ func (q q) CasesToAnonymise(ctx context.Context, service string, states []string
 	return out, dbError("sqlstore.CasesToAnonymise", rows.Err())
 }
 
-// AnonymiseCase replaces a case's form and result and marks it.
+// AnonymiseCase replaces a case's form and result and marks it, and clears
+// its rating's comment and its follow-up's notes.
 func (t *Tx) AnonymiseCase(ctx context.Context, id int64, form, result json.RawMessage, at time.Time) error {
 	res, err := t.ex.ExecContext(ctx, `UPDATE cases SET form = $1, result = $2, anonymised_at = $3 WHERE id = $4 AND anonymised_at IS NULL`,
 		string(form), jsonOr(result, "{}"), t.d.time(at), id)
@@ -52,6 +53,16 @@ func (t *Tx) AnonymiseCase(ctx context.Context, id int64, form, result json.RawM
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict", Err: fmt.Errorf("sqlstore.AnonymiseCase(%d): done already", id)}
+	}
+	// The applicant's words about the case go with it (好差评: the comment;
+	// the follow-up's notes of the call back and the fix). The score and
+	// the dates stay: the rates are statistics.
+	if _, err := t.ex.ExecContext(ctx, `UPDATE ratings SET comment = '' WHERE case_id = $1 AND comment <> ''`, id); err != nil {
+		return dbError("sqlstore.AnonymiseCase ratings", err)
+	}
+	if _, err := t.ex.ExecContext(ctx, `UPDATE rating_follow_ups SET visit_note = '', closing_note = '' WHERE case_id = $1
+		AND (visit_note <> '' OR closing_note <> '')`, id); err != nil {
+		return dbError("sqlstore.AnonymiseCase follow-ups", err)
 	}
 	return nil
 }

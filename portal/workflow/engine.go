@@ -1045,6 +1045,9 @@ func (e *Engine) Get(ctx context.Context, actor portal.Actor, no string) (*View,
 		e.Denied(ctx, actor, "case.read", no)
 		return nil, portal.NotFound(fmt.Errorf("workflow.Get(%s): out of reach", no))
 	}
+	if err := e.recordView(ctx, actor, c); err != nil {
+		return nil, err
+	}
 	ent := e.entry(c.Service)
 	if a, ok := ent.Service.(Annotator); ok {
 		extra, err := a.Annotate(ctx, e.Store, c)

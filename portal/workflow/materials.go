@@ -129,6 +129,9 @@ func (e *Engine) Materials(ctx context.Context, actor portal.Actor, no string) (
 	if err != nil {
 		return nil, err
 	}
+	if err := e.recordView(ctx, actor, c); err != nil {
+		return nil, err
+	}
 	items, err := e.Store.Materials(ctx, c.ID)
 	if err != nil {
 		return nil, err
@@ -318,11 +321,17 @@ func (e *Engine) OpenMaterial(ctx context.Context, actor portal.Actor, no, id st
 	if err != nil {
 		return nil, nil, err
 	}
-	if actor.User.ID != c.ApplicantID {
+	if acc := e.Access(actor, c, portal.AccessMaterial); acc != nil {
+		// The audit entry and the applicant's access log, together.
 		ent := audit.Entry(actor, "material.read", caseObject(no), audit.ResultOK)
-		ent.Division = c.Division
+		ent.Role, ent.Division = acc.Role, c.Division
 		ent = audit.WithDetail(ent, map[string]any{"id": m.ID, "item": m.Item})
-		if err := e.Audit.Record(ctx, e.Store, ent); err != nil {
+		if err := e.Store.Tx(ctx, func(tx portal.Tx) error {
+			if err := e.Audit.Append(ctx, tx, ent); err != nil {
+				return err
+			}
+			return tx.RecordAccess(ctx, *acc)
+		}); err != nil {
 			return nil, nil, err
 		}
 	}
