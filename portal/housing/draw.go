@@ -41,11 +41,62 @@ var (
 	sha256RE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
-// drawData is what a draw's record holds: its public JSON and which case
-// each ticket is (not public).
+// drawData is a draw's frozen part: its public JSON and which case each
+// ticket is (not public).
 type drawData struct {
-	Draw  lottery.Draw `json:"draw"`
-	Cases []string     `json:"cases"` // case number of ticket i+1
+	Draw  lottery.Draw
+	Cases []string // case number of ticket i+1
+}
+
+// storedDraw is how a draw's record holds its drawData: the public JSON
+// without its participants, which are kept column by column — tickets are
+// 1…n in order, so each one's class (its index in Draw.Classes), masked
+// name and case. A hundred thousand households are half the bytes of a
+// list of objects, written once and read by every node.
+type storedDraw struct {
+	Draw    lottery.Draw `json:"draw"`
+	Classes []int        `json:"classes"`
+	Names   []string     `json:"names"`
+	Cases   []string     `json:"cases"`
+}
+
+// encode is d as its record's data.
+func (d *drawData) encode() ([]byte, error) {
+	sd := storedDraw{Draw: d.Draw, Classes: make([]int, len(d.Draw.Participants)), Names: make([]string, len(d.Draw.Participants)),
+		Cases: d.Cases}
+	sd.Draw.Participants = nil
+	for i, p := range d.Draw.Participants {
+		if p.Ticket != i+1 {
+			return nil, fmt.Errorf("housing: draw participant %d has ticket %d", i, p.Ticket)
+		}
+		sd.Classes[i], sd.Names[i] = slices.Index(d.Draw.Classes, p.Class), p.Applicant
+		if sd.Classes[i] < 0 {
+			return nil, fmt.Errorf("housing: draw participant %d of class %q", p.Ticket, p.Class)
+		}
+	}
+	return json.Marshal(sd)
+}
+
+// decodeDraw reads a record's data.
+func decodeDraw(b []byte) (drawData, error) {
+	var sd storedDraw
+	if err := json.Unmarshal(b, &sd); err != nil {
+		return drawData{}, err
+	}
+	n := len(sd.Cases)
+	if len(sd.Classes) != n || len(sd.Names) != n {
+		return drawData{}, fmt.Errorf("%d cases, %d classes, %d names", n, len(sd.Classes), len(sd.Names))
+	}
+	d := drawData{Draw: sd.Draw, Cases: sd.Cases}
+	d.Draw.Participants = make([]lottery.PublicParticipant, n)
+	for i := range n {
+		c := sd.Classes[i]
+		if c < 0 || c >= len(sd.Draw.Classes) {
+			return drawData{}, fmt.Errorf("participant %d: class %d", i+1, c)
+		}
+		d.Draw.Participants[i] = lottery.PublicParticipant{Ticket: i + 1, Class: sd.Draw.Classes[c], Applicant: sd.Names[i]}
+	}
+	return d, nil
 }
 
 // DrawRequest is the body of POST /api/v1/draws (fields fixed by the API).
@@ -168,7 +219,7 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 			Commitment: q.Commitment, Actor: actor.ID(), CreatedAt: e.Now(), Total: min(len(ps), len(q.Units))}
 		// The data is written once, without the draw's id (its record's,
 		// set when it is read).
-		if co.Data, err = json.Marshal(d); err != nil {
+		if co.Data, err = d.encode(); err != nil {
 			return err
 		}
 		if err := tx.InsertCohort(ctx, co); err != nil {
@@ -359,8 +410,8 @@ func (c *drawsRead) load(ctx context.Context, r portal.Reader, id int64) (*porta
 		if err != nil {
 			return nil, nil, err
 		}
-		var d drawData
-		if err := json.Unmarshal(full.Data, &d); err != nil {
+		d, err := decodeDraw(full.Data)
+		if err != nil {
 			return nil, nil, fmt.Errorf("housing: draw %d: %w", id, err)
 		}
 		d.Draw.ID = id

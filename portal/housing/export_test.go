@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"tzportal/portal"
+	"tzportal/portal/lottery"
 )
 
 // Assess applies the rules to a form as submitting it would (in clear),
@@ -22,3 +23,14 @@ func (a *Assessment) Refusal() *portal.Error { return a.refusal() }
 
 // Number is number, for its table test.
 var Number = number
+
+// StoreDraw is a draw's frozen part through its record's data and back.
+func StoreDraw(d lottery.Draw, cases []string) (lottery.Draw, []string, []byte, error) {
+	dd := drawData{Draw: d, Cases: cases}
+	b, err := dd.encode()
+	if err != nil {
+		return lottery.Draw{}, nil, nil, err
+	}
+	back, err := decodeDraw(b)
+	return back.Draw, back.Cases, b, err
+}

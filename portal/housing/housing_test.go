@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"math"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"tzportal/portal/account"
 	"tzportal/portal/housing"
 	"tzportal/portal/locale"
+	"tzportal/portal/lottery"
 	"tzportal/portal/pii"
 	"tzportal/portal/validate"
 	"tzportal/portal/workflow"
@@ -672,4 +674,32 @@ type settledReader struct {
 func (s *settledReader) ListCases(_ context.Context, f portal.CaseFilter) ([]portal.Case, error) {
 	s.asked = f
 	return []portal.Case{{No: s.no}}, nil
+}
+
+// TestHousingDrawStored: a draw's frozen participants go into its record
+// column by column and come back as they were; a class the draw does not
+// name is refused.
+func TestHousingDrawStored(t *testing.T) {
+	d := lottery.Draw{District: "321202", Kind: "public_rental", Classes: []string{"family_migrated", "elderly", "general"},
+		ParticipantsSHA256: strings.Repeat("a", 64), Units: []lottery.Unit{{Code: "A-1"}}}
+	var cases []string
+	for i, c := range []string{"general", "family_migrated", "general", "elderly"} {
+		d.Participants = append(d.Participants, lottery.PublicParticipant{Ticket: i + 1, Class: c, Applicant: string([]rune("张李王赵")[i:i+1]) + "*"})
+		cases = append(cases, fmt.Sprintf("TZHS20261130%06d", i+1))
+	}
+	back, backCases, raw, err := housing.StoreDraw(d, cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back.Participants, d.Participants) || !slices.Equal(backCases, cases) || back.ParticipantsSHA256 != d.ParticipantsSHA256 ||
+		back.Units[0].Code != "A-1" {
+		t.Errorf("stored and read back:\n%+v\n%+v", back, d)
+	}
+	if strings.Contains(string(raw), `"ticket"`) {
+		t.Errorf("participants stored as objects: %.200s", raw)
+	}
+	d.Participants[2].Class = "veteran"
+	if _, _, _, err := housing.StoreDraw(d, cases); err == nil {
+		t.Error("a class the draw does not name was stored")
+	}
 }
