@@ -209,7 +209,12 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 		d.Draw.Participants = append(d.Draw.Participants, lottery.PublicParticipant{Ticket: i + 1, Class: p.Class, Applicant: p.Applicant})
 		d.Cases = append(d.Cases, p.CaseNo)
 	}
-	d.Draw.ParticipantsSHA256, d.Draw.MerkleRoot = lottery.ParticipantsSHA256(ps), lottery.MerkleRoot(ps)
+	// The list's hash and its Merkle root, side by side (a hundred
+	// thousand hashes each).
+	root := make(chan string, 1)
+	go func() { root <- lottery.MerkleRoot(ps) }()
+	d.Draw.ParticipantsSHA256 = lottery.ParticipantsSHA256(ps)
+	d.Draw.MerkleRoot = <-root
 	err = e.Store.Tx(ctx, func(tx portal.Tx) error {
 		seq, err := tx.NextSeq(ctx, "draw:"+q.District+":"+q.Kind, "")
 		if err != nil {

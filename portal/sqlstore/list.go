@@ -24,13 +24,17 @@ const listRowColumns = `case_id, case_no, applicant_id, class, class_rank, prior
 
 func scanListEntry(r rowScanner, list *string) (portal.ListEntry, error) {
 	var e portal.ListEntry
-	dest := []any{&e.CaseID, &e.CaseNo, &e.ApplicantID, &e.Class, &e.ClassRank, &e.PriorRank, scanTime{&e.JoinedAt}, &e.Label}
+	// The ranks are scanned as int64: into an int, database/sql formats
+	// and parses each one (a list is read a hundred thousand rows at once).
+	var classRank, priorRank int64
+	dest := []any{&e.CaseID, &e.CaseNo, &e.ApplicantID, &e.Class, &classRank, &priorRank, scanTime{&e.JoinedAt}, &e.Label}
 	if list == nil {
 		dest = append([]any{&e.List}, dest...)
 	} else {
 		e.List = *list
 	}
 	err := r.Scan(dest...)
+	e.ClassRank, e.PriorRank = int(classRank), int(priorRank)
 	if e.PriorRank == noPriorRank {
 		e.PriorRank = 0
 	}
