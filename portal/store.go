@@ -29,6 +29,7 @@ type Reader interface {
 	RetentionStore
 	ListReader
 	DeadlineStore
+	AuditViewStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -75,6 +76,7 @@ type Tx interface {
 	RetentionTx
 	ListTx
 	DeadlineTx
+	AuditViewTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

@@ -189,6 +189,10 @@ func (s *Server) routes() {
 	app.Get("/indicators", s.indicatorsPage)
 	app.Get("/oversight/deadlines", s.requireLogin, s.deadlinesPage)
 	s.menu = append(s.menu, menuLink{Label: "deadlines.menu", Href: "/oversight/deadlines", For: s.mayReadDeadlines})
+	app.Get("/audit", s.requireLogin, s.auditViewPage)
+	app.Get("/audit.csv", s.requireLogin, s.auditCSV)
+	app.Post("/audit/verify", s.requireLogin, s.auditVerify)
+	s.menu = append(s.menu, menuLink{Label: "auditview.menu", Href: "/audit", For: s.mayReadAudit})
 	s.serviceScreens(app)
 
 	// The JSON API: the same services, the same rules.
