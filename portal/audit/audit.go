@@ -187,19 +187,19 @@ func (l *Log) Result(actor portal.Actor, n int64, err error) (*portal.AuditCheck
 	return c, nil
 }
 
-// Save records a check and its audit entry (audit.verify, failed when the
-// chain was broken) in one transaction.
+// Save records a check and, when the chain was intact, its audit entry
+// (audit.verify) in one transaction. A broken chain gets no entry: the
+// check may have run with another key (a wrong PORTAL_SECRET on the
+// command line), and an entry sealed with it would break the chain for real.
 func (l *Log) Save(ctx context.Context, s portal.Store, actor portal.Actor, c *portal.AuditCheck) error {
-	result := ResultOK
-	if !c.Intact {
-		result = ResultFailed
-	}
-	ent := WithDetail(Entry(actor, ActionVerify, "audit", result),
-		map[string]any{"entries": c.Entries, "broken_seq": c.BrokenSeq, "reason": c.Reason})
 	return s.Tx(ctx, func(tx portal.Tx) error {
 		if err := tx.InsertAuditCheck(ctx, c); err != nil {
 			return err
 		}
+		if !c.Intact {
+			return nil
+		}
+		ent := WithDetail(Entry(actor, ActionVerify, "audit", ResultOK), map[string]any{"entries": c.Entries})
 		return l.Append(ctx, tx, ent)
 	})
 }
