@@ -247,6 +247,8 @@ func actorName(l *locale.L, actor string, names map[string]string) string {
 	}
 	kind, rest, _ := strings.Cut(actor, ":")
 	switch {
+	case kind == "user":
+		return actor // an account that is gone: its id is all there is
 	case kind == "cli":
 		return l.T("audit.actor.cli", map[string]any{"Name": rest})
 	case l.Has("audit.actor." + actor):
