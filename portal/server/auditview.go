@@ -204,6 +204,7 @@ type auditEntry struct {
 	ActorLabel  string `json:"actor_label"`
 	ActionLabel string `json:"action_label"`
 	ResultLabel string `json:"result_label"`
+	ObjectLabel string `json:"object_label"`
 	CaseNo      string `json:"case_no,omitempty"`
 }
 
@@ -212,6 +213,9 @@ func (s *Server) presentAudit(c *fiber.Ctx, l *locale.L, entries []portal.AuditE
 	var ids []string
 	for _, e := range entries {
 		ids = append(ids, e.Actor)
+		if strings.HasPrefix(e.Object, "user:") {
+			ids = append(ids, e.Object) // an account an entry is about: its name
+		}
 	}
 	names, err := s.Store.AuditActorNames(ctx(c), ids)
 	if err != nil {
@@ -231,8 +235,13 @@ func (s *Server) presentAudit(c *fiber.Ctx, l *locale.L, entries []portal.AuditE
 			parts = append(parts, d.Name)
 		}
 		r.ActorName, r.ActorLabel = parts[0], strings.Join(parts, " · ")
+		r.ObjectLabel = e.Object
 		if no, ok := strings.CutPrefix(e.Object, "case:"); ok {
 			r.CaseNo = no
+		} else if n, ok := names[e.Object]; ok {
+			r.ObjectLabel = n
+		} else if e.Object == "audit" {
+			r.ObjectLabel = l.T("auditview.object_chain")
 		}
 		out = append(out, r)
 	}

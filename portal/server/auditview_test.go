@@ -168,6 +168,9 @@ func TestAuditView(t *testing.T) {
 		same("result denied", seqs(got), want(`result = 'denied'`))
 		got, _ = pages(j.sup, "action=login")
 		same("action login", seqs(got), want(`action = 'login'`))
+		if !slices.ContainsFunc(got, func(it map[string]any) bool { return it["object"] == clerk1 && it["object_label"] == "测试 clerk1" }) {
+			t.Errorf("a login is not about the account by its name: %v", got)
+		}
 		got, _ = pages(j.sup, "case_no="+strings.ToLower(cc))
 		same("case C", seqs(got), want(`object = $1`, "case:"+cc))
 		today := p.Clock.Now().In(p.Engine.Calendar.Zone).Format("2006-01-02")
