@@ -24,8 +24,8 @@ import (
 // never OFFSET). Within the reader's reach (policy "audit, read"): a
 // city-wide supervisor reads every entry; a district's supervisor the
 // entries recorded in their district and its streets. Entries without a
-// division (applicants' logins and registrations, anonymous attempts, the
-// public's objections, command-line tools) belong to the city as a whole:
+// division (applicants' logins and registrations, attempts by nobody logged
+// in or by an applicant, command-line tools) belong to the city as a whole:
 // only city-wide readers see them, though a case's own trail (the case
 // filter) is read whole by anyone who may read that case's audit.
 
