@@ -34,6 +34,7 @@ type Reader interface {
 	DeadlineStore
 	AccessStore
 	RatingStore
+	AuditViewStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -83,6 +84,7 @@ type Tx interface {
 	DeadlineTx
 	AccessWriter
 	RatingTx
+	AuditViewTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

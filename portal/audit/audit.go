@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -154,4 +155,51 @@ func (l *Log) Verify(ctx context.Context, r portal.Reader) (int64, error) {
 			Reason: fmt.Sprintf("the chain head names entry %d but the last entry is %d (entries deleted from the end, or the head moved back)", headSeq, last)}
 	}
 	return n, nil
+}
+
+// ActionVerify is the entry a verification of the chain leaves.
+const ActionVerify = "audit.verify"
+
+// Check verifies the chain, records the result (audit_checks, which the
+// audit view shows with the time it ran) and leaves an entry saying who
+// checked and what they found. A broken chain is a result, not an error;
+// the error is for a verification that could not run or be recorded.
+func (l *Log) Check(ctx context.Context, s portal.Store, actor portal.Actor) (*portal.AuditCheck, error) {
+	n, err := l.Verify(ctx, s)
+	c, err := l.Result(actor, n, err)
+	if err != nil {
+		return nil, err
+	}
+	return c, l.Save(ctx, s, actor, c)
+}
+
+// Result turns what Verify returned into a check by actor: a broken chain
+// is a result; any other error stays one.
+func (l *Log) Result(actor portal.Actor, n int64, err error) (*portal.AuditCheck, error) {
+	c := &portal.AuditCheck{At: l.now().UTC().Truncate(time.Microsecond), Actor: actor.ID(), Intact: err == nil, Entries: n}
+	var broken *Broken
+	switch {
+	case errors.As(err, &broken):
+		c.BrokenSeq, c.Reason = broken.Seq, broken.Reason
+	case err != nil:
+		return nil, err
+	}
+	return c, nil
+}
+
+// Save records a check and, when the chain was intact, its audit entry
+// (audit.verify) in one transaction. A broken chain gets no entry: the
+// check may have run with another key (a wrong PORTAL_SECRET on the
+// command line), and an entry sealed with it would break the chain for real.
+func (l *Log) Save(ctx context.Context, s portal.Store, actor portal.Actor, c *portal.AuditCheck) error {
+	return s.Tx(ctx, func(tx portal.Tx) error {
+		if err := tx.InsertAuditCheck(ctx, c); err != nil {
+			return err
+		}
+		if !c.Intact {
+			return nil
+		}
+		ent := WithDetail(Entry(actor, ActionVerify, "audit", ResultOK), map[string]any{"entries": c.Entries})
+		return l.Append(ctx, tx, ent)
+	})
 }

@@ -183,6 +183,19 @@ func (l *L) T(id string, data ...map[string]any) string {
 // Has reports whether the message id exists.
 func (l *L) Has(id string) bool { return l.c.ids[l.Lang][id] }
 
+// IDs returns the message ids that start with prefix, sorted (the audit
+// view offers every action its catalog names).
+func (l *L) IDs(prefix string) []string {
+	var out []string
+	for id := range l.c.ids[l.Lang] {
+		if strings.HasPrefix(id, prefix) {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Label returns the label of a field under a message-id prefix (e.g.
 // "hukou-transfer.field"): <prefix>.<name>; for an entry of a list,
 // "members[1].id_number", <prefix>.members.id_number with N = 2 (entries

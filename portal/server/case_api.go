@@ -150,10 +150,14 @@ func (s *Server) apiRevealID(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+// apiAudit is GET /api/v1/audit. With only ?case_no= it answers as it
+// always has: every entry of the case, oldest first. With any other filter,
+// or none, it is the audit view's page (apiAuditView).
 func (s *Server) apiAudit(c *fiber.Ctx) error {
 	no := c.Query("case_no")
-	if no == "" {
-		return portal.Invalid(portal.FieldError{Field: "case_no", Rule: "required"})
+	args := c.Request().URI().QueryArgs()
+	if no == "" || args.Len() > 1 {
+		return s.apiAuditView(c)
 	}
 	entries, err := s.caseAudit(c, no)
 	if err != nil {

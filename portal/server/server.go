@@ -199,6 +199,10 @@ func (s *Server) routes() {
 	app.Post("/cases/:no/rating", s.requireLogin, s.rate)
 	app.Get("/oversight/ratings", s.requireLogin, s.ratingsPage)
 	app.Post("/oversight/ratings/:no/:step", s.requireLogin, s.followUp)
+	app.Get("/audit", s.requireLogin, s.auditViewPage)
+	app.Get("/audit.csv", s.requireLogin, s.auditCSV)
+	app.Post("/audit/verify", s.requireLogin, s.auditVerify)
+	s.menu = append(s.menu, menuLink{Label: "auditview.menu", Href: "/audit", For: s.mayReadAudit})
 	s.serviceScreens(app)
 	s.menu = append(s.menu, menuLink{Label: "rating.menu", Href: "/oversight/ratings", For: func(u *portal.User) bool {
 		f := s.Authz.Scope(u, "rating", "follow_up")

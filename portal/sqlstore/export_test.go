@@ -16,3 +16,6 @@ func DeadlineQuery(db *DB, f portal.DeadlineFilter) (string, []any) { return db.
 func AgingQuery(db *DB, f portal.DeadlineFilter, now, cut time.Time) (string, []any) {
 	return db.q.agingQuery(f, now, cut)
 }
+
+// AuditQuery exposes the audit view's query, for the plan tests.
+func AuditQuery(db *DB, f portal.AuditFilter) (string, []any) { return db.q.auditQuery(f) }

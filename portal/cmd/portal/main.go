@@ -324,7 +324,16 @@ func auditVerify(ctx context.Context, stdout io.Writer, logger *slog.Logger, get
 		return 1, err
 	}
 	defer db.Close()
-	n, err := audit.New(cfg.Key(config.KeyAudit), time.Now).Verify(ctx, db)
+	log := audit.New(cfg.Key(config.KeyAudit), time.Now)
+	n, err := log.Verify(ctx, db)
+	// The result is kept for the audit view (/audit shows the last check
+	// and when it ran); a database not yet migrated to keep it is told, not
+	// fatal: the check itself is what the command is for.
+	if c, rerr := log.Result(cliActor(), n, err); rerr == nil {
+		if serr := log.Save(ctx, db, cliActor(), c); serr != nil {
+			logger.Warn("the check's result is not recorded", "err", serr)
+		}
+	}
 	var broken *audit.Broken
 	if errors.As(err, &broken) {
 		fmt.Fprintf(stdout, "%v (%d entries before it are intact)\n", broken, n)
