@@ -48,7 +48,11 @@ type ListTx interface {
 	// DropListEntry takes a case off its list (nothing if it is on none).
 	DropListEntry(ctx context.Context, caseID int64) error
 	// UnlistedCases returns up to limit cases of a service in a state with
-	// no list entry, by id after afterID (entries for cases that were
-	// listed before their service kept lists).
+	// no list entry, by id after afterID, locked until commit (entries for
+	// cases that were listed before their service kept lists).
 	UnlistedCases(ctx context.Context, service, state string, afterID int64, limit int) ([]Case, error)
+	// DropStaleListEntries takes off their lists a service's cases in none
+	// of its listed states (moved on by a node that kept no lists), and
+	// returns how many.
+	DropStaleListEntries(ctx context.Context, service string, listed []string) (int, error)
 }

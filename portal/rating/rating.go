@@ -214,7 +214,15 @@ func (r *Ratings) FollowUp(ctx context.Context, actor portal.Actor, no, step, no
 	if err != nil {
 		return nil, err
 	}
-	action := "rating." + step
+	var action string
+	switch step {
+	case StepVisit:
+		action = ActionVisit
+	case StepClose:
+		action = ActionClose
+	default: // no such step: no such page
+		return nil, portal.NotFound(fmt.Errorf("rating.FollowUp(%s): no step %q", no, step))
+	}
 	if _, ok := e.Authz.Can(actor.User, c.Division, "rating", "follow_up"); !ok {
 		e.Denied(ctx, actor, action, no)
 		return nil, portal.NotFound(fmt.Errorf("rating.FollowUp(%s): not a supervisor of its division", no))

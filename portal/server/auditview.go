@@ -151,14 +151,16 @@ func (s *Server) auditFilter(c *fiber.Ctx, q auditQuery) (portal.AuditFilter, er
 	}
 	if q.CaseNo != "" {
 		no := strings.ToUpper(q.CaseNo)
-		v, err := s.Engine.Get(ctx(c), actor(c), no)
+		// Reach, not Get: searching the audit trail is not reading the
+		// case (the applicant's access log would say it was).
+		kase, _, err := s.Engine.Reach(ctx(c), actor(c), no)
 		switch {
 		case portal.ErrorCode(err) == portal.ENOTFOUND:
 			bad = append(bad, portal.FieldError{Field: "case_no", Rule: "no_case"})
 		case err != nil:
 			return f, err
 		default:
-			if _, ok := s.Authz.Can(currentUser(c), v.Case.Division, "audit", "read"); !ok {
+			if _, ok := s.Authz.Can(currentUser(c), kase.Division, "audit", "read"); !ok {
 				s.Engine.Denied(ctx(c), actor(c), "audit.read", no)
 				bad = append(bad, portal.FieldError{Field: "case_no", Rule: "no_case"})
 			}
@@ -173,8 +175,15 @@ func (s *Server) auditFilter(c *fiber.Ctx, q auditQuery) (portal.AuditFilter, er
 		if sys := systemActor(q.Person); sys != "" {
 			actors = append(actors, sys)
 		}
-		if len(actors) == 0 {
+		// Only a reader of the whole city is told that no account has the
+		// name or number: to a reader of part of it, that would say
+		// whether a mobile number is registered anywhere. No match reads
+		// no entries.
+		if len(actors) == 0 && all {
 			bad = append(bad, portal.FieldError{Field: "person", Rule: "no_person"})
+		}
+		if len(actors) == 0 {
+			actors = []string{"user:0"} // no one: account ids start at 1
 		}
 		f.Actors = actors
 	}
@@ -471,8 +480,11 @@ func (s *Server) auditCSV(c *fiber.Ctx) error {
 		f.Before = batch[len(batch)-1].Seq
 	}
 	w.Flush()
-	ent := audit.WithDetail(audit.Entry(actor(c), "audit.export", "audit", audit.ResultOK),
-		map[string]any{"filter": q, "rows": rows})
+	// The entry is the city's, not the division of the reader's first
+	// grant: its filter may name cases and people of any district.
+	ent := audit.Entry(actor(c), "audit.export", "audit", audit.ResultOK)
+	ent.Division = s.Authz.Divisions().Root
+	ent = audit.WithDetail(ent, map[string]any{"filter": q, "rows": rows})
 	if err := s.Engine.Audit.Record(ctx(c), s.Store, ent); err != nil {
 		return err // an export that cannot be recorded is not handed out
 	}

@@ -123,7 +123,13 @@ func (s *Server) apiRating(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(s.ratingDoc(loc(c), r))
+	d := s.ratingDoc(loc(c), r)
+	if u := currentUser(c); d.FollowUp != nil && u != nil && u.Kind == portal.KindApplicant {
+		// The return visit's note is the supervisors' working note; the
+		// applicant reads what was done (as on the case page).
+		d.FollowUp.VisitNote = ""
+	}
+	return c.JSON(d)
 }
 
 // rate is the case page's rating form: back to the case page, or the page

@@ -202,9 +202,14 @@ func (q q) ListCases(ctx context.Context, f portal.CaseFilter) ([]portal.Case, e
 	if query == "" {
 		return nil, nil // no reach, no cases
 	}
+	return q.casesNamed(ctx, "sqlstore.ListCases", query, args)
+}
+
+// casesNamed runs a query of cases with their applicants' names.
+func (q q) casesNamed(ctx context.Context, op, query string, args []any) ([]portal.Case, error) {
 	rows, err := q.ex.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, dbError("sqlstore.ListCases", err)
+		return nil, dbError(op, err)
 	}
 	defer rows.Close()
 	var out []portal.Case
@@ -212,12 +217,12 @@ func (q q) ListCases(ctx context.Context, f portal.CaseFilter) ([]portal.Case, e
 		var name string
 		c, err := scanCase(rows, &name)
 		if err != nil {
-			return nil, dbError("sqlstore.ListCases", err)
+			return nil, dbError(op, err)
 		}
 		c.ApplicantName = name
 		out = append(out, *c)
 	}
-	return out, dbError("sqlstore.ListCases", rows.Err())
+	return out, dbError(op, rows.Err())
 }
 
 // listQuery is the query of ListCases; "" when f reaches no case.

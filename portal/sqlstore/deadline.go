@@ -116,22 +116,7 @@ func (q q) DeadlineCases(ctx context.Context, f portal.DeadlineFilter) ([]portal
 	if query == "" {
 		return nil, nil
 	}
-	rows, err := q.ex.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, dbError("sqlstore.DeadlineCases", err)
-	}
-	defer rows.Close()
-	var out []portal.Case
-	for rows.Next() {
-		var name string
-		c, err := scanCase(rows, &name)
-		if err != nil {
-			return nil, dbError("sqlstore.DeadlineCases", err)
-		}
-		c.ApplicantName = name
-		out = append(out, *c)
-	}
-	return out, dbError("sqlstore.DeadlineCases", rows.Err())
+	return q.casesNamed(ctx, "sqlstore.DeadlineCases", query, args)
 }
 
 // agingQuery is the query of Aging; "" when f reaches no case. The bands

@@ -158,11 +158,16 @@ func (t *Tx) DropListEntry(ctx context.Context, caseID int64) error {
 	return dbError("sqlstore.DropListEntry", err)
 }
 
-// UnlistedCases reads cases in a state without an entry, by id.
+// UnlistedCases reads cases in a state without an entry, by id, locked:
+// a step taking one out of the state waits, then finds its entry to drop.
 func (t *Tx) UnlistedCases(ctx context.Context, service, state string, afterID int64, limit int) ([]portal.Case, error) {
+	lock := ""
+	if t.d.name() == "postgres" {
+		lock = " FOR UPDATE OF c"
+	}
 	rows, err := t.ex.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+` FROM cases c
 		WHERE c.service = $1 AND c.state = $2 AND c.id > $3
-		AND NOT EXISTS (SELECT 1 FROM case_lists l WHERE l.case_id = c.id) ORDER BY c.id LIMIT $4`,
+		AND NOT EXISTS (SELECT 1 FROM case_lists l WHERE l.case_id = c.id) ORDER BY c.id LIMIT $4`+lock,
 		service, state, afterID, limit)
 	if err != nil {
 		return nil, dbError("sqlstore.UnlistedCases", err)
@@ -177,4 +182,26 @@ func (t *Tx) UnlistedCases(ctx context.Context, service, state string, afterID i
 		out = append(out, *c)
 	}
 	return out, dbError("sqlstore.UnlistedCases", rows.Err())
+}
+
+// DropStaleListEntries deletes the entries of a service's cases that are
+// in none of its listed states.
+func (t *Tx) DropStaleListEntries(ctx context.Context, service string, listed []string) (int, error) {
+	args := []any{service}
+	marks := make([]string, len(listed))
+	for i, st := range listed {
+		args = append(args, st)
+		marks[i] = fmt.Sprintf("$%d", len(args))
+	}
+	notIn := ""
+	if len(marks) > 0 {
+		notIn = " AND c.state NOT IN (" + strings.Join(marks, ", ") + ")"
+	}
+	res, err := t.ex.ExecContext(ctx, `DELETE FROM case_lists WHERE case_id IN (SELECT c.id FROM cases c
+		JOIN case_lists l ON l.case_id = c.id WHERE c.service = $1`+notIn+`)`, args...)
+	if err != nil {
+		return 0, dbError("sqlstore.DropStaleListEntries", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), dbError("sqlstore.DropStaleListEntries", err)
 }

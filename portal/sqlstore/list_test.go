@@ -112,5 +112,16 @@ func TestListOrder(t *testing.T) {
 			}
 			return nil
 		})
+		// Entries of cases in a listed state stay; those of cases that
+		// left it go.
+		MustTx(t, db, func(tx portal.Tx) error {
+			if n, err := tx.DropStaleListEntries(ctx, "residence-permit", []string{"waiting"}); n != 0 || err != nil {
+				t.Errorf("stale entries while every case waits: %d %v", n, err)
+			}
+			if n, err := tx.DropStaleListEntries(ctx, "residence-permit", []string{"approved"}); n != 60 || err != nil {
+				t.Errorf("stale entries of cases not approved: %d %v", n, err)
+			}
+			return nil
+		})
 	})
 }

@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"tzportal/portal"
 )
@@ -53,11 +54,14 @@ func listEntry(l Lister, c *portal.Case) (portal.ListEntry, error) {
 // listPage is how many cases one transaction of ListUnlisted enters.
 const listPage = 2000
 
-// ListUnlisted enters on their lists the cases in listed states that have
-// no entry — those already waiting when their service began keeping lists,
-// or written by hand (the load tool's seed) — a page per transaction, and
-// returns how many it entered. Every node runs it at start-up; it is cheap
-// when there is nothing to do (an anti-join along the state's index).
+// ListUnlisted mends the lists: it takes off them the cases no longer in
+// a listed state (moved on by a node of a version that kept no lists), then
+// enters the cases in listed states that have no entry — those already
+// waiting when their service began keeping lists, or written by hand (the
+// load tool's seed) — a page per transaction, each case locked as it is
+// entered. It returns how many it entered. Every node runs it at
+// start-up; it is cheap when there is nothing to do (two joins along
+// indexes).
 func (e *Engine) ListUnlisted(ctx context.Context) (int, error) {
 	n := 0
 	for _, ent := range e.Registry.All() {
@@ -65,10 +69,23 @@ func (e *Engine) ListUnlisted(ctx context.Context) (int, error) {
 		if !ok || ent.Def == nil {
 			continue
 		}
+		var listed []string
 		for state, s := range ent.Def.States {
-			if !s.Listed {
-				continue
+			if s.Listed {
+				listed = append(listed, state)
 			}
+		}
+		slices.Sort(listed)
+		if err := e.Store.Tx(ctx, func(tx portal.Tx) error {
+			dropped, err := tx.DropStaleListEntries(ctx, ent.ID, listed)
+			if dropped > 0 {
+				e.Log.Warn("cases taken off lists they had left", "service", ent.ID, "cases", dropped)
+			}
+			return err
+		}); err != nil {
+			return n, err
+		}
+		for _, state := range listed {
 			var after int64
 			for {
 				var page []portal.Case
