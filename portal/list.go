@@ -28,11 +28,20 @@ type ListEntry struct {
 	Label       string // what public lists show of the applicant ("张*")
 }
 
+// ListMember is a case on a list as reading the whole list gives it.
+type ListMember struct {
+	CaseID      int64
+	CaseNo      string
+	ApplicantID int64
+	Class       string
+	Label       string
+}
+
 // ListReader reads the lists.
 type ListReader interface {
-	// ListEntries returns up to limit entries of a list in order, after
-	// the entry after (nil: from the start).
-	ListEntries(ctx context.Context, list string, after *ListEntry, limit int) ([]ListEntry, error)
+	// ListMembers returns a whole list in order, in one read of the
+	// columns a list's reader needs (a draw freezes a hundred thousand).
+	ListMembers(ctx context.Context, list string) ([]ListMember, error)
 	// ListPlace returns a case's entry, its place on its list (from 1) and
 	// the list's length; ENOTFOUND when the case is on no list.
 	ListPlace(ctx context.Context, caseID int64) (e *ListEntry, place, of int, err error)

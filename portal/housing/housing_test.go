@@ -487,10 +487,23 @@ func (f *fakeReader) CasesInState(_ context.Context, service, district, state st
 	return out, nil
 }
 
-// ListEntries keeps the lists as the engine does (the service's entry of
+// ListMembers keeps the lists as the engine does (the service's entry of
 // each waiting case) and orders them as the stores do (sqlstore's
 // TestListOrder holds the stores to this order).
-func (f *fakeReader) ListEntries(_ context.Context, list string, after *portal.ListEntry, limit int) ([]portal.ListEntry, error) {
+func (f *fakeReader) ListMembers(_ context.Context, list string) ([]portal.ListMember, error) {
+	es, err := f.entries(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]portal.ListMember, len(es))
+	for i, e := range es {
+		out[i] = portal.ListMember{CaseID: e.CaseID, CaseNo: e.CaseNo, ApplicantID: e.ApplicantID, Class: e.Class, Label: e.Label}
+	}
+	return out, nil
+}
+
+// entries is a list's entries in order.
+func (f *fakeReader) entries(list string) ([]portal.ListEntry, error) {
 	var out []portal.ListEntry
 	for _, c := range f.cases {
 		if c.State != "waitlisted" {
@@ -515,11 +528,7 @@ func (f *fakeReader) ListEntries(_ context.Context, list string, after *portal.L
 		return cmp.Or(cmp.Compare(a.ClassRank, b.ClassRank), cmp.Compare(prior(a), prior(b)), a.JoinedAt.Compare(b.JoinedAt),
 			cmp.Compare(a.CaseID, b.CaseID))
 	})
-	if after != nil {
-		i := slices.IndexFunc(out, func(e portal.ListEntry) bool { return e.CaseID == after.CaseID })
-		out = out[i+1:]
-	}
-	return out[:min(limit, len(out))], nil
+	return out, nil
 }
 
 // ListPlace finds a case on its list.
@@ -532,7 +541,7 @@ func (f *fakeReader) ListPlace(ctx context.Context, caseID int64) (*portal.ListE
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		list, _ := f.ListEntries(ctx, e.List, nil, math.MaxInt)
+		list, _ := f.entries(e.List)
 		i := slices.IndexFunc(list, func(e portal.ListEntry) bool { return e.CaseID == caseID })
 		return &list[i], i + 1, len(list), nil
 	}

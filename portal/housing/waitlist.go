@@ -20,10 +20,6 @@ type Place struct {
 	// written on the case when its notice opened.
 	Applicant string
 	Class     string // a priority flag of the settings, or ClassGeneral
-	// DrawRank is the household's place in the last draw that ranked it
-	// (result.draw_rank, set by a draw), 0 if none.
-	DrawRank     int
-	WaitlistedAt time.Time
 }
 
 // Class returns a household's priority class: the first flag of the
@@ -91,33 +87,21 @@ func (s *Service) ListEntry(c *portal.Case) (portal.ListEntry, error) {
 	return e, nil
 }
 
-// casesPage is how many cases one read of a list takes; listPage how many
-// households one read of a waiting list takes (a district's whole list is
-// one read of small rows).
-const (
-	casesPage = 500
-	listPage  = 200_000
-)
+// casesPage is how many cases one read of a list takes.
+const casesPage = 500
 
 // Waitlist returns the waiting list of a district and kind in order (see
-// ListEntry), read from the lists the engine keeps.
+// ListEntry), read whole from the lists the engine keeps.
 func (s *Service) Waitlist(ctx context.Context, r portal.Reader, district, kind string) ([]Place, error) {
-	var out []Place
-	var after *portal.ListEntry
-	for {
-		page, err := r.ListEntries(ctx, listName(district, kind), after, listPage)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range page {
-			out = append(out, Place{CaseNo: e.CaseNo, ApplicantID: e.ApplicantID, Applicant: e.Label, Class: e.Class,
-				DrawRank: e.PriorRank, WaitlistedAt: e.JoinedAt})
-		}
-		if len(page) < listPage {
-			return out, nil
-		}
-		after = &page[len(page)-1]
+	ms, err := r.ListMembers(ctx, listName(district, kind))
+	if err != nil {
+		return nil, err
 	}
+	out := make([]Place, len(ms))
+	for i, m := range ms {
+		out[i] = Place{CaseNo: m.CaseNo, ApplicantID: m.ApplicantID, Applicant: m.Label, Class: m.Class}
+	}
+	return out, nil
 }
 
 // Annotate adds to a case's result, as it is read, what depends on other

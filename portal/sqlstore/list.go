@@ -18,22 +18,12 @@ const listEntryColumns = `list, case_id, case_no, applicant_id, class, class_ran
 // listOrder is a list's order, as the index case_lists_order keeps it.
 const listOrder = `class_rank, prior_rank, joined_at, case_id`
 
-// listRowColumns are listEntryColumns but the list's name, which a read of
-// one list knows (a hundred thousand copies of it are not read).
-const listRowColumns = `case_id, case_no, applicant_id, class, class_rank, prior_rank, joined_at, label`
-
-func scanListEntry(r rowScanner, list *string) (portal.ListEntry, error) {
+func scanListEntry(r rowScanner) (portal.ListEntry, error) {
 	var e portal.ListEntry
 	// The ranks are scanned as int64: into an int, database/sql formats
-	// and parses each one (a list is read a hundred thousand rows at once).
+	// and parses each one.
 	var classRank, priorRank int64
-	dest := []any{&e.CaseID, &e.CaseNo, &e.ApplicantID, &e.Class, &classRank, &priorRank, scanTime{&e.JoinedAt}, &e.Label}
-	if list == nil {
-		dest = append([]any{&e.List}, dest...)
-	} else {
-		e.List = *list
-	}
-	err := r.Scan(dest...)
+	err := r.Scan(&e.List, &e.CaseID, &e.CaseNo, &e.ApplicantID, &e.Class, &classRank, &priorRank, scanTime{&e.JoinedAt}, &e.Label)
 	e.ClassRank, e.PriorRank = int(classRank), int(priorRank)
 	if e.PriorRank == noPriorRank {
 		e.PriorRank = 0
@@ -48,35 +38,29 @@ func priorRank(e *portal.ListEntry) int {
 	return e.PriorRank
 }
 
-// ListEntries reads a list in order along case_lists_order.
-func (q q) ListEntries(ctx context.Context, list string, after *portal.ListEntry, limit int) ([]portal.ListEntry, error) {
-	args := []any{list, limit}
-	cond := ""
-	if after != nil {
-		args = append(args, after.ClassRank, priorRank(after), q.d.time(after.JoinedAt), after.CaseID)
-		cond = ` AND (` + listOrder + `) > ($3, $4, $5, $6)`
-	}
-	rows, err := q.ex.QueryContext(ctx, `SELECT `+listRowColumns+` FROM case_lists
-		WHERE list = $1`+cond+` ORDER BY `+listOrder+` LIMIT $2`, args...)
+// ListMembers reads a whole list in order along case_lists_order.
+func (q q) ListMembers(ctx context.Context, list string) ([]portal.ListMember, error) {
+	rows, err := q.ex.QueryContext(ctx, `SELECT case_id, case_no, applicant_id, class, label FROM case_lists
+		WHERE list = $1 ORDER BY `+listOrder, list)
 	if err != nil {
-		return nil, dbError("sqlstore.ListEntries", err)
+		return nil, dbError("sqlstore.ListMembers", err)
 	}
 	defer rows.Close()
-	out := make([]portal.ListEntry, 0, min(limit, 1024))
+	var out []portal.ListMember
 	for rows.Next() {
-		e, err := scanListEntry(rows, &list)
-		if err != nil {
-			return nil, dbError("sqlstore.ListEntries", err)
+		var m portal.ListMember
+		if err := rows.Scan(&m.CaseID, &m.CaseNo, &m.ApplicantID, &m.Class, &m.Label); err != nil {
+			return nil, dbError("sqlstore.ListMembers", err)
 		}
-		out = append(out, e)
+		out = append(out, m)
 	}
-	return out, dbError("sqlstore.ListEntries", rows.Err())
+	return out, dbError("sqlstore.ListMembers", rows.Err())
 }
 
 // ListPlace reads a case's entry, then counts its list along the index:
 // the entries before it and all of them, in one pass.
 func (q q) ListPlace(ctx context.Context, caseID int64) (*portal.ListEntry, int, int, error) {
-	e, err := scanListEntry(q.ex.QueryRowContext(ctx, `SELECT `+listEntryColumns+` FROM case_lists WHERE case_id = $1`, caseID), nil)
+	e, err := scanListEntry(q.ex.QueryRowContext(ctx, `SELECT `+listEntryColumns+` FROM case_lists WHERE case_id = $1`, caseID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, 0, portal.NotFound(fmt.Errorf("sqlstore.ListPlace: case %d is on no list", caseID))
 	}

@@ -14,7 +14,7 @@ import (
 
 // TestListOrder: a list reads in its order on both databases — by class,
 // then entries with a prior rank by it before those without, then by when
-// they joined, then by case — page after page from any entry; a case's
+// they joined, then by case; a case's
 // place is counted in the same order; an entry put again replaces the
 // case's; a dropped one is gone; another list is not read.
 func TestListOrder(t *testing.T) {
@@ -64,25 +64,23 @@ func TestListOrder(t *testing.T) {
 			}
 			return out
 		}
-		var got []portal.ListEntry
-		var after *portal.ListEntry
-		for {
-			page, err := db.ListEntries(ctx, "svc/321202/a", after, 7)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, page...)
-			if len(page) < 7 {
-				break
-			}
-			after = &page[len(page)-1]
+		got, err := db.ListMembers(ctx, "svc/321202/a")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !slices.Equal(ids(got), ids(want)) {
-			t.Fatalf("order:\n got %v\nwant %v", ids(got), ids(want))
+		var gotIDs []int64
+		for _, m := range got {
+			gotIDs = append(gotIDs, m.CaseID)
 		}
-		if g, w := got[3], want[3]; g.Class != w.Class || g.PriorRank != w.PriorRank || !g.JoinedAt.Equal(w.JoinedAt) || g.Label != "张*" ||
-			g.CaseNo != w.CaseNo || g.ApplicantID != app.ID {
-			t.Errorf("entry read back: %+v, want %+v", g, w)
+		if !slices.Equal(gotIDs, ids(want)) {
+			t.Fatalf("order:\n got %v\nwant %v", gotIDs, ids(want))
+		}
+		if g, w := got[3], want[3]; g.Class != w.Class || g.Label != "张*" || g.CaseNo != w.CaseNo || g.ApplicantID != app.ID {
+			t.Errorf("member read back: %+v, want %+v", g, w)
+		}
+		if e, _, _, err := db.ListPlace(ctx, want[3].CaseID); err != nil || e.PriorRank != want[3].PriorRank ||
+			!e.JoinedAt.Equal(want[3].JoinedAt) || e.ClassRank != want[3].ClassRank {
+			t.Errorf("entry read back: %+v, want %+v (%v)", e, want[3], err)
 		}
 		for _, i := range []int{0, 17, 59} {
 			e, place, of, err := db.ListPlace(ctx, want[i].CaseID)
@@ -101,8 +99,8 @@ func TestListOrder(t *testing.T) {
 		if _, _, _, err := db.ListPlace(ctx, moved.CaseID); portal.ErrorCode(err) != portal.ENOTFOUND {
 			t.Errorf("dropped: %v", err)
 		}
-		if page, _ := db.ListEntries(ctx, "svc/321202/a", nil, 100); len(page) != 59 {
-			t.Errorf("after the drop: %d entries", len(page))
+		if ms, _ := db.ListMembers(ctx, "svc/321202/a"); len(ms) != 59 {
+			t.Errorf("after the drop: %d members", len(ms))
 		}
 		// A case in the state without an entry is found to be listed.
 		MustTx(t, db, func(tx portal.Tx) error {
