@@ -351,7 +351,7 @@ func (t *Tx) InsertCase(ctx context.Context, c *portal.Case) error {
 // UpdateCase writes c's mutable columns if the stored version is still
 // prevVersion: the compare-and-set that makes a transition happen once.
 func (t *Tx) UpdateCase(ctx context.Context, c *portal.Case, prevVersion int) error {
-	if t.held != nil && t.d.name() == "postgres" {
+	if t.held != nil {
 		t.held.updates = append(t.held.updates, heldUpdate{c: *c, prev: prevVersion})
 		return nil
 	}

@@ -13,8 +13,8 @@ import (
 // held is what a transaction that holds its appends has appended and not
 // yet written (see HoldAppends).
 type held struct {
-	updates []heldUpdate // PostgreSQL only: SQLite writes in-process, a statement costs little
-	notices []heldNotice // PostgreSQL only, as updates
+	updates []heldUpdate
+	notices []heldNotice
 	history []portal.History
 	jobs    []portal.Job
 	audit   []portal.AuditEntry
@@ -82,7 +82,7 @@ func (t *Tx) FlushAppends(ctx context.Context) error {
 		args := make([]any, len(part))
 		marks := make([]string, len(part))
 		for i, id := range part {
-			args[i], marks[i] = id, fmt.Sprintf("$%d", i+1)
+			args[i], marks[i] = id, t.d.param(i+1)
 		}
 		if _, err := t.ex.ExecContext(ctx, `DELETE FROM case_lists WHERE case_id IN (`+strings.Join(marks, ", ")+`)`, args...); err != nil {
 			return dbError("sqlstore.DropListEntry", err)
@@ -102,6 +102,9 @@ type heldUpdate struct {
 // a compare-and-set on its version like UpdateCase: one whose version is
 // gone makes the statement write fewer rows than it holds, ECONFLICT.
 func (t *Tx) flushUpdates(ctx context.Context, us []heldUpdate) error {
+	if t.d.name() == "sqlite" {
+		return t.flushUpdatesSQLite(ctx, us)
+	}
 	for len(us) > 0 {
 		part := us[:min(holdRows, len(us))]
 		us = us[len(part):]
@@ -141,6 +144,43 @@ func (t *Tx) flushUpdates(ctx context.Context, us []heldUpdate) error {
 	return nil
 }
 
+// flushUpdatesSQLite is flushUpdates on SQLite: the rows as a VALUES
+// list joined by id (UPDATE … FROM), the same compare-and-set.
+func (t *Tx) flushUpdatesSQLite(ctx context.Context, us []heldUpdate) error {
+	for len(us) > 0 {
+		part := us[:min(holdRows, len(us))]
+		us = us[len(part):]
+		var sb strings.Builder
+		var args []any
+		for i, u := range part {
+			c := &u.c
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, c.ID, u.prev, c.Version, c.State, c.Division, c.District, string(c.Form), jsonOr(c.Result, "{}"),
+				t.d.time(c.StateSince), nullTime(t.d, c.DueAt), t.d.time(c.UpdatedAt), c.InQueue)
+		}
+		res, err := t.ex.ExecContext(ctx, `UPDATE cases SET state = v.state, version = v.version, division = v.division,
+			district = v.district, form = v.form, result = v.result, state_since = v.state_since, due_at = v.due_at,
+			updated_at = v.updated_at, in_queue = v.in_queue
+			FROM (SELECT column1 AS id, column2 AS prev, column3 AS version, column4 AS state, column5 AS division,
+				column6 AS district, column7 AS form, column8 AS result, column9 AS state_since, column10 AS due_at,
+				column11 AS updated_at, column12 AS in_queue FROM (VALUES `+sb.String()+`)) AS v
+			WHERE cases.id = v.id AND cases.version = v.prev`, args...)
+		if err != nil {
+			return dbError("sqlstore.UpdateCase", err)
+		}
+		if got, err := res.RowsAffected(); err != nil {
+			return dbError("sqlstore.UpdateCase", err)
+		} else if got != int64(len(part)) {
+			return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict",
+				Err: fmt.Errorf("sqlstore.UpdateCase: %d of %d cases held their version", got, len(part))}
+		}
+	}
+	return nil
+}
+
 // heldNotice is an InsertNotice held.
 type heldNotice struct {
 	n  *portal.Notification
@@ -154,22 +194,9 @@ func (t *Tx) flushNotices(ctx context.Context, ns []heldNotice) error {
 	for len(ns) > 0 {
 		part := ns[:min(holdRows, len(ns))]
 		ns = ns[len(part):]
-		rows, err := t.ex.QueryContext(ctx, `SELECT nextval(pg_get_serial_sequence('notifications', 'id')) FROM generate_series(1, $1)`, len(part))
+		ids, err := t.noticeIDs(ctx, len(part))
 		if err != nil {
 			return dbError(op, err)
-		}
-		ids := make([]int64, 0, len(part))
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return dbError(op, err)
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil || len(ids) != len(part) {
-			return dbError(op, fmt.Errorf("%d ids for %d notices: %v", len(ids), len(part), err))
 		}
 		var users []int64
 		var cases []*int64
@@ -190,6 +217,27 @@ func (t *Tx) flushNotices(ctx context.Context, ns []heldNotice) error {
 				dbodies, statuses, next = append(dbodies, d.Body), append(statuses, d.Status), append(next, d.NextAt.UTC())
 			}
 		}
+		if t.d.name() == "sqlite" { // rows of ? (SQLite has no arrays)
+			if err := insertRows(ctx, t, op, `INSERT INTO notifications (id, user_id, case_id, kind, title, body, created_at) VALUES `,
+				part, func(h *heldNotice) []any {
+					n := h.n
+					return []any{n.ID, n.UserID, n.CaseID, n.Kind, n.Title, n.Body, t.d.time(n.CreatedAt)}
+				}); err != nil {
+				return err
+			}
+			var ds []*portal.Delivery
+			for _, h := range part {
+				ds = append(ds, h.ds...)
+			}
+			if err := insertRows(ctx, t, op, `INSERT INTO deliveries (notification_id, channel, recipient, subject, body, status, next_at) VALUES `,
+				ds, func(d **portal.Delivery) []any {
+					x := *d
+					return []any{x.NotificationID, x.Channel, x.Recipient, x.Subject, x.Body, x.Status, t.d.time(x.NextAt)}
+				}); err != nil {
+				return err
+			}
+			continue
+		}
 		if _, err := t.ex.ExecContext(ctx, `INSERT INTO notifications (id, user_id, case_id, kind, title, body, created_at)
 			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])`,
 			ids, users, cases, kinds, titles, bodies, created); err != nil {
@@ -205,6 +253,39 @@ func (t *Tx) flushNotices(ctx context.Context, ns []heldNotice) error {
 		}
 	}
 	return nil
+}
+
+// noticeIDs draws n notification ids: from the sequence on PostgreSQL; on
+// SQLite after the largest, which no one else can take meanwhile (the
+// transaction holds the database's one write lock).
+func (t *Tx) noticeIDs(ctx context.Context, n int) ([]int64, error) {
+	ids := make([]int64, 0, n)
+	if t.d.name() == "sqlite" {
+		var last int64
+		if err := t.ex.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM notifications`).Scan(&last); err != nil {
+			return nil, err
+		}
+		for i := range n {
+			ids = append(ids, last+1+int64(i))
+		}
+		return ids, nil
+	}
+	rows, err := t.ex.QueryContext(ctx, `SELECT nextval(pg_get_serial_sequence('notifications', 'id')) FROM generate_series(1, $1)`, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil || len(ids) != n {
+		return nil, fmt.Errorf("%d ids for %d notices: %v", len(ids), n, err)
+	}
+	return ids, nil
 }
 
 func (t *Tx) flushHistory(ctx context.Context, hs []portal.History) error {
@@ -249,7 +330,7 @@ func insertRows[T any](ctx context.Context, t *Tx, op, insert string, rows []T, 
 					sb.WriteString(", ")
 				}
 				args = append(args, v)
-				fmt.Fprintf(&sb, "$%d", len(args))
+				sb.WriteString(t.d.param(len(args)))
 			}
 			sb.WriteByte(')')
 		}
@@ -293,7 +374,7 @@ func (t *Tx) CasesWithHistoryForUpdate(ctx context.Context, nos []string) ([]por
 	rows, err := t.ex.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+`,
 		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''), u.locale, u.email
 		FROM cases c JOIN users u ON u.id = c.applicant_id
-		WHERE c.case_no IN (`+placeholders(len(args))+`) ORDER BY c.id`+lock, args...)
+		WHERE c.case_no IN (`+t.params(len(args))+`) ORDER BY c.id`+lock, args...)
 	if err != nil {
 		return nil, nil, dbError(op, err)
 	}
@@ -319,6 +400,18 @@ func (t *Tx) CasesWithHistoryForUpdate(ctx context.Context, nos []string) ([]por
 	if len(ids) == 0 {
 		return nil, map[int64][]portal.History{}, nil
 	}
-	hist, err := t.histories(ctx, op, "case_id IN ("+placeholders(len(ids))+")", ids...)
+	hist, err := t.histories(ctx, op, "case_id IN ("+t.params(len(ids))+")", ids...)
 	return out, hist, err
+}
+
+// params is "$1, $2, …, $n" in the dialect's placeholders for many rows.
+func (q q) params(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteString(q.d.param(i))
+	}
+	return b.String()
 }

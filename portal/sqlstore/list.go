@@ -118,9 +118,15 @@ func (t *Tx) PutListEntries(ctx context.Context, es []portal.ListEntry) error {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
-			n := len(args)
-			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
-			args = append(args, e.List, e.CaseID, e.CaseNo, e.ApplicantID, e.Class, e.ClassRank, priorRank(e), t.d.time(e.JoinedAt), e.Label)
+			sb.WriteByte('(')
+			for j, v := range []any{e.List, e.CaseID, e.CaseNo, e.ApplicantID, e.Class, e.ClassRank, priorRank(e), t.d.time(e.JoinedAt), e.Label} {
+				if j > 0 {
+					sb.WriteString(", ")
+				}
+				args = append(args, v)
+				sb.WriteString(t.d.param(len(args)))
+			}
+			sb.WriteByte(')')
 		}
 		if _, err := t.ex.ExecContext(ctx, `INSERT INTO case_lists (`+listEntryColumns+`) VALUES `+sb.String()+`
 			ON CONFLICT (case_id) DO UPDATE SET list = excluded.list, case_no = excluded.case_no,

@@ -108,7 +108,7 @@ func (t *Tx) InsertNotice(ctx context.Context, n *portal.Notification, ds []*por
 			d.Status = portal.DeliveryPending
 		}
 	}
-	if t.held != nil && t.d.name() == "postgres" { // its id is known once written
+	if t.held != nil { // its id is known once written
 		t.held.notices = append(t.held.notices, heldNotice{n: n, ds: ds})
 		return nil
 	}
