@@ -161,13 +161,18 @@ func (t *Tx) flushUpdatesSQLite(ctx context.Context, us []heldUpdate) error {
 			args = append(args, c.ID, u.prev, c.Version, c.State, c.Division, c.District, string(c.Form), jsonOr(c.Result, "{}"),
 				t.d.time(c.StateSince), nullTime(t.d, c.DueAt), t.d.time(c.UpdatedAt), c.InQueue)
 		}
+		// The ids again, so that SQLite looks the cases up by key rather
+		// than scanning the table against the list.
+		for _, u := range part {
+			args = append(args, u.c.ID)
+		}
 		res, err := t.ex.ExecContext(ctx, `UPDATE cases SET state = v.state, version = v.version, division = v.division,
 			district = v.district, form = v.form, result = v.result, state_since = v.state_since, due_at = v.due_at,
 			updated_at = v.updated_at, in_queue = v.in_queue
 			FROM (SELECT column1 AS id, column2 AS prev, column3 AS version, column4 AS state, column5 AS division,
 				column6 AS district, column7 AS form, column8 AS result, column9 AS state_since, column10 AS due_at,
 				column11 AS updated_at, column12 AS in_queue FROM (VALUES `+sb.String()+`)) AS v
-			WHERE cases.id = v.id AND cases.version = v.prev`, args...)
+			WHERE cases.id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")+`) AND cases.id = v.id AND cases.version = v.prev`, args...)
 		if err != nil {
 			return dbError("sqlstore.UpdateCase", err)
 		}
