@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -157,13 +158,16 @@ func (q q) HistoryOf(ctx context.Context, caseIDs []int64) (map[int64][]portal.H
 }
 
 // placeholders returns "$1, $2, …, $n".
-func placeholders(n int) string {
+func placeholders(n int) string { return marks(n, func(i int) string { return "$" + strconv.Itoa(i) }) }
+
+// marks returns the marks of arguments 1…n, comma-separated.
+func marks(n int, mark func(int) string) string {
 	var b strings.Builder
 	for i := 1; i <= n; i++ {
 		if i > 1 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "$%d", i)
+		b.WriteString(mark(i))
 	}
 	return b.String()
 }

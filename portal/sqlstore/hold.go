@@ -409,14 +409,5 @@ func (t *Tx) CasesWithHistoryForUpdate(ctx context.Context, nos []string) ([]por
 	return out, hist, err
 }
 
-// params is "$1, $2, …, $n" in the dialect's placeholders for many rows.
-func (q q) params(n int) string {
-	var b strings.Builder
-	for i := 1; i <= n; i++ {
-		if i > 1 {
-			b.WriteString(", ")
-		}
-		b.WriteString(q.d.param(i))
-	}
-	return b.String()
-}
+// params is placeholders in the dialect's marks for many rows.
+func (q q) params(n int) string { return marks(n, q.d.param) }
