@@ -127,14 +127,12 @@ type Tx interface {
 	InsertJob(ctx context.Context, j *Job) error
 
 	// HoldAppends makes the transaction keep what it appends — history,
-	// timers (their ids stay 0), audit entries, list removals and, where a
-	// statement is a round trip (PostgreSQL), case updates, whose version
-	// check then fails the flush — and write each kind in a few multi-row
-	// statements at FlushAppends or before it commits. Reads in the
-	// transaction do not see what is held: for a cohort operation, which
-	// reads each case once before moving it.
+	// timers (their ids stay 0), audit entries, list removals, case updates
+	// (whose version check then fails the commit) and notices — and write
+	// each kind in a few multi-row statements before it commits. Reads in
+	// the transaction do not see what is held: for a cohort operation,
+	// which reads each case once before moving it.
 	HoldAppends()
-	FlushAppends(ctx context.Context) error
 	// ClaimJob locks an unfinished timer for this transaction; false when it
 	// is finished or another node holds it (PostgreSQL: FOR UPDATE SKIP
 	// LOCKED), so that node fires it and this one moves on.

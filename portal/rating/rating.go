@@ -238,14 +238,9 @@ func (r *Ratings) FollowUp(ctx context.Context, actor portal.Actor, no, step, no
 		return nil, err
 	}
 	f := rt.FollowUp
-	var from string
-	switch step {
-	case StepVisit:
-		from = portal.FollowUpVisit
-	case StepClose:
+	from := portal.FollowUpVisit // step is StepVisit or StepClose, checked above
+	if step == StepClose {
 		from = portal.FollowUpRectify
-	default:
-		return nil, portal.NotFound(fmt.Errorf("rating.FollowUp(%s): no step %q", no, step))
 	}
 	if f.State != from {
 		return nil, &portal.Error{Code: portal.ECONFLICT, Message: "rating.error.step_" + step, Data: map[string]any{"State": f.State}}

@@ -22,8 +22,8 @@ type held struct {
 }
 
 // HoldAppends makes the transaction keep what it appends — history rows,
-// timers, audit entries, list removals — and write each kind as a few
-// multi-row statements when FlushAppends runs, or before it commits: a
+// timers, audit entries, list removals, case updates and notices — and
+// write each kind as a few multi-row statements before it commits: a
 // cohort operation moving five hundred cases writes them in a handful of
 // statements, not two thousand. Reads in the transaction do not see what
 // is held (a cohort reads each case once, before moving it); the audit
@@ -203,24 +203,13 @@ func (t *Tx) flushNotices(ctx context.Context, ns []heldNotice) error {
 		if err != nil {
 			return dbError(op, err)
 		}
-		var users []int64
-		var cases []*int64
-		var kinds, titles, bodies []string
-		var created []time.Time
-		var dn []int64
-		var channels, recipients, subjects, dbodies, statuses []string
-		var next []time.Time
+		var ds []*portal.Delivery
 		for i, h := range part {
-			n := h.n
-			n.ID = ids[i]
-			users, cases = append(users, n.UserID), append(cases, n.CaseID)
-			kinds, titles, bodies, created = append(kinds, n.Kind), append(titles, n.Title), append(bodies, n.Body), append(created, n.CreatedAt.UTC())
+			h.n.ID = ids[i]
 			for _, d := range h.ds {
-				d.NotificationID = n.ID
-				dn = append(dn, n.ID)
-				channels, recipients, subjects = append(channels, d.Channel), append(recipients, d.Recipient), append(subjects, d.Subject)
-				dbodies, statuses, next = append(dbodies, d.Body), append(statuses, d.Status), append(next, d.NextAt.UTC())
+				d.NotificationID = h.n.ID
 			}
+			ds = append(ds, h.ds...)
 		}
 		if t.d.name() == "sqlite" { // rows of ? (SQLite has no arrays)
 			if err := insertRows(ctx, t, op, `INSERT INTO notifications (id, user_id, case_id, kind, title, body, created_at) VALUES `,
@@ -230,10 +219,6 @@ func (t *Tx) flushNotices(ctx context.Context, ns []heldNotice) error {
 				}); err != nil {
 				return err
 			}
-			var ds []*portal.Delivery
-			for _, h := range part {
-				ds = append(ds, h.ds...)
-			}
 			if err := insertRows(ctx, t, op, `INSERT INTO deliveries (notification_id, channel, recipient, subject, body, status, next_at) VALUES `,
 				ds, func(d **portal.Delivery) []any {
 					x := *d
@@ -242,6 +227,19 @@ func (t *Tx) flushNotices(ctx context.Context, ns []heldNotice) error {
 				return err
 			}
 			continue
+		}
+		// PostgreSQL: each column an array, one statement a table.
+		users, cases := make([]int64, len(part)), make([]*int64, len(part))
+		kinds, titles, bodies, created := make([]string, len(part)), make([]string, len(part)), make([]string, len(part)), make([]time.Time, len(part))
+		for i, h := range part {
+			n := h.n
+			users[i], cases[i], kinds[i], titles[i], bodies[i], created[i] = n.UserID, n.CaseID, n.Kind, n.Title, n.Body, n.CreatedAt.UTC()
+		}
+		dn, channels, recipients := make([]int64, len(ds)), make([]string, len(ds)), make([]string, len(ds))
+		subjects, dbodies, statuses, next := make([]string, len(ds)), make([]string, len(ds)), make([]string, len(ds)), make([]time.Time, len(ds))
+		for i, d := range ds {
+			dn[i], channels[i], recipients[i], subjects[i] = d.NotificationID, d.Channel, d.Recipient, d.Subject
+			dbodies[i], statuses[i], next[i] = d.Body, d.Status, d.NextAt.UTC()
 		}
 		if _, err := t.ex.ExecContext(ctx, `INSERT INTO notifications (id, user_id, case_id, kind, title, body, created_at)
 			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])`,

@@ -264,7 +264,7 @@ func (e *Engine) RecordFinding(ctx context.Context, actor portal.Actor, sampleID
 		if err != nil {
 			return err
 		}
-		if !inReach(scope, sc.Division, sc.District) {
+		if _, ok := e.Authz.Can(actor.User, sc.Division, "review", "write"); !ok {
 			outside = true
 			return portal.NotFound(fmt.Errorf("workflow.RecordFinding: %s is not in %s's reach", caseNo, actor.ID()))
 		}
@@ -288,17 +288,4 @@ func (e *Engine) RecordFinding(ctx context.Context, actor portal.Actor, sampleID
 		e.DeniedOn(ctx, actor, FindingAction, "case:"+caseNo)
 	}
 	return out, err
-}
-
-// inReach reports whether a division (in district) lies in a reach.
-func inReach(f portal.ReviewFilter, division, district string) bool {
-	if f.AllScope {
-		return true
-	}
-	for _, t := range f.Scope {
-		if t.Division == division || (t.District != "" && t.District == district) {
-			return true
-		}
-	}
-	return false
 }
