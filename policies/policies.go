@@ -5,7 +5,7 @@ package policies
 import "embed"
 
 // FS holds model.conf, policy.csv, roles.yaml, accounts.yaml,
-// deadlines.yaml, sampling.yaml and ratings.yaml.
+// deadlines.yaml, sampling.yaml, ratings.yaml and stats.yaml.
 //
-//go:embed model.conf policy.csv roles.yaml accounts.yaml deadlines.yaml sampling.yaml ratings.yaml
+//go:embed model.conf policy.csv roles.yaml accounts.yaml deadlines.yaml sampling.yaml ratings.yaml stats.yaml
 var FS embed.FS

@@ -275,6 +275,10 @@ type History struct {
 	ActorRole string
 	Inputs    Inputs // what the person firing the event gave: reason, items, reference…
 	At        time.Time
+	// DueAt is the due date of the state the step entered, if it had one
+	// (recorded since migration 00024): what a rebuild of the dashboards'
+	// rollups reads to know whether the next decision was on time.
+	DueAt *time.Time
 }
 
 // Inputs are the declared inputs of one step (see the workflow files):

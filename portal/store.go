@@ -15,6 +15,7 @@ type Store interface {
 	Tx(ctx context.Context, fn func(Tx) error) error
 	// AccessWriter records a staff read of a case outside any transaction.
 	AccessWriter
+	StatRebuilder
 	Ping(ctx context.Context) error
 	Dialect() string // "sqlite" or "postgres"
 	Close() error
@@ -35,6 +36,7 @@ type Reader interface {
 	AccessStore
 	RatingStore
 	AuditViewStore
+	StatStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -125,6 +127,13 @@ type Tx interface {
 	ClaimIdempotency(ctx context.Context, userID int64, key, requestHash string, caseID int64, at time.Time) error
 
 	InsertJob(ctx context.Context, j *Job) error
+
+	// AddStats adds d to the dashboards' rollups when the transaction
+	// commits: the changes of all its steps summed per row, written in
+	// one statement per table, in key order, just before the commit, so
+	// that the rows are locked for as short a time as possible and two
+	// transactions never wait on each other crosswise.
+	AddStats(d StatDelta)
 
 	// HoldAppends makes the transaction keep what it appends — history,
 	// timers (their ids stay 0), audit entries, list removals, case updates

@@ -189,6 +189,16 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 	if err != nil {
 		return nil, err
 	}
+	staffRoles := map[string]bool{}
+	for name, r := range roles {
+		if r.Kind == portal.KindStaff {
+			staffRoles[name] = true
+		}
+	}
+	statsPolicy, err := workflow.LoadStatsPolicy(policies.FS, staffRoles)
+	if err != nil {
+		return nil, err
+	}
 
 	// Validation, services, workflows.
 	p.Validator = validate.New(validate.Options{
@@ -250,7 +260,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 	if p.Engine, err = workflow.NewEngine(workflow.Config{Registry: p.Registry, Store: store, Authz: p.Authz, Audit: p.Audit,
 		Calendar: cal, Validator: p.Validator, Now: o.Now, Log: o.Logger, Files: Files(cfg),
 		Notifier:  &outbox.Outbox{Catalog: p.Catalog, Email: email},
-		Certifier: certifier{signer: p.Signer, sealer: sealer, zone: cal.Zone}, Deadline: deadlines, Sampling: sampling}); err != nil {
+		Certifier: certifier{signer: p.Signer, sealer: sealer, zone: cal.Zone}, Deadline: deadlines, Sampling: sampling, Stats: statsPolicy}); err != nil {
 		return nil, err
 	}
 	p.Outbox = &outbox.Worker{Store: store, Senders: chans, Now: o.Now, Log: o.Logger}
@@ -260,6 +270,14 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		return nil, err
 	} else if n > 0 {
 		o.Logger.Info("cases entered on their services' lists", "cases", n)
+	}
+	// The dashboards' rollups, on a database from before they existed,
+	// are built from the cases' timelines once (in one transaction that
+	// transitions on other nodes wait for).
+	if n, built, err := p.Engine.RebuildStatsIfNew(ctx); err != nil {
+		return nil, err
+	} else if built {
+		o.Logger.Info("dashboards' rollups built from the cases", "cases", n)
 	}
 
 	// Sessions: Redis when configured, else in-process.

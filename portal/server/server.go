@@ -203,6 +203,8 @@ func (s *Server) routes() {
 	app.Get("/audit.csv", s.requireLogin, s.auditCSV)
 	app.Post("/audit/verify", s.requireLogin, s.auditVerify)
 	s.menu = append(s.menu, menuLink{Label: "auditview.menu", Href: "/audit", For: s.mayReadAudit})
+	app.Get("/oversight/stats", s.requireLogin, s.statsPage)
+	s.menu = append(s.menu, menuLink{Label: "stats.menu", Href: "/oversight/stats", For: s.mayReadStats})
 	s.serviceScreens(app)
 	s.menu = append(s.menu, menuLink{Label: "rating.menu", Href: "/oversight/ratings", For: func(u *portal.User) bool {
 		f := s.Authz.Scope(u, "rating", "follow_up")
@@ -239,6 +241,10 @@ func (s *Server) routes() {
 	api.Get("/verify/:token", s.apiVerify)
 	api.Get("/indicators", s.apiIndicators)
 	api.Get("/stats/aging", s.requireLogin, s.apiAging)
+	api.Get("/stats/overview", s.requireLogin, s.apiStatsOverview)
+	api.Get("/stats/clerks", s.requireLogin, s.apiStatsClerks)
+	api.Get("/stats/reveals", s.requireLogin, s.apiStatsReveals)
+	api.Get("/stats/:file", s.requireLogin, s.apiStatsCSV)
 	api.Post("/cases/:no/rating", s.requireLogin, s.apiRate)
 	api.Get("/cases/:no/rating", s.requireLogin, s.apiRating)
 	api.Post("/cases/:no/rating/follow-up/:step", s.requireLogin, s.apiFollowUp)
@@ -327,6 +333,8 @@ func (s *Server) funcs() template.FuncMap {
 			return strconv.FormatFloat(*r*100, 'f', 1, 64) + "%"
 		},
 		"list": func(v ...string) []string { return v },
+		// intText writes an optional count ("—" for none).
+		"intText": func(p *int) string { return orDash(intText(p)) },
 		// divisionName is a division's name ("海陵区"), or its code.
 		"divisionName": func(code string) string {
 			if d, ok := s.Authz.Divisions().Get(code); ok {

@@ -72,7 +72,7 @@ func (t *Tx) CaseWithHistoryForUpdate(ctx context.Context, no string) (*portal.C
 func (q q) caseWithHistory(ctx context.Context, op, no, lock string) (*portal.Case, []portal.History, error) {
 	rows, err := q.ex.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+`,
 		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''), u.locale, u.email,
-		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at
+		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at, h.due_at
 		FROM cases c JOIN users u ON u.id = c.applicant_id
 		LEFT JOIN case_history h ON h.case_id = c.id
 		WHERE c.case_no = $1 ORDER BY h.seq`+lock, no)
@@ -89,9 +89,10 @@ func (q q) caseWithHistory(ctx context.Context, op, no, lock string) (*portal.Ca
 		var actor sql.NullInt64
 		var inputs []byte
 		var at sql.Null[any]
+		var due *time.Time
 		var event, from, to, role sql.NullString
 		row, err := scanCase(rows, &app.Name, &app.Mobile, &app.IDCipher, &app.IDIndex, &app.Locale, &app.Email,
-			&seq, &event, &from, &to, &actor, &role, &inputs, &at)
+			&seq, &event, &from, &to, &actor, &role, &inputs, &at, scanNullTime{&due})
 		if err != nil {
 			return nil, nil, dbError(op, err)
 		}
@@ -104,7 +105,7 @@ func (q q) caseWithHistory(ctx context.Context, op, no, lock string) (*portal.Ca
 			continue
 		}
 		h = portal.History{CaseID: c.ID, Seq: int(seq.Int64), Event: event.String, From: from.String, To: to.String,
-			ActorRole: role.String}
+			ActorRole: role.String, DueAt: due}
 		if actor.Valid {
 			h.ActorID = &actor.Int64
 		}
@@ -173,7 +174,7 @@ func marks(n int, mark func(int) string) string {
 }
 
 func (q q) histories(ctx context.Context, op, where string, args ...any) (map[int64][]portal.History, error) {
-	rows, err := q.ex.QueryContext(ctx, `SELECT case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at
+	rows, err := q.ex.QueryContext(ctx, `SELECT case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at, due_at
 		FROM case_history WHERE `+where+` ORDER BY case_id, seq`, args...)
 	if err != nil {
 		return nil, dbError(op, err)
@@ -184,7 +185,7 @@ func (q q) histories(ctx context.Context, op, where string, args ...any) (map[in
 		var h portal.History
 		var actor sql.NullInt64
 		var inputs []byte
-		if err := rows.Scan(&h.CaseID, &h.Seq, &h.Event, &h.From, &h.To, &actor, &h.ActorRole, &inputs, scanTime{&h.At}); err != nil {
+		if err := rows.Scan(&h.CaseID, &h.Seq, &h.Event, &h.From, &h.To, &actor, &h.ActorRole, &inputs, scanTime{&h.At}, scanNullTime{&h.DueAt}); err != nil {
 			return nil, dbError(op, err)
 		}
 		if actor.Valid {
@@ -392,9 +393,9 @@ func (t *Tx) InsertHistory(ctx context.Context, h *portal.History) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore.InsertHistory: %w", err)
 	}
-	_, err = t.ex.ExecContext(ctx, `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		h.CaseID, h.Seq, h.Event, h.From, h.To, h.ActorID, h.ActorRole, string(b), t.d.time(h.At))
+	_, err = t.ex.ExecContext(ctx, `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at, due_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		h.CaseID, h.Seq, h.Event, h.From, h.To, h.ActorID, h.ActorRole, string(b), t.d.time(h.At), nullTime(t.d, h.DueAt))
 	if t.d.isUnique(err) {
 		return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict", Err: err}
 	}

@@ -260,6 +260,9 @@ func (db *DB) tx(ctx context.Context, fn func(portal.Tx) error) (err error) {
 	if err = fn(t); err == nil {
 		err = t.FlushAppends(ctx)
 	}
+	if err == nil {
+		err = t.flushStats(ctx)
+	}
 	if err != nil {
 		db.count(1) // ROLLBACK, in the deferred func
 		return err

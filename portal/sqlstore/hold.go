@@ -303,10 +303,10 @@ func (t *Tx) flushHistory(ctx context.Context, hs []portal.History) error {
 		if err != nil {
 			return fmt.Errorf("sqlstore.InsertHistory: %w", err)
 		}
-		rows[i] = []any{h.CaseID, h.Seq, h.Event, h.From, h.To, h.ActorID, h.ActorRole, string(b), t.d.time(h.At)}
+		rows[i] = []any{h.CaseID, h.Seq, h.Event, h.From, h.To, h.ActorID, h.ActorRole, string(b), t.d.time(h.At), nullTime(t.d, h.DueAt)}
 	}
 	err := insertRows(ctx, t, "sqlstore.InsertHistory", `INSERT INTO case_history
-		(case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at) VALUES `, rows,
+		(case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at, due_at) VALUES `, rows,
 		func(r *[]any) []any { return *r })
 	if t.d.isUnique(err) {
 		return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict", Err: err}
@@ -314,8 +314,9 @@ func (t *Tx) flushHistory(ctx context.Context, hs []portal.History) error {
 	return err
 }
 
-// insertRows runs insert (ending in VALUES) over rows, holdRows a statement.
-func insertRows[T any](ctx context.Context, t *Tx, op, insert string, rows []T, values func(*T) []any) error {
+// insertRows runs insert (ending in VALUES) over rows, holdRows a
+// statement, each ending in suffix (an ON CONFLICT clause), if given.
+func insertRows[T any](ctx context.Context, t *Tx, op, insert string, rows []T, values func(*T) []any, suffix ...string) error {
 	for len(rows) > 0 {
 		part := rows[:min(holdRows, len(rows))]
 		rows = rows[len(part):]
@@ -336,6 +337,9 @@ func insertRows[T any](ctx context.Context, t *Tx, op, insert string, rows []T, 
 				sb.WriteString(t.d.param(len(args)))
 			}
 			sb.WriteByte(')')
+		}
+		for _, s := range suffix {
+			sb.WriteString(s)
 		}
 		if _, err := t.ex.ExecContext(ctx, sb.String(), args...); err != nil {
 			if t.d.isUnique(err) {

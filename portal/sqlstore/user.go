@@ -123,8 +123,9 @@ func (q q) Counties(ctx context.Context) ([]portal.County, error) {
 // Tx is a read-write transaction.
 type Tx struct {
 	q
-	head *auditHead // the audit chain's head, once this transaction locked it
-	held *held      // appends not yet written (HoldAppends)
+	head  *auditHead // the audit chain's head, once this transaction locked it
+	held  *held      // appends not yet written (HoldAppends)
+	stats *stats     // rollup changes not yet written (AddStats)
 }
 
 var _ portal.Tx = (*Tx)(nil)

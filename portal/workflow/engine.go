@@ -83,6 +83,9 @@ type Config struct {
 	// Sampling is policies/sampling.yaml: the daily re-review draw (nil:
 	// none).
 	Sampling *SamplingPolicy
+	// Stats is policies/stats.yaml, with the staff roles whose steps are
+	// decisions (nil: no step is counted as a decision).
+	Stats *StatsPolicy
 }
 
 // Notifier tells people of a step, inside its transaction: what it writes
@@ -735,13 +738,27 @@ func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 		return err
 	}
 	h := &portal.History{CaseID: c.ID, Seq: c.Version, Event: f.Event, From: f.From, To: c.State,
-		ActorRole: f.Role, Inputs: f.Input.Values, At: f.Now}
+		ActorRole: f.Role, Inputs: f.Input.Values, At: f.Now, DueAt: c.DueAt}
 	if f.Actor.User != nil {
 		id := f.Actor.User.ID
 		h.ActorID = &id
 	}
 	if err := f.Tx.InsertHistory(ctx, h); err != nil {
 		return err
+	}
+	if moved {
+		// A timer's firing did not read the timeline, which the rollups'
+		// change needs (when the case was handed in, when it entered the
+		// state it leaves).
+		if f.History == nil && !created {
+			hist, err := f.Tx.History(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			// This step's own row, if the read saw it, is not "before".
+			f.History = slices.DeleteFunc(hist, func(r portal.History) bool { return r.Seq >= h.Seq })
+		}
+		e.recordStats(f, f.History, h)
 	}
 	f.History = append(f.History, *h)
 	if err := e.claim(ctx, f); err != nil {

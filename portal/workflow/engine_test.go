@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"slices"
@@ -126,14 +127,35 @@ func (twoLevelService) Form(_ context.Context, in workflow.FormInput) (json.RawM
 type rig struct {
 	e     *workflow.Engine
 	db    *sqlstore.DB
+	az    *authz.Authz
 	clock *testkit.Clock
 	users map[string]*portal.User
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigOn(t, testkit.OpenSQLite(t))
+}
+
+// openPostgres opens and migrates a fresh PostgreSQL schema for the test.
+func openPostgres(t *testing.T) *sqlstore.DB {
+	t.Helper()
 	ctx := context.Background()
-	db := testkit.OpenSQLite(t)
+	db, err := sqlstore.Open(ctx, testkit.Postgres(t), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// newRigOn is newRig on db.
+func newRigOn(t *testing.T, db *sqlstore.DB) *rig {
+	t.Helper()
+	ctx := context.Background()
 	divs, err := db.Divisions(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -161,30 +183,15 @@ func newRig(t *testing.T) *rig {
 	e, err := workflow.NewEngine(workflow.Config{Registry: reg, Store: db, Authz: az, Audit: audit.New(make([]byte, 32), clock.Now),
 		Calendar: cal, Validator: validate.New(validate.Options{Now: clock.Now}), Now: clock.Now,
 		Files: noFiles{}, Notifier: noNotices{}, Certifier: noCertificates{},
-		Deadline: workflow.DeadlinePolicy{SoonWorkingDays: 3, LateWorkingDays: 5, NotifyRole: "supervisor"}})
+		Deadline: workflow.DeadlinePolicy{SoonWorkingDays: 3, LateWorkingDays: 5, NotifyRole: "supervisor"},
+		Stats: &workflow.StatsPolicy{DefaultMonths: 12, RevealsLimit: 200,
+			Outliers:   workflow.OutlierPolicy{MinDecisions: 20, MinPeers: 5, Threshold: 3.5},
+			StaffRoles: map[string]bool{"street_clerk": true, "district_officer": true, "supervisor": true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{e: e, db: db, clock: clock, users: map[string]*portal.User{}}
-	add := func(name string, kind portal.UserKind, grants ...portal.Grant) {
-		u := &portal.User{Kind: kind, Name: name, Login: name, CreatedAt: clock.Now(), Grants: grants}
-		if kind == portal.KindApplicant {
-			u.Login, u.Mobile = "", "1380000000"+name[len(name)-1:]
-		}
-		err := db.Tx(ctx, func(tx portal.Tx) error {
-			if err := tx.InsertUser(ctx, u); err != nil {
-				return err
-			}
-			return tx.SetGrants(ctx, u.ID, grants)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := az.Sync(u); err != nil {
-			t.Fatal(err)
-		}
-		r.users[name] = u
-	}
+	r := &rig{e: e, db: db, az: az, clock: clock, users: map[string]*portal.User{}}
+	add := func(name string, kind portal.UserKind, grants ...portal.Grant) { r.add(t, name, kind, grants...) }
 	add("applicant1", portal.KindApplicant)
 	add("applicant2", portal.KindApplicant)
 	add("clerk", portal.KindStaff, portal.Grant{Role: "street_clerk", Division: "321202001"})
@@ -193,6 +200,29 @@ func newRig(t *testing.T) *rig {
 	add("officer_other", portal.KindStaff, portal.Grant{Role: "district_officer", Division: "321203"})
 	add("registry", portal.KindSystem, portal.Grant{Role: "origin_registry", Division: "321200"})
 	return r
+}
+
+// add makes an account with grants.
+func (r *rig) add(t *testing.T, name string, kind portal.UserKind, grants ...portal.Grant) {
+	t.Helper()
+	ctx := context.Background()
+	u := &portal.User{Kind: kind, Name: name, Login: name, CreatedAt: r.clock.Now(), Grants: grants}
+	if kind == portal.KindApplicant {
+		u.Login, u.Mobile = "", fmt.Sprintf("138%08d", len(r.users))
+	}
+	err := r.db.Tx(ctx, func(tx portal.Tx) error {
+		if err := tx.InsertUser(ctx, u); err != nil {
+			return err
+		}
+		return tx.SetGrants(ctx, u.ID, grants)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.az.Sync(u); err != nil {
+		t.Fatal(err)
+	}
+	r.users[name] = u
 }
 
 func (r *rig) as(name string) portal.Actor { return portal.Actor{User: r.users[name], IP: "127.0.0.1"} }

@@ -1,0 +1,547 @@
+package server
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tzportal/portal"
+	"tzportal/portal/audit"
+	"tzportal/portal/locale"
+	"tzportal/portal/workflow"
+)
+
+// Dashboards (README "Dashboards"): the page /oversight/stats, its JSON
+// (GET /api/v1/stats/overview, /clerks, /reveals) and each table as CSV
+// (GET /api/v1/stats/{report}.csv), within the reader's reach (policy
+// "stats, read"). Figures come from the rollups (workflow/stats.go).
+
+// statsReports are the tables that export as CSV.
+var statsReports = []string{"services", "months", "states", "divisions", "steps", "clerks", "reveals"}
+
+func readStatsQuery(c *fiber.Ctx) workflow.StatsQuery {
+	return workflow.StatsQuery{Division: strings.TrimSpace(c.Query("division")), Service: c.Query("service"),
+		From: strings.TrimSpace(c.Query("from")), To: strings.TrimSpace(c.Query("to"))}
+}
+
+func statsValues(q workflow.StatsQuery) url.Values {
+	v := url.Values{}
+	for k, x := range map[string]string{"division": q.Division, "service": q.Service, "from": q.From, "to": q.To} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	return v
+}
+
+// mayReadStats reports whether u reads any figures (the navigation offers
+// the page only then).
+func (s *Server) mayReadStats(u *portal.User) bool {
+	if u == nil || u.Kind != portal.KindStaff {
+		return false
+	}
+	f := s.Authz.Scope(u, "stats", "read")
+	return f.AllScope || len(f.Scope) > 0
+}
+
+// Figures with their names, as the API gives them.
+type (
+	serviceStatsDoc struct {
+		workflow.ServiceFigures
+		Name string `json:"service_name"`
+	}
+	stateStatsDoc struct {
+		workflow.StateFigures
+		ServiceName string `json:"service_name"`
+		Label       string `json:"state_label"`
+	}
+	divisionStatsDoc struct {
+		workflow.DivisionFigures
+		Name string `json:"division_name"`
+	}
+	stepStatsDoc struct {
+		workflow.StepFigures
+		ServiceName string `json:"service_name"`
+		Label       string `json:"step_label"`
+	}
+	clerkStatsDoc struct {
+		workflow.ClerkFigures
+		ServiceName string `json:"service_name"`
+		Label       string `json:"step_label"`
+	}
+	revealDoc struct {
+		Name        string `json:"name"`
+		Role        string `json:"role"`
+		RoleLabel   string `json:"role_label"`
+		Office      string `json:"office"`
+		OfficeName  string `json:"office_name"`
+		CaseNo      string `json:"case_no"`
+		Service     string `json:"service"`
+		ServiceName string `json:"service_name"`
+		Day         string `json:"day"`
+		Reveals     int    `json:"reveals"`
+	}
+)
+
+// overviewDoc is GET /api/v1/stats/overview.
+type overviewDoc struct {
+	*workflow.Overview
+	DivisionName string             `json:"division_name,omitempty"`
+	Services     []serviceStatsDoc  `json:"services"`
+	States       []stateStatsDoc    `json:"states"`
+	Divisions    []divisionStatsDoc `json:"divisions"`
+	Steps        []stepStatsDoc     `json:"steps"`
+}
+
+func (s *Server) divisionName(code string) string {
+	divs := s.Authz.Divisions()
+	if d, ok := divs.Get(code); ok {
+		return districtAndName(divs, d)
+	}
+	return code
+}
+
+
+func (s *Server) overviewDoc(c *fiber.Ctx, q workflow.StatsQuery) (*overviewDoc, error) {
+	o, err := s.Engine.Overview(ctx(c), actor(c), q)
+	if err != nil {
+		return nil, err
+	}
+	l := loc(c)
+	d := &overviewDoc{Overview: o, Services: []serviceStatsDoc{}, States: []stateStatsDoc{}, Divisions: []divisionStatsDoc{},
+		Steps: []stepStatsDoc{}}
+	if q.Division != "" {
+		d.DivisionName = s.divisionName(q.Division)
+	}
+	for _, f := range o.Services {
+		d.Services = append(d.Services, serviceStatsDoc{ServiceFigures: f, Name: serviceName(l, f.Service)})
+	}
+	for _, f := range o.States {
+		d.States = append(d.States, stateStatsDoc{StateFigures: f, ServiceName: serviceName(l, f.Service), Label: stateLabel(l, f.Service, f.State)})
+	}
+	for _, f := range o.Divisions {
+		d.Divisions = append(d.Divisions, divisionStatsDoc{DivisionFigures: f, Name: s.divisionName(f.Division)})
+	}
+	for _, f := range o.Steps {
+		d.Steps = append(d.Steps, stepStatsDoc{StepFigures: f, ServiceName: serviceName(l, f.Service), Label: stateLabel(l, f.Service, f.Step)})
+	}
+	return d, nil
+}
+
+// clerksDoc is GET /api/v1/stats/clerks.
+type clerksDoc struct {
+	*workflow.ClerkReport
+	Items []clerkStatsDoc `json:"items"`
+}
+
+func (s *Server) clerksDoc(c *fiber.Ctx, q workflow.StatsQuery) (*clerksDoc, error) {
+	r, err := s.Engine.Clerks(ctx(c), actor(c), q)
+	if err != nil {
+		return nil, err
+	}
+	l := loc(c)
+	d := &clerksDoc{ClerkReport: r, Items: []clerkStatsDoc{}}
+	for _, f := range r.Items {
+		d.Items = append(d.Items, clerkStatsDoc{ClerkFigures: f, ServiceName: serviceName(l, f.Service), Label: stateLabel(l, f.Service, f.Step)})
+	}
+	return d, nil
+}
+
+func (s *Server) revealDocs(c *fiber.Ctx, q workflow.StatsQuery) ([]revealDoc, error) {
+	rows, err := s.Engine.Reveals(ctx(c), actor(c), q)
+	if err != nil {
+		return nil, err
+	}
+	l := loc(c)
+	out := []revealDoc{}
+	for _, r := range rows {
+		out = append(out, revealDoc{Name: r.Name, Role: r.Role, RoleLabel: roleLabel(l, r.Role), Office: r.Office,
+			OfficeName: s.divisionName(r.Office), CaseNo: r.CaseNo, Service: r.Service, ServiceName: serviceName(l, r.Service),
+			Day: r.Day, Reveals: r.N})
+	}
+	return out, nil
+}
+
+// apiStatsOverview is GET /api/v1/stats/overview?division=&service=&from=&to=.
+func (s *Server) apiStatsOverview(c *fiber.Ctx) error {
+	d, err := s.overviewDoc(c, readStatsQuery(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(d)
+}
+
+// apiStatsClerks is GET /api/v1/stats/clerks (the same query).
+func (s *Server) apiStatsClerks(c *fiber.Ctx) error {
+	d, err := s.clerksDoc(c, readStatsQuery(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(d)
+}
+
+// apiStatsReveals is GET /api/v1/stats/reveals (the same query).
+func (s *Server) apiStatsReveals(c *fiber.Ctx) error {
+	d, err := s.revealDocs(c, readStatsQuery(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": d})
+}
+
+// pct is a rate as a percentage with one decimal ("" for none).
+func pct(r *float64) string {
+	if r == nil {
+		return ""
+	}
+	return strconv.FormatFloat(math.Round(*r*1000)/10, 'f', 1, 64) + "%"
+}
+
+func intText(p *int) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.Itoa(*p)
+}
+
+func n64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// statsTable is one report as rows of text: its head (message ids) and
+// its rows.
+func (s *Server) statsTable(c *fiber.Ctx, report string, q workflow.StatsQuery) (head []string, rows [][]string, err error) {
+	l := loc(c)
+	switch report {
+	case "services", "months", "states", "divisions", "steps":
+		d, err := s.overviewDoc(c, q)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch report {
+		case "services":
+			head = []string{"stats.col_service", "stats.col_handed_in", "stats.col_open", "stats.col_completed", "stats.col_completion_rate",
+				"stats.col_granted", "stats.col_refused", "stats.col_withdrawn", "stats.col_decided", "stats.col_median_days", "stats.col_p90_days",
+				"stats.col_on_time_rate"}
+			line := func(name string, f workflow.ServiceFigures) []string {
+				return []string{name, n64(f.HandedIn), n64(f.Open), n64(f.Completed), pct(f.CompletionRate), n64(f.Granted), n64(f.Refused),
+					n64(f.Withdrawn + f.Terminated), n64(f.Decided), intText(f.MedianDays), intText(f.P90Days), pct(f.OnTimeRate)}
+			}
+			for _, f := range d.Services {
+				rows = append(rows, line(f.Name, f.ServiceFigures))
+			}
+			rows = append(rows, line(l.T("stats.total"), d.Totals))
+		case "months":
+			head = []string{"stats.col_month", "stats.col_handed_in", "stats.col_completed", "stats.col_completion_rate"}
+			for _, f := range d.Months {
+				rows = append(rows, []string{f.Month, n64(f.HandedIn), n64(f.Completed), pct(f.CompletionRate)})
+			}
+		case "states":
+			head = []string{"stats.col_service", "stats.col_state", "stats.col_cases"}
+			for _, f := range d.States {
+				rows = append(rows, []string{f.ServiceName, f.Label, n64(f.Cases)})
+			}
+		case "divisions":
+			head = []string{"stats.col_division", "stats.col_handed_in", "stats.col_open", "stats.col_completed", "stats.col_completion_rate"}
+			for _, f := range d.Divisions {
+				rows = append(rows, []string{f.Name, n64(f.HandedIn), n64(f.Open), n64(f.Completed), pct(f.CompletionRate)})
+			}
+		case "steps":
+			head = []string{"stats.col_service", "stats.col_step", "stats.col_decisions", "stats.col_approval_rate", "stats.col_median_days",
+				"stats.col_p90_days", "stats.col_on_time_rate"}
+			for _, f := range d.Steps {
+				rows = append(rows, []string{f.ServiceName, f.Label, n64(f.Decisions), pct(f.ApprovalRate), intText(f.MedianDays),
+					intText(f.P90Days), pct(f.OnTimeRate)})
+			}
+		}
+	case "clerks":
+		d, err := s.clerksDoc(c, q)
+		if err != nil {
+			return nil, nil, err
+		}
+		head = []string{"stats.col_service", "stats.col_step", "stats.col_person", "stats.col_decisions", "stats.col_approval_rate",
+			"stats.col_median_days", "stats.col_on_time_rate", "stats.col_outlier"}
+		for _, f := range d.Items {
+			rows = append(rows, []string{f.ServiceName, f.Label, f.Name, n64(f.Decisions), pct(f.ApprovalRate), intText(f.MedianDays),
+				pct(f.OnTimeRate), outlierText(l, f.ClerkFigures)})
+		}
+	case "reveals":
+		d, err := s.revealDocs(c, q)
+		if err != nil {
+			return nil, nil, err
+		}
+		head = []string{"stats.col_day", "stats.col_person", "stats.col_role", "stats.col_office", "stats.col_case", "stats.col_service",
+			"stats.col_reveals"}
+		for _, r := range d {
+			rows = append(rows, []string{r.Day, r.Name, r.RoleLabel, r.OfficeName, r.CaseNo, r.ServiceName, strconv.Itoa(r.Reveals)})
+		}
+	default:
+		return nil, nil, portal.NotFound(fmt.Errorf("server: no report %q", report))
+	}
+	return head, rows, nil
+}
+
+// outlierText says which of a clerk's figures stand out ("" none; a dash
+// when the clerk is not compared).
+func outlierText(l *locale.L, f workflow.ClerkFigures) string {
+	if !f.Compared {
+		return l.T("stats.not_compared")
+	}
+	var parts []string
+	for _, o := range f.OutlierFor {
+		parts = append(parts, l.T("stats.outlier_"+o))
+	}
+	return strings.Join(parts, l.T("stats.list_sep"))
+}
+
+// apiStatsCSV is GET /api/v1/stats/{report}.csv: one table of the
+// dashboard, UTF-8 with a byte-order mark for Excel, every cell kept from
+// being read as a formula. The export is an audit entry (stats.export).
+func (s *Server) apiStatsCSV(c *fiber.Ctx) error {
+	report, ok := strings.CutSuffix(c.Params("file"), ".csv")
+	if !ok || !slices.Contains(statsReports, report) {
+		return portal.NotFound(fmt.Errorf("server: no report %q", c.Params("file")))
+	}
+	q := readStatsQuery(c)
+	head, rows, err := s.statsTable(c, report, q)
+	if err != nil {
+		return err
+	}
+	l := loc(c)
+	var buf bytes.Buffer
+	buf.WriteString("\uFEFF")
+	w := csv.NewWriter(&buf)
+	for i, id := range head {
+		head[i] = l.T(id)
+	}
+	_ = w.Write(head)
+	for _, r := range rows {
+		for i := range r {
+			r[i] = csvCell(r[i])
+		}
+		_ = w.Write(r)
+	}
+	w.Flush()
+	ent := audit.Entry(actor(c), "stats.export", "stats:"+report, audit.ResultOK)
+	ent.Division = s.Authz.Divisions().Root
+	ent = audit.WithDetail(ent, map[string]any{"filter": statsValues(q), "rows": len(rows)})
+	if err := s.Engine.Audit.Record(ctx(c), s.Store, ent); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="stats-`+report+`-`+s.Now().In(s.Engine.Calendar.Zone).Format("20060102-150405")+`.csv"`)
+	return c.Send(buf.Bytes())
+}
+
+// bar is one bar of a chart: its label, its length (0..100, of the
+// chart's width) and the value written beside it.
+type bar struct {
+	Label string
+	Width float64
+	Text  string
+	Mark  bool // drawn in the accent (an outlier, a late step)
+}
+
+// W is the bar's length in the SVG's units (220 for the longest, room
+// for its value written after it); TX is where that value starts.
+func (b bar) W() float64  { return math.Round(b.Width*22) / 10 }
+func (b bar) TX() float64 { return b.W() + 6 }
+
+// chartDoc is a horizontal bar chart drawn as SVG on the server.
+type chartDoc struct {
+	ID, Title, Summary string
+	Bars               []bar
+}
+
+// Height is the SVG's height: two lines a bar.
+func (c chartDoc) Height() int { return len(c.Bars)*36 + 8 }
+
+// Y is a bar's top (i its index).
+func (c chartDoc) Y(i int) int { return i*36 + 20 }
+
+// ValueY is the baseline of the value written after a bar.
+func (c chartDoc) ValueY(i int) int { return i*36 + 31 }
+
+// LabelY is the baseline of a bar's label.
+func (c chartDoc) LabelY(i int) int { return i*36 + 14 }
+
+// chart scales values to the longest (a chart of rates may say max 1).
+func chart(id, title, summary string, labels []string, values []float64, texts []string, max float64) chartDoc {
+	ch := chartDoc{ID: id, Title: title, Summary: summary}
+	for _, v := range values {
+		if v > max {
+			max = v
+		}
+	}
+	for i, v := range values {
+		w := 0.0
+		if max > 0 {
+			w = math.Round(v/max*1000) / 10
+		}
+		ch.Bars = append(ch.Bars, bar{Label: labels[i], Width: w, Text: texts[i]})
+	}
+	return ch
+}
+
+// statsPageDoc is the dashboard page.
+type statsPageDoc struct {
+	Q          workflow.StatsQuery
+	Services   []choiceDoc
+	Divisions  []choiceDoc
+	Overview   *overviewDoc
+	Clerks     *clerksDoc
+	Reveals    []revealDoc
+	Charts     map[string]chartDoc
+	CSV        map[string]string
+	Query      string // the filter as a query string, for the JSON link
+	ClerkNotes string
+}
+
+// statsPage is GET /oversight/stats?division=&service=&from=&to=.
+func (s *Server) statsPage(c *fiber.Ctx) error {
+	u := currentUser(c)
+	if !s.mayReadStats(u) {
+		return portal.NotFound(nil)
+	}
+	l := loc(c)
+	q := readStatsQuery(c)
+	d := &statsPageDoc{Q: q, CSV: map[string]string{}, Charts: map[string]chartDoc{}}
+	for _, id := range s.Engine.Services() {
+		d.Services = append(d.Services, choiceDoc{Value: id, Label: serviceName(l, id)})
+	}
+	d.Divisions = s.statsDivisions(u)
+	ov, err := s.overviewDoc(c, q)
+	if err != nil {
+		if portal.ErrorCode(err) != portal.EINVALID {
+			return err
+		}
+		p := s.newPage(c, "stats.title", d)
+		p.Errors, p.Summary = fieldMessages(c, err)
+		return s.write(c, fiber.StatusUnprocessableEntity, "stats", p)
+	}
+	d.Overview = ov
+	if d.Clerks, err = s.clerksDoc(c, q); err != nil {
+		return err
+	}
+	if d.Reveals, err = s.revealDocs(c, q); err != nil {
+		return err
+	}
+	v := statsValues(q)
+	d.Query = v.Encode()
+	for _, r := range statsReports {
+		d.CSV[r] = "/api/v1/stats/" + r + ".csv"
+		if d.Query != "" {
+			d.CSV[r] += "?" + d.Query
+		}
+	}
+	s.statsCharts(l, d)
+	return s.render(c, "stats", s.newPage(c, "stats.title", d))
+}
+
+// statsCharts draws the page's charts from its figures.
+func (s *Server) statsCharts(l *locale.L, d *statsPageDoc) {
+	o := d.Overview
+	var labels, texts []string
+	var values []float64
+	reset := func() { labels, texts, values = nil, nil, nil }
+	for _, m := range o.Months {
+		labels = append(labels, m.Month)
+		values = append(values, float64(m.HandedIn))
+		texts = append(texts, l.T("stats.bar_handed_in", map[string]any{"N": m.HandedIn, "Done": m.Completed}))
+	}
+	d.Charts["months"] = chart("chart-months", l.T("stats.chart_months"), l.T("stats.chart_months_summary"), labels, values, texts, 0)
+	reset()
+	for _, f := range o.Services {
+		labels = append(labels, f.Name)
+		values = append(values, float64(f.HandedIn))
+		texts = append(texts, l.T("stats.bar_service", map[string]any{"N": f.HandedIn, "Rate": orDash(pct(f.CompletionRate))}))
+	}
+	d.Charts["services"] = chart("chart-services", l.T("stats.chart_services"), l.T("stats.chart_services_summary"), labels, values, texts, 0)
+	reset()
+	for _, f := range o.States {
+		labels = append(labels, f.ServiceName+" · "+f.Label)
+		values = append(values, float64(f.Cases))
+		texts = append(texts, n64(f.Cases))
+	}
+	d.Charts["states"] = chart("chart-states", l.T("stats.chart_states"), l.T("stats.chart_states_summary"), labels, values, texts, 0)
+	reset()
+	for _, f := range o.Divisions {
+		labels = append(labels, f.Name)
+		values = append(values, float64(f.HandedIn))
+		texts = append(texts, l.T("stats.bar_service", map[string]any{"N": f.HandedIn, "Rate": orDash(pct(f.CompletionRate))}))
+	}
+	d.Charts["divisions"] = chart("chart-divisions", l.T("stats.chart_divisions"), l.T("stats.chart_divisions_summary"), labels, values, texts, 0)
+	reset()
+	for _, f := range o.Steps {
+		if f.MedianDays == nil {
+			continue
+		}
+		labels = append(labels, f.ServiceName+" · "+f.Label)
+		values = append(values, float64(*f.MedianDays))
+		texts = append(texts, l.T("stats.bar_days", map[string]any{"Median": *f.MedianDays, "P90": intText(f.P90Days)}))
+	}
+	d.Charts["steps"] = chart("chart-steps", l.T("stats.chart_steps"), l.T("stats.chart_steps_summary"), labels, values, texts, 0)
+	reset()
+	for _, f := range o.Steps {
+		if f.OnTimeRate == nil {
+			continue
+		}
+		labels = append(labels, f.ServiceName+" · "+f.Label)
+		values = append(values, *f.OnTimeRate)
+		texts = append(texts, pct(f.OnTimeRate))
+	}
+	ch := chart("chart-on-time", l.T("stats.chart_on_time"), l.T("stats.chart_on_time_summary"), labels, values, texts, 1)
+	for i := range ch.Bars {
+		ch.Bars[i].Mark = values[i] < 0.9
+	}
+	d.Charts["on_time"] = ch
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// statsDivisions are the divisions the filter offers: those of the
+// reader's reach (the whole city's districts, a district's streets).
+func (s *Server) statsDivisions(u *portal.User) []choiceDoc {
+	divs := s.Authz.Divisions()
+	scope := s.Authz.Scope(u, "stats", "read")
+	var codes []string
+	add := func(code string) {
+		if !slices.Contains(codes, code) {
+			codes = append(codes, code)
+		}
+	}
+	var walk func(code string)
+	walk = func(code string) {
+		add(code)
+		for _, k := range divs.Children(code) {
+			walk(k)
+		}
+	}
+	if scope.AllScope {
+		for _, k := range divs.Children(divs.Root) {
+			walk(k)
+		}
+	}
+	for _, t := range scope.Scope {
+		if t.Division != "" {
+			add(t.Division)
+		} else {
+			walk(t.District)
+		}
+	}
+	out := make([]choiceDoc, 0, len(codes))
+	for _, code := range codes {
+		out = append(out, choiceDoc{Value: code, Label: s.divisionName(code)})
+	}
+	return out
+}
