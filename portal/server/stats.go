@@ -108,7 +108,6 @@ func (s *Server) divisionName(code string) string {
 	return code
 }
 
-
 func (s *Server) overviewDoc(c *fiber.Ctx, q workflow.StatsQuery) (*overviewDoc, error) {
 	o, err := s.Engine.Overview(ctx(c), actor(c), q)
 	if err != nil {
