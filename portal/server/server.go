@@ -204,6 +204,7 @@ func (s *Server) routes() {
 	app.Post("/audit/verify", s.requireLogin, s.auditVerify)
 	s.menu = append(s.menu, menuLink{Label: "auditview.menu", Href: "/audit", For: s.mayReadAudit})
 	app.Get("/oversight/stats", s.requireLogin, s.statsPage)
+	app.Get("/oversight/stats/staff", s.requireLogin, s.statsStaffPage)
 	s.menu = append(s.menu, menuLink{Label: "stats.menu", Href: "/oversight/stats", For: s.mayReadStats})
 	s.serviceScreens(app)
 	s.menu = append(s.menu, menuLink{Label: "rating.menu", Href: "/oversight/ratings", For: func(u *portal.User) bool {

@@ -398,7 +398,9 @@ type statsPageDoc struct {
 	Charts     map[string]chartDoc
 	CSV        map[string]string
 	Query      string // the filter as a query string, for the JSON link
-	ClerkNotes string
+	// Staff: the page of clerks and reveals (/oversight/stats/staff), not
+	// the overview.
+	Staff bool
 }
 
 // statsPage is GET /oversight/stats?division=&service=&from=&to=.
@@ -424,13 +426,15 @@ func (s *Server) statsPage(c *fiber.Ctx) error {
 		return s.write(c, fiber.StatusUnprocessableEntity, "stats", p)
 	}
 	d.Overview = ov
-	if d.Clerks, err = s.clerksDoc(c, q); err != nil {
-		return err
-	}
-	if d.Reveals, err = s.revealDocs(c, q); err != nil {
-		return err
-	}
-	v := statsValues(q)
+	s.statsLinks(d)
+	s.statsCharts(l, d)
+	return s.render(c, "stats", s.newPage(c, "stats.title", d))
+}
+
+// statsLinks fills the page's links: each table's CSV, the JSON, the
+// other page of the dashboard, all with the filter.
+func (s *Server) statsLinks(d *statsPageDoc) {
+	v := statsValues(d.Q)
 	d.Query = v.Encode()
 	for _, r := range statsReports {
 		d.CSV[r] = "/api/v1/stats/" + r + ".csv"
@@ -438,8 +442,36 @@ func (s *Server) statsPage(c *fiber.Ctx) error {
 			d.CSV[r] += "?" + d.Query
 		}
 	}
-	s.statsCharts(l, d)
-	return s.render(c, "stats", s.newPage(c, "stats.title", d))
+}
+
+// statsStaffPage is GET /oversight/stats/staff (the same filter): each
+// clerk's decisions with the outliers, and the reveals of ID numbers on
+// cases the person revealing them did not work on.
+func (s *Server) statsStaffPage(c *fiber.Ctx) error {
+	u := currentUser(c)
+	if !s.mayReadStats(u) {
+		return portal.NotFound(nil)
+	}
+	l := loc(c)
+	d := &statsPageDoc{Q: readStatsQuery(c), CSV: map[string]string{}, Staff: true}
+	for _, id := range s.Engine.Services() {
+		d.Services = append(d.Services, choiceDoc{Value: id, Label: serviceName(l, id)})
+	}
+	d.Divisions = s.statsDivisions(u)
+	var err error
+	if d.Clerks, err = s.clerksDoc(c, d.Q); err == nil {
+		d.Reveals, err = s.revealDocs(c, d.Q)
+	}
+	if err != nil {
+		if portal.ErrorCode(err) != portal.EINVALID {
+			return err
+		}
+		p := s.newPage(c, "stats.staff_title", d)
+		p.Errors, p.Summary = fieldMessages(c, err)
+		return s.write(c, fiber.StatusUnprocessableEntity, "stats", p)
+	}
+	s.statsLinks(d)
+	return s.render(c, "stats", s.newPage(c, "stats.staff_title", d))
 }
 
 // statsCharts draws the page's charts from its figures.

@@ -73,9 +73,15 @@ func TestStatsDashboard(t *testing.T) {
 			t.Fatalf("page: %d", page.Status)
 		}
 		body := page.Text()
-		for _, want := range []string{"统计分析", "<svg", "各月提交的办件", "50.0%", "clerk2", "/api/v1/stats/clerks.csv", "指标说明"} {
+		for _, want := range []string{"统计分析", "<svg", "各月提交的办件", "50.0%", "/api/v1/stats/steps.csv", "指标说明"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("page lacks %q", want)
+			}
+		}
+		staff := j.sup.Get("/oversight/stats/staff")
+		for _, want := range []string{"clerk1", "clerk2", "/api/v1/stats/clerks.csv", "/api/v1/stats/reveals.csv", a} {
+			if !strings.Contains(staff.Text(), want) {
+				t.Errorf("staff page (%d) lacks %q", staff.Status, want)
 			}
 		}
 		before := p.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'stats.export'`)

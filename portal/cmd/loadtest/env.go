@@ -237,6 +237,23 @@ func openRedisPool(ctx context.Context, c *redis.Client) error {
 
 // addClerks adds one street clerk per division through the account
 // service (the one-time-code app deferred; MFA is off in this portal).
+// supervisorLogin is the city's supervisor, who reads the dashboards.
+const supervisorLogin = "lsupervisor"
+
+// addSupervisor adds the city's supervisor.
+func addSupervisor(ctx context.Context, p *instance) error {
+	divs, err := p.DB.Divisions(ctx)
+	if err != nil {
+		return err
+	}
+	root := portal.NewDivisions(divs).Root
+	if _, _, err := p.Accounts.AddStaff(ctx, portal.Actor{System: "loadtest"}, account.Staff{Login: supervisorLogin, Password: password,
+		Name: "负载测试 督查", Role: "supervisor", Division: root, DeferTOTP: true}); err != nil {
+		return fmt.Errorf("add supervisor: %w", err)
+	}
+	return nil
+}
+
 func addClerks(ctx context.Context, p *instance, prefix string, divisions []string) ([]string, error) {
 	var logins []string
 	for _, d := range divisions {

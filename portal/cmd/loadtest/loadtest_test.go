@@ -93,7 +93,7 @@ func checkResults(t *testing.T, out string, results []result, want []string) {
 			}
 		}
 		switch r.name {
-		case "worklist", "case_page", "worklist_scaling":
+		case "worklist", "case_page", "worklist_scaling", "overview", "overview_scaling":
 			for _, s := range r.sides {
 				// Every page looks its session up: one Redis round trip
 				// (GETEX), the Redis pool being open before the phases.
@@ -377,7 +377,7 @@ func TestLoadToolPostgres(t *testing.T) {
 			"case.withdraw": {"submit", 1}, "case." + cohortEvent: {"allocation_writes", 1}},
 			map[string]per{serviceID + ".accept": {"transition", 1}, serviceID + ".submit": {"submit", 1},
 				schooling.ServiceID + "." + cohortEvent: {"allocation_writes", 1}})
-	}, "worklist", "case_page", "worklist_scaling", "transition", "submit", "allocation_core", "allocation_writes", "draw")
+	}, "worklist", "case_page", "overview", "worklist_scaling", "overview_scaling", "transition", "submit", "allocation_core", "allocation_writes", "draw")
 	if !inspected {
 		t.Fatal("the database was never inspected")
 	}
@@ -421,7 +421,7 @@ func TestLoadToolSQLite(t *testing.T) {
 		return checkWrites(db, false, results, map[string]per{"case.accept": {"sqlite_transition", 1},
 			"case." + cohortEvent: {"allocation_writes", 1}},
 			map[string]per{serviceID + ".accept": {"sqlite_transition", 1}, schooling.ServiceID + "." + cohortEvent: {"allocation_writes", 1}})
-	}, "worklist", "case_page", "sqlite_transition", "allocation_writes", "draw")
+	}, "worklist", "case_page", "overview", "sqlite_transition", "allocation_writes", "draw")
 	if dir == "" {
 		t.Fatal("the database was never inspected")
 	}

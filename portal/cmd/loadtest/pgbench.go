@@ -32,7 +32,7 @@ import (
 const readCaseSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district,
 	c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at, c.in_queue,
 	u.name, COALESCE(u.mobile, '') AS mobile, u.id_cipher, COALESCE(u.id_index, ''), u.locale, u.email,
-	h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at
+	h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at, h.due_at
 	FROM cases c JOIN users u ON u.id = c.applicant_id
 	LEFT JOIN case_history h ON h.case_id = c.id
 	WHERE c.case_no = 'TZRP' || :no::text ORDER BY h.seq DESC LIMIT 1 \gset c_
@@ -79,10 +79,38 @@ UPDATE audit_head SET seq = :s, hash = :hash WHERE id = 1;
 `
 }
 
-// historySQL is sqlstore.InsertHistory: a step without inputs ("{}").
-func historySQL(caseID, seq, event, from, to, actor, role string) string {
-	return `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at)
-	VALUES (` + strings.Join([]string{caseID, seq, event, from, to, actor, role}, ", ") + `, '{}', now());
+// historySQL is sqlstore.InsertHistory: a step without inputs ("{}"),
+// with the due date of the state it enters (an SQL expression or NULL).
+func historySQL(caseID, seq, event, from, to, actor, role, due string) string {
+	return `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at, due_at)
+	VALUES (` + strings.Join([]string{caseID, seq, event, from, to, actor, role}, ", ") + `, '{}', now(), ` + due + `);
+`
+}
+
+// monthSQL is the city's month now, the dashboards' rollups' grain.
+const monthSQL = `to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')`
+
+// statCasesSQL is the commit's upsert of the dashboards' case counts
+// (sqlstore.flushStats): one count moved from state from to state to
+// (from "" for a case just handed in).
+func statCasesSQL(from, to string) string {
+	rows := `(:c_division, :c_service, ` + monthSQL + `, '` + to + `', :c_district, 1)`
+	if from != "" {
+		rows = `(:c_division, :c_service, ` + monthSQL + `, '` + from + `', :c_district, -1), ` + rows
+	}
+	return `INSERT INTO stat_cases (division, service, month, state, district, n) VALUES ` + rows + `
+	ON CONFLICT (division, service, month, state) DO UPDATE SET n = stat_cases.n + excluded.n;
+`
+}
+
+// statStepSQL is the commit's upsert of a staff decision on step from
+// (sqlstore.flushStats): decided the day it came, approved, on time.
+func statStepSQL(from, actor string) string {
+	return `INSERT INTO stat_steps (division, service, month, step, actor_id, days, district, n, approved, timed, on_time)
+	VALUES (:c_division, :c_service, ` + monthSQL + `, '` + from + `', ` + actor + `, 0, :c_district, 1, 1, 1, 1)
+	ON CONFLICT (division, service, month, step, actor_id, days) DO UPDATE SET
+	n = stat_steps.n + excluded.n, approved = stat_steps.approved + excluded.approved,
+	timed = stat_steps.timed + excluded.timed, on_time = stat_steps.on_time + excluded.on_time;
 `
 }
 
@@ -106,8 +134,10 @@ BEGIN;
 UPDATE cases SET state = :tostate, version = :v, division = :c_division, district = :c_district,
 	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '21 days', updated_at = now(), in_queue = true
 	WHERE id = :c_id AND version = :c_version;
-` + historySQL(":c_id", ":v", ":event", ":fromstate", ":tostate", ":actor", ":role") + escalationSQL(":c_id", ":v") + noticeSQL("t") +
-	auditSQL(":actorname", ":role", ":c_division", ":action", "'case:' || :c_case_no", ":detail") + `COMMIT;
+` + historySQL(":c_id", ":v", ":event", ":fromstate", ":tostate", ":actor", ":role", "now() + interval '21 days'") +
+	escalationSQL(":c_id", ":v") + noticeSQL("t") +
+	auditSQL(":actorname", ":role", ":c_division", ":action", "'case:' || :c_case_no", ":detail") +
+	statCasesSQL("submitted", "reviewing") + statStepSQL("submitted", ":actor") + `COMMIT;
 `
 
 // validGrantSQL is the create's check that the applicant holds no valid
@@ -169,35 +199,39 @@ BEGIN;
 INSERT INTO cases (case_no, service, item_code, state, version, applicant_id,
 		division, district, form, result, state_since, due_at, created_at, updated_at, in_queue)
 		VALUES ('TZRP' || :no::text, :service, :itemcode, 'draft', 1, :a, :div, :dist, :form, '{}', now(), NULL, now(), now(), false) RETURNING id \gset n_
-` + historySQL(":n_id", "1", "'create'", "''", "'draft'", ":a", "'applicant'") + `DELETE FROM case_claims WHERE case_id = :n_id;
+` + historySQL(":n_id", "1", "'create'", "''", "'draft'", ":a", "'applicant'", "NULL") + `DELETE FROM case_claims WHERE case_id = :n_id;
 INSERT INTO case_claims (claim, case_id) VALUES (:claimprefix::text || :a::text, :n_id) ON CONFLICT (claim) DO NOTHING;
 ` + auditSQL("'user:' || :a::text", "'applicant'", ":div", "'case.create'", "'case:' || 'TZRP' || :no::text", ":detail1") + `COMMIT;
 ` + uploadsSQL() + `BEGIN;
 ` + lockCaseSQL + materialsSQL + `UPDATE cases SET state = 'submitted', version = 2, division = :c_division, district = :c_district,
 	form = :c_form, result = :c_result, state_since = now(), due_at = now() + interval '2 days', updated_at = now(), in_queue = true
 	WHERE id = :c_id AND version = 1;
-` + historySQL(":c_id", "2", "'submit'", "'draft'", "'submitted'", ":a", "'applicant'") + escalationSQL(":c_id", "2") + noticeSQL("s") +
-	auditSQL("'user:' || :a::text", "'applicant'", ":c_division", "'case.submit'", "'case:' || :c_case_no", ":detail2") + `COMMIT;
+` + historySQL(":c_id", "2", "'submit'", "'draft'", "'submitted'", ":a", "'applicant'", "now() + interval '2 days'") +
+	escalationSQL(":c_id", "2") + noticeSQL("s") +
+	auditSQL("'user:' || :a::text", "'applicant'", ":c_division", "'case.submit'", "'case:' || :c_case_no", ":detail2") +
+	statCasesSQL("", "submitted") + `COMMIT;
 BEGIN;
 ` + lockCaseSQL + `UPDATE cases SET state = 'withdrawn', version = 3, division = :c_division, district = :c_district,
 	form = :c_form, result = :c_result, state_since = now(), due_at = NULL, updated_at = now(), in_queue = false
 	WHERE id = :c_id AND version = 2;
-` + historySQL(":c_id", "3", "'withdraw'", "'submitted'", "'withdrawn'", ":a", "'applicant'") + `DELETE FROM case_claims WHERE case_id = :c_id;
-` + auditSQL("'user:' || :a::text", "'applicant'", ":c_division", "'case.withdraw'", "'case:' || :c_case_no", ":detail3") + `COMMIT;
+` + historySQL(":c_id", "3", "'withdraw'", "'submitted'", "'withdrawn'", ":a", "'applicant'", "NULL") + `DELETE FROM case_claims WHERE case_id = :c_id;
+` + auditSQL("'user:' || :a::text", "'applicant'", ":c_division", "'case.withdraw'", "'case:' || :c_case_no", ":detail3") +
+	statCasesSQL("submitted", "withdrawn") + `COMMIT;
 `
 
 // Statements per script run (BEGIN and COMMIT included), for the round-trip
-// lines. A transition is 10: BEGIN, case, its files (the guard), update,
+// lines. A transition is 12: BEGIN, case, its files (the guard), update,
 // history, the escalation timer, notice with its SMS, audit head, audit
-// entry, COMMIT. The submit
+// entry, the dashboards' case counts and decisions, COMMIT. The submit
 // operation is create 10 (BEGIN, valid-permit check, counter, case,
 // history, claims deleted and taken, audit head, audit entry, COMMIT) + 9
 // per key item uploaded (the case read, BEGIN, case locked, files, row,
-// bytes, audit head, audit entry, COMMIT) + submit 10 (as a transition) +
-// withdraw 8 (no guard, no notice; the claims given back).
+// bytes, audit head, audit entry, COMMIT) + submit 11 (as a transition,
+// with case counts but no decision) + withdraw 9 (no guard, no notice;
+// the claims given back; the case counts).
 const (
-	transitionStatements = 10
-	submitStatements     = 10 + 9*len(keyItems) + 10 + 8
+	transitionStatements = 12
+	submitStatements     = 10 + 9*len(keyItems) + 11 + 9
 )
 
 type pgbench struct {

@@ -137,6 +137,13 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 				return float64(percentile(b.Lat, 0.5)) / float64(percentile(a.Lat, 0.5))
 			},
 			note: fmt.Sprintf("value = p50 with %d cases ÷ p50 with %d", o.small, o.cases)},
+		scenario{name: "overview_scaling", target: 0.67,
+			a: portalSide(o, fmt.Sprintf("%d cases", o.cases), "req/s", "req", big, get(hc, d.supervisors, func(int) string { return big.URL + "/oversight/stats" })),
+			b: portalSide(o, fmt.Sprintf("%d cases", o.small), "req/s", "req", small, get(hc, ds.supervisors, func(int) string { return small.URL + "/oversight/stats" })),
+			ratio: func(a, b *phase) float64 {
+				return float64(percentile(b.Lat, 0.5)) / float64(percentile(a.Lat, 0.5))
+			},
+			note: fmt.Sprintf("value = p50 with %d cases ÷ p50 with %d (the overview page, its default range)", o.small, o.cases)},
 		scenario{name: "transition", target: 0.5, a: transitionSide(o, hc, d), b: pgSide(trans, "tx/s", "tx", transitionStatements)},
 		scenario{name: "submit", target: 0.5, a: submitSide(o, hc, d), b: pgSide(sub, "op/s", "op", float64(submitStatements)),
 			note: fmt.Sprintf("one op = create + %d uploads (%s) + submit + withdraw (%d requests; %d transactions in pgbench)",
@@ -199,7 +206,7 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	loop, err := openSQLiteLoop(path, d.world.BaselinePool, d.transition[0].UserID, accepted)
+	loop, err := openSQLiteLoop(path, d.world.BaselinePool, d.transition[0].UserID, accepted, in.Engine.Calendar.Zone)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -166,9 +166,11 @@ type deployment struct {
 	world      *world
 	transition []*clientSession // A clerks (transitions)
 	readers    []*clientSession // B clerks (worklist, case page)
-	applicants []*clientSession // submit
-	transPool  [][]string       // per worker: its submitted cases
-	next       []int
+	// supervisors: the city's supervisor (the dashboards), a few sessions.
+	supervisors []*clientSession
+	applicants  []*clientSession // submit
+	transPool   [][]string       // per worker: its submitted cases
+	next        []int
 }
 
 // readScenarios are the page scenarios against the bare handler.
@@ -190,6 +192,10 @@ func readScenarios(o *options, hc *http.Client, d *deployment, bareURL string) [
 				return d.in.URL + "/api/v1/cases/" + s[(caseIdx[w]*7+w)%len(s)]
 			})),
 			b: bare},
+		{name: "overview", target: 0.25,
+			a:    portalSide(o, "portal", "req/s", "req", d.in, get(hc, d.supervisors, func(int) string { return d.in.URL + "/oversight/stats" })),
+			b:    bare,
+			note: "the dashboard's overview page of the whole city, its default range (the last 12 months)"},
 	}
 }
 
@@ -359,6 +365,9 @@ func (d *deployment) login(ctx context.Context, o *options, hc *http.Client, wit
 			}
 		}
 	}
+	if d.supervisors, err = loginAll(ctx, hc, d.in.URL, func(int) string { return supervisorLogin }, o.c, min(o.c, 4)); err != nil {
+		return err
+	}
 	if withApplicants {
 		if d.applicants, err = loginAll(ctx, hc, d.in.URL, applicantMobile, o.c, maxLogins); err != nil {
 			return err
@@ -385,6 +394,9 @@ func setup(ctx context.Context, e *env, in *instance, cases int, withPools bool,
 	if _, err := addClerks(ctx, in, "lb", b); err != nil {
 		return nil, err
 	}
+	if err := addSupervisor(ctx, in); err != nil {
+		return nil, err
+	}
 	p := planFor(e.o, cases, a, b, withPools, poolRate)
 	w, err := seedWorld(ctx, in, p)
 	if err != nil {
@@ -406,5 +418,23 @@ func setup(ctx context.Context, e *env, in *instance, cases int, withPools bool,
 			return nil, err
 		}
 	}
+	// The seeded cases bypassed the engine: the dashboards' rollups are
+	// built from their timelines, as a node does on a database from before
+	// they existed (and then analyzed, as autovacuum would).
+	t0 := time.Now()
+	n, err := in.Engine.RebuildStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if in.DB.Dialect() == "postgres" {
+		if _, err := in.DB.SQL().ExecContext(ctx, "ANALYZE stat_cases, stat_steps"); err != nil {
+			return nil, err
+		}
+	}
+	var rows int64
+	if err := in.DB.SQL().QueryRowContext(ctx, `SELECT (SELECT count(*) FROM stat_cases) + (SELECT count(*) FROM stat_steps)`).Scan(&rows); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(e.o.out, "# dashboards' rollups rebuilt from %d cases in %.1f s: %d rows\n", n, time.Since(t0).Seconds(), rows)
 	return &deployment{in: in, world: w}, nil
 }

@@ -39,19 +39,21 @@ type sqliteLoop struct {
 	db     *sql.DB
 	pool   int
 	actor  int64
-	notice noticeTexts // of accept, rendered from the portal's catalog
+	notice noticeTexts    // of accept, rendered from the portal's catalog
+	zone   *time.Location // the city's, for the rollups' month
 }
 
 // loopStatements: BEGIN, case, files, update, history, escalation timer,
-// notice, SMS, audit head, audit entry, head update, COMMIT.
-const loopStatements = 12
+// notice, SMS, audit head, audit entry, head update, the dashboards' case
+// counts and decision, COMMIT.
+const loopStatements = 14
 
 // loopCaseSQL is sqlstore's caseWithHistory on SQLite (no row lock: the
 // write transaction holds the database's): the case, its applicant and its
 // whole history.
 const loopCaseSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.version, c.applicant_id, c.division, c.district, c.form, c.result, c.state_since, c.due_at, c.created_at, c.updated_at, c.in_queue,
 		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''), u.locale, u.email,
-		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at
+		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at, h.due_at
 		FROM cases c JOIN users u ON u.id = c.applicant_id
 		LEFT JOIN case_history h ON h.case_id = c.id
 		WHERE c.case_no = $1 ORDER BY h.seq`
@@ -60,14 +62,14 @@ const loopCaseSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.
 const loopMaterialsSQL = `SELECT id, case_id, item, filename, content_type, size, sha256, storage, uploaded_by, uploaded_at FROM materials
 		WHERE case_id = $1 ORDER BY uploaded_at, id`
 
-func openSQLiteLoop(path string, pool int, actor int64, notice noticeTexts) (*sqliteLoop, error) {
+func openSQLiteLoop(path string, pool int, actor int64, notice noticeTexts, zone *time.Location) (*sqliteLoop, error) {
 	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
-	return &sqliteLoop{db: db, pool: pool, actor: actor, notice: notice}, nil
+	return &sqliteLoop{db: db, pool: pool, actor: actor, notice: notice, zone: zone}, nil
 }
 
 func (l *sqliteLoop) Close() error { return l.db.Close() }
@@ -81,7 +83,7 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 	defer tx.Rollback()
 	var (
 		id, version, applicant int64
-		caseNo, state          string
+		caseNo, state, svc     string
 		division, district     string
 		form, result           string
 		mobile                 string
@@ -94,7 +96,7 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 	for rows.Next() {
 		var (
 			service, item, since, created, updated, name, index, at sql.NullString
-			locale, email, due                                      sql.NullString
+			locale, email, due, hdue                                sql.NullString
 			cipher                                                  []byte
 			seq, actor                                              sql.NullInt64
 			event, from, to, role                                   sql.NullString
@@ -103,10 +105,11 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 		)
 		if err := rows.Scan(&id, &caseNo, &service, &item, &state, &version, &applicant, &division, &district, &form, &result,
 			&since, &due, &created, &updated, &inQueue, &name, &mobile, &cipher, &index, &locale, &email,
-			&seq, &event, &from, &to, &actor, &role, &inputs, &at); err != nil {
+			&seq, &event, &from, &to, &actor, &role, &inputs, &at, &hdue); err != nil {
 			rows.Close()
 			return err
 		}
+		svc = service.String
 		if seq.Valid {
 			var in map[string]any
 			if err := json.Unmarshal(inputs, &in); err != nil {
@@ -142,9 +145,9 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return fmt.Errorf("update: %d rows, %v", n, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		id, version+1, "accept", "submitted", "reviewing", l.actor, "street_clerk", noInputs, at); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO case_history (case_id, seq, event, from_state, to_state, actor_id, actor_role, inputs, at, due_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		id, version+1, "accept", "submitted", "reviewing", l.actor, "street_clerk", noInputs, at, sqlTime(now.Add(21*24*time.Hour))); err != nil {
 		return err
 	}
 	// The review's deadline escalates (workflow/deadline.go): its timer.
@@ -178,6 +181,21 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq+1, hash); err != nil {
+		return err
+	}
+	// The dashboards' rollups (sqlstore.flushStats): the count moved from
+	// submitted to reviewing, and the decision.
+	month := now.In(l.zone).Format("2006-01")
+	if _, err := tx.ExecContext(ctx, `INSERT INTO stat_cases (division, service, month, state, district, n) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (division, service, month, state) DO UPDATE SET n = stat_cases.n + excluded.n`,
+		division, svc, month, "submitted", district, -1, division, svc, month, "reviewing", district, 1); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO stat_steps (division, service, month, step, actor_id, days, district, n, approved, timed, on_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (division, service, month, step, actor_id, days) DO UPDATE SET
+		n = stat_steps.n + excluded.n, approved = stat_steps.approved + excluded.approved,
+		timed = stat_steps.timed + excluded.timed, on_time = stat_steps.on_time + excluded.on_time`,
+		division, svc, month, "submitted", l.actor, 0, district, 1, 1, 1, 1); err != nil {
 		return err
 	}
 	return tx.Commit()
