@@ -9,43 +9,58 @@ import (
 // transition, in the transition's own transaction, so that a dashboard
 // reads a few hundred rows whatever the number of cases.
 
-// CaseCount is a change to the count of handed-in cases of one division,
-// service, month handed in (the city's YYYY-MM) and state.
+// CaseCount is a change to the count of handed-in cases of one area (a
+// street, a district or the city), period handed in (YYYY-MM or YYYY, the
+// city's time), service and state.
 type CaseCount struct {
-	Division, District, Service, Month, State string
-	N                                         int64
+	Area, Period, Service, State string
+	N                            int64
 }
 
-// StepCount is a change to the decisions of one division, service, month
-// decided, step (the state decided on; "" for a whole case, granted or
-// refused), person (0 for a whole case) and working days taken.
+// StepCount is a change to the decisions of one area, period decided,
+// service, step (the state decided on; "" for a whole case, granted or
+// refused) and working days taken.
 type StepCount struct {
-	Division, District, Service, Month, Step string
-	ActorID                                  int64
-	Days                                     int
+	Area, Period, Service, Step string
+	Days                        int
 	// N decisions, of which Approved moved the case on (neither a refusal
 	// nor a return to the applicant), Timed had a time limit and OnTime
 	// were made within it.
 	N, Approved, Timed, OnTime int64
 }
 
-// StatDelta is what one transaction changes in the rollups.
-type StatDelta struct {
-	Cases []CaseCount
-	Steps []StepCount
+// ClerkCount is StepCount by person, at the street (Division) only.
+type ClerkCount struct {
+	Division, District, Period, Service, Step string
+	ActorID                                   int64
+	Days                                      int
+	N, Approved, Timed, OnTime                int64
 }
 
-// StatFilter selects rollup rows: a scope (as a CaseFilter's), a service
-// ("" all) and months FromMonth..ToMonth (YYYY-MM, inclusive; "" open).
-type StatFilter struct {
-	Scope     []ScopeTerm
-	AllScope  bool
-	Service   string
-	FromMonth string
-	ToMonth   string
-	// ByActor: step rows per person (the clerks' report); otherwise summed
-	// over people.
-	ByActor bool
+// StatDelta is what one transaction changes in the rollups.
+type StatDelta struct {
+	Cases  []CaseCount
+	Steps  []StepCount
+	Clerks []ClerkCount
+}
+
+// StatQuery selects rollup rows of some areas and periods, of a service
+// ("" all). The rows come summed over the areas and periods unless ByArea
+// or ByPeriod keeps them apart.
+type StatQuery struct {
+	Areas            []string
+	Periods          []string
+	Service          string
+	ByArea, ByPeriod bool
+}
+
+// ClerkQuery selects the clerks' rows: a scope (as a CaseFilter's), the
+// periods and a service.
+type ClerkQuery struct {
+	Scope    []ScopeTerm
+	AllScope bool
+	Periods  []string
+	Service  string
 }
 
 // RevealRow is a full ID number revealed on a case the person revealing
@@ -62,17 +77,20 @@ type RevealRow struct {
 	N        int
 }
 
-// StatStore reads and rebuilds the rollups.
+// StatStore reads the rollups.
 type StatStore interface {
-	// StatCases returns f's case counts, one row per division, service,
-	// month and state (N > 0 only).
-	StatCases(ctx context.Context, f StatFilter) ([]CaseCount, error)
-	// StatSteps returns f's decisions, one row per service, step, days —
-	// and person when f.ByActor (Division, District and Month empty).
-	StatSteps(ctx context.Context, f StatFilter) ([]StepCount, error)
-	// Reveals returns the reveals of full ID numbers on f's cases from
-	// day from to day to (YYYY-MM-DD) by staff who took no step on them.
-	Reveals(ctx context.Context, f StatFilter, from, to string, limit int) ([]RevealRow, error)
+	// StatCases returns q's case counts by service and state (and area,
+	// period), N ≠ 0 only.
+	StatCases(ctx context.Context, q StatQuery) ([]CaseCount, error)
+	// StatSteps returns q's decisions by service, step and days (and area,
+	// period).
+	StatSteps(ctx context.Context, q StatQuery) ([]StepCount, error)
+	// StatClerks returns q's decisions by service, step, person and days.
+	StatClerks(ctx context.Context, q ClerkQuery) ([]ClerkCount, error)
+	// Reveals returns the reveals of full ID numbers on cases of q's scope
+	// (and service) from day from to day to (YYYY-MM-DD) by staff who took
+	// no step on them.
+	Reveals(ctx context.Context, q ClerkQuery, from, to string, limit int) ([]RevealRow, error)
 	// StatsRebuiltAt returns when the rollups were last rebuilt (zero:
 	// never).
 	StatsRebuiltAt(ctx context.Context) (time.Time, error)

@@ -1,33 +1,51 @@
 -- Dashboards (README "Dashboards"): rollups kept with every transition, so
--- that no page view counts the cases table.
+-- that no page view counts the cases table, and a page reads a few hundred
+-- rows however many cases and streets there are.
 --
--- stat_cases: handed-in cases by division, month handed in (the city's
--- YYYY-MM) and current state; a step moves one count from its old state
--- to its new one. stat_steps: staff decisions by division, month decided,
--- step (the state decided on; '' is a whole case, counted when it is
--- granted or refused), the person deciding (0 for the whole case) and the
--- working days taken (a histogram: medians and percentiles are read off
--- it exactly). stat_meta records when the rollups were last rebuilt from
--- the cases' histories (empty: never, and the portal rebuilds them when it
--- starts). case_history.due_at is the due date of the state a step entered,
--- so that a rebuild knows which decisions were on time.
+-- Every count is kept at three areas — the case's street, its district and
+-- the city — and two periods: its month (YYYY-MM) and its year (YYYY), in
+-- the city's time. A dashboard reads the rows of its own area (a district's
+-- supervisor their district's) and of the year when it asks for whole
+-- years, the months otherwise.
+--
+-- stat_cases: handed-in cases by the period they were handed in and their
+-- current state; a step moves one count from its old state to its new one.
+-- stat_steps: staff decisions by the period decided, the step (the state
+-- decided on; '' is a whole case, counted when it is granted or refused)
+-- and the working days taken (a histogram: medians and percentiles are read
+-- off it exactly). stat_clerks: the same decisions by person, at the street
+-- only. stat_meta records when the rollups were last rebuilt from the cases'
+-- timelines (no row: never, and a node starting rebuilds them).
+-- case_history.due_at is the due date of the state a step entered, so that
+-- a rebuild knows which decisions were on time.
 
 -- +goose Up
 CREATE TABLE stat_cases (
-    division text NOT NULL,
-    service  text NOT NULL,
-    month    text NOT NULL,
-    state    text NOT NULL,
-    district text NOT NULL,
-    n        INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (division, service, month, state)
+    area    text NOT NULL,
+    period  text NOT NULL,
+    service text NOT NULL,
+    state   text NOT NULL,
+    n       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (area, period, service, state)
 );
-CREATE INDEX stat_cases_district ON stat_cases (district, service, month);
 
 CREATE TABLE stat_steps (
-    division text NOT NULL,
+    area     text NOT NULL,
+    period   text NOT NULL,
     service  text NOT NULL,
-    month    text NOT NULL,
+    step     text NOT NULL,
+    days     integer NOT NULL,
+    n        INTEGER NOT NULL DEFAULT 0,
+    approved INTEGER NOT NULL DEFAULT 0,
+    timed    INTEGER NOT NULL DEFAULT 0,
+    on_time  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (area, period, service, step, days)
+);
+
+CREATE TABLE stat_clerks (
+    division text NOT NULL,
+    period   text NOT NULL,
+    service  text NOT NULL,
     step     text NOT NULL,
     actor_id INTEGER NOT NULL,
     days     integer NOT NULL,
@@ -36,9 +54,9 @@ CREATE TABLE stat_steps (
     approved INTEGER NOT NULL DEFAULT 0,
     timed    INTEGER NOT NULL DEFAULT 0,
     on_time  INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (division, service, month, step, actor_id, days)
+    PRIMARY KEY (division, period, service, step, actor_id, days)
 );
-CREATE INDEX stat_steps_district ON stat_steps (district, service, month);
+CREATE INDEX stat_clerks_district ON stat_clerks (district, period);
 
 CREATE TABLE stat_meta (
     id         INTEGER PRIMARY KEY CHECK (id = 1),
@@ -56,5 +74,6 @@ CREATE INDEX case_access_reveals ON case_access (day) WHERE kind = 'reveal';
 DROP INDEX case_access_reveals;
 ALTER TABLE case_history DROP COLUMN due_at;
 DROP TABLE stat_meta;
+DROP TABLE stat_clerks;
 DROP TABLE stat_steps;
 DROP TABLE stat_cases;

@@ -389,15 +389,15 @@ func chart(id, title, summary string, labels []string, values []float64, texts [
 
 // statsPageDoc is the dashboard page.
 type statsPageDoc struct {
-	Q          workflow.StatsQuery
-	Services   []choiceDoc
-	Divisions  []choiceDoc
-	Overview   *overviewDoc
-	Clerks     *clerksDoc
-	Reveals    []revealDoc
-	Charts     map[string]chartDoc
-	CSV        map[string]string
-	Query      string // the filter as a query string, for the JSON link
+	Q         workflow.StatsQuery
+	Services  []choiceDoc
+	Divisions []choiceDoc
+	Overview  *overviewDoc
+	Clerks    *clerksDoc
+	Reveals   []revealDoc
+	Charts    map[string]chartDoc
+	CSV       map[string]string
+	Query     string // the filter as a query string, for the JSON link
 	// Staff: the page of clerks and reveals (/oversight/stats/staff), not
 	// the overview.
 	Staff bool

@@ -19,48 +19,60 @@ import (
 // one upsert per table in key order: every transition already waits on
 // the audit chain's head, so the rollups' rows add no wait of their own.
 
-// statKey is a stat_cases row's key; stepKey a stat_steps row's.
-type statKey struct{ division, service, month, state string }
+// Row keys of the three rollups.
+type (
+	caseKey struct{ area, period, service, state string }
+	stepKey struct {
+		area, period, service, step string
+		days                        int
+	}
+	clerkKey struct {
+		division, period, service, step string
+		actor                           int64
+		days                            int
+	}
+)
 
-type stepKey struct {
-	division, service, month, step string
-	actor                          int64
-	days                           int
-}
+// counts are a decision row's n, approved, timed and on_time.
+type counts [4]int64
 
 // stats is what a transaction adds to the rollups.
 type stats struct {
-	cases    map[statKey]int64
-	steps    map[stepKey][4]int64 // n, approved, timed, on_time
-	district map[string]string    // division → district
+	cases    map[caseKey]int64
+	steps    map[stepKey]counts
+	clerks   map[clerkKey]counts
+	district map[string]string // a clerk row's division → district
 }
 
 // AddStats adds d to what the transaction writes to the rollups.
 func (t *Tx) AddStats(d portal.StatDelta) {
-	if len(d.Cases) == 0 && len(d.Steps) == 0 {
+	if len(d.Cases) == 0 && len(d.Steps) == 0 && len(d.Clerks) == 0 {
 		return
 	}
 	if t.stats == nil {
-		t.stats = &stats{cases: map[statKey]int64{}, steps: map[stepKey][4]int64{}, district: map[string]string{}}
+		t.stats = &stats{cases: map[caseKey]int64{}, steps: map[stepKey]counts{}, clerks: map[clerkKey]counts{}, district: map[string]string{}}
 	}
 	s := t.stats
 	for _, c := range d.Cases {
-		s.cases[statKey{c.Division, c.Service, c.Month, c.State}] += c.N
-		s.district[c.Division] = c.District
+		s.cases[caseKey{c.Area, c.Period, c.Service, c.State}] += c.N
+	}
+	add := func(v counts, n, approved, timed, onTime int64) counts {
+		return counts{v[0] + n, v[1] + approved, v[2] + timed, v[3] + onTime}
 	}
 	for _, c := range d.Steps {
-		k := stepKey{c.Division, c.Service, c.Month, c.Step, c.ActorID, c.Days}
-		v := s.steps[k]
-		v[0] += c.N
-		v[1] += c.Approved
-		v[2] += c.Timed
-		v[3] += c.OnTime
-		s.steps[k] = v
+		k := stepKey{c.Area, c.Period, c.Service, c.Step, c.Days}
+		s.steps[k] = add(s.steps[k], c.N, c.Approved, c.Timed, c.OnTime)
+	}
+	for _, c := range d.Clerks {
+		k := clerkKey{c.Division, c.Period, c.Service, c.Step, c.ActorID, c.Days}
+		s.clerks[k] = add(s.clerks[k], c.N, c.Approved, c.Timed, c.OnTime)
 		s.district[c.Division] = c.District
 	}
 }
 
-// flushStats writes what the transaction added to the rollups.
+// flushStats writes what the transaction added to the rollups: an upsert a
+// table, its rows in key order (two transactions lock shared rows in the
+// same order, so neither waits on the other crosswise).
 func (t *Tx) flushStats(ctx context.Context) error {
 	s := t.stats
 	if s == nil {
@@ -68,78 +80,91 @@ func (t *Tx) flushStats(ctx context.Context) error {
 	}
 	t.stats = nil
 	var cases [][]any
-	for _, k := range slices.SortedFunc(maps.Keys(s.cases), func(a, b statKey) int {
-		return cmp.Or(cmp.Compare(a.division, b.division), cmp.Compare(a.service, b.service),
-			cmp.Compare(a.month, b.month), cmp.Compare(a.state, b.state))
+	for _, k := range slices.SortedFunc(maps.Keys(s.cases), func(a, b caseKey) int {
+		return cmp.Or(cmp.Compare(a.area, b.area), cmp.Compare(a.period, b.period), cmp.Compare(a.service, b.service), cmp.Compare(a.state, b.state))
 	}) {
 		if n := s.cases[k]; n != 0 {
-			cases = append(cases, []any{k.division, k.service, k.month, k.state, s.district[k.division], n})
+			cases = append(cases, []any{k.area, k.period, k.service, k.state, n})
 		}
 	}
-	if err := insertRows(ctx, t, "sqlstore.AddStats", `INSERT INTO stat_cases (division, service, month, state, district, n) VALUES `,
-		cases, func(r *[]any) []any { return *r }, ` ON CONFLICT (division, service, month, state) DO UPDATE SET n = stat_cases.n + excluded.n`); err != nil {
+	rows := func(r *[]any) []any { return *r }
+	if err := insertRows(ctx, t, "sqlstore.AddStats", `INSERT INTO stat_cases (area, period, service, state, n) VALUES `,
+		cases, rows, ` ON CONFLICT (area, period, service, state) DO UPDATE SET n = stat_cases.n + excluded.n`); err != nil {
 		return err
 	}
+	const sums = ` DO UPDATE SET n = %[1]s.n + excluded.n, approved = %[1]s.approved + excluded.approved,
+		timed = %[1]s.timed + excluded.timed, on_time = %[1]s.on_time + excluded.on_time`
 	var steps [][]any
 	for _, k := range slices.SortedFunc(maps.Keys(s.steps), func(a, b stepKey) int {
-		return cmp.Or(cmp.Compare(a.division, b.division), cmp.Compare(a.service, b.service), cmp.Compare(a.month, b.month),
+		return cmp.Or(cmp.Compare(a.area, b.area), cmp.Compare(a.period, b.period), cmp.Compare(a.service, b.service),
+			cmp.Compare(a.step, b.step), cmp.Compare(a.days, b.days))
+	}) {
+		if v := s.steps[k]; v != (counts{}) {
+			steps = append(steps, []any{k.area, k.period, k.service, k.step, k.days, v[0], v[1], v[2], v[3]})
+		}
+	}
+	if err := insertRows(ctx, t, "sqlstore.AddStats", `INSERT INTO stat_steps (area, period, service, step, days, n, approved, timed, on_time) VALUES `,
+		steps, rows, ` ON CONFLICT (area, period, service, step, days)`+fmt.Sprintf(sums, "stat_steps")); err != nil {
+		return err
+	}
+	var clerks [][]any
+	for _, k := range slices.SortedFunc(maps.Keys(s.clerks), func(a, b clerkKey) int {
+		return cmp.Or(cmp.Compare(a.division, b.division), cmp.Compare(a.period, b.period), cmp.Compare(a.service, b.service),
 			cmp.Compare(a.step, b.step), cmp.Compare(a.actor, b.actor), cmp.Compare(a.days, b.days))
 	}) {
-		v := s.steps[k]
-		if v == [4]int64{} {
-			continue
+		if v := s.clerks[k]; v != (counts{}) {
+			clerks = append(clerks, []any{k.division, k.period, k.service, k.step, k.actor, k.days, s.district[k.division], v[0], v[1], v[2], v[3]})
 		}
-		steps = append(steps, []any{k.division, k.service, k.month, k.step, k.actor, k.days, s.district[k.division], v[0], v[1], v[2], v[3]})
 	}
-	return insertRows(ctx, t, "sqlstore.AddStats", `INSERT INTO stat_steps (division, service, month, step, actor_id, days, district, n, approved, timed, on_time) VALUES `,
-		steps, func(r *[]any) []any { return *r }, ` ON CONFLICT (division, service, month, step, actor_id, days) DO UPDATE SET
-			n = stat_steps.n + excluded.n, approved = stat_steps.approved + excluded.approved,
-			timed = stat_steps.timed + excluded.timed, on_time = stat_steps.on_time + excluded.on_time`)
+	return insertRows(ctx, t, "sqlstore.AddStats", `INSERT INTO stat_clerks (division, period, service, step, actor_id, days, district, n, approved, timed, on_time) VALUES `,
+		clerks, rows, ` ON CONFLICT (division, period, service, step, actor_id, days)`+fmt.Sprintf(sums, "stat_clerks"))
 }
 
-// statWhere is f's condition on a rollup table (alias "" or "x."), its
-// arguments appended to args.
-func (q q) statWhere(f portal.StatFilter, args *[]any) string {
-	arg := func(v any) string {
-		*args = append(*args, v)
-		return q.d.param(len(*args))
-	}
-	var w []string
-	switch {
-	case f.AllScope:
-	case len(f.Scope) == 0:
+// in is "col IN (…)" over vs, its arguments appended to args ("1 = 0"
+// for none).
+func (q q) in(col string, vs []string, args *[]any) string {
+	if len(vs) == 0 {
 		return "1 = 0"
-	default:
-		var terms []string
-		for _, s := range f.Scope {
-			if s.Division != "" {
-				terms = append(terms, "division = "+arg(s.Division))
-			} else {
-				terms = append(terms, "district = "+arg(s.District))
-			}
-		}
-		w = append(w, "("+strings.Join(terms, " OR ")+")")
 	}
-	if f.Service != "" {
-		w = append(w, "service = "+arg(f.Service))
+	marks := make([]string, len(vs))
+	for i, v := range vs {
+		*args = append(*args, v)
+		marks[i] = q.d.param(len(*args))
 	}
-	if f.FromMonth != "" {
-		w = append(w, "month >= "+arg(f.FromMonth))
-	}
-	if f.ToMonth != "" {
-		w = append(w, "month <= "+arg(f.ToMonth))
-	}
-	if len(w) == 0 {
-		return "1 = 1"
-	}
-	return strings.Join(w, " AND ")
+	return col + " IN (" + strings.Join(marks, ", ") + ")"
 }
 
-// StatCases returns f's case counts per division, service, month and state.
-func (q q) StatCases(ctx context.Context, f portal.StatFilter) ([]portal.CaseCount, error) {
+// statWhere is q's condition on stat_cases or stat_steps.
+func (q q) statWhere(sq portal.StatQuery, args *[]any) string {
+	w := q.in("area", sq.Areas, args) + " AND " + q.in("period", sq.Periods, args)
+	if sq.Service != "" {
+		*args = append(*args, sq.Service)
+		w += " AND service = " + q.d.param(len(*args))
+	}
+	return w
+}
+
+// statKeys are the kept key columns of q (area, period): as selected (”
+// for one summed over), and as grouped by (with a trailing comma).
+func statKeys(sq portal.StatQuery) (sel, group string) {
+	sel = "'', ''"
+	switch {
+	case sq.ByArea && sq.ByPeriod:
+		sel, group = "area, period", "area, period, "
+	case sq.ByArea:
+		sel, group = "area, ''", "area, "
+	case sq.ByPeriod:
+		sel, group = "'', period", "period, "
+	}
+	return sel, group
+}
+
+// StatCases returns q's case counts.
+func (q q) StatCases(ctx context.Context, sq portal.StatQuery) ([]portal.CaseCount, error) {
 	var args []any
-	rows, err := q.ex.QueryContext(ctx, `SELECT division, district, service, month, state, n FROM stat_cases
-		WHERE `+q.statWhere(f, &args)+` AND n <> 0`, args...)
+	sel, group := statKeys(sq)
+	rows, err := q.ex.QueryContext(ctx, `SELECT `+sel+`, service, state, CAST(SUM(n) AS bigint) FROM stat_cases
+		WHERE `+q.statWhere(sq, &args)+` GROUP BY `+group+`service, state`, args...)
 	if err != nil {
 		return nil, dbError("sqlstore.StatCases", err)
 	}
@@ -147,25 +172,23 @@ func (q q) StatCases(ctx context.Context, f portal.StatFilter) ([]portal.CaseCou
 	var out []portal.CaseCount
 	for rows.Next() {
 		var c portal.CaseCount
-		if err := rows.Scan(&c.Division, &c.District, &c.Service, &c.Month, &c.State, &c.N); err != nil {
+		if err := rows.Scan(&c.Area, &c.Period, &c.Service, &c.State, &c.N); err != nil {
 			return nil, dbError("sqlstore.StatCases", err)
 		}
-		out = append(out, c)
+		if c.N != 0 {
+			out = append(out, c)
+		}
 	}
 	return out, dbError("sqlstore.StatCases", rows.Err())
 }
 
-// StatSteps returns f's decisions per service, step and days (and person).
-func (q q) StatSteps(ctx context.Context, f portal.StatFilter) ([]portal.StepCount, error) {
+// StatSteps returns q's decisions.
+func (q q) StatSteps(ctx context.Context, sq portal.StatQuery) ([]portal.StepCount, error) {
 	var args []any
-	actor := "0"
-	group := "service, step, days"
-	if f.ByActor {
-		actor, group = "actor_id", "service, step, actor_id, days"
-	}
-	rows, err := q.ex.QueryContext(ctx, `SELECT service, step, `+actor+`, days,
+	sel, group := statKeys(sq)
+	rows, err := q.ex.QueryContext(ctx, `SELECT `+sel+`, service, step, days,
 		CAST(SUM(n) AS bigint), CAST(SUM(approved) AS bigint), CAST(SUM(timed) AS bigint), CAST(SUM(on_time) AS bigint)
-		FROM stat_steps WHERE `+q.statWhere(f, &args)+` GROUP BY `+group, args...)
+		FROM stat_steps WHERE `+q.statWhere(sq, &args)+` GROUP BY `+group+`service, step, days`, args...)
 	if err != nil {
 		return nil, dbError("sqlstore.StatSteps", err)
 	}
@@ -173,7 +196,7 @@ func (q q) StatSteps(ctx context.Context, f portal.StatFilter) ([]portal.StepCou
 	var out []portal.StepCount
 	for rows.Next() {
 		var c portal.StepCount
-		if err := rows.Scan(&c.Service, &c.Step, &c.ActorID, &c.Days, &c.N, &c.Approved, &c.Timed, &c.OnTime); err != nil {
+		if err := rows.Scan(&c.Area, &c.Period, &c.Service, &c.Step, &c.Days, &c.N, &c.Approved, &c.Timed, &c.OnTime); err != nil {
 			return nil, dbError("sqlstore.StatSteps", err)
 		}
 		if c.N != 0 {
@@ -183,21 +206,72 @@ func (q q) StatSteps(ctx context.Context, f portal.StatFilter) ([]portal.StepCou
 	return out, dbError("sqlstore.StatSteps", rows.Err())
 }
 
-// Reveals returns reveals of full ID numbers on f's cases, days from..to,
+// clerkScope is a clerk query's scope and service as a condition on a
+// table with division, district and service columns (prefix: its alias).
+func (q q) clerkScope(cq portal.ClerkQuery, prefix string, args *[]any) string {
+	var w []string
+	if !cq.AllScope {
+		var terms []string
+		for _, s := range cq.Scope {
+			*args = append(*args, s.Division+s.District)
+			col := "division"
+			if s.Division == "" {
+				col = "district"
+			}
+			terms = append(terms, prefix+col+" = "+q.d.param(len(*args)))
+		}
+		if len(terms) == 0 {
+			return "1 = 0"
+		}
+		w = append(w, "("+strings.Join(terms, " OR ")+")")
+	}
+	if cq.Service != "" {
+		*args = append(*args, cq.Service)
+		w = append(w, prefix+"service = "+q.d.param(len(*args)))
+	}
+	if len(w) == 0 {
+		return "1 = 1"
+	}
+	return strings.Join(w, " AND ")
+}
+
+// StatClerks returns q's decisions by person.
+func (q q) StatClerks(ctx context.Context, cq portal.ClerkQuery) ([]portal.ClerkCount, error) {
+	var args []any
+	where := q.clerkScope(cq, "", &args) + " AND " + q.in("period", cq.Periods, &args)
+	rows, err := q.ex.QueryContext(ctx, `SELECT service, step, actor_id, days,
+		CAST(SUM(n) AS bigint), CAST(SUM(approved) AS bigint), CAST(SUM(timed) AS bigint), CAST(SUM(on_time) AS bigint)
+		FROM stat_clerks WHERE `+where+` GROUP BY service, step, actor_id, days`, args...)
+	if err != nil {
+		return nil, dbError("sqlstore.StatClerks", err)
+	}
+	defer rows.Close()
+	var out []portal.ClerkCount
+	for rows.Next() {
+		var c portal.ClerkCount
+		if err := rows.Scan(&c.Service, &c.Step, &c.ActorID, &c.Days, &c.N, &c.Approved, &c.Timed, &c.OnTime); err != nil {
+			return nil, dbError("sqlstore.StatClerks", err)
+		}
+		if c.N != 0 {
+			out = append(out, c)
+		}
+	}
+	return out, dbError("sqlstore.StatClerks", rows.Err())
+}
+
+// Reveals returns reveals of full ID numbers on q's cases, days from..to,
 // by people with no step in the case's history: along the reveals' own
 // index by day, each checked against the case's history by its key.
-func (q q) Reveals(ctx context.Context, f portal.StatFilter, from, to string, limit int) ([]portal.RevealRow, error) {
+func (q q) Reveals(ctx context.Context, cq portal.ClerkQuery, from, to string, limit int) ([]portal.RevealRow, error) {
 	var args []any
-	scope := q.statWhere(portal.StatFilter{Scope: f.Scope, AllScope: f.AllScope, Service: f.Service}, &args)
-	scope = strings.NewReplacer("division =", "c.division =", "district =", "c.district =", "service =", "c.service =").Replace(scope)
-	args = append(args, from, to)
+	scope := q.clerkScope(cq, "c.", &args)
+	args = append(args, from, to, limit)
 	n := len(args)
-	args = append(args, limit)
 	rows, err := q.ex.QueryContext(ctx, `SELECT a.user_id, u.name, a.role, a.division, c.case_no, c.service, c.division, a.day, a.n
 		FROM case_access a JOIN cases c ON c.id = a.case_id JOIN users u ON u.id = a.user_id
-		WHERE a.kind = 'reveal' AND a.day >= `+q.d.param(n-1)+` AND a.day <= `+q.d.param(n)+` AND `+scope+`
+		WHERE a.kind = 'reveal' AND a.day >= `+q.d.param(n-2)+` AND a.day <= `+q.d.param(n-1)+` AND `+scope+`
 		AND NOT EXISTS (SELECT 1 FROM case_history h WHERE h.case_id = a.case_id AND h.actor_id = a.user_id)
-		ORDER BY a.day DESC, c.case_no, a.user_id LIMIT `+q.d.param(n+1), args...)
+		ORDER BY a.day DESC, c.case_no, a.user_id LIMIT `+q.d.param(n), args...)
 	if err != nil {
 		return nil, dbError("sqlstore.Reveals", err)
 	}
@@ -235,11 +309,11 @@ func (db *DB) RebuildStats(ctx context.Context, now time.Time, each func([]porta
 		t := ptx.(*Tx)
 		total = 0
 		if db.dialect.name() == "postgres" {
-			if _, err := t.ex.ExecContext(ctx, `LOCK TABLE stat_cases, stat_steps, stat_meta IN EXCLUSIVE MODE`); err != nil {
+			if _, err := t.ex.ExecContext(ctx, `LOCK TABLE stat_cases, stat_steps, stat_clerks, stat_meta IN EXCLUSIVE MODE`); err != nil {
 				return dbError("sqlstore.RebuildStats", err)
 			}
 		}
-		for _, stmt := range []string{`DELETE FROM stat_cases`, `DELETE FROM stat_steps`, `DELETE FROM stat_meta`} {
+		for _, stmt := range []string{`DELETE FROM stat_cases`, `DELETE FROM stat_steps`, `DELETE FROM stat_clerks`, `DELETE FROM stat_meta`} {
 			if _, err := t.ex.ExecContext(ctx, stmt); err != nil {
 				return dbError("sqlstore.RebuildStats", err)
 			}

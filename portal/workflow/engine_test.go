@@ -184,7 +184,7 @@ func newRigOn(t *testing.T, db *sqlstore.DB) *rig {
 		Calendar: cal, Validator: validate.New(validate.Options{Now: clock.Now}), Now: clock.Now,
 		Files: noFiles{}, Notifier: noNotices{}, Certifier: noCertificates{},
 		Deadline: workflow.DeadlinePolicy{SoonWorkingDays: 3, LateWorkingDays: 5, NotifyRole: "supervisor"},
-		Stats: &workflow.StatsPolicy{DefaultMonths: 12, RevealsLimit: 200,
+		Stats: &workflow.StatsPolicy{RevealsLimit: 200,
 			Outliers:   workflow.OutlierPolicy{MinDecisions: 20, MinPeers: 5, Threshold: 3.5},
 			StaffRoles: map[string]bool{"street_clerk": true, "district_officer": true, "supervisor": true}}})
 	if err != nil {

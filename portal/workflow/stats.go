@@ -19,11 +19,13 @@ import (
 // rollups in its own transaction (portal.Tx.AddStats), and a dashboard
 // reads those, never the cases:
 //
-//   - stat_cases counts handed-in cases by division, month handed in and
+//   - stat_cases counts handed-in cases by area (the case's street, its
+//     district, the city), period handed in (its month and its year) and
 //     current state: a step moves one count from the state left to the
 //     state entered; a case counts from the step that hands it in (the
 //     first into a state that is not private).
-//   - stat_steps counts decisions: a step by staff (a role of kind staff in
+//   - stat_steps counts decisions (by area and period; stat_clerks by
+//     person, at the street): a step by staff (a role of kind staff in
 //     policies/roles.yaml) from a state the case was handed in for, moving
 //     it elsewhere, not a cohort's event (a draw or an allocation moves
 //     thousands at once and decides nothing of any one). Each decision
@@ -45,9 +47,6 @@ const StatsFile = "stats.yaml"
 
 // StatsPolicy holds policies/stats.yaml.
 type StatsPolicy struct {
-	// DefaultMonths: the range of a dashboard asked for none, this month
-	// and the ones before it.
-	DefaultMonths int `yaml:"default_months"`
 	// Outliers: how clerks are compared with their peers.
 	Outliers OutlierPolicy `yaml:"outliers"`
 	// RevealsLimit bounds the report of reveals on cases not acted on.
@@ -82,9 +81,6 @@ func LoadStatsPolicy(fsys fs.FS, staffRoles map[string]bool) (*StatsPolicy, erro
 		return nil, fmt.Errorf("policies/%s: %w", StatsFile, err)
 	}
 	var errs []string
-	if p.DefaultMonths < 1 || p.DefaultMonths > 120 {
-		errs = append(errs, "default_months must be from 1 to 120")
-	}
 	if p.Outliers.MinDecisions < 1 {
 		errs = append(errs, "outliers.min_decisions must be at least 1")
 	}
@@ -138,25 +134,45 @@ func handedIn(def *Definition, hist []portal.History) *portal.History {
 }
 
 // statDelta is what step h of case c (its division as at the step) changes
-// in the rollups; hist is the case's timeline before h.
+// in the rollups; hist is the case's timeline before h. Each count goes to
+// the case's street, its district and the city, for the month and for the
+// year.
 func (e *Engine) statDelta(def *Definition, c *portal.Case, hist []portal.History, h *portal.History) portal.StatDelta {
 	var d portal.StatDelta
 	if !moves(h) {
 		return d
 	}
-	count := func(month, state string, n int64) {
-		d.Cases = append(d.Cases, portal.CaseCount{Division: c.Division, District: c.District, Service: def.Service,
-			Month: month, State: state, N: n})
+	areas := []string{c.Division, c.District, e.Authz.Divisions().Root}
+	if c.District == "" || c.District == c.Division {
+		areas = []string{c.Division, e.Authz.Divisions().Root}
+	}
+	periods := func(at time.Time) [2]string {
+		m := e.Calendar.Month(at)
+		return [2]string{m, m[:4]}
+	}
+	count := func(at time.Time, state string, n int64) {
+		for _, a := range areas {
+			for _, p := range periods(at) {
+				d.Cases = append(d.Cases, portal.CaseCount{Area: a, Period: p, Service: def.Service, State: state, N: n})
+			}
+		}
+	}
+	decision := func(s portal.StepCount) {
+		for _, a := range areas {
+			for _, p := range periods(h.At) {
+				s.Area, s.Period = a, p
+				d.Steps = append(d.Steps, s)
+			}
+		}
 	}
 	in := handedIn(def, hist)
 	to := def.States[h.To]
 	switch {
 	case in != nil:
-		month := e.Calendar.Month(in.At)
-		count(month, h.From, -1)
-		count(month, h.To, 1)
+		count(in.At, h.From, -1)
+		count(in.At, h.To, 1)
 	case to != nil && !to.Private:
-		count(e.Calendar.Month(h.At), h.To, 1)
+		count(h.At, h.To, 1)
 	}
 	if in == nil || h.Event == portal.EventCreate {
 		return d
@@ -171,8 +187,7 @@ func (e *Engine) statDelta(def *Definition, c *portal.Case, hist []portal.Histor
 	}
 	ev := def.Events[h.Event]
 	if entered != nil && ev != nil && !ev.Cohort && e.staffRole(h.ActorRole) && h.ActorID != nil {
-		s := portal.StepCount{Division: c.Division, District: c.District, Service: def.Service, Month: e.Calendar.Month(h.At),
-			Step: h.From, ActorID: *h.ActorID, Days: e.Calendar.WorkingDays(entered.At, h.At), N: 1}
+		s := portal.StepCount{Service: def.Service, Step: h.From, Days: e.Calendar.WorkingDays(entered.At, h.At), N: 1}
 		if to != nil && to.Outcome != OutcomeRefused && !to.PausesClock {
 			s.Approved = 1
 		}
@@ -182,15 +197,18 @@ func (e *Engine) statDelta(def *Definition, c *portal.Case, hist []portal.Histor
 				s.OnTime = 1
 			}
 		}
-		d.Steps = append(d.Steps, s)
+		decision(s)
+		for _, p := range periods(h.At) {
+			d.Clerks = append(d.Clerks, portal.ClerkCount{Division: c.Division, District: c.District, Period: p, Service: def.Service,
+				Step: s.Step, ActorID: *h.ActorID, Days: s.Days, N: 1, Approved: s.Approved, Timed: s.Timed, OnTime: s.OnTime})
+		}
 	}
 	if to != nil && to.Final && (to.Outcome == OutcomeGranted || to.Outcome == OutcomeRefused) {
-		s := portal.StepCount{Division: c.Division, District: c.District, Service: def.Service, Month: e.Calendar.Month(h.At),
-			Days: e.processingDays(def, hist, in, h), N: 1}
+		s := portal.StepCount{Service: def.Service, Days: e.processingDays(def, hist, in, h), N: 1}
 		if to.Outcome == OutcomeGranted {
 			s.Approved = 1
 		}
-		d.Steps = append(d.Steps, s)
+		decision(s)
 	}
 	return d
 }
@@ -246,6 +264,7 @@ func (e *Engine) ReplayStats(cases []portal.Case, hist map[int64][]portal.Histor
 			d := e.statDelta(def, c, hs[:j], &hs[j])
 			out.Cases = append(out.Cases, d.Cases...)
 			out.Steps = append(out.Steps, d.Steps...)
+			out.Clerks = append(out.Clerks, d.Clerks...)
 		}
 	}
 	return out

@@ -102,6 +102,8 @@ type directStep struct {
 	days                       []int
 }
 
+// computeDirect is direct over the cases of district ("" the city); its
+// divisions are the districts (the city) or the streets (a district).
 func computeDirect(t *testing.T, r *rig, district string) *direct {
 	t.Helper()
 	ctx := context.Background()
@@ -155,7 +157,11 @@ func computeDirect(t *testing.T, r *rig, district string) *direct {
 		st := def.States[c.State]
 		d.handedIn++
 		d.months[month(handIn)]++
-		d.divisions[c.Division]++
+		if district == "" {
+			d.divisions[c.District]++
+		} else {
+			d.divisions[c.Division]++
+		}
 		d.states["two-level/"+c.State]++
 		if st.Final {
 			d.completed++
@@ -318,8 +324,9 @@ func statRows(t *testing.T, db *sqlstore.DB) []string {
 	t.Helper()
 	var out []string
 	for _, q := range []string{
-		`SELECT division, service, month, state, district, n FROM stat_cases WHERE n <> 0 ORDER BY 1, 2, 3, 4`,
-		`SELECT division, service, month, step, actor_id, days, district, n, approved, timed, on_time FROM stat_steps ORDER BY 1, 2, 3, 4, 5, 6`,
+		`SELECT area, period, service, state, n FROM stat_cases WHERE n <> 0 ORDER BY 1, 2, 3, 4`,
+		`SELECT area, period, service, step, days, n, approved, timed, on_time FROM stat_steps ORDER BY 1, 2, 3, 4, 5`,
+		`SELECT division, period, service, step, actor_id, days, district, n, approved, timed, on_time FROM stat_clerks ORDER BY 1, 2, 3, 4, 5, 6`,
 	} {
 		rows, err := db.SQL().QueryContext(context.Background(), q)
 		if err != nil {

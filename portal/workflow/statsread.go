@@ -119,18 +119,31 @@ type Overview struct {
 	Steps     []StepFigures     `json:"steps"`
 }
 
-// statsFilter is q's rollup filter within the actor's reach: 404 for one
-// who reads no figures, or asks for a division out of reach; 422 for a
-// service, division or month that is not one.
-func (e *Engine) statsFilter(actor portal.Actor, q StatsQuery) (portal.StatFilter, error) {
-	var f portal.StatFilter
+// statsScope is a dashboard query resolved against the reader's reach.
+type statsScope struct {
+	// areas are the reader's areas within the query (disjoint: a street
+	// within a district also reached is not repeated); terms the same as
+	// scope terms, for the clerks' rows and the reveals.
+	areas    []string
+	terms    []portal.ScopeTerm
+	all      bool
+	service  string
+	from, to string   // the months asked for (YYYY-MM)
+	months   []string // from..to, none after this month
+	periods  []string // the same, a whole year as YYYY
+}
+
+// statsScope resolves q within the actor's reach: 404 for one who reads
+// no figures, or asks for a division out of reach; 422 for a service,
+// division or month that is not one.
+func (e *Engine) statsScope(actor portal.Actor, q StatsQuery) (*statsScope, error) {
 	u := actor.User
 	if u == nil {
-		return f, portal.Errorf(portal.EUNAUTHORIZED, "error.login_required", nil)
+		return nil, portal.Errorf(portal.EUNAUTHORIZED, "error.login_required", nil)
 	}
 	scope := e.Authz.Scope(u, "stats", "read")
 	if u.Kind != portal.KindStaff || (!scope.AllScope && len(scope.Scope) == 0) {
-		return f, portal.NotFound(fmt.Errorf("workflow: %s reads no figures", u.Login))
+		return nil, portal.NotFound(fmt.Errorf("workflow: %s reads no figures", u.Login))
 	}
 	var fields []portal.FieldError
 	if q.Service != "" {
@@ -148,44 +161,68 @@ func (e *Engine) statsFilter(actor portal.Actor, q StatsQuery) (portal.StatFilte
 	if len(fields) > 0 {
 		e := portal.Invalid(fields...)
 		e.Labels = "stats.filter"
-		return f, e
+		return nil, e
 	}
-	f.Service, f.FromMonth, f.ToMonth = q.Service, from, to
-	f.Scope, f.AllScope = scope.Scope, scope.AllScope
-	if q.Division == "" || q.Division == divs.Root {
-		return f, nil
-	}
-	within := func(s portal.ScopeTerm) bool {
-		if s.Division != "" {
-			return divs.Covers(dv.Code, s.Division)
+	st := &statsScope{service: q.Service, from: from, to: to}
+	st.months, st.periods = e.statsPeriods(from, to)
+	code := func(t portal.ScopeTerm) string { return t.Division + t.District }
+	term := func(c string) portal.ScopeTerm {
+		if d, ok := divs.Get(c); ok && d.Leaf() {
+			return portal.ScopeTerm{Division: c}
 		}
-		return divs.Covers(dv.Code, s.District)
+		return portal.ScopeTerm{District: c}
 	}
-	covers := scope.AllScope || slices.ContainsFunc(scope.Scope, func(s portal.ScopeTerm) bool {
-		if s.Division != "" {
-			return s.Division == dv.Code
-		}
-		return divs.Covers(s.District, dv.Code)
-	})
-	f.AllScope = false
 	switch {
-	case covers && dv.Leaf():
-		f.Scope = []portal.ScopeTerm{{Division: dv.Code}}
-	case covers:
-		f.Scope = []portal.ScopeTerm{{District: dv.Code}}
+	case q.Division == "" || q.Division == divs.Root:
+		if scope.AllScope {
+			st.areas, st.all = []string{divs.Root}, true
+			break
+		}
+		for _, t := range scope.Scope {
+			// A term within another term's area counts once, in that one.
+			if !slices.ContainsFunc(scope.Scope, func(o portal.ScopeTerm) bool { return code(o) != code(t) && divs.Covers(code(o), code(t)) }) &&
+				!slices.Contains(st.areas, code(t)) {
+				st.areas = append(st.areas, code(t))
+			}
+		}
+	case scope.AllScope || slices.ContainsFunc(scope.Scope, func(t portal.ScopeTerm) bool { return divs.Covers(code(t), dv.Code) }):
+		st.areas = []string{dv.Code}
 	default:
 		// The parts of the division within reach (a supervisor of two
 		// streets asking for their district).
-		f.Scope = slices.DeleteFunc(slices.Clone(scope.Scope), func(s portal.ScopeTerm) bool { return !within(s) })
-		if len(f.Scope) == 0 {
-			return f, portal.NotFound(fmt.Errorf("workflow: division %s is out of %s's reach", dv.Code, u.Login))
+		for _, t := range scope.Scope {
+			if divs.Covers(dv.Code, code(t)) && !slices.Contains(st.areas, code(t)) {
+				st.areas = append(st.areas, code(t))
+			}
+		}
+		if len(st.areas) == 0 {
+			return nil, portal.NotFound(fmt.Errorf("workflow: division %s is out of %s's reach", dv.Code, u.Login))
 		}
 	}
-	return f, nil
+	if !st.all {
+		for _, a := range st.areas {
+			st.terms = append(st.terms, term(a))
+		}
+	}
+	return st, nil
 }
 
-// statsMonths reads q's months, defaulting to the policy's range ending
-// this month.
+// children are the areas one level below the scope's (the city's
+// districts, a district's streets; a street is its own).
+func (e *Engine) children(areas []string) []string {
+	divs := e.Authz.Divisions()
+	var out []string
+	for _, a := range areas {
+		if d, ok := divs.Get(a); ok && !d.Leaf() {
+			out = append(out, divs.Children(a)...)
+		} else {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// statsMonths reads q's months; by default this year up to this month.
 func (e *Engine) statsMonths(q StatsQuery) (from, to string, errs []portal.FieldError) {
 	month := func(field, v string) string {
 		if v == "" {
@@ -203,16 +240,12 @@ func (e *Engine) statsMonths(q StatsQuery) (from, to string, errs []portal.Field
 	if len(errs) > 0 {
 		return "", "", errs
 	}
-	months := 12
-	if e.Stats != nil {
-		months = e.Stats.DefaultMonths
-	}
+	now := e.Calendar.Month(e.Now())
 	if to == "" {
-		to = e.Calendar.Month(e.Now())
+		to = now
 	}
 	if from == "" {
-		t, _ := time.Parse("2006-01", to)
-		from = t.AddDate(0, 1-months, 0).Format("2006-01")
+		from = to[:4] + "-01"
 	}
 	if from > to {
 		errs = append(errs, portal.FieldError{Field: "from", Rule: "ltefield", Param: "to"})
@@ -220,21 +253,60 @@ func (e *Engine) statsMonths(q StatsQuery) (from, to string, errs []portal.Field
 	return from, to, errs
 }
 
-// Overview returns the dashboard's figures of q within the actor's reach.
+// statsPeriods lists the months from..to up to this month (at most ten
+// years of them), and the periods to read for them: a year whose months
+// are all there (up to this month) as the year, the others month by month.
+func (e *Engine) statsPeriods(from, to string) (months, periods []string) {
+	now := e.Calendar.Month(e.Now())
+	t, err1 := time.Parse("2006-01", from)
+	end, err2 := time.Parse("2006-01", min(to, now))
+	if err1 != nil || err2 != nil {
+		return nil, nil
+	}
+	byYear := map[string][]string{}
+	var years []string
+	for !t.After(end) && len(months) < 120 {
+		m := t.Format("2006-01")
+		months = append(months, m)
+		if y := m[:4]; byYear[y] == nil {
+			years = append(years, y)
+		}
+		byYear[m[:4]] = append(byYear[m[:4]], m)
+		t = t.AddDate(0, 1, 0)
+	}
+	for _, y := range years {
+		ms := byYear[y]
+		last := min(y+"-12", now)
+		if ms[0] == y+"-01" && ms[len(ms)-1] == last {
+			periods = append(periods, y)
+		} else {
+			periods = append(periods, ms...)
+		}
+	}
+	return months, periods
+}
+
+// Overview returns the dashboard's figures of q within the actor's reach:
+// three reads of the rollups (the scope's months, its children's counts,
+// its decisions), whatever the number of cases.
 func (e *Engine) Overview(ctx context.Context, actor portal.Actor, q StatsQuery) (*Overview, error) {
-	f, err := e.statsFilter(actor, q)
+	st, err := e.statsScope(actor, q)
 	if err != nil {
 		return nil, err
 	}
-	counts, err := e.Store.StatCases(ctx, f)
+	counts, err := e.Store.StatCases(ctx, portal.StatQuery{Areas: st.areas, Periods: st.months, Service: st.service, ByPeriod: true})
 	if err != nil {
 		return nil, err
 	}
-	steps, err := e.Store.StatSteps(ctx, f)
+	byArea, err := e.Store.StatCases(ctx, portal.StatQuery{Areas: e.children(st.areas), Periods: st.periods, Service: st.service, ByArea: true})
 	if err != nil {
 		return nil, err
 	}
-	o := &Overview{AsOf: e.Now().UTC(), Division: q.Division, Service: f.Service, From: f.FromMonth, To: f.ToMonth,
+	steps, err := e.Store.StatSteps(ctx, portal.StatQuery{Areas: st.areas, Periods: st.periods, Service: st.service})
+	if err != nil {
+		return nil, err
+	}
+	o := &Overview{AsOf: e.Now().UTC(), Division: q.Division, Service: st.service, From: st.from, To: st.to,
 		Services: []ServiceFigures{}, States: []StateFigures{}, Divisions: []DivisionFigures{}, Months: []MonthFigures{}, Steps: []StepFigures{}}
 	services := map[string]*ServiceFigures{}
 	states := map[[2]string]*StateFigures{}
@@ -249,37 +321,37 @@ func (e *Engine) Overview(ctx context.Context, actor portal.Actor, q StatsQuery)
 		return s
 	}
 	o.Totals.days = map[int]int64{}
-	for _, c := range counts {
-		def, ok := e.Definition(c.Service)
+	final := func(service, state string) (*State, bool) {
+		def, ok := e.Definition(service)
 		if !ok {
-			continue
+			return nil, false
 		}
-		st := def.States[c.State]
-		final := st != nil && st.Final
+		st := def.States[state]
+		return st, st != nil && st.Final
+	}
+	for _, c := range counts {
+		st, fin := final(c.Service, c.State)
 		outcome := ""
 		if st != nil {
 			outcome = st.Outcome
 		}
 		k := [2]string{c.Service, c.State}
 		if states[k] == nil {
-			states[k] = &StateFigures{Service: c.Service, State: c.State, Final: final, Outcome: outcome}
+			states[k] = &StateFigures{Service: c.Service, State: c.State, Final: fin, Outcome: outcome}
 		}
 		states[k].Cases += c.N
-		d := divisions[c.Division]
-		if d == nil {
-			d = &DivisionFigures{Division: c.Division}
-			divisions[c.Division] = d
-		}
-		m := months[c.Month]
+		m := months[c.Period]
 		if m == nil {
-			m = &MonthFigures{Month: c.Month}
-			months[c.Month] = m
+			m = &MonthFigures{Month: c.Period}
+			months[c.Period] = m
 		}
-		d.HandedIn += c.N
 		m.HandedIn += c.N
+		if fin {
+			m.Completed += c.N
+		}
 		for _, s := range []*ServiceFigures{service(c.Service), &o.Totals} {
 			s.HandedIn += c.N
-			if !final {
+			if !fin {
 				s.Open += c.N
 				continue
 			}
@@ -295,9 +367,16 @@ func (e *Engine) Overview(ctx context.Context, actor portal.Actor, q StatsQuery)
 				s.Terminated += c.N
 			}
 		}
-		if final {
+	}
+	for _, c := range byArea {
+		d := divisions[c.Area]
+		if d == nil {
+			d = &DivisionFigures{Division: c.Area}
+			divisions[c.Area] = d
+		}
+		d.HandedIn += c.N
+		if _, fin := final(c.Service, c.State); fin {
 			d.Completed += c.N
-			m.Completed += c.N
 		} else {
 			d.Open += c.N
 		}
@@ -321,7 +400,7 @@ func (e *Engine) Overview(ctx context.Context, actor portal.Actor, q StatsQuery)
 			sf = &StepFigures{Service: r.Service, Step: r.Step, days: map[int]int64{}}
 			stepsBy[k] = sf
 		}
-		sf.add(r)
+		sf.add(r.N, r.Approved, r.Timed, r.OnTime, r.Days)
 	}
 	finish := func(s *ServiceFigures) {
 		s.CompletionRate = Rate(s.Completed, s.HandedIn)
@@ -342,7 +421,7 @@ func (e *Engine) Overview(ctx context.Context, actor portal.Actor, q StatsQuery)
 		d.CompletionRate = Rate(d.Completed, d.HandedIn)
 		o.Divisions = append(o.Divisions, *d)
 	}
-	for _, m := range monthsBetween(f.FromMonth, f.ToMonth) {
+	for _, m := range st.months {
 		mf := months[m]
 		if mf == nil {
 			mf = &MonthFigures{Month: m}
@@ -358,12 +437,12 @@ func (e *Engine) Overview(ctx context.Context, actor portal.Actor, q StatsQuery)
 	return o, nil
 }
 
-func (s *StepFigures) add(r portal.StepCount) {
-	s.Decisions += r.N
-	s.Approved += r.Approved
-	s.Timed += r.Timed
-	s.OnTime += r.OnTime
-	s.days[r.Days] += r.N
+func (s *StepFigures) add(n, approved, timed, onTime int64, days int) {
+	s.Decisions += n
+	s.Approved += approved
+	s.Timed += timed
+	s.OnTime += onTime
+	s.days[days] += n
 }
 
 func (s *StepFigures) finish() {
@@ -399,21 +478,6 @@ func (e *Engine) stateOrder(keys [][2]string) [][2]string {
 	return keys
 }
 
-// monthsBetween lists the months from..to (YYYY-MM), at most 120.
-func monthsBetween(from, to string) []string {
-	t, err1 := time.Parse("2006-01", from)
-	end, err2 := time.Parse("2006-01", to)
-	if err1 != nil || err2 != nil {
-		return nil
-	}
-	var out []string
-	for !t.After(end) && len(out) < 120 {
-		out = append(out, t.Format("2006-01"))
-		t = t.AddDate(0, 1, 0)
-	}
-	return out
-}
-
 // ClerkFigures are one person's decisions on one step, with how they
 // compare to their peers on it.
 type ClerkFigures struct {
@@ -443,12 +507,11 @@ type ClerkReport struct {
 // Clerks returns each person's decisions per service and step in q, the
 // ones standing out among their peers flagged.
 func (e *Engine) Clerks(ctx context.Context, actor portal.Actor, q StatsQuery) (*ClerkReport, error) {
-	f, err := e.statsFilter(actor, q)
+	st, err := e.statsScope(actor, q)
 	if err != nil {
 		return nil, err
 	}
-	f.ByActor = true
-	rows, err := e.Store.StatSteps(ctx, f)
+	rows, err := e.Store.StatClerks(ctx, portal.ClerkQuery{Scope: st.terms, AllScope: st.all, Periods: st.periods, Service: st.service})
 	if err != nil {
 		return nil, err
 	}
@@ -462,16 +525,13 @@ func (e *Engine) Clerks(ctx context.Context, actor portal.Actor, q StatsQuery) (
 	}
 	by := map[key]*ClerkFigures{}
 	for _, r := range rows {
-		if r.Step == "" {
-			continue
-		}
 		k := key{r.Service, r.Step, r.ActorID}
 		c := by[k]
 		if c == nil {
 			c = &ClerkFigures{StepFigures: StepFigures{Service: r.Service, Step: r.Step, days: map[int]int64{}}, ActorID: r.ActorID}
 			by[k] = c
 		}
-		c.add(r)
+		c.add(r.N, r.Approved, r.Timed, r.OnTime, r.Days)
 	}
 	actors := map[string]bool{}
 	groups := map[[2]string][]*ClerkFigures{}
@@ -485,7 +545,7 @@ func (e *Engine) Clerks(ctx context.Context, actor portal.Actor, q StatsQuery) (
 	if err != nil {
 		return nil, err
 	}
-	rep := &ClerkReport{From: f.FromMonth, To: f.ToMonth, MinDecisions: pol.MinDecisions, MinPeers: pol.MinPeers,
+	rep := &ClerkReport{From: st.from, To: st.to, MinDecisions: pol.MinDecisions, MinPeers: pol.MinPeers,
 		Threshold: pol.Threshold, Items: []ClerkFigures{}}
 	for _, k := range e.stateOrder(slices.Collect(maps.Keys(groups))) {
 		g := groups[k]
@@ -529,7 +589,7 @@ func (e *Engine) Clerks(ctx context.Context, actor portal.Actor, q StatsQuery) (
 // Reveals returns the reveals of full ID numbers on cases in q's reach
 // and months by staff who took no step on them, newest first.
 func (e *Engine) Reveals(ctx context.Context, actor portal.Actor, q StatsQuery) ([]portal.RevealRow, error) {
-	f, err := e.statsFilter(actor, q)
+	st, err := e.statsScope(actor, q)
 	if err != nil {
 		return nil, err
 	}
@@ -537,6 +597,7 @@ func (e *Engine) Reveals(ctx context.Context, actor portal.Actor, q StatsQuery) 
 	if e.Stats != nil {
 		limit = e.Stats.RevealsLimit
 	}
-	to, _ := time.Parse("2006-01", f.ToMonth)
-	return e.Store.Reveals(ctx, f, f.FromMonth+"-01", to.AddDate(0, 1, -1).Format("2006-01-02"), limit)
+	to, _ := time.Parse("2006-01", st.to)
+	return e.Store.Reveals(ctx, portal.ClerkQuery{Scope: st.terms, AllScope: st.all, Service: st.service},
+		st.from+"-01", to.AddDate(0, 1, -1).Format("2006-01-02"), limit)
 }

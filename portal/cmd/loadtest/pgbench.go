@@ -87,31 +87,57 @@ func historySQL(caseID, seq, event, from, to, actor, role, due string) string {
 `
 }
 
-// monthSQL is the city's month now, the dashboards' rollups' grain.
-const monthSQL = `to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')`
+// monthSQL and yearSQL are the city's month and year now, the periods of
+// the dashboards' rollups.
+const (
+	monthSQL = `to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')`
+	yearSQL  = `to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY')`
+)
+
+// statRows are the rows of one count at the case's street, district and
+// the city (:root), for the month and the year: each row is the areas and
+// period, then cols.
+func statRows(cols string) []string {
+	var rows []string
+	for _, area := range []string{":c_division", ":c_district", ":root"} {
+		for _, period := range []string{monthSQL, yearSQL} {
+			rows = append(rows, `(`+area+`, `+period+`, `+cols+`)`)
+		}
+	}
+	return rows
+}
 
 // statCasesSQL is the commit's upsert of the dashboards' case counts
 // (sqlstore.flushStats): one count moved from state from to state to
 // (from "" for a case just handed in).
 func statCasesSQL(from, to string) string {
-	rows := `(:c_division, :c_service, ` + monthSQL + `, '` + to + `', :c_district, 1)`
+	rows := statRows(`:c_service, '` + to + `', 1`)
 	if from != "" {
-		rows = `(:c_division, :c_service, ` + monthSQL + `, '` + from + `', :c_district, -1), ` + rows
+		rows = append(statRows(`:c_service, '`+from+`', -1`), rows...)
 	}
-	return `INSERT INTO stat_cases (division, service, month, state, district, n) VALUES ` + rows + `
-	ON CONFLICT (division, service, month, state) DO UPDATE SET n = stat_cases.n + excluded.n;
+	return `INSERT INTO stat_cases (area, period, service, state, n) VALUES ` + strings.Join(rows, ", ") + `
+	ON CONFLICT (area, period, service, state) DO UPDATE SET n = stat_cases.n + excluded.n;
 `
 }
 
-// statStepSQL is the commit's upsert of a staff decision on step from
-// (sqlstore.flushStats): decided the day it came, approved, on time.
-func statStepSQL(from, actor string) string {
-	return `INSERT INTO stat_steps (division, service, month, step, actor_id, days, district, n, approved, timed, on_time)
-	VALUES (:c_division, :c_service, ` + monthSQL + `, '` + from + `', ` + actor + `, 0, :c_district, 1, 1, 1, 1)
-	ON CONFLICT (division, service, month, step, actor_id, days) DO UPDATE SET
-	n = stat_steps.n + excluded.n, approved = stat_steps.approved + excluded.approved,
-	timed = stat_steps.timed + excluded.timed, on_time = stat_steps.on_time + excluded.on_time;
+// statSums adds a decision row's counts up.
+func statSums(table string) string {
+	return ` DO UPDATE SET n = ` + table + `.n + excluded.n, approved = ` + table + `.approved + excluded.approved,
+	timed = ` + table + `.timed + excluded.timed, on_time = ` + table + `.on_time + excluded.on_time;
 `
+}
+
+// statStepSQL is the commit's upserts of a staff decision on step from
+// (sqlstore.flushStats), by area and by person: decided the day it came,
+// approved, on time.
+func statStepSQL(from, actor string) string {
+	return `INSERT INTO stat_steps (area, period, service, step, days, n, approved, timed, on_time) VALUES ` +
+		strings.Join(statRows(`:c_service, '`+from+`', 0, 1, 1, 1, 1`), ", ") + `
+	ON CONFLICT (area, period, service, step, days)` + statSums("stat_steps") +
+		`INSERT INTO stat_clerks (division, period, service, step, actor_id, days, district, n, approved, timed, on_time) VALUES
+	(:c_division, ` + monthSQL + `, :c_service, '` + from + `', ` + actor + `, 0, :c_district, 1, 1, 1, 1),
+	(:c_division, ` + yearSQL + `, :c_service, '` + from + `', ` + actor + `, 0, :c_district, 1, 1, 1, 1)
+	ON CONFLICT (division, period, service, step, actor_id, days)` + statSums("stat_clerks")
 }
 
 // escalationSQL is the timer of a staff deadline the step enters
@@ -220,9 +246,10 @@ BEGIN;
 `
 
 // Statements per script run (BEGIN and COMMIT included), for the round-trip
-// lines. A transition is 12: BEGIN, case, its files (the guard), update,
+// lines. A transition is 13: BEGIN, case, its files (the guard), update,
 // history, the escalation timer, notice with its SMS, audit head, audit
-// entry, the dashboards' case counts and decisions, COMMIT. The submit
+// entry, the dashboards' case counts, decisions and decisions by person,
+// COMMIT. The submit
 // operation is create 10 (BEGIN, valid-permit check, counter, case,
 // history, claims deleted and taken, audit head, audit entry, COMMIT) + 9
 // per key item uploaded (the case read, BEGIN, case locked, files, row,
@@ -230,7 +257,7 @@ BEGIN;
 // with case counts but no decision) + withdraw 9 (no guard, no notice;
 // the claims given back; the case counts).
 const (
-	transitionStatements = 12
+	transitionStatements = 13
 	submitStatements     = 10 + 9*len(keyItems) + 11 + 9
 )
 

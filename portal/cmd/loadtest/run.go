@@ -97,7 +97,7 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	trans, err := newPgbench(dir, bigURL, o.c, "transition", transitionScript, map[string]string{
 		"pool": strconv.Itoa(d.world.BaselinePool), "actor": strconv.FormatInt(clerk, 10), "actorname": "user:" + strconv.FormatInt(clerk, 10),
 		"role": "street_clerk", "event": "accept", "action": "case.accept", "fromstate": "submitted", "tostate": "reviewing",
-		"detail": `{"from":"submitted","to":"reviewing","version":3}`, "hash": hash,
+		"detail": `{"from":"submitted","to":"reviewing","version":3}`, "hash": hash, "root": big.Authz.Divisions().Root,
 		"tkind": accepted.kind, "ttitle": accepted.title, "tbody": accepted.body, "tsms": accepted.sms,
 	})
 	if err != nil {
@@ -115,7 +115,7 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 		"afirst":  strconv.FormatInt(d.world.applicantID(d.world.HTTPApplicants), 10),
 		"counter": caseCounter, "period": pgbenchSubmitDay, "service": serviceID, "itemcode": itemCode,
 		"granted": "approved", "grantlimit": "20", "claimprefix": claimPrefix,
-		"div": div, "dist": d.world.district[div], "hash": hash,
+		"div": div, "dist": d.world.district[div], "hash": hash, "root": big.Authz.Divisions().Root,
 		"form":    `{"division":"` + div + `","address":"海陵区东进东路18号3幢201室","resided_since":"2024-03-01","basis":"employment","basis_detail":"泰州市某机械有限公司","phone":"13912345678"}`,
 		"detail1": `{"from":"","to":"draft","version":1}`, "detail2": `{"from":"draft","to":"submitted","version":2}`,
 		"detail3": `{"from":"submitted","to":"withdrawn","version":3}`,
@@ -206,7 +206,7 @@ func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	loop, err := openSQLiteLoop(path, d.world.BaselinePool, d.transition[0].UserID, accepted, in.Engine.Calendar.Zone)
+	loop, err := openSQLiteLoop(path, d.world.BaselinePool, d.transition[0].UserID, accepted, in.Engine.Calendar.Zone, in.Authz.Divisions().Root)
 	if err != nil {
 		return nil, 0, err
 	}

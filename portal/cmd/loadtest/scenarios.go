@@ -427,12 +427,12 @@ func setup(ctx context.Context, e *env, in *instance, cases int, withPools bool,
 		return nil, err
 	}
 	if in.DB.Dialect() == "postgres" {
-		if _, err := in.DB.SQL().ExecContext(ctx, "ANALYZE stat_cases, stat_steps"); err != nil {
+		if _, err := in.DB.SQL().ExecContext(ctx, "ANALYZE stat_cases, stat_steps, stat_clerks"); err != nil {
 			return nil, err
 		}
 	}
 	var rows int64
-	if err := in.DB.SQL().QueryRowContext(ctx, `SELECT (SELECT count(*) FROM stat_cases) + (SELECT count(*) FROM stat_steps)`).Scan(&rows); err != nil {
+	if err := in.DB.SQL().QueryRowContext(ctx, `SELECT (SELECT count(*) FROM stat_cases) + (SELECT count(*) FROM stat_steps) + (SELECT count(*) FROM stat_clerks)`).Scan(&rows); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(e.o.out, "# dashboards' rollups rebuilt from %d cases in %.1f s: %d rows\n", n, time.Since(t0).Seconds(), rows)

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -41,12 +42,19 @@ type sqliteLoop struct {
 	actor  int64
 	notice noticeTexts    // of accept, rendered from the portal's catalog
 	zone   *time.Location // the city's, for the rollups' month
+	root   string         // the city's division code
+}
+
+// rowMarks is n rows of k "?" placeholders, for a multi-row VALUES.
+func rowMarks(n, k int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", k), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
 // loopStatements: BEGIN, case, files, update, history, escalation timer,
 // notice, SMS, audit head, audit entry, head update, the dashboards' case
-// counts and decision, COMMIT.
-const loopStatements = 14
+// counts, decision and decision by person, COMMIT.
+const loopStatements = 15
 
 // loopCaseSQL is sqlstore's caseWithHistory on SQLite (no row lock: the
 // write transaction holds the database's): the case, its applicant and its
@@ -62,14 +70,14 @@ const loopCaseSQL = `SELECT c.id, c.case_no, c.service, c.item_code, c.state, c.
 const loopMaterialsSQL = `SELECT id, case_id, item, filename, content_type, size, sha256, storage, uploaded_by, uploaded_at FROM materials
 		WHERE case_id = $1 ORDER BY uploaded_at, id`
 
-func openSQLiteLoop(path string, pool int, actor int64, notice noticeTexts, zone *time.Location) (*sqliteLoop, error) {
+func openSQLiteLoop(path string, pool int, actor int64, notice noticeTexts, zone *time.Location, root string) (*sqliteLoop, error) {
 	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
-	return &sqliteLoop{db: db, pool: pool, actor: actor, notice: notice, zone: zone}, nil
+	return &sqliteLoop{db: db, pool: pool, actor: actor, notice: notice, zone: zone, root: root}, nil
 }
 
 func (l *sqliteLoop) Close() error { return l.db.Close() }
@@ -184,18 +192,43 @@ func (l *sqliteLoop) tx(ctx context.Context, r *rand.Rand) error {
 		return err
 	}
 	// The dashboards' rollups (sqlstore.flushStats): the count moved from
-	// submitted to reviewing, and the decision.
+	// submitted to reviewing, and the decision, at the street, the district
+	// and the city, for the month and the year; the decision by person.
 	month := now.In(l.zone).Format("2006-01")
-	if _, err := tx.ExecContext(ctx, `INSERT INTO stat_cases (division, service, month, state, district, n) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (division, service, month, state) DO UPDATE SET n = stat_cases.n + excluded.n`,
-		division, svc, month, "submitted", district, -1, division, svc, month, "reviewing", district, 1); err != nil {
+	periods := []string{month, month[:4]}
+	var cases, decisions []any
+	for _, state := range []string{"submitted", "reviewing"} {
+		n := -1
+		if state == "reviewing" {
+			n = 1
+		}
+		for _, area := range []string{division, district, l.root} {
+			for _, p := range periods {
+				cases = append(cases, area, p, svc, state, n)
+			}
+		}
+	}
+	for _, area := range []string{division, district, l.root} {
+		for _, p := range periods {
+			decisions = append(decisions, area, p, svc, "submitted", 0, 1, 1, 1, 1)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO stat_cases (area, period, service, state, n) VALUES `+rowMarks(12, 5)+`
+		ON CONFLICT (area, period, service, state) DO UPDATE SET n = stat_cases.n + excluded.n`, cases...); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO stat_steps (division, service, month, step, actor_id, days, district, n, approved, timed, on_time)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (division, service, month, step, actor_id, days) DO UPDATE SET
+	if _, err := tx.ExecContext(ctx, `INSERT INTO stat_steps (area, period, service, step, days, n, approved, timed, on_time) VALUES `+rowMarks(6, 9)+`
+		ON CONFLICT (area, period, service, step, days) DO UPDATE SET
 		n = stat_steps.n + excluded.n, approved = stat_steps.approved + excluded.approved,
-		timed = stat_steps.timed + excluded.timed, on_time = stat_steps.on_time + excluded.on_time`,
-		division, svc, month, "submitted", l.actor, 0, district, 1, 1, 1, 1); err != nil {
+		timed = stat_steps.timed + excluded.timed, on_time = stat_steps.on_time + excluded.on_time`, decisions...); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO stat_clerks (division, period, service, step, actor_id, days, district, n, approved, timed, on_time)
+		VALUES `+rowMarks(2, 11)+` ON CONFLICT (division, period, service, step, actor_id, days) DO UPDATE SET
+		n = stat_clerks.n + excluded.n, approved = stat_clerks.approved + excluded.approved,
+		timed = stat_clerks.timed + excluded.timed, on_time = stat_clerks.on_time + excluded.on_time`,
+		division, periods[0], svc, "submitted", l.actor, 0, district, 1, 1, 1, 1,
+		division, periods[1], svc, "submitted", l.actor, 0, district, 1, 1, 1, 1); err != nil {
 		return err
 	}
 	return tx.Commit()
