@@ -94,6 +94,8 @@ type StatStore interface {
 	// StatsRebuiltAt returns when the rollups were last rebuilt (zero:
 	// never).
 	StatsRebuiltAt(ctx context.Context) (time.Time, error)
+	// StatRows returns every row of the rollups (for fsck).
+	StatRows(ctx context.Context) (StatDelta, error)
 }
 
 // StatRebuilder rebuilds the rollups (a Store's).

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"html"
+	"html/template"
 	"math"
 	"net/url"
 	"slices"
@@ -65,6 +67,7 @@ type (
 	divisionStatsDoc struct {
 		workflow.DivisionFigures
 		Name string `json:"division_name"`
+		Href string `json:"-"` // the overview of that area (the page's drill-down)
 	}
 	stepStatsDoc struct {
 		workflow.StepFigures
@@ -212,84 +215,178 @@ func intText(p *int) string {
 
 func n64(n int64) string { return strconv.FormatInt(n, 10) }
 
-// statsTable is one report as rows of text: its head (message ids) and
-// its rows.
-func (s *Server) statsTable(c *fiber.Ctx, report string, q workflow.StatsQuery) (head []string, rows [][]string, err error) {
+// statsTable is one table of the dashboard: its head (localized), its
+// rows of cells; the same table is the page's (HTML) and the CSV.
+type statsTable struct {
+	Head []string
+	Rows [][]statsCell
+	Flag []bool // rows marked (an outlier)
+}
+
+// statsCell is one cell: its text, a link (the first column's drill-down,
+// a case), and whether it is a warning (an outlier's figure).
+type statsCell struct {
+	Text, Href string
+	Warn       bool
+}
+
+func (t *statsTable) add(cells ...string) {
+	row := make([]statsCell, len(cells))
+	for i, c := range cells {
+		row[i] = statsCell{Text: c}
+	}
+	t.Rows = append(t.Rows, row)
+	t.Flag = append(t.Flag, false)
+}
+
+func newTable(l *locale.L, ids ...string) *statsTable {
+	t := &statsTable{Head: make([]string, len(ids))}
+	for i, id := range ids {
+		t.Head[i] = l.T(id)
+	}
+	return t
+}
+
+// overviewTables are the overview's tables: services, months, states,
+// divisions, steps.
+func (s *Server) overviewTables(l *locale.L, d *overviewDoc) map[string]*statsTable {
+	out := map[string]*statsTable{}
+	t := newTable(l, "stats.col_service", "stats.col_handed_in", "stats.col_open", "stats.col_completed", "stats.col_completion_rate",
+		"stats.col_granted", "stats.col_refused", "stats.col_withdrawn", "stats.col_decided", "stats.col_median_days", "stats.col_p90_days",
+		"stats.col_on_time_rate")
+	line := func(name string, f workflow.ServiceFigures) {
+		t.add(name, n64(f.HandedIn), n64(f.Open), n64(f.Completed), pct(f.CompletionRate), n64(f.Granted), n64(f.Refused),
+			n64(f.Withdrawn+f.Terminated), n64(f.Decided), intText(f.MedianDays), intText(f.P90Days), pct(f.OnTimeRate))
+	}
+	for _, f := range d.Services {
+		line(f.Name, f.ServiceFigures)
+	}
+	line(l.T("stats.total"), d.Totals)
+	out["services"] = t
+	t = newTable(l, "stats.col_month", "stats.col_handed_in", "stats.col_completed", "stats.col_completion_rate")
+	for _, f := range d.Months {
+		t.add(f.Month, n64(f.HandedIn), n64(f.Completed), pct(f.CompletionRate))
+	}
+	out["months"] = t
+	t = newTable(l, "stats.col_state", "stats.col_service", "stats.col_cases")
+	for _, f := range d.States {
+		t.add(f.Label, f.ServiceName, n64(f.Cases))
+	}
+	out["states"] = t
+	t = newTable(l, "stats.col_division", "stats.col_handed_in", "stats.col_open", "stats.col_completed", "stats.col_completion_rate")
+	for _, f := range d.Divisions {
+		t.add(f.Name, n64(f.HandedIn), n64(f.Open), n64(f.Completed), pct(f.CompletionRate))
+		t.Rows[len(t.Rows)-1][0].Href = f.Href
+	}
+	out["divisions"] = t
+	t = newTable(l, "stats.col_step", "stats.col_service", "stats.col_decisions", "stats.col_approval_rate", "stats.col_median_days",
+		"stats.col_p90_days", "stats.col_on_time_rate")
+	for _, f := range d.Steps {
+		t.add(f.Label, f.ServiceName, n64(f.Decisions), pct(f.ApprovalRate), intText(f.MedianDays), intText(f.P90Days), pct(f.OnTimeRate))
+	}
+	out["steps"] = t
+	return out
+}
+
+// clerksTable is the staff figures' table of decisions per person.
+func clerksTable(l *locale.L, d *clerksDoc) *statsTable {
+	t := newTable(l, "stats.col_person", "stats.col_step", "stats.col_service", "stats.col_decisions", "stats.col_approval_rate",
+		"stats.col_median_days", "stats.col_on_time_rate", "stats.col_outlier")
+	for _, f := range d.Items {
+		t.add(f.Name, f.Label, f.ServiceName, n64(f.Decisions), pct(f.ApprovalRate), intText(f.MedianDays), pct(f.OnTimeRate),
+			outlierText(l, f.ClerkFigures))
+		if f.Outlier {
+			t.Flag[len(t.Flag)-1] = true
+			t.Rows[len(t.Rows)-1][7].Warn = true
+		}
+	}
+	return t
+}
+
+// revealsTable is the staff figures' table of reveals.
+func revealsTable(l *locale.L, d []revealDoc) *statsTable {
+	t := newTable(l, "stats.col_person", "stats.col_role", "stats.col_office", "stats.col_case", "stats.col_service", "stats.col_day",
+		"stats.col_reveals")
+	for _, r := range d {
+		t.add(r.Name, r.RoleLabel, r.OfficeName, r.CaseNo, r.ServiceName, r.Day, strconv.Itoa(r.Reveals))
+		t.Rows[len(t.Rows)-1][3].Href = "/cases/" + r.CaseNo
+	}
+	return t
+}
+
+// reportTable is one report for its CSV.
+func (s *Server) reportTable(c *fiber.Ctx, report string, q workflow.StatsQuery) (*statsTable, error) {
 	l := loc(c)
 	switch report {
-	case "services", "months", "states", "divisions", "steps":
-		d, err := s.overviewDoc(c, q)
-		if err != nil {
-			return nil, nil, err
-		}
-		switch report {
-		case "services":
-			head = []string{"stats.col_service", "stats.col_handed_in", "stats.col_open", "stats.col_completed", "stats.col_completion_rate",
-				"stats.col_granted", "stats.col_refused", "stats.col_withdrawn", "stats.col_decided", "stats.col_median_days", "stats.col_p90_days",
-				"stats.col_on_time_rate"}
-			line := func(name string, f workflow.ServiceFigures) []string {
-				return []string{name, n64(f.HandedIn), n64(f.Open), n64(f.Completed), pct(f.CompletionRate), n64(f.Granted), n64(f.Refused),
-					n64(f.Withdrawn + f.Terminated), n64(f.Decided), intText(f.MedianDays), intText(f.P90Days), pct(f.OnTimeRate)}
-			}
-			for _, f := range d.Services {
-				rows = append(rows, line(f.Name, f.ServiceFigures))
-			}
-			rows = append(rows, line(l.T("stats.total"), d.Totals))
-		case "months":
-			head = []string{"stats.col_month", "stats.col_handed_in", "stats.col_completed", "stats.col_completion_rate"}
-			for _, f := range d.Months {
-				rows = append(rows, []string{f.Month, n64(f.HandedIn), n64(f.Completed), pct(f.CompletionRate)})
-			}
-		case "states":
-			head = []string{"stats.col_service", "stats.col_state", "stats.col_cases"}
-			for _, f := range d.States {
-				rows = append(rows, []string{f.ServiceName, f.Label, n64(f.Cases)})
-			}
-		case "divisions":
-			head = []string{"stats.col_division", "stats.col_handed_in", "stats.col_open", "stats.col_completed", "stats.col_completion_rate"}
-			for _, f := range d.Divisions {
-				rows = append(rows, []string{f.Name, n64(f.HandedIn), n64(f.Open), n64(f.Completed), pct(f.CompletionRate)})
-			}
-		case "steps":
-			head = []string{"stats.col_service", "stats.col_step", "stats.col_decisions", "stats.col_approval_rate", "stats.col_median_days",
-				"stats.col_p90_days", "stats.col_on_time_rate"}
-			for _, f := range d.Steps {
-				rows = append(rows, []string{f.ServiceName, f.Label, n64(f.Decisions), pct(f.ApprovalRate), intText(f.MedianDays),
-					intText(f.P90Days), pct(f.OnTimeRate)})
-			}
-		}
 	case "clerks":
 		d, err := s.clerksDoc(c, q)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		head = []string{"stats.col_service", "stats.col_step", "stats.col_person", "stats.col_decisions", "stats.col_approval_rate",
-			"stats.col_median_days", "stats.col_on_time_rate", "stats.col_outlier"}
-		for _, f := range d.Items {
-			rows = append(rows, []string{f.ServiceName, f.Label, f.Name, n64(f.Decisions), pct(f.ApprovalRate), intText(f.MedianDays),
-				pct(f.OnTimeRate), outlierText(l, f.ClerkFigures)})
-		}
+		return clerksTable(l, d), nil
 	case "reveals":
 		d, err := s.revealDocs(c, q)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		head = []string{"stats.col_day", "stats.col_person", "stats.col_role", "stats.col_office", "stats.col_case", "stats.col_service",
-			"stats.col_reveals"}
-		for _, r := range d {
-			rows = append(rows, []string{r.Day, r.Name, r.RoleLabel, r.OfficeName, r.CaseNo, r.ServiceName, strconv.Itoa(r.Reveals)})
-		}
-	default:
-		return nil, nil, portal.NotFound(fmt.Errorf("server: no report %q", report))
+		return revealsTable(l, d), nil
 	}
-	return head, rows, nil
+	d, err := s.overviewDoc(c, q)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := s.overviewTables(l, d)[report]; ok {
+		return t, nil
+	}
+	return nil, portal.NotFound(fmt.Errorf("server: no report %q", report))
 }
 
-// outlierText says which of a clerk's figures stand out ("" none; a dash
-// when the clerk is not compared).
+// HTML writes the table for the page, with a caption; on a phone each row
+// becomes a card whose cells are labelled by their column. Written in Go,
+// as the worklist's rows are (rows.go), rather than cell by cell in the
+// template.
+func (t *statsTable) HTML(caption string) template.HTML {
+	var b strings.Builder
+	esc := html.EscapeString
+	b.WriteString(`<div class="table-wrap"><table><caption>` + esc(caption) + `</caption><thead><tr>`)
+	for _, h := range t.Head {
+		b.WriteString(`<th scope="col">` + esc(h) + `</th>`)
+	}
+	b.WriteString(`</tr></thead><tbody>`)
+	for i, row := range t.Rows {
+		if t.Flag[i] {
+			b.WriteString(`<tr class="row-flag">`)
+		} else {
+			b.WriteString(`<tr>`)
+		}
+		for j, c := range row {
+			text := esc(c.Text)
+			if c.Href != "" {
+				text = `<a href="` + esc(c.Href) + `">` + text + `</a>`
+			}
+			if c.Warn {
+				text = `<strong class="tag tag-refused">` + text + `</strong>`
+			}
+			if j == 0 {
+				b.WriteString(`<th scope="row">` + text + `</th>`)
+			} else {
+				b.WriteString(`<td data-label="` + esc(t.Head[j]) + `">` + text + `</td>`)
+			}
+		}
+		b.WriteString(`</tr>`)
+	}
+	b.WriteString(`</tbody></table></div>`)
+	return template.HTML(b.String())
+}
+
+// outlierText says which of a clerk's figures stand out: in line with the
+// peers, too few to compare, or which figures.
 func outlierText(l *locale.L, f workflow.ClerkFigures) string {
-	if !f.Compared {
+	switch {
+	case !f.Compared:
 		return l.T("stats.not_compared")
+	case !f.Outlier:
+		return l.T("stats.within_peers")
 	}
 	var parts []string
 	for _, o := range f.OutlierFor {
@@ -307,28 +404,25 @@ func (s *Server) apiStatsCSV(c *fiber.Ctx) error {
 		return portal.NotFound(fmt.Errorf("server: no report %q", c.Params("file")))
 	}
 	q := readStatsQuery(c)
-	head, rows, err := s.statsTable(c, report, q)
+	t, err := s.reportTable(c, report, q)
 	if err != nil {
 		return err
 	}
-	l := loc(c)
 	var buf bytes.Buffer
 	buf.WriteString("\uFEFF")
 	w := csv.NewWriter(&buf)
-	for i, id := range head {
-		head[i] = l.T(id)
-	}
-	_ = w.Write(head)
-	for _, r := range rows {
-		for i := range r {
-			r[i] = csvCell(r[i])
+	_ = w.Write(t.Head)
+	for _, r := range t.Rows {
+		rec := make([]string, len(r))
+		for i, c := range r {
+			rec[i] = csvCell(c.Text)
 		}
-		_ = w.Write(r)
+		_ = w.Write(rec)
 	}
 	w.Flush()
 	ent := audit.Entry(actor(c), "stats.export", "stats:"+report, audit.ResultOK)
 	ent.Division = s.Authz.Divisions().Root
-	ent = audit.WithDetail(ent, map[string]any{"filter": statsValues(q), "rows": len(rows)})
+	ent = audit.WithDetail(ent, map[string]any{"filter": statsValues(q), "rows": len(t.Rows)})
 	if err := s.Engine.Audit.Record(ctx(c), s.Store, ent); err != nil {
 		return err
 	}
@@ -346,28 +440,34 @@ type bar struct {
 	Mark  bool // drawn in the accent (an outlier, a late step)
 }
 
-// W is the bar's length in the SVG's units (220 for the longest, room
-// for its value written after it); TX is where that value starts.
-func (b bar) W() float64  { return math.Round(b.Width*22) / 10 }
-func (b bar) TX() float64 { return b.W() + 6 }
-
 // chartDoc is a horizontal bar chart drawn as SVG on the server.
 type chartDoc struct {
 	ID, Title, Summary string
 	Bars               []bar
 }
 
-// Height is the SVG's height: two lines a bar.
-func (c chartDoc) Height() int { return len(c.Bars)*36 + 8 }
-
-// Y is a bar's top (i its index).
-func (c chartDoc) Y(i int) int { return i*36 + 20 }
-
-// ValueY is the baseline of the value written after a bar.
-func (c chartDoc) ValueY(i int) int { return i*36 + 31 }
-
-// LabelY is the baseline of a bar's label.
-func (c chartDoc) LabelY(i int) int { return i*36 + 14 }
+// SVG draws the chart: per bar two lines, its label, then the bar (220
+// units for the longest, in a 320-unit view box that scales to the width)
+// with its value written after it. Written in Go rather than the page's
+// template: a chart is a few hundred numbers, which the template would
+// compute one reflective call at a time.
+func (c chartDoc) SVG() template.HTML {
+	var b strings.Builder
+	esc := html.EscapeString
+	fmt.Fprintf(&b, `<svg viewBox="0 0 320 %d" role="img" aria-labelledby="%s-t %s-d" focusable="false"><title id="%s-t">%s</title><desc id="%s-d">%s</desc>`,
+		len(c.Bars)*36+8, c.ID, c.ID, c.ID, esc(c.Title), c.ID, esc(c.Summary))
+	for i, bb := range c.Bars {
+		w := math.Round(bb.Width*22) / 10
+		class := "chart-bar"
+		if bb.Mark {
+			class += " chart-bar-mark"
+		}
+		fmt.Fprintf(&b, `<text x="0" y="%d" class="chart-label">%s</text><rect x="0" y="%d" width="%g" height="12" class="%s"></rect><text x="%g" y="%d" class="chart-value">%s</text>`,
+			i*36+14, esc(bb.Label), i*36+20, w, class, w+6, i*36+31, esc(bb.Text))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
 
 // chart scales values to the longest (a chart of rates may say max 1).
 func chart(id, title, summary string, labels []string, values []float64, texts []string, max float64) chartDoc {
@@ -396,6 +496,7 @@ type statsPageDoc struct {
 	Clerks    *clerksDoc
 	Reveals   []revealDoc
 	Charts    map[string]chartDoc
+	Tables    map[string]template.HTML // each chart's table, and the staff page's
 	CSV       map[string]string
 	Query     string // the filter as a query string, for the JSON link
 	// Staff: the page of clerks and reveals (/oversight/stats/staff), not
@@ -415,7 +516,7 @@ func (s *Server) statsPage(c *fiber.Ctx) error {
 	for _, id := range s.Engine.Services() {
 		d.Services = append(d.Services, choiceDoc{Value: id, Label: serviceName(l, id)})
 	}
-	d.Divisions = s.statsDivisions(u)
+	d.Divisions = s.statsDivisions(u, q.Division)
 	ov, err := s.overviewDoc(c, q)
 	if err != nil {
 		if portal.ErrorCode(err) != portal.EINVALID {
@@ -428,6 +529,10 @@ func (s *Server) statsPage(c *fiber.Ctx) error {
 	d.Overview = ov
 	s.statsLinks(d)
 	s.statsCharts(l, d)
+	d.Tables = map[string]template.HTML{}
+	for name, t := range s.overviewTables(l, ov) {
+		d.Tables[name] = t.HTML(l.T("stats.table_" + name))
+	}
 	return s.render(c, "stats", s.newPage(c, "stats.title", d))
 }
 
@@ -435,6 +540,17 @@ func (s *Server) statsPage(c *fiber.Ctx) error {
 // other page of the dashboard, all with the filter.
 func (s *Server) statsLinks(d *statsPageDoc) {
 	v := statsValues(d.Q)
+	if d.Overview != nil {
+		for i := range d.Overview.Divisions {
+			dv := &d.Overview.Divisions[i]
+			if dv.Division == d.Q.Division {
+				continue
+			}
+			w := statsValues(d.Q)
+			w.Set("division", dv.Division)
+			dv.Href = "/oversight/stats?" + w.Encode()
+		}
+	}
 	d.Query = v.Encode()
 	for _, r := range statsReports {
 		d.CSV[r] = "/api/v1/stats/" + r + ".csv"
@@ -457,7 +573,7 @@ func (s *Server) statsStaffPage(c *fiber.Ctx) error {
 	for _, id := range s.Engine.Services() {
 		d.Services = append(d.Services, choiceDoc{Value: id, Label: serviceName(l, id)})
 	}
-	d.Divisions = s.statsDivisions(u)
+	d.Divisions = s.statsDivisions(u, d.Q.Division)
 	var err error
 	if d.Clerks, err = s.clerksDoc(c, d.Q); err == nil {
 		d.Reveals, err = s.revealDocs(c, d.Q)
@@ -471,6 +587,10 @@ func (s *Server) statsStaffPage(c *fiber.Ctx) error {
 		return s.write(c, fiber.StatusUnprocessableEntity, "stats", p)
 	}
 	s.statsLinks(d)
+	d.Tables = map[string]template.HTML{
+		"clerks":  clerksTable(l, d.Clerks).HTML(l.T("stats.clerks")),
+		"reveals": revealsTable(l, d.Reveals).HTML(l.T("stats.reveals")),
+	}
 	return s.render(c, "stats", s.newPage(c, "stats.staff_title", d))
 }
 
@@ -540,35 +660,40 @@ func orDash(s string) string {
 	return s
 }
 
-// statsDivisions are the divisions the filter offers: those of the
-// reader's reach (the whole city's districts, a district's streets).
-func (s *Server) statsDivisions(u *portal.User) []choiceDoc {
+// statsDivisions are the areas the filter offers: the reader's own and
+// one level below (the city's districts, a district's streets), and below
+// the one chosen, so that a city's supervisor drills down a district at a
+// time instead of scrolling a hundred streets.
+func (s *Server) statsDivisions(u *portal.User, chosen string) []choiceDoc {
 	divs := s.Authz.Divisions()
 	scope := s.Authz.Scope(u, "stats", "read")
 	var codes []string
-	add := func(code string) {
-		if !slices.Contains(codes, code) {
+	add := func(code string, kids bool) {
+		if code != divs.Root && !slices.Contains(codes, code) {
 			codes = append(codes, code)
 		}
-	}
-	var walk func(code string)
-	walk = func(code string) {
-		add(code)
-		for _, k := range divs.Children(code) {
-			walk(k)
+		if kids {
+			for _, k := range divs.Children(code) {
+				if !slices.Contains(codes, k) {
+					codes = append(codes, k)
+				}
+			}
 		}
+	}
+	reach := func(code string) bool {
+		return scope.AllScope || slices.ContainsFunc(scope.Scope, func(t portal.ScopeTerm) bool {
+			return divs.Covers(t.Division+t.District, code)
+		})
 	}
 	if scope.AllScope {
-		for _, k := range divs.Children(divs.Root) {
-			walk(k)
-		}
+		add(divs.Root, true)
 	}
 	for _, t := range scope.Scope {
-		if t.Division != "" {
-			add(t.Division)
-		} else {
-			walk(t.District)
-		}
+		add(t.Division+t.District, true)
+	}
+	if d, ok := divs.Get(chosen); ok && reach(chosen) {
+		add(d.Parent, d.Parent != divs.Root && reach(d.Parent))
+		add(chosen, true)
 	}
 	out := make([]choiceDoc, 0, len(codes))
 	for _, code := range codes {

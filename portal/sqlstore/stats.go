@@ -287,6 +287,47 @@ func (q q) Reveals(ctx context.Context, cq portal.ClerkQuery, from, to string, l
 	return out, dbError("sqlstore.Reveals", rows.Err())
 }
 
+// StatRows returns every row of the rollups.
+func (q q) StatRows(ctx context.Context) (portal.StatDelta, error) {
+	var d portal.StatDelta
+	scan := func(query string, row func(*sql.Rows) error) error {
+		rows, err := q.ex.QueryContext(ctx, query)
+		if err != nil {
+			return dbError("sqlstore.StatRows", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := row(rows); err != nil {
+				return dbError("sqlstore.StatRows", err)
+			}
+		}
+		return dbError("sqlstore.StatRows", rows.Err())
+	}
+	err := scan(`SELECT area, period, service, state, n FROM stat_cases`, func(r *sql.Rows) error {
+		var c portal.CaseCount
+		err := r.Scan(&c.Area, &c.Period, &c.Service, &c.State, &c.N)
+		d.Cases = append(d.Cases, c)
+		return err
+	})
+	if err == nil {
+		err = scan(`SELECT area, period, service, step, days, n, approved, timed, on_time FROM stat_steps`, func(r *sql.Rows) error {
+			var c portal.StepCount
+			err := r.Scan(&c.Area, &c.Period, &c.Service, &c.Step, &c.Days, &c.N, &c.Approved, &c.Timed, &c.OnTime)
+			d.Steps = append(d.Steps, c)
+			return err
+		})
+	}
+	if err == nil {
+		err = scan(`SELECT division, district, period, service, step, actor_id, days, n, approved, timed, on_time FROM stat_clerks`, func(r *sql.Rows) error {
+			var c portal.ClerkCount
+			err := r.Scan(&c.Division, &c.District, &c.Period, &c.Service, &c.Step, &c.ActorID, &c.Days, &c.N, &c.Approved, &c.Timed, &c.OnTime)
+			d.Clerks = append(d.Clerks, c)
+			return err
+		})
+	}
+	return d, err
+}
+
 // StatsRebuiltAt returns when the rollups were last rebuilt.
 func (q q) StatsRebuiltAt(ctx context.Context) (time.Time, error) {
 	var at time.Time

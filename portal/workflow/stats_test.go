@@ -7,10 +7,12 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"tzportal/portal"
+	"tzportal/portal/fsck"
 	"tzportal/portal/sqlstore"
 	"tzportal/portal/workflow"
 )
@@ -315,6 +317,18 @@ func TestStatsEqualTheCases(t *testing.T) {
 		}
 		if after := statRows(t, r.db); !reflect.DeepEqual(before, after) {
 			t.Errorf("rebuilt rollups differ:\n before %v\n after  %v", before, after)
+		}
+		// fsck adds the timelines up and finds the rollups right, then a
+		// count changed by hand.
+		if v, err := fsck.CheckStats(ctx, r.db, r.e.ReplayStats); err != nil || len(v) != 0 {
+			t.Fatalf("fsck of the rollups: %v %v", v, err)
+		}
+		if _, err := r.db.SQL().ExecContext(ctx, `UPDATE stat_cases SET n = n + 1 WHERE area = '321203' AND period = '2027' AND state = 'settled'`); err != nil {
+			t.Fatal(err)
+		}
+		v, err := fsck.CheckStats(ctx, r.db, r.e.ReplayStats)
+		if err != nil || len(v) != 1 || !strings.Contains(v[0].Reason, "stat_cases 321203 2027 two-level settled") {
+			t.Errorf("fsck after a count changed by hand: %v %v", v, err)
 		}
 	})
 }

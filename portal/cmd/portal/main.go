@@ -7,6 +7,7 @@
 //	portal system add ...      add a system account; prints its API token once
 //	portal audit verify        check the audit hash chain
 //	portal fsck                check every invariant of the database
+//	portal stats rebuild       rebuild the dashboards' rollups from the timelines
 //	portal schools import FILE.csv, schooling window|allocate ...  school places
 //
 // Configuration comes from the environment: see README.md.
@@ -56,7 +57,10 @@ commands:
                    --login L --name N --role ROLE --division CODE
   audit verify     verify the audit hash chain; exit status 1 names the first broken entry
   fsck             check the database's invariants (versions, history edges, audit
-                   entries, audit chain); exit status 1 lists every violation
+                   entries, audit chain, the dashboards' rollups); exit status 1
+                   lists every violation
+  stats rebuild    rebuild the dashboards' rollups from every case's timeline (in one
+                   transaction: steps on other nodes wait for it)
   schools import FILE.csv
                    import school places (header code,name,district,catchment,year,
                    grade,seats,public); a bad row refuses the file, naming its line
@@ -111,6 +115,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return schoolingAllocate(ctx, args[2:], stdout, logger, getenv)
 	case cmd == "retention run":
 		return retentionRun(ctx, stdout, logger, getenv)
+	case cmd == "stats rebuild":
+		return statsRebuild(ctx, stdout, logger, getenv)
 	case cmd == "housing verify-draw":
 		return verifyDraw(ctx, args[2:], stdout)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
@@ -371,6 +377,11 @@ func fsckCmd(ctx context.Context, stdout io.Writer, logger *slog.Logger, getenv 
 		return 1, err
 	}
 	res.Violations = append(res.Violations, cv...)
+	sv, err := fsck.CheckStats(ctx, p.DB, p.Engine.ReplayStats)
+	if err != nil {
+		return 1, err
+	}
+	res.Violations = append(res.Violations, sv...)
 	for _, v := range res.Violations {
 		fmt.Fprintln(stdout, v)
 	}
@@ -389,6 +400,21 @@ func dirExists(path string) bool {
 
 // retentionRun removes the personal data of closed cases past retention
 // now, all of them (the serving portal does it hourly, 500 a service).
+// statsRebuild rebuilds the dashboards' rollups from the timelines.
+func statsRebuild(ctx context.Context, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
+	p, code, err := openTool(ctx, logger, getenv, false)
+	if err != nil {
+		return code, err
+	}
+	defer p.Close()
+	n, err := p.Engine.RebuildStats(ctx)
+	if err != nil {
+		return 1, err
+	}
+	fmt.Fprintf(stdout, "dashboards' rollups rebuilt from %d cases\n", n)
+	return 0, nil
+}
+
 func retentionRun(ctx context.Context, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
 	p, code, err := openTool(ctx, logger, getenv, false)
 	if err != nil {
