@@ -58,7 +58,7 @@ type RatingCount struct {
 	Name    string // the clerk's name
 	Rated   int
 	Good    int
-	Ended   int // cases in a final state (divisions only)
+	Ended   int // cases handed in and now in a final state (divisions only)
 	FollowN int // follow-ups closed
 	OnTime  int // of those, closed with both steps in time
 }
@@ -68,9 +68,6 @@ type RatingQuery struct {
 	Scope    []ScopeTerm
 	AllScope bool
 	GoodMin  int
-	// Final lists, per service, its final states (for the share of ended
-	// cases that were rated).
-	Final map[string][]string
 }
 
 // RatingStore reads ratings.

@@ -50,6 +50,7 @@ type StatDelta struct {
 type StatQuery struct {
 	Areas            []string
 	Periods          []string
+	AllYears         bool // every year's row, instead of Periods
 	Service          string
 	ByArea, ByPeriod bool
 }

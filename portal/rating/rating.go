@@ -11,7 +11,9 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -299,6 +301,46 @@ type Overview struct {
 	Total     portal.RatingCount
 }
 
+// withEnded adds to the counts per street the cases that ended there (of
+// every year), from the dashboards' rollups: the share of ended cases that
+// were rated reads a row per street and state, not the ended cases.
+func (r *Ratings) withEnded(ctx context.Context, scope portal.CaseFilter, counts []portal.RatingCount) ([]portal.RatingCount, error) {
+	e := r.Engine
+	divs := e.Authz.Divisions()
+	var streets []string
+	for _, d := range divs.All() {
+		if !d.Leaf() {
+			continue
+		}
+		if scope.AllScope || slices.ContainsFunc(scope.Scope, func(t portal.ScopeTerm) bool { return divs.Covers(t.Division+t.District, d.Code) }) {
+			streets = append(streets, d.Code)
+		}
+	}
+	rows, err := e.Store.StatCases(ctx, portal.StatQuery{Areas: streets, AllYears: true, ByArea: true})
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]int{}
+	for i, c := range counts {
+		byKey[c.Key] = i
+	}
+	for _, c := range rows {
+		def, ok := e.Definition(c.Service)
+		if st := def.States[c.State]; !ok || st == nil || !st.Final {
+			continue
+		}
+		i, ok := byKey[c.Area]
+		if !ok {
+			i = len(counts)
+			byKey[c.Area] = i
+			counts = append(counts, portal.RatingCount{Key: c.Area})
+		}
+		counts[i].Ended += int(c.N)
+	}
+	slices.SortFunc(counts, func(a, b portal.RatingCount) int { return strings.Compare(a.Key, b.Key) })
+	return counts, nil
+}
+
 // followUpLimit bounds the follow-ups one page lists.
 const followUpLimit = 500
 
@@ -315,17 +357,13 @@ func (r *Ratings) Overview(ctx context.Context, actor portal.Actor) (*Overview, 
 		e.DeniedOn(ctx, actor, "rating.read", "ratings")
 		return nil, portal.NotFound(fmt.Errorf("rating.Overview: no jurisdiction"))
 	}
-	q := portal.RatingQuery{Scope: scope.Scope, AllScope: scope.AllScope, GoodMin: r.Policy.GoodMin, Final: map[string][]string{}}
-	for id, def := range e.Definitions() {
-		for _, st := range def.StateNames() {
-			if def.States[st].Final && !def.States[st].Private {
-				q.Final[id] = append(q.Final[id], st)
-			}
-		}
-	}
+	q := portal.RatingQuery{Scope: scope.Scope, AllScope: scope.AllScope, GoodMin: r.Policy.GoodMin}
 	o := &Overview{}
 	var err error
 	if o.Divisions, err = e.Store.RatingsByDivision(ctx, q); err != nil {
+		return nil, err
+	}
+	if o.Divisions, err = r.withEnded(ctx, scope, o.Divisions); err != nil {
 		return nil, err
 	}
 	if o.Clerks, err = e.Store.RatingsByClerk(ctx, q); err != nil {

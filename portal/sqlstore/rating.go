@@ -137,7 +137,7 @@ func (q q) FollowUps(ctx context.Context, rq portal.RatingQuery, limit int) ([]p
 }
 
 // RatingsByDivision counts a jurisdiction's ratings per division, with the
-// cases that ended there and the follow-ups closed (in time).
+// follow-ups closed (in time).
 func (q q) RatingsByDivision(ctx context.Context, rq portal.RatingQuery) ([]portal.RatingCount, error) {
 	byKey := map[string]*portal.RatingCount{}
 	get := func(k string) *portal.RatingCount {
@@ -170,52 +170,6 @@ func (q q) RatingsByDivision(ctx context.Context, rq portal.RatingQuery) ([]port
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, dbError("sqlstore.RatingsByDivision", err)
-	}
-	// The cases that ended, per division: one branch per service's final
-	// states (the (service, state, state_since) index).
-	if len(rq.Final) > 0 {
-		args = nil
-		where = scopeSQL("", rq, &args)
-		var branches []string
-		services := make([]string, 0, len(rq.Final))
-		for s := range rq.Final {
-			services = append(services, s)
-		}
-		sort.Strings(services)
-		for _, s := range services {
-			if len(rq.Final[s]) == 0 {
-				continue
-			}
-			args = append(args, s)
-			cond := fmt.Sprintf("service = $%d AND state IN (", len(args))
-			for i, st := range rq.Final[s] {
-				args = append(args, st)
-				if i > 0 {
-					cond += ", "
-				}
-				cond += fmt.Sprintf("$%d", len(args))
-			}
-			branches = append(branches, "("+cond+"))")
-		}
-		if len(branches) > 0 {
-			rows, err := q.ex.QueryContext(ctx, `SELECT division, count(*) FROM cases WHERE `+where+` AND (`+strings.Join(branches, " OR ")+`)
-				GROUP BY division`, args...)
-			if err != nil {
-				return nil, dbError("sqlstore.RatingsByDivision ended", err)
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var k string
-				var n int
-				if err := rows.Scan(&k, &n); err != nil {
-					return nil, dbError("sqlstore.RatingsByDivision ended", err)
-				}
-				get(k).Ended = n
-			}
-			if err := rows.Err(); err != nil {
-				return nil, dbError("sqlstore.RatingsByDivision ended", err)
-			}
-		}
 	}
 	out := make([]portal.RatingCount, 0, len(byKey))
 	for _, c := range byKey {

@@ -136,7 +136,12 @@ func (q q) in(col string, vs []string, args *[]any) string {
 
 // statWhere is q's condition on stat_cases or stat_steps.
 func (q q) statWhere(sq portal.StatQuery, args *[]any) string {
-	w := q.in("area", sq.Areas, args) + " AND " + q.in("period", sq.Periods, args)
+	w := q.in("area", sq.Areas, args) + " AND "
+	if sq.AllYears {
+		w += "length(period) = 4"
+	} else {
+		w += q.in("period", sq.Periods, args)
+	}
 	if sq.Service != "" {
 		*args = append(*args, sq.Service)
 		w += " AND service = " + q.d.param(len(*args))
