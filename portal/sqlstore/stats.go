@@ -383,10 +383,11 @@ func (db *DB) RebuildStats(ctx context.Context, now time.Time, each func([]porta
 			if err != nil {
 				return err
 			}
+			// Added up in memory (a row a key: ~130,000 for a million
+			// cases) and written once, by the commit: rows upserted batch
+			// after batch would leave a dead version of every city row
+			// behind each batch.
 			t.AddStats(d)
-			if err := t.flushStats(ctx); err != nil {
-				return err
-			}
 			total += int64(len(cases))
 		}
 		_, err := t.ex.ExecContext(ctx, `INSERT INTO stat_meta (id, rebuilt_at, cases) VALUES (1, $1, $2)`, t.d.time(now), total)
