@@ -195,7 +195,10 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 	}
 	d := drawData{Draw: lottery.Draw{District: q.District, Kind: q.Kind, Status: lottery.StatusOpen, Units: q.Units,
 		Classes: s.classes(), Commitment: q.Commitment, Beacon: strings.TrimSpace(q.Beacon), Algorithm: lottery.Algorithm,
-		Participants: []lottery.PublicParticipant{}}}
+		Participants: make([]lottery.PublicParticipant, 0, len(list))}}
+	if len(list) > 0 { // a hundred thousand households: no slice grown a row at a time
+		d.Cases = make([]string, 0, len(list))
+	}
 	ps := make([]lottery.Participant, len(list))
 	for i, p := range list {
 		if p.Applicant == "" { // on the list without a notice (never, as the workflow stands): the account's name
@@ -239,7 +242,7 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 	if err != nil {
 		return nil, err
 	}
-	s.draws.keep(s.draws.frozen, d.Draw.ID, newOpenDraw(d))
+	s.draws.keep(s.draws.frozen, d.Draw.ID, newOpenDraw(d, ps))
 	return &d.Draw, nil
 }
 
@@ -347,8 +350,28 @@ func (rv *drawReveal) apply(d *lottery.Draw) {
 // changed) with its reveal, if any.
 type openDraw struct {
 	drawData
-	ps     []lottery.Participant
-	ticket map[string]int // case number → ticket
+	ps      []lottery.Participant
+	tickets *ticketIndex
+}
+
+// ticketIndex finds a case's ticket in a draw. It is built on the first
+// look-up, not with the draw: creating and revealing a draw never need it,
+// and a hundred thousand case numbers take a while to hash.
+type ticketIndex struct {
+	once sync.Once
+	m    map[string]int // case number → ticket
+}
+
+// ticket is the ticket of case no in the draw, false if it is not in it.
+func (d *openDraw) ticket(no string) (int, bool) {
+	d.tickets.once.Do(func() {
+		d.tickets.m = make(map[string]int, len(d.Cases))
+		for i, no := range d.Cases {
+			d.tickets.m[no] = i + 1
+		}
+	})
+	t, ok := d.tickets.m[no]
+	return t, ok
 }
 
 // loadDraw reads draw id: its record (without the data) and the draw as it
@@ -384,16 +407,16 @@ func (c *drawsRead) keep(m map[int64]*openDraw, id int64, d *openDraw) {
 	c.mu.Unlock()
 }
 
-// newOpenDraw indexes a draw's frozen data.
-func newOpenDraw(d drawData) *openDraw {
-	od := &openDraw{drawData: d, ticket: make(map[string]int, len(d.Cases)), ps: make([]lottery.Participant, len(d.Draw.Participants))}
-	for i, no := range d.Cases {
-		od.ticket[no] = i + 1
+// newOpenDraw indexes a draw's frozen data; ps are its participants as
+// the lottery takes them, nil to derive them from the public ones.
+func newOpenDraw(d drawData, ps []lottery.Participant) *openDraw {
+	if ps == nil {
+		ps = make([]lottery.Participant, len(d.Draw.Participants))
+		for i, p := range d.Draw.Participants {
+			ps[i] = lottery.Participant{Ticket: p.Ticket, Class: p.Class}
+		}
 	}
-	for i, p := range d.Draw.Participants {
-		od.ps[i] = lottery.Participant{Ticket: p.Ticket, Class: p.Class}
-	}
-	return od
+	return &openDraw{drawData: d, ps: ps, tickets: &ticketIndex{}}
 }
 
 // load returns draw id's record (without its data) and the draw as it
@@ -420,7 +443,7 @@ func (c *drawsRead) load(ctx context.Context, r portal.Reader, id int64) (*porta
 			return nil, nil, fmt.Errorf("housing: draw %d: %w", id, err)
 		}
 		d.Draw.ID = id
-		f = newOpenDraw(d)
+		f = newOpenDraw(d, nil)
 		c.keep(c.frozen, id, f)
 	}
 	od := *f
@@ -467,7 +490,7 @@ func (s *Service) drawProof(ctx context.Context, r portal.Reader, c *portal.Case
 		if err != nil {
 			return nil, err
 		}
-		t, ok := cd.ticket[c.No]
+		t, ok := cd.ticket(c.No)
 		if !ok || cd.Draw.Kind != kind {
 			continue
 		}
