@@ -62,9 +62,18 @@ type storedDraw struct {
 
 // encode is d as its record's data.
 func (d *drawData) encode() ([]byte, error) {
-	sd := storedDraw{Draw: d.Draw, Classes: make([]int, len(d.Draw.Participants)), Names: make([]string, len(d.Draw.Participants)),
-		Cases: d.Cases}
-	sd.Draw.Participants = nil
+	cols, err := d.encodeColumns()
+	if err != nil {
+		return nil, err
+	}
+	return d.encodeWith(cols)
+}
+
+// encodeColumns is the participants' part of d's record data (see
+// encodeWith): the bulk of it, which does not depend on the list's hashes,
+// so that a draw being created encodes it while they are computed.
+func (d *drawData) encodeColumns() ([]byte, error) {
+	sd := storedDraw{Classes: make([]int, len(d.Draw.Participants)), Names: make([]string, len(d.Draw.Participants)), Cases: d.Cases}
 	for i, p := range d.Draw.Participants {
 		if p.Ticket != i+1 {
 			return nil, fmt.Errorf("housing: draw participant %d has ticket %d", i, p.Ticket)
@@ -74,7 +83,33 @@ func (d *drawData) encode() ([]byte, error) {
 			return nil, fmt.Errorf("housing: draw participant %d of class %q", p.Ticket, p.Class)
 		}
 	}
-	return json.Marshal(sd)
+	b := []byte(`,"classes":`)
+	for _, part := range []any{sd.Classes, `,"names":`, sd.Names, `,"cases":`, sd.Cases} {
+		if key, ok := part.(string); ok {
+			b = append(b, key...)
+			continue
+		}
+		v, err := json.Marshal(part)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, v...)
+	}
+	return b, nil
+}
+
+// encodeWith is d's record data with its participants' part cols: the
+// bytes json.Marshal gives for its storedDraw, the draw first.
+func (d *drawData) encodeWith(cols []byte) ([]byte, error) {
+	dr := d.Draw
+	dr.Participants = nil
+	head, err := json.Marshal(dr)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(`{"draw":`)+len(head)+len(cols)+1)
+	b = append(append(append(append(b, `{"draw":`...), head...), cols...), '}')
+	return b, nil
 }
 
 // decodeDraw reads a record's data.
@@ -189,35 +224,50 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 		}
 	}
 	s := service(e)
-	list, err := s.Waitlist(ctx, e.Store, q.District, q.Kind)
+	// The list as Waitlist reads it, without its copy into Places: a
+	// hundred thousand households.
+	list, err := e.Store.ListMembers(ctx, listName(q.District, q.Kind))
 	if err != nil {
 		return nil, err
 	}
 	d := drawData{Draw: lottery.Draw{District: q.District, Kind: q.Kind, Status: lottery.StatusOpen, Units: q.Units,
 		Classes: s.classes(), Commitment: q.Commitment, Beacon: strings.TrimSpace(q.Beacon), Algorithm: lottery.Algorithm,
-		Participants: make([]lottery.PublicParticipant, 0, len(list))}}
-	if len(list) > 0 { // a hundred thousand households: no slice grown a row at a time
-		d.Cases = make([]string, 0, len(list))
+		Participants: make([]lottery.PublicParticipant, len(list))}}
+	if len(list) > 0 {
+		d.Cases = make([]string, len(list))
 	}
 	ps := make([]lottery.Participant, len(list))
 	for i, p := range list {
-		if p.Applicant == "" { // on the list without a notice (never, as the workflow stands): the account's name
+		if p.Label == "" { // on the list without a notice (never, as the workflow stands): the account's name
 			u, err := e.Store.UserByID(ctx, p.ApplicantID)
 			if err != nil {
 				return nil, err
 			}
-			p.Applicant = MaskedName(u.Name)
+			p.Label = MaskedName(u.Name)
 		}
 		ps[i] = lottery.Participant{Ticket: i + 1, Class: p.Class}
-		d.Draw.Participants = append(d.Draw.Participants, lottery.PublicParticipant{Ticket: i + 1, Class: p.Class, Applicant: p.Applicant})
-		d.Cases = append(d.Cases, p.CaseNo)
+		d.Draw.Participants[i] = lottery.PublicParticipant{Ticket: i + 1, Class: p.Class, Applicant: p.Label}
+		d.Cases[i] = p.CaseNo
 	}
-	// The list's hash and its Merkle root, side by side (a hundred
-	// thousand hashes each).
+	// The list's hash, its Merkle root (a hundred thousand hashes each)
+	// and the bulk of the record's data, side by side.
 	root := make(chan string, 1)
 	go func() { root <- lottery.MerkleRoot(ps) }()
+	type encoded struct {
+		b   []byte
+		err error
+	}
+	cols := make(chan encoded, 1)
+	go func() {
+		b, err := d.encodeColumns()
+		cols <- encoded{b, err}
+	}()
 	d.Draw.ParticipantsSHA256 = lottery.ParticipantsSHA256(ps)
 	d.Draw.MerkleRoot = <-root
+	enc := <-cols
+	if enc.err != nil {
+		return nil, enc.err
+	}
 	err = e.Store.Tx(ctx, func(tx portal.Tx) error {
 		seq, err := tx.NextSeq(ctx, "draw:"+q.District+":"+q.Kind, "")
 		if err != nil {
@@ -227,7 +277,7 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 			Commitment: q.Commitment, Actor: actor.ID(), CreatedAt: e.Now(), Total: min(len(ps), len(q.Units))}
 		// The data is written once, without the draw's id (its record's,
 		// set when it is read).
-		if co.Data, err = d.encode(); err != nil {
+		if co.Data, err = d.encodeWith(enc.b); err != nil {
 			return err
 		}
 		if err := tx.InsertCohort(ctx, co); err != nil {
