@@ -62,9 +62,18 @@ type storedDraw struct {
 
 // encode is d as its record's data.
 func (d *drawData) encode() ([]byte, error) {
-	sd := storedDraw{Draw: d.Draw, Classes: make([]int, len(d.Draw.Participants)), Names: make([]string, len(d.Draw.Participants)),
-		Cases: d.Cases}
-	sd.Draw.Participants = nil
+	cols, err := d.encodeColumns()
+	if err != nil {
+		return nil, err
+	}
+	return d.encodeWith(cols)
+}
+
+// encodeColumns is the participants' part of d's record data (see
+// encodeWith): the bulk of it, which does not depend on the list's hashes,
+// so that a draw being created encodes it while they are computed.
+func (d *drawData) encodeColumns() ([]byte, error) {
+	sd := storedDraw{Classes: make([]int, len(d.Draw.Participants)), Names: make([]string, len(d.Draw.Participants)), Cases: d.Cases}
 	for i, p := range d.Draw.Participants {
 		if p.Ticket != i+1 {
 			return nil, fmt.Errorf("housing: draw participant %d has ticket %d", i, p.Ticket)
@@ -74,7 +83,33 @@ func (d *drawData) encode() ([]byte, error) {
 			return nil, fmt.Errorf("housing: draw participant %d of class %q", p.Ticket, p.Class)
 		}
 	}
-	return json.Marshal(sd)
+	b := []byte(`,"classes":`)
+	for _, part := range []any{sd.Classes, `,"names":`, sd.Names, `,"cases":`, sd.Cases} {
+		if key, ok := part.(string); ok {
+			b = append(b, key...)
+			continue
+		}
+		v, err := json.Marshal(part)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, v...)
+	}
+	return b, nil
+}
+
+// encodeWith is d's record data with its participants' part cols: the
+// bytes json.Marshal gives for its storedDraw, the draw first.
+func (d *drawData) encodeWith(cols []byte) ([]byte, error) {
+	dr := d.Draw
+	dr.Participants = nil
+	head, err := json.Marshal(dr)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(`{"draw":`)+len(head)+len(cols)+1)
+	b = append(append(append(append(b, `{"draw":`...), head...), cols...), '}')
+	return b, nil
 }
 
 // decodeDraw reads a record's data.
@@ -189,32 +224,50 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 		}
 	}
 	s := service(e)
-	list, err := s.Waitlist(ctx, e.Store, q.District, q.Kind)
+	// The list as Waitlist reads it, without its copy into Places: a
+	// hundred thousand households.
+	list, err := e.Store.ListMembers(ctx, listName(q.District, q.Kind))
 	if err != nil {
 		return nil, err
 	}
 	d := drawData{Draw: lottery.Draw{District: q.District, Kind: q.Kind, Status: lottery.StatusOpen, Units: q.Units,
 		Classes: s.classes(), Commitment: q.Commitment, Beacon: strings.TrimSpace(q.Beacon), Algorithm: lottery.Algorithm,
-		Participants: []lottery.PublicParticipant{}}}
+		Participants: make([]lottery.PublicParticipant, len(list))}}
+	if len(list) > 0 {
+		d.Cases = make([]string, len(list))
+	}
 	ps := make([]lottery.Participant, len(list))
 	for i, p := range list {
-		if p.Applicant == "" { // on the list without a notice (never, as the workflow stands): the account's name
+		if p.Label == "" { // on the list without a notice (never, as the workflow stands): the account's name
 			u, err := e.Store.UserByID(ctx, p.ApplicantID)
 			if err != nil {
 				return nil, err
 			}
-			p.Applicant = MaskedName(u.Name)
+			p.Label = MaskedName(u.Name)
 		}
 		ps[i] = lottery.Participant{Ticket: i + 1, Class: p.Class}
-		d.Draw.Participants = append(d.Draw.Participants, lottery.PublicParticipant{Ticket: i + 1, Class: p.Class, Applicant: p.Applicant})
-		d.Cases = append(d.Cases, p.CaseNo)
+		d.Draw.Participants[i] = lottery.PublicParticipant{Ticket: i + 1, Class: p.Class, Applicant: p.Label}
+		d.Cases[i] = p.CaseNo
 	}
-	// The list's hash and its Merkle root, side by side (a hundred
-	// thousand hashes each).
+	// The list's hash, its Merkle root (a hundred thousand hashes each)
+	// and the bulk of the record's data, side by side.
 	root := make(chan string, 1)
 	go func() { root <- lottery.MerkleRoot(ps) }()
+	type encoded struct {
+		b   []byte
+		err error
+	}
+	cols := make(chan encoded, 1)
+	go func() {
+		b, err := d.encodeColumns()
+		cols <- encoded{b, err}
+	}()
 	d.Draw.ParticipantsSHA256 = lottery.ParticipantsSHA256(ps)
 	d.Draw.MerkleRoot = <-root
+	enc := <-cols
+	if enc.err != nil {
+		return nil, enc.err
+	}
 	err = e.Store.Tx(ctx, func(tx portal.Tx) error {
 		seq, err := tx.NextSeq(ctx, "draw:"+q.District+":"+q.Kind, "")
 		if err != nil {
@@ -224,7 +277,7 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 			Commitment: q.Commitment, Actor: actor.ID(), CreatedAt: e.Now(), Total: min(len(ps), len(q.Units))}
 		// The data is written once, without the draw's id (its record's,
 		// set when it is read).
-		if co.Data, err = d.encode(); err != nil {
+		if co.Data, err = d.encodeWith(enc.b); err != nil {
 			return err
 		}
 		if err := tx.InsertCohort(ctx, co); err != nil {
@@ -239,7 +292,7 @@ func CreateDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, q D
 	if err != nil {
 		return nil, err
 	}
-	s.draws.keep(s.draws.frozen, d.Draw.ID, newOpenDraw(d))
+	s.draws.keep(s.draws.frozen, d.Draw.ID, newOpenDraw(d, ps))
 	return &d.Draw, nil
 }
 
@@ -313,16 +366,26 @@ func RevealDraw(ctx context.Context, e *workflow.Engine, actor portal.Actor, id 
 		steps[i] = workflow.CohortStep{CaseNo: d.Cases[o.Ticket-1], Result: map[string]any{resUnit: o.Unit, resUnitDraw: co.ID, resTicket: o.Ticket}}
 	}
 	base := co.Done
-	if _, err := e.FireCohort(ctx, actor, ServiceID, eventDraw, steps, 0, func(ctx context.Context, tx portal.Tx, moved int) error {
+	// The offers of one batch (a building or two: nearly every draw) are
+	// the draw's last step: their transaction marks it finished, which
+	// spares a transaction and a sync of the database's log.
+	one := len(steps) > 0 && len(steps) <= workflow.CohortBatch
+	if _, err := e.FireCohort(ctx, actor, ServiceID, eventDraw, steps, workflow.CohortBatch, func(ctx context.Context, tx portal.Tx, moved int) error {
 		co.Done = base + moved
+		if one {
+			now := e.Now()
+			co.FinishedAt = &now
+		}
 		return tx.CohortProgress(ctx, co)
 	}); err != nil {
 		return nil, err
 	}
-	now := e.Now()
-	co.FinishedAt = &now
-	if err := e.Store.Tx(ctx, func(tx portal.Tx) error { return tx.CohortProgress(ctx, co) }); err != nil {
-		return nil, err
+	if !one {
+		now := e.Now()
+		co.FinishedAt = &now
+		if err := e.Store.Tx(ctx, func(tx portal.Tx) error { return tx.CohortProgress(ctx, co) }); err != nil {
+			return nil, err
+		}
 	}
 	return dr, nil
 }
@@ -347,8 +410,28 @@ func (rv *drawReveal) apply(d *lottery.Draw) {
 // changed) with its reveal, if any.
 type openDraw struct {
 	drawData
-	ps     []lottery.Participant
-	ticket map[string]int // case number → ticket
+	ps      []lottery.Participant
+	tickets *ticketIndex
+}
+
+// ticketIndex finds a case's ticket in a draw. It is built on the first
+// look-up, not with the draw: creating and revealing a draw never need it,
+// and a hundred thousand case numbers take a while to hash.
+type ticketIndex struct {
+	once sync.Once
+	m    map[string]int // case number → ticket
+}
+
+// ticket is the ticket of case no in the draw, false if it is not in it.
+func (d *openDraw) ticket(no string) (int, bool) {
+	d.tickets.once.Do(func() {
+		d.tickets.m = make(map[string]int, len(d.Cases))
+		for i, no := range d.Cases {
+			d.tickets.m[no] = i + 1
+		}
+	})
+	t, ok := d.tickets.m[no]
+	return t, ok
 }
 
 // loadDraw reads draw id: its record (without the data) and the draw as it
@@ -384,16 +467,16 @@ func (c *drawsRead) keep(m map[int64]*openDraw, id int64, d *openDraw) {
 	c.mu.Unlock()
 }
 
-// newOpenDraw indexes a draw's frozen data.
-func newOpenDraw(d drawData) *openDraw {
-	od := &openDraw{drawData: d, ticket: make(map[string]int, len(d.Cases)), ps: make([]lottery.Participant, len(d.Draw.Participants))}
-	for i, no := range d.Cases {
-		od.ticket[no] = i + 1
+// newOpenDraw indexes a draw's frozen data; ps are its participants as
+// the lottery takes them, nil to derive them from the public ones.
+func newOpenDraw(d drawData, ps []lottery.Participant) *openDraw {
+	if ps == nil {
+		ps = make([]lottery.Participant, len(d.Draw.Participants))
+		for i, p := range d.Draw.Participants {
+			ps[i] = lottery.Participant{Ticket: p.Ticket, Class: p.Class}
+		}
 	}
-	for i, p := range d.Draw.Participants {
-		od.ps[i] = lottery.Participant{Ticket: p.Ticket, Class: p.Class}
-	}
-	return od
+	return &openDraw{drawData: d, ps: ps, tickets: &ticketIndex{}}
 }
 
 // load returns draw id's record (without its data) and the draw as it
@@ -420,7 +503,7 @@ func (c *drawsRead) load(ctx context.Context, r portal.Reader, id int64) (*porta
 			return nil, nil, fmt.Errorf("housing: draw %d: %w", id, err)
 		}
 		d.Draw.ID = id
-		f = newOpenDraw(d)
+		f = newOpenDraw(d, nil)
 		c.keep(c.frozen, id, f)
 	}
 	od := *f
@@ -467,7 +550,7 @@ func (s *Service) drawProof(ctx context.Context, r portal.Reader, c *portal.Case
 		if err != nil {
 			return nil, err
 		}
-		t, ok := cd.ticket[c.No]
+		t, ok := cd.ticket(c.No)
 		if !ok || cd.Draw.Kind != kind {
 			continue
 		}
