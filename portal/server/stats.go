@@ -348,7 +348,11 @@ func (s *Server) reportTable(c *fiber.Ctx, report string, q workflow.StatsQuery)
 func (t *statsTable) HTML(caption string) template.HTML {
 	var b strings.Builder
 	esc := html.EscapeString
-	b.WriteString(`<div class="table-wrap"><table><caption>` + esc(caption) + `</caption><thead><tr>`)
+	// A table wider than its column scrolls sideways: the region takes the
+	// keyboard's focus, so it can be scrolled without a mouse, and is
+	// named by its caption.
+	b.WriteString(`<div class="table-wrap" tabindex="0" role="region" aria-label="` + esc(caption) + `"><table><caption>` + esc(caption) +
+		`</caption><thead><tr>`)
 	for _, h := range t.Head {
 		b.WriteString(`<th scope="col">` + esc(h) + `</th>`)
 	}

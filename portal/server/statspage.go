@@ -33,9 +33,9 @@ type chartDoc struct {
 	Bars               []bar
 }
 
-// SVG draws the chart: per bar two lines, its label, then the bar (220
-// units for the longest, in a 320-unit view box that scales to the width)
-// with its value written after it. Written in Go rather than the page's
+// SVG draws the chart: per bar two lines, its label (left) and its value
+// (right), then the bar, the longest the whole width of a 320-unit view
+// box that scales to the column. Written in Go rather than the page's
 // template: a chart is a few hundred numbers, which the template would
 // compute one reflective call at a time.
 func (c chartDoc) SVG() template.HTML {
@@ -44,13 +44,12 @@ func (c chartDoc) SVG() template.HTML {
 	fmt.Fprintf(&b, `<svg viewBox="0 0 320 %d" role="img" aria-labelledby="%s-t %s-d" focusable="false"><title id="%s-t">%s</title><desc id="%s-d">%s</desc>`,
 		len(c.Bars)*36+8, c.ID, c.ID, c.ID, esc(c.Title), c.ID, esc(c.Summary))
 	for i, bb := range c.Bars {
-		w := math.Round(bb.Width*22) / 10
 		class := "chart-bar"
 		if bb.Mark {
 			class += " chart-bar-mark"
 		}
-		fmt.Fprintf(&b, `<text x="0" y="%d" class="chart-label">%s</text><rect x="0" y="%d" width="%g" height="12" class="%s"></rect><text x="%g" y="%d" class="chart-value">%s</text>`,
-			i*36+14, esc(bb.Label), i*36+20, w, class, w+6, i*36+31, esc(bb.Text))
+		fmt.Fprintf(&b, `<text x="0" y="%d" class="chart-label">%s</text><text x="320" y="%d" text-anchor="end" class="chart-value">%s</text><rect x="0" y="%d" width="%g" height="12" class="%s"></rect>`,
+			i*36+14, esc(bb.Label), i*36+14, esc(bb.Text), i*36+20, math.Round(bb.Width*32)/10, class)
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
@@ -114,6 +113,8 @@ func (s *Server) statsPage(c *fiber.Ctx) error {
 		return s.write(c, fiber.StatusUnprocessableEntity, "stats", p)
 	}
 	d.Overview = ov
+	// The form shows the range shown (this year, when none was asked).
+	d.Q.From, d.Q.To = ov.From, ov.To
 	s.statsLinks(d)
 	s.statsCharts(l, d)
 	d.Tables = map[string]template.HTML{}
@@ -173,6 +174,7 @@ func (s *Server) statsStaffPage(c *fiber.Ctx) error {
 		p.Errors, p.Summary = fieldMessages(c, err)
 		return s.write(c, fiber.StatusUnprocessableEntity, "stats", p)
 	}
+	d.Q.From, d.Q.To = d.Clerks.From, d.Clerks.To
 	s.statsLinks(d)
 	d.Tables = map[string]template.HTML{
 		"clerks":  clerksTable(l, d.Clerks).HTML(l.T("stats.clerks")),
