@@ -80,9 +80,9 @@ type RevealRow struct {
 
 // StatStore reads the rollups.
 type StatStore interface {
-	// StatCases returns q's case counts by service and state (and area,
-	// period), N ≠ 0 only.
-	StatCases(ctx context.Context, q StatQuery) ([]CaseCount, error)
+	// StatCases returns each query's case counts by service and state
+	// (and area, period), N ≠ 0 only, in one statement.
+	StatCases(ctx context.Context, qs ...StatQuery) ([][]CaseCount, error)
 	// StatSteps returns q's decisions by service, step and days (and area,
 	// period).
 	StatSteps(ctx context.Context, q StatQuery) ([]StepCount, error)

@@ -316,10 +316,11 @@ func (r *Ratings) withEnded(ctx context.Context, scope portal.CaseFilter, counts
 			streets = append(streets, d.Code)
 		}
 	}
-	rows, err := e.Store.StatCases(ctx, portal.StatQuery{Areas: streets, AllYears: true, ByArea: true})
+	cc, err := e.Store.StatCases(ctx, portal.StatQuery{Areas: streets, AllYears: true, ByArea: true})
 	if err != nil {
 		return nil, err
 	}
+	rows := cc[0]
 	byKey := map[string]int{}
 	for i, c := range counts {
 		byKey[c.Key] = i

@@ -999,6 +999,9 @@ func (m *matrix) rowParams(tc *testCase, r matrixRow) map[string]string {
 			m.t.Fatalf("line %d: a bad rating for the row: %d %s", r.Line, res.Status, res.Body)
 		}
 	}
+	if strings.Contains(r.Path, "{report}") {
+		out["report"] = "steps" // a dashboard's table (GET /api/v1/stats/{report}.csv)
+	}
 	if strings.Contains(r.Path, "{token}") {
 		u, _ := read("/api/v1/cases/" + tc.no + "/certificate")["verify_url"].(string)
 		out["token"] = u[strings.LastIndex(u, "/")+1:]

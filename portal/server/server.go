@@ -245,7 +245,7 @@ func (s *Server) routes() {
 	api.Get("/stats/overview", s.requireLogin, s.apiStatsOverview)
 	api.Get("/stats/clerks", s.requireLogin, s.apiStatsClerks)
 	api.Get("/stats/reveals", s.requireLogin, s.apiStatsReveals)
-	api.Get("/stats/:file", s.requireLogin, s.apiStatsCSV)
+	api.Get("/stats/:report.csv", s.requireLogin, s.apiStatsCSV)
 	api.Post("/cases/:no/rating", s.requireLogin, s.apiRate)
 	api.Get("/cases/:no/rating", s.requireLogin, s.apiRating)
 	api.Post("/cases/:no/rating/follow-up/:step", s.requireLogin, s.apiFollowUp)

@@ -403,9 +403,9 @@ func outlierText(l *locale.L, f workflow.ClerkFigures) string {
 // dashboard, UTF-8 with a byte-order mark for Excel, every cell kept from
 // being read as a formula. The export is an audit entry (stats.export).
 func (s *Server) apiStatsCSV(c *fiber.Ctx) error {
-	report, ok := strings.CutSuffix(c.Params("file"), ".csv")
-	if !ok || !slices.Contains(statsReports, report) {
-		return portal.NotFound(fmt.Errorf("server: no report %q", c.Params("file")))
+	report := c.Params("report")
+	if !slices.Contains(statsReports, report) {
+		return portal.NotFound(fmt.Errorf("server: no report %q", report))
 	}
 	q := readStatsQuery(c)
 	t, err := s.reportTable(c, report, q)

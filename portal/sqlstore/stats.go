@@ -164,24 +164,33 @@ func statKeys(sq portal.StatQuery) (sel, group string) {
 	return sel, group
 }
 
-// StatCases returns q's case counts.
-func (q q) StatCases(ctx context.Context, sq portal.StatQuery) ([]portal.CaseCount, error) {
+// StatCases returns each query's case counts, in one statement (a branch
+// a query).
+func (q q) StatCases(ctx context.Context, sqs ...portal.StatQuery) ([][]portal.CaseCount, error) {
 	var args []any
-	sel, group := statKeys(sq)
-	rows, err := q.ex.QueryContext(ctx, `SELECT `+sel+`, service, state, CAST(SUM(n) AS bigint) FROM stat_cases
-		WHERE `+q.statWhere(sq, &args)+` GROUP BY `+group+`service, state`, args...)
+	branches := make([]string, len(sqs))
+	for i, sq := range sqs {
+		sel, group := statKeys(sq)
+		branches[i] = fmt.Sprintf(`SELECT %d, %s, service, state, CAST(SUM(n) AS bigint) FROM stat_cases WHERE %s GROUP BY %sservice, state`,
+			i, sel, q.statWhere(sq, &args), group)
+	}
+	out := make([][]portal.CaseCount, len(sqs))
+	if len(sqs) == 0 {
+		return out, nil
+	}
+	rows, err := q.ex.QueryContext(ctx, strings.Join(branches, " UNION ALL "), args...)
 	if err != nil {
 		return nil, dbError("sqlstore.StatCases", err)
 	}
 	defer rows.Close()
-	var out []portal.CaseCount
 	for rows.Next() {
+		var i int
 		var c portal.CaseCount
-		if err := rows.Scan(&c.Area, &c.Period, &c.Service, &c.State, &c.N); err != nil {
+		if err := rows.Scan(&i, &c.Area, &c.Period, &c.Service, &c.State, &c.N); err != nil {
 			return nil, dbError("sqlstore.StatCases", err)
 		}
-		if c.N != 0 {
-			out = append(out, c)
+		if c.N != 0 && i >= 0 && i < len(out) {
+			out[i] = append(out[i], c)
 		}
 	}
 	return out, dbError("sqlstore.StatCases", rows.Err())
