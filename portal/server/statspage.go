@@ -55,20 +55,32 @@ func (c chartDoc) SVG() template.HTML {
 	return template.HTML(b.String())
 }
 
-// chart scales values to the longest (a chart of rates may say max 1).
-func chart(id, title, summary string, labels []string, values []float64, texts []string, max float64) chartDoc {
-	ch := chartDoc{ID: id, Title: title, Summary: summary}
-	for _, v := range values {
+// series are a chart's bars before they are scaled: a label, a value and
+// the value as written.
+type series struct {
+	labels, texts []string
+	values        []float64
+}
+
+func (s *series) add(label string, v float64, text string) {
+	s.labels, s.values, s.texts = append(s.labels, label), append(s.values, v), append(s.texts, text)
+}
+
+// chart scales a series to its longest bar (at least max: a chart of
+// rates says 1).
+func chart(l *locale.L, name string, s series, max float64) chartDoc {
+	ch := chartDoc{ID: "chart-" + strings.ReplaceAll(name, "_", "-"), Title: l.T("stats.chart_" + name), Summary: l.T("stats.chart_" + name + "_summary")}
+	for _, v := range s.values {
 		if v > max {
 			max = v
 		}
 	}
-	for i, v := range values {
+	for i, v := range s.values {
 		w := 0.0
 		if max > 0 {
 			w = math.Round(v/max*1000) / 10
 		}
-		ch.Bars = append(ch.Bars, bar{Label: labels[i], Width: w, Text: texts[i]})
+		ch.Bars = append(ch.Bars, bar{Label: s.labels[i], Width: w, Text: s.texts[i]})
 	}
 	return ch
 }
@@ -186,58 +198,39 @@ func (s *Server) statsStaffPage(c *fiber.Ctx) error {
 // statsCharts draws the page's charts from its figures.
 func (s *Server) statsCharts(l *locale.L, d *statsPageDoc) {
 	o := d.Overview
-	var labels, texts []string
-	var values []float64
-	reset := func() { labels, texts, values = nil, nil, nil }
+	var months, services, states, divisions, steps, onTime series
 	for _, m := range o.Months {
-		labels = append(labels, m.Month)
-		values = append(values, float64(m.HandedIn))
-		texts = append(texts, l.T("stats.bar_handed_in", map[string]any{"N": m.HandedIn, "Done": m.Completed}))
+		months.add(m.Month, float64(m.HandedIn), l.T("stats.bar_handed_in", map[string]any{"N": m.HandedIn, "Done": m.Completed}))
 	}
-	d.Charts["months"] = chart("chart-months", l.T("stats.chart_months"), l.T("stats.chart_months_summary"), labels, values, texts, 0)
-	reset()
+	volume := func(n int64, rate *float64) string {
+		return l.T("stats.bar_service", map[string]any{"N": n, "Rate": orDash(pct(rate))})
+	}
 	for _, f := range o.Services {
-		labels = append(labels, f.Name)
-		values = append(values, float64(f.HandedIn))
-		texts = append(texts, l.T("stats.bar_service", map[string]any{"N": f.HandedIn, "Rate": orDash(pct(f.CompletionRate))}))
+		services.add(f.Name, float64(f.HandedIn), volume(f.HandedIn, f.CompletionRate))
 	}
-	d.Charts["services"] = chart("chart-services", l.T("stats.chart_services"), l.T("stats.chart_services_summary"), labels, values, texts, 0)
-	reset()
 	for _, f := range o.States {
-		labels = append(labels, f.ServiceName+" · "+f.Label)
-		values = append(values, float64(f.Cases))
-		texts = append(texts, n64(f.Cases))
+		states.add(f.ServiceName+" · "+f.Label, float64(f.Cases), n64(f.Cases))
 	}
-	d.Charts["states"] = chart("chart-states", l.T("stats.chart_states"), l.T("stats.chart_states_summary"), labels, values, texts, 0)
-	reset()
 	for _, f := range o.Divisions {
-		labels = append(labels, f.Name)
-		values = append(values, float64(f.HandedIn))
-		texts = append(texts, l.T("stats.bar_service", map[string]any{"N": f.HandedIn, "Rate": orDash(pct(f.CompletionRate))}))
+		divisions.add(f.Name, float64(f.HandedIn), volume(f.HandedIn, f.CompletionRate))
 	}
-	d.Charts["divisions"] = chart("chart-divisions", l.T("stats.chart_divisions"), l.T("stats.chart_divisions_summary"), labels, values, texts, 0)
-	reset()
 	for _, f := range o.Steps {
-		if f.MedianDays == nil {
-			continue
+		if f.MedianDays != nil {
+			steps.add(f.ServiceName+" · "+f.Label, float64(*f.MedianDays),
+				l.T("stats.bar_days", map[string]any{"Median": *f.MedianDays, "P90": intText(f.P90Days)}))
 		}
-		labels = append(labels, f.ServiceName+" · "+f.Label)
-		values = append(values, float64(*f.MedianDays))
-		texts = append(texts, l.T("stats.bar_days", map[string]any{"Median": *f.MedianDays, "P90": intText(f.P90Days)}))
-	}
-	d.Charts["steps"] = chart("chart-steps", l.T("stats.chart_steps"), l.T("stats.chart_steps_summary"), labels, values, texts, 0)
-	reset()
-	for _, f := range o.Steps {
-		if f.OnTimeRate == nil {
-			continue
+		if f.OnTimeRate != nil {
+			onTime.add(f.ServiceName+" · "+f.Label, *f.OnTimeRate, pct(f.OnTimeRate))
 		}
-		labels = append(labels, f.ServiceName+" · "+f.Label)
-		values = append(values, *f.OnTimeRate)
-		texts = append(texts, pct(f.OnTimeRate))
 	}
-	ch := chart("chart-on-time", l.T("stats.chart_on_time"), l.T("stats.chart_on_time_summary"), labels, values, texts, 1)
+	d.Charts["months"] = chart(l, "months", months, 0)
+	d.Charts["services"] = chart(l, "services", services, 0)
+	d.Charts["states"] = chart(l, "states", states, 0)
+	d.Charts["divisions"] = chart(l, "divisions", divisions, 0)
+	d.Charts["steps"] = chart(l, "steps", steps, 0)
+	ch := chart(l, "on_time", onTime, 1)
 	for i := range ch.Bars {
-		ch.Bars[i].Mark = values[i] < 0.9
+		ch.Bars[i].Mark = onTime.values[i] < 0.9
 	}
 	d.Charts["on_time"] = ch
 }

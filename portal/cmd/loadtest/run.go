@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -130,20 +131,8 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 
 	scenarios := readScenarios(o, hc, d, bareURL)
 	scenarios = append(scenarios,
-		scenario{name: "worklist_scaling", target: 0.67,
-			a: portalSide(o, fmt.Sprintf("%d cases", o.cases), "req/s", "req", big, get(hc, d.readers, func(int) string { return big.URL + "/cases" })),
-			b: portalSide(o, fmt.Sprintf("%d cases", o.small), "req/s", "req", small, get(hc, ds.readers, func(int) string { return small.URL + "/cases" })),
-			ratio: func(a, b *phase) float64 {
-				return float64(percentile(b.Lat, 0.5)) / float64(percentile(a.Lat, 0.5))
-			},
-			note: fmt.Sprintf("value = p50 with %d cases ÷ p50 with %d", o.small, o.cases)},
-		scenario{name: "overview_scaling", target: 0.67,
-			a: portalSide(o, fmt.Sprintf("%d cases", o.cases), "req/s", "req", big, get(hc, d.supervisors, func(int) string { return big.URL + "/oversight/stats" })),
-			b: portalSide(o, fmt.Sprintf("%d cases", o.small), "req/s", "req", small, get(hc, ds.supervisors, func(int) string { return small.URL + "/oversight/stats" })),
-			ratio: func(a, b *phase) float64 {
-				return float64(percentile(b.Lat, 0.5)) / float64(percentile(a.Lat, 0.5))
-			},
-			note: fmt.Sprintf("value = p50 with %d cases ÷ p50 with %d (the overview page, its default range)", o.small, o.cases)},
+		scaling("worklist_scaling", "/cases", "", o, hc, d, ds, d.readers, ds.readers),
+		scaling("overview_scaling", "/oversight/stats", " (the overview page, its default range)", o, hc, d, ds, d.supervisors, ds.supervisors),
 		scenario{name: "transition", target: 0.5, a: transitionSide(o, hc, d), b: pgSide(trans, "tx/s", "tx", transitionStatements)},
 		scenario{name: "submit", target: 0.5, a: submitSide(o, hc, d), b: pgSide(sub, "op/s", "op", float64(submitStatements)),
 			note: fmt.Sprintf("one op = create + %d uploads (%s) + submit + withdraw (%d requests; %d transactions in pgbench)",
@@ -158,6 +147,18 @@ func runPostgres(ctx context.Context, e *env) ([]result, time.Duration, error) {
 	}
 	results, err := runScenarios(ctx, o, scenarios, bigURL)
 	return results, seeding, err
+}
+
+// scaling is a page's p50 on the small portal ÷ on the big one: whether
+// it stays as fast with a hundred times the cases.
+func scaling(name, path, what string, o *options, hc *http.Client, big, small *deployment, bigSess, smallSess []*clientSession) scenario {
+	return scenario{name: name, target: 0.67,
+		a: portalSide(o, fmt.Sprintf("%d cases", o.cases), "req/s", "req", big.in, get(hc, bigSess, func(int) string { return big.in.URL + path })),
+		b: portalSide(o, fmt.Sprintf("%d cases", o.small), "req/s", "req", small.in, get(hc, smallSess, func(int) string { return small.in.URL + path })),
+		ratio: func(a, b *phase) float64 {
+			return float64(percentile(b.Lat, 0.5)) / float64(percentile(a.Lat, 0.5))
+		},
+		note: fmt.Sprintf("value = p50 with %d cases ÷ p50 with %d%s", o.small, o.cases, what)}
 }
 
 func runSQLite(ctx context.Context, e *env) ([]result, time.Duration, error) {
