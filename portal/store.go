@@ -47,6 +47,10 @@ type Reader interface {
 	Divisions(ctx context.Context) ([]Division, error)
 	Counties(ctx context.Context) ([]County, error)
 
+	// Installation returns the random id made with the database (migration
+	// 00026), which every key the portal keeps in Redis carries.
+	Installation(ctx context.Context) (string, error)
+
 	CaseByNo(ctx context.Context, no string) (*Case, error)
 	CaseByID(ctx context.Context, id int64) (*Case, error)
 	// CaseWithHistory returns a case with its applicant and its timeline in

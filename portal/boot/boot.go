@@ -45,7 +45,7 @@ type Options struct {
 	Logger      *slog.Logger
 	Now         func() time.Time // default time.Now
 	Migrate     bool             // apply pending migrations first
-	RedisPrefix string           // key prefix in Redis (default "tz:"); tests use their own
+	RedisPrefix string           // key prefix in Redis (default "tz:"), then the installation's id; tests use their own
 	// WrapStore, when set, wraps the store the services use (fault
 	// injection in tests: a store that fails or panics on demand).
 	WrapStore func(portal.Store) portal.Store
@@ -294,7 +294,13 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		if err != nil {
 			return nil, fmt.Errorf("redis: %w", err)
 		}
-		rs := redisstore.NewSessions(client, o.RedisPrefix, sopts)
+		// Every key carries the installation's id: two databases that
+		// share a Redis never share a key (a user id repeats across them).
+		inst, err := store.Installation(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("the installation's id: %w", err)
+		}
+		rs := redisstore.NewSessions(client, o.RedisPrefix+inst+":", sopts)
 		p.Sessions, p.Failures = rs, rs.Counter()
 	} else {
 		o.Logger.Warn("REDIS_URL is not set: sessions and login counters are kept in this process (one node only; all sessions end when it restarts)")

@@ -165,6 +165,13 @@ func withPostgresDefaults(dsn string) string {
 	return u.String()
 }
 
+// Installation returns the installation's random id.
+func (q q) Installation(ctx context.Context) (string, error) {
+	var key string
+	err := q.ex.QueryRowContext(ctx, `SELECT key FROM installation WHERE id = 1`).Scan(&key)
+	return key, dbError("sqlstore.Installation", err)
+}
+
 // Dialect returns "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect.name() }
 
