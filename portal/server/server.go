@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -327,12 +326,7 @@ func (s *Server) funcs() template.FuncMap {
 		"inc": func(i int) int { return i + 1 },
 		// pct writes a share as a percentage ("—" when there is nothing to
 		// divide by).
-		"pct": func(r *float64) string {
-			if r == nil {
-				return "—"
-			}
-			return strconv.FormatFloat(*r*100, 'f', 1, 64) + "%"
-		},
+		"pct":  func(r *float64) string { return orDash(pct(r)) },
 		"list": func(v ...string) []string { return v },
 		// intText writes an optional count ("—" for none).
 		"intText": func(p *int) string { return orDash(intText(p)) },

@@ -13,21 +13,22 @@ import (
 	"tzportal/portal"
 )
 
-// scopeSQL is the jurisdiction of a rating query as a condition on a
-// table's division and district columns ("" for the whole city, "1 = 0"
-// for no reach at all), its arguments numbered from len(args)+1.
-func scopeSQL(alias string, q portal.RatingQuery, args *[]any) string {
-	if q.AllScope {
+// scopeSQL is a jurisdiction (scope terms, or the whole city) as a
+// condition on a table's division and district columns ("1 = 1" for the
+// whole city, "1 = 0" for no reach at all), its arguments numbered from
+// len(args)+1 and written by mark.
+func scopeSQL(alias string, scope []portal.ScopeTerm, all bool, args *[]any, mark func(int) string) string {
+	if all {
 		return "1 = 1"
 	}
 	var terms []string
-	for _, s := range q.Scope {
+	for _, s := range scope {
 		if s.Division != "" {
 			*args = append(*args, s.Division)
-			terms = append(terms, fmt.Sprintf("%sdivision = $%d", alias, len(*args)))
+			terms = append(terms, alias+"division = "+mark(len(*args)))
 		} else {
 			*args = append(*args, s.District)
-			terms = append(terms, fmt.Sprintf("%sdistrict = $%d", alias, len(*args)))
+			terms = append(terms, alias+"district = "+mark(len(*args)))
 		}
 	}
 	if len(terms) == 0 {
@@ -113,7 +114,7 @@ func (q q) RatingOf(ctx context.Context, caseID int64) (*portal.Rating, error) {
 // next due time, then the closed ones, the latest first.
 func (q q) FollowUps(ctx context.Context, rq portal.RatingQuery, limit int) ([]portal.FollowUp, error) {
 	var args []any
-	where := scopeSQL("f.", rq, &args)
+	where := scopeSQL("f.", rq.Scope, rq.AllScope, &args, dollar)
 	args = append(args, limit)
 	rows, err := q.ex.QueryContext(ctx, `SELECT `+followUpColumns+`
 		FROM rating_follow_ups f JOIN ratings r ON r.case_id = f.case_id JOIN cases c ON c.id = f.case_id
@@ -147,7 +148,7 @@ func (q q) RatingsByDivision(ctx context.Context, rq portal.RatingQuery) ([]port
 		return byKey[k]
 	}
 	var args []any
-	where := scopeSQL("r.", rq, &args)
+	where := scopeSQL("r.", rq.Scope, rq.AllScope, &args, dollar)
 	args = append(args, rq.GoodMin)
 	rows, err := q.ex.QueryContext(ctx, `SELECT r.division, count(*), sum(CASE WHEN r.score >= $`+strconv.Itoa(len(args))+` THEN 1 ELSE 0 END),
 		sum(CASE WHEN f.state = 'closed' THEN 1 ELSE 0 END),
@@ -183,7 +184,7 @@ func (q q) RatingsByDivision(ctx context.Context, rq portal.RatingQuery) ([]port
 // case's last step, with their names (supervisors see who).
 func (q q) RatingsByClerk(ctx context.Context, rq portal.RatingQuery) ([]portal.RatingCount, error) {
 	var args []any
-	where := scopeSQL("r.", rq, &args)
+	where := scopeSQL("r.", rq.Scope, rq.AllScope, &args, dollar)
 	args = append(args, rq.GoodMin)
 	rows, err := q.ex.QueryContext(ctx, `SELECT r.clerk_id, u.name, count(*), sum(CASE WHEN r.score >= $`+strconv.Itoa(len(args))+` THEN 1 ELSE 0 END),
 		sum(CASE WHEN f.state = 'closed' THEN 1 ELSE 0 END),

@@ -223,30 +223,12 @@ func (q q) StatSteps(ctx context.Context, sq portal.StatQuery) ([]portal.StepCou
 // clerkScope is a clerk query's scope and service as a condition on a
 // table with division, district and service columns (prefix: its alias).
 func (q q) clerkScope(cq portal.ClerkQuery, prefix string, args *[]any) string {
-	var w []string
-	if !cq.AllScope {
-		var terms []string
-		for _, s := range cq.Scope {
-			*args = append(*args, s.Division+s.District)
-			col := "division"
-			if s.Division == "" {
-				col = "district"
-			}
-			terms = append(terms, prefix+col+" = "+q.d.param(len(*args)))
-		}
-		if len(terms) == 0 {
-			return "1 = 0"
-		}
-		w = append(w, "("+strings.Join(terms, " OR ")+")")
-	}
+	w := scopeSQL(prefix, cq.Scope, cq.AllScope, args, q.d.param)
 	if cq.Service != "" {
 		*args = append(*args, cq.Service)
-		w = append(w, prefix+"service = "+q.d.param(len(*args)))
+		w += " AND " + prefix + "service = " + q.d.param(len(*args))
 	}
-	if len(w) == 0 {
-		return "1 = 1"
-	}
-	return strings.Join(w, " AND ")
+	return w
 }
 
 // StatClerks returns q's decisions by person.

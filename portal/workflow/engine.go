@@ -84,7 +84,7 @@ type Config struct {
 	// none).
 	Sampling *SamplingPolicy
 	// Stats is policies/stats.yaml, with the staff roles whose steps are
-	// decisions (nil: no step is counted as a decision).
+	// decisions.
 	Stats *StatsPolicy
 }
 
@@ -129,8 +129,8 @@ type Engine struct {
 func NewEngine(c Config) (*Engine, error) {
 	switch {
 	case c.Registry == nil || c.Store == nil || c.Authz == nil || c.Audit == nil || c.Calendar == nil || c.Validator == nil ||
-		c.Files == nil || c.Notifier == nil || c.Certifier == nil || c.Deadline.NotifyRole == "":
-		return nil, errors.New("workflow.NewEngine: registry, store, authz, audit, calendar, validator, files, notifier, certifier and deadline policy are all needed")
+		c.Files == nil || c.Notifier == nil || c.Certifier == nil || c.Deadline.NotifyRole == "" || c.Stats == nil:
+		return nil, errors.New("workflow.NewEngine: registry, store, authz, audit, calendar, validator, files, notifier, certifier, deadline and stats policies are all needed")
 	case c.Now == nil:
 		c.Now = time.Now
 	}

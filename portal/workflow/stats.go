@@ -102,17 +102,10 @@ func LoadStatsPolicy(fsys fs.FS, staffRoles map[string]bool) (*StatsPolicy, erro
 
 // WorkingDays counts the working days after from's day up to and including
 // to's day: a case decided the day it arrived took 0, one that arrived on
-// Friday and was decided on Monday 1.
+// Friday and was decided on Monday 1. It is the working days a deadline
+// ending with to's day had left at from (DaysLeft).
 func (c *Calendar) WorkingDays(from, to time.Time) int {
-	day, end := c.startOfDay(from), c.startOfDay(to)
-	n := 0
-	for day.Before(end) {
-		day = day.AddDate(0, 0, 1)
-		if c.IsWorkingDay(day) {
-			n++
-		}
-	}
-	return n
+	return max(c.DaysLeft(from, c.startOfDay(to).AddDate(0, 0, 1), true), 0)
 }
 
 // Month is t's month in the city (YYYY-MM), the rollups' grain.
@@ -240,7 +233,7 @@ func (e *Engine) processingDays(def *Definition, hist []portal.History, in, end 
 
 // staffRole reports whether role is of kind staff.
 func (e *Engine) staffRole(role string) bool {
-	return e.Stats != nil && e.Stats.StaffRoles[role]
+	return e.Stats.StaffRoles[role]
 }
 
 // recordStats adds f's step (its history row h, the case's timeline

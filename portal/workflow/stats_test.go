@@ -433,8 +433,8 @@ func TestStatsFlagAnOutlierClerk(t *testing.T) {
 					t.Errorf("%s compared %t, outlier %t (%v): want compared, not an outlier", name, c.Compared, c.Outlier, c.OutlierFor)
 				}
 			}
-			if c.Decisions != map[string]int64{"few": 5}[name] && name == "few" {
-				t.Errorf("few: %d decisions", c.Decisions)
+			if want := map[bool]int64{true: 5, false: 22}[name == "few"]; c.Decisions != want {
+				t.Errorf("%s: %d decisions, want %d", name, c.Decisions, want)
 			}
 		}
 	})

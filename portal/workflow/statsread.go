@@ -320,19 +320,19 @@ func (e *Engine) Overview(ctx context.Context, actor portal.Actor, q StatsQuery)
 		return s
 	}
 	o.Totals.days = map[int]int64{}
-	final := func(service, state string) (*State, bool) {
+	final := func(service, name string) (*State, bool) {
 		def, ok := e.Definition(service)
 		if !ok {
 			return nil, false
 		}
-		st := def.States[state]
-		return st, st != nil && st.Final
+		state := def.States[name]
+		return state, state != nil && state.Final
 	}
 	for _, c := range counts {
-		st, fin := final(c.Service, c.State)
+		state, fin := final(c.Service, c.State)
 		outcome := ""
-		if st != nil {
-			outcome = st.Outcome
+		if state != nil {
+			outcome = state.Outcome
 		}
 		k := [2]string{c.Service, c.State}
 		if states[k] == nil {
@@ -514,10 +514,7 @@ func (e *Engine) Clerks(ctx context.Context, actor portal.Actor, q StatsQuery) (
 	if err != nil {
 		return nil, err
 	}
-	pol := OutlierPolicy{MinDecisions: 20, MinPeers: 5, Threshold: 3.5}
-	if e.Stats != nil {
-		pol = e.Stats.Outliers
-	}
+	pol := e.Stats.Outliers
 	type key struct {
 		service, step string
 		actor         int64
@@ -592,11 +589,7 @@ func (e *Engine) Reveals(ctx context.Context, actor portal.Actor, q StatsQuery) 
 	if err != nil {
 		return nil, err
 	}
-	limit := 200
-	if e.Stats != nil {
-		limit = e.Stats.RevealsLimit
-	}
 	to, _ := time.Parse("2006-01", st.to)
 	return e.Store.Reveals(ctx, portal.ClerkQuery{Scope: st.terms, AllScope: st.all, Service: st.service},
-		st.from+"-01", to.AddDate(0, 1, -1).Format("2006-01-02"), limit)
+		st.from+"-01", to.AddDate(0, 1, -1).Format("2006-01-02"), e.Stats.RevealsLimit)
 }

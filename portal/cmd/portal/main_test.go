@@ -105,6 +105,9 @@ func TestStaffAddAndAuditVerify(t *testing.T) {
 			if code, out, err := runCmd(t, e, "", "fsck"); code != 0 || !strings.Contains(out, "fsck: ok: 0 cases, 6 audit entries") {
 				t.Errorf("fsck: %d %q %v", code, out, err)
 			}
+			if code, out, err := runCmd(t, e, "", "stats", "rebuild"); code != 0 || !strings.Contains(out, "rollups rebuilt from 0 cases") {
+				t.Errorf("stats rebuild: %d %q %v", code, out, err)
+			}
 			code, out, err = runCmd(t, e, "", "audit", "verify")
 			if code != 0 || !strings.Contains(out, "audit chain intact: 6 entries") {
 				t.Fatalf("verify: %d %q %v", code, out, err)
