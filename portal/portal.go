@@ -368,6 +368,14 @@ type Job struct {
 	DueAt   time.Time
 }
 
+// QueueDepth is how much background work waits: notices not yet sent, and
+// timers due but not run (the oldest's due time, nil when none).
+type QueueDepth struct {
+	OutboxPending int64
+	TimersDue     int64
+	OldestDue     *time.Time
+}
+
 // County is a county-level division of mainland China (统计用区划代码): the
 // origin of a hukou transfer. Codes in old ID numbers may be abolished ones,
 // so an ID number is never refused for its first six digits.

@@ -73,6 +73,9 @@ type Reader interface {
 	AuditHead(ctx context.Context) (seq int64, hash string, err error)
 
 	DueJobs(ctx context.Context, now time.Time, limit int) ([]Job, error)
+	// QueueDepth counts the notices waiting to be sent and the timers due
+	// at now (for the operators' metrics).
+	QueueDepth(ctx context.Context, now time.Time) (QueueDepth, error)
 }
 
 // Tx is one read-write transaction.
@@ -138,6 +141,9 @@ type Tx interface {
 	// that the rows are locked for as short a time as possible and two
 	// transactions never wait on each other crosswise.
 	AddStats(d StatDelta)
+	// AfterCommit runs fn once the transaction has committed (never if it
+	// rolls back): counting what really happened, for the metrics.
+	AfterCommit(fn func())
 
 	// HoldAppends makes the transaction keep what it appends — history,
 	// timers (their ids stay 0), audit entries, list removals, case updates

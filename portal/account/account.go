@@ -163,6 +163,12 @@ type Accounts struct {
 	// encrypts their secrets.
 	StaffMFA bool
 	TOTPKey  []byte
+	// Observer counts refused logins and lockouts for the operators'
+	// metrics (nil: nothing is counted).
+	Observer interface {
+		LoginFailed(reason string)
+		LockedOut()
+	}
 
 	dummyOnce sync.Once
 	dummy     string // a hash to check against when the account does not exist
@@ -283,8 +289,12 @@ func (a *Accounts) Login(ctx context.Context, actor portal.Actor, login, passwor
 	}
 	ok, err := CheckPassword(u.PasswordHash, password)
 	if err != nil || !ok {
-		if _, err := a.Failures.Incr(ctx, key, a.Policy.LockWindow()); err != nil {
+		n, err := a.Failures.Incr(ctx, key, a.Policy.LockWindow())
+		if err != nil {
 			return nil, err
+		}
+		if n == int64(a.Policy.Lockout.Failures) && a.Observer != nil {
+			a.Observer.LockedOut()
 		}
 		return nil, a.failed(ctx, actor, u, "wrong_password", login, errLogin())
 	}
@@ -318,6 +328,9 @@ func (a *Accounts) Login(ctx context.Context, actor portal.Actor, login, passwor
 
 // failLogin audits a failed attempt; the error is only the audit's own.
 func (a *Accounts) failLogin(ctx context.Context, actor portal.Actor, u *portal.User, reason, login string) error {
+	if a.Observer != nil {
+		a.Observer.LoginFailed(reason)
+	}
 	ent := audit.Entry(actor, "login", "login", audit.ResultFailed)
 	if u != nil {
 		ent = audit.Entry(portal.Actor{User: u, IP: actor.IP}, "login", userObject(u), audit.ResultFailed)

@@ -26,6 +26,7 @@ import (
 	"tzportal/portal/housing"
 	"tzportal/portal/hukou"
 	"tzportal/portal/locale"
+	"tzportal/portal/metrics"
 	"tzportal/portal/outbox"
 	"tzportal/portal/pii"
 	"tzportal/portal/rating"
@@ -110,6 +111,8 @@ type Portal struct {
 	Outbox *outbox.Worker
 	// Signer signs certificates and verifies their tokens.
 	Signer *certificate.Signer
+	// Metrics are what operators watch (Prometheus).
+	Metrics *metrics.Metrics
 }
 
 // Open wires a portal. On error everything opened is closed again.
@@ -126,7 +129,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 	if o.MaxOpenConns == 0 {
 		o.MaxOpenConns = cfg.DBPool
 	}
-	p = &Portal{Config: cfg, Logger: o.Logger, Now: o.Now}
+	p = &Portal{Config: cfg, Logger: o.Logger, Now: o.Now, Metrics: metrics.New()}
 	opened := p // "return nil, err" sets p to nil before this runs
 	defer func() {
 		if err != nil {
@@ -135,10 +138,18 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		}
 	}()
 
-	if p.DB, err = sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Options{RoundTrips: o.DBRoundTrips, MaxOpenConns: o.MaxOpenConns}); err != nil {
+	if p.DB, err = sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Options{RoundTrips: o.DBRoundTrips, MaxOpenConns: o.MaxOpenConns,
+		PgBouncer: cfg.PgBouncer}); err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	if o.Migrate {
+	p.Metrics.WatchDB(p.DB.SQL(), p.DB.Dialect())
+	if cfg.PgBouncer {
+		// A migration holds a session's advisory lock, which PgBouncer in
+		// transaction mode cannot keep: migrate against PostgreSQL itself.
+		if err := p.DB.CheckMigrated(ctx); err != nil {
+			return nil, err
+		}
+	} else if o.Migrate {
 		n, err := p.DB.Migrate(ctx)
 		if err != nil {
 			return nil, err
@@ -260,10 +271,12 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 	if p.Engine, err = workflow.NewEngine(workflow.Config{Registry: p.Registry, Store: store, Authz: p.Authz, Audit: p.Audit,
 		Calendar: cal, Validator: p.Validator, Now: o.Now, Log: o.Logger, Files: Files(cfg),
 		Notifier:  &outbox.Outbox{Catalog: p.Catalog, Email: email},
-		Certifier: certifier{signer: p.Signer, sealer: sealer, zone: cal.Zone}, Deadline: deadlines, Sampling: sampling, Stats: statsPolicy}); err != nil {
+		Certifier: certifier{signer: p.Signer, sealer: sealer, zone: cal.Zone}, Deadline: deadlines, Sampling: sampling, Stats: statsPolicy,
+		Observer: p.Metrics}); err != nil {
 		return nil, err
 	}
-	p.Outbox = &outbox.Worker{Store: store, Senders: chans, Now: o.Now, Log: o.Logger}
+	p.Outbox = &outbox.Worker{Store: store, Senders: chans, Now: o.Now, Log: o.Logger, Observer: p.Metrics}
+	p.Metrics.WatchQueues(store, o.Now)
 	// Cases waiting in listed states from before their service kept lists
 	// join them (nothing to do, one indexed read, once they have).
 	if n, err := p.Engine.ListUnlisted(ctx); err != nil {
@@ -290,6 +303,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		client, err := redisstore.Dial(ctx, cfg.RedisURL, redisstore.DialOptions{RoundTrips: o.RedisRoundTrips})
 		if client != nil {
 			p.Redis = client
+			p.Metrics.WatchRedis(client)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("redis: %w", err)
@@ -310,7 +324,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 
 	p.Accounts = &account.Accounts{Store: store, Sealer: sealer, Validator: p.Validator, Audit: p.Audit, Failures: p.Failures,
 		Authz: p.Authz, Policy: policy, Roles: roles, Now: o.Now, Sessions: p.Sessions,
-		StaffMFA: cfg.StaffMFA, TOTPKey: cfg.Key(config.KeyTOTP)}
+		StaffMFA: cfg.StaffMFA, TOTPKey: cfg.Key(config.KeyTOTP), Observer: p.Metrics}
 
 	ratingPolicy, err := rating.LoadPolicy(policies.FS)
 	if err != nil {
@@ -326,11 +340,21 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		TrustedProxies: cfg.TrustedProxies, Ready: p.Ready,
 		PublicURL: cfg.PublicURL, Zone: cal.Zone, Signer: p.Signer,
 		Counter: p.Failures, VerifyPerMinute: policy.Verify.PerMinute,
+		Metrics: p.Metrics, MetricsToken: metricsOnApp(cfg),
 	})
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// metricsOnApp is the token that serves the metrics at /metrics of the
+// portal's own address: only when they have no address of their own.
+func metricsOnApp(cfg *config.Config) string {
+	if cfg.MetricsAddr != "" {
+		return ""
+	}
+	return cfg.MetricsToken
 }
 
 // Ready reports whether the database and the session store answer.

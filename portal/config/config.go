@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
@@ -61,6 +62,22 @@ type Config struct {
 	// CertKey is the Ed25519 seed certificates are signed with
 	// (PORTAL_CERT_KEY, base64 of 32 bytes); nil derives it from the secret.
 	CertKey []byte
+
+	// PgBouncer says DATABASE_URL reaches PostgreSQL through PgBouncer in
+	// transaction mode (PORTAL_PGBOUNCER=on): no named prepared
+	// statements, no startup parameters PgBouncer refuses, and no
+	// migrations (their lock is a session's).
+	PgBouncer bool
+	// MetricsAddr is where Prometheus metrics are served on their own
+	// listener (PORTAL_METRICS_ADDR); MetricsToken, when set, is the
+	// bearer token a scrape must carry (PORTAL_METRICS_TOKEN). With only a
+	// token they are served at /metrics of PORTAL_ADDR; with neither,
+	// not at all.
+	MetricsAddr  string
+	MetricsToken string
+	// LogLevel is the least level logged (PORTAL_LOG_LEVEL: debug, info,
+	// warn, error; default info).
+	LogLevel slog.Level
 }
 
 // SecretHelp says how to make a secret.
@@ -104,8 +121,15 @@ func FromEnv(getenv func(string) string, n Needs) (*Config, error) {
 	case r == "":
 	case strings.HasPrefix(r, "redis://"), strings.HasPrefix(r, "rediss://"):
 		c.RedisURL = r
+	case strings.HasPrefix(r, "redis+sentinel://"), strings.HasPrefix(r, "rediss+sentinel://"):
+		if u, err := url.Parse(r); err != nil || u.Query().Get("master_name") == "" {
+			errs = append(errs, errors.New("REDIS_URL: a Sentinel URL names the primary and the sentinels: "+
+				"redis+sentinel://sentinel1:26379/0?master_name=mymaster&addr=sentinel2:26379&addr=sentinel3:26379"))
+		}
+		c.RedisURL = r
 	default:
-		errs = append(errs, errors.New("REDIS_URL: want redis://host:6379/0 (or unset for in-process sessions)"))
+		errs = append(errs, errors.New("REDIS_URL: want redis://host:6379/0, or redis+sentinel://sentinel1:26379/0?master_name=NAME&addr=sentinel2:26379 "+
+			"(or unset for in-process sessions)"))
 	}
 
 	// on or off; unset: off for the demo (plain http://localhost, no
@@ -125,6 +149,25 @@ func FromEnv(getenv func(string) string, n Needs) (*Config, error) {
 	}
 	c.CookieSecure = onOff("PORTAL_COOKIE_SECURE")
 	c.StaffMFA = onOff("PORTAL_STAFF_MFA")
+	if getenv("PORTAL_PGBOUNCER") != "" {
+		c.PgBouncer = onOff("PORTAL_PGBOUNCER")
+		if c.PgBouncer && !strings.HasPrefix(c.DatabaseURL, "postgres") {
+			errs = append(errs, errors.New("PORTAL_PGBOUNCER=on: DATABASE_URL must be the PgBouncer's postgres:// address"))
+		}
+	}
+	if c.MetricsAddr = getenv("PORTAL_METRICS_ADDR"); c.MetricsAddr != "" {
+		if _, err := netip.ParseAddrPort(normalizeAddr(c.MetricsAddr)); err != nil {
+			errs = append(errs, fmt.Errorf("PORTAL_METRICS_ADDR=%q: want host:port, e.g. 127.0.0.1:9090 (never a public address)", c.MetricsAddr))
+		}
+	}
+	if c.MetricsToken = getenv("PORTAL_METRICS_TOKEN"); c.MetricsToken != "" && len(c.MetricsToken) < 32 {
+		errs = append(errs, errors.New("PORTAL_METRICS_TOKEN: want at least 32 random characters, e.g. $(head -c 24 /dev/urandom | base64)"))
+	}
+	if lv, err := LogLevel(getenv); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.LogLevel = lv
+	}
 	if v := getenv("PORTAL_DB_POOL"); v != "" {
 		pool, err := strconv.Atoi(v)
 		if err != nil || pool < 1 || pool > 1000 {
@@ -187,6 +230,22 @@ func FromEnv(getenv func(string) string, n Needs) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// LogLevel reads PORTAL_LOG_LEVEL: debug, info (the default), warn or error.
+func LogLevel(getenv func(string) string) (slog.Level, error) {
+	switch v := strings.ToLower(getenv("PORTAL_LOG_LEVEL")); v {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	default:
+		return slog.LevelInfo, fmt.Errorf("PORTAL_LOG_LEVEL=%q: want debug, info, warn or error", v)
+	}
 }
 
 func normalizeAddr(a string) string {

@@ -147,6 +147,12 @@ type Worker struct {
 	// good (kept, visible to operators).
 	MaxAttempts int
 	Batch       int
+	// Observer counts sends and failures for the operators' metrics
+	// (nil: nothing is counted).
+	Observer interface {
+		JobRan(job string, lag time.Duration)
+		JobFailed(job string)
+	}
 }
 
 func (w *Worker) defaults() {
@@ -186,6 +192,14 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		status, next, errText := w.send(ctx, d)
 		if status == portal.DeliverySent {
 			sent++
+		}
+		if w.Observer != nil {
+			switch status {
+			case portal.DeliverySent:
+				w.Observer.JobRan("outbox", w.Now().Sub(d.NextAt))
+			case portal.DeliveryFailed:
+				w.Observer.JobFailed("delivery")
+			}
 		}
 		// The acknowledgement: until it commits, the row is leased, not
 		// sent; a worker dying here means one more send when the lease
@@ -239,6 +253,9 @@ func (w *Worker) Run(ctx context.Context, interval time.Duration) {
 	for {
 		if n, err := w.RunOnce(ctx); err != nil {
 			w.Log.Error("outbox", "err", err)
+			if w.Observer != nil {
+				w.Observer.JobFailed("outbox")
+			}
 		} else if n > 0 {
 			w.Log.Info("outbox: sent", "count", n)
 		}

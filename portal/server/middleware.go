@@ -64,8 +64,11 @@ func (s *Server) recoverPanic(c *fiber.Ctx) (err error) {
 	return c.Next()
 }
 
-// accessLog logs one line per request. It logs the path without the query
-// string (queries may carry personal data) and never a cookie or token.
+// accessLog writes one JSON line per request — request id, method, route
+// (the pattern, e.g. /cases/:no: never the path, which may hold a
+// certificate's token, nor the query, which may hold personal data),
+// status, duration and the user's id (never a name, ID number, token or
+// session id) — and observes the request for the metrics.
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
 	rctx, cancel := context.WithTimeout(context.Background(), s.RequestTimeout)
@@ -78,13 +81,27 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		}
 	}
 	cancel()
-	attrs := []any{"rid", requestID(c), "method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(),
-		"ms", time.Since(start).Milliseconds(), "ip", c.IP()}
+	took := time.Since(start)
+	status := c.Response().StatusCode()
+	route := routeOf(c)
+	s.Metrics.Request(route, c.Method(), status, took)
+	attrs := []any{"rid", requestID(c), "method", c.Method(), "route", route, "status", status,
+		"duration_ms", float64(took.Microseconds()) / 1000, "ip", c.IP()}
 	if u := currentUser(c); u != nil {
 		attrs = append(attrs, "user", u.ID)
 	}
 	s.Logger.Info("request", attrs...)
 	return nil
+}
+
+// routeOf is the pattern of the route that answered ("unmatched" when
+// none did: a 404 of the fallback, or a request refused before routing).
+func routeOf(c *fiber.Ctx) string {
+	r := c.Route()
+	if r == nil || r.Method == "USE" || r.Path == "" {
+		return "unmatched"
+	}
+	return r.Path
 }
 
 // securityHeaders are on every response: pages, API, static files, errors.

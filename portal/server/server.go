@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/valyala/fasthttp"
 
@@ -23,6 +24,7 @@ import (
 	"tzportal/portal/authz"
 	"tzportal/portal/certificate"
 	"tzportal/portal/locale"
+	"tzportal/portal/metrics"
 	"tzportal/portal/rating"
 	"tzportal/portal/session"
 	"tzportal/portal/workflow"
@@ -63,6 +65,10 @@ type Deps struct {
 	// Counter throttles public certificate checks per address.
 	Counter         session.Counter
 	VerifyPerMinute int
+	// Metrics observes every request (nil: none). With MetricsToken set
+	// they are also served at /metrics to a scrape bearing the token.
+	Metrics      *metrics.Metrics
+	MetricsToken string
 }
 
 // Server is the fiber app with its dependencies.
@@ -154,6 +160,9 @@ func (s *Server) routes() {
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", s.readyz)
+	if s.Metrics != nil && s.MetricsToken != "" {
+		app.Get("/metrics", adaptor.HTTPHandler(s.Metrics.Handler(s.MetricsToken)))
+	}
 	s.staticRoutes(app)
 
 	app.Use(s.locale, s.authenticate, s.csrf)

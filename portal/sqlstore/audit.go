@@ -165,6 +165,19 @@ func (q q) DueJobs(ctx context.Context, now time.Time, limit int) ([]portal.Job,
 	return out, dbError("sqlstore.DueJobs", rows.Err())
 }
 
+// QueueDepth counts pending deliveries and due timers (both on partial
+// indexes of the unfinished rows).
+func (q q) QueueDepth(ctx context.Context, now time.Time) (portal.QueueDepth, error) {
+	var d portal.QueueDepth
+	err := q.ex.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending'),
+		(SELECT count(*) FROM jobs WHERE done_at IS NULL AND due_at <= $1),
+		(SELECT min(due_at) FROM jobs WHERE done_at IS NULL AND due_at <= $1)`, q.d.time(now)).Scan(&d.OutboxPending, &d.TimersDue, scanNullTime{&d.OldestDue})
+	if err != nil {
+		return d, dbError("sqlstore.QueueDepth", err)
+	}
+	return d, nil
+}
+
 // InsertJob schedules a timer.
 func (t *Tx) InsertJob(ctx context.Context, j *portal.Job) error {
 	if t.held != nil { // held: its id is known once written

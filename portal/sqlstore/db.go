@@ -38,6 +38,13 @@ type Options struct {
 	// RoundTrips, when set, counts every statement, BEGIN, COMMIT and
 	// ROLLBACK sent to the database (the load tool reports it per request).
 	RoundTrips *atomic.Int64
+	// PgBouncer: the URL is a PgBouncer in transaction mode, where a
+	// server connection serves another client between transactions. No
+	// named prepared statements (pgx describes each statement once and
+	// caches the description, executing it unnamed), and no startup
+	// parameter PgBouncer refuses: the statement timeout must be the
+	// role's or the database's setting (CheckMigrated checks it).
+	PgBouncer bool
 }
 
 // DB is a portal.Store. On SQLite it keeps two pools: one connection that
@@ -72,7 +79,7 @@ func Open(ctx context.Context, dsn string, o Options) (*DB, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
 		db.dialect = postgres{}
-		pool, err := sql.Open("pgx", withPostgresDefaults(dsn))
+		pool, err := sql.Open("pgx", withPostgresDefaults(dsn, o.PgBouncer))
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore.Open: %w", err)
 		}
@@ -145,14 +152,20 @@ func sqliteDSN(path string, readOnly bool) string {
 
 // withPostgresDefaults bounds every statement, so a slow database gives an
 // error instead of a pile of stuck requests. A URL that sets its own
-// statement_timeout keeps it.
-func withPostgresDefaults(dsn string) string {
+// statement_timeout keeps it. Through PgBouncer the timeout is the role's
+// (PgBouncer refuses it as a startup parameter) and statements are not
+// prepared by name.
+func withPostgresDefaults(dsn string, pgbouncer bool) string {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return dsn
 	}
 	q := u.Query()
-	if q.Get("statement_timeout") == "" {
+	if pgbouncer {
+		if q.Get("default_query_exec_mode") == "" {
+			q.Set("default_query_exec_mode", "cache_describe")
+		}
+	} else if q.Get("statement_timeout") == "" {
 		q.Set("statement_timeout", "5000")
 	}
 	if q.Get("connect_timeout") == "" {
@@ -228,6 +241,40 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	return len(res), nil
 }
 
+// CheckMigrated fails unless every migration has been applied, and,
+// through PgBouncer, unless statements have a timeout: nodes that reach
+// PostgreSQL through PgBouncer do not migrate (a migration holds a
+// session's advisory lock), and cannot set the timeout themselves.
+func (db *DB) CheckMigrated(ctx context.Context) error {
+	sub, err := fs.Sub(migrations.FS, db.dialect.name())
+	if err != nil {
+		return fmt.Errorf("sqlstore.CheckMigrated: %w", err)
+	}
+	p, err := goose.NewProvider(db.dialect.gooseDialect(), db.write, sub, goose.WithGoMigrations(countiesMigration()))
+	if err != nil {
+		return fmt.Errorf("sqlstore.CheckMigrated: %w", err)
+	}
+	current, target, err := p.GetVersions(ctx)
+	if err != nil {
+		return dbError("sqlstore.CheckMigrated", err)
+	}
+	if current < target {
+		return fmt.Errorf("the database is at migration %d, this portal needs %d: run \"portal migrate\" with DATABASE_URL "+
+			"pointing at PostgreSQL itself (not at PgBouncer), then start the nodes", current, target)
+	}
+	if db.opts.PgBouncer {
+		var timeout string
+		if err := db.write.QueryRowContext(ctx, `SHOW statement_timeout`).Scan(&timeout); err != nil {
+			return dbError("sqlstore.CheckMigrated", err)
+		}
+		if timeout == "0" {
+			return errors.New("PORTAL_PGBOUNCER=on: statements have no timeout. PgBouncer cannot pass one at connect; " +
+				"set it for the portal's role once: ALTER ROLE portal SET statement_timeout = '5s'")
+		}
+	}
+	return nil
+}
+
 // Tx runs fn in one transaction. On PostgreSQL it retries serialization
 // failures and deadlocks, on SQLite a busy database, at most 5 times.
 func (db *DB) Tx(ctx context.Context, fn func(portal.Tx) error) error {
@@ -284,8 +331,14 @@ func (db *DB) tx(ctx context.Context, fn func(portal.Tx) error) (err error) {
 	if err = sqltx.Commit(); err != nil {
 		return dbError("sqlstore.Tx commit", err)
 	}
+	for _, f := range t.after {
+		f()
+	}
 	return nil
 }
+
+// AfterCommit runs fn after the transaction commits.
+func (t *Tx) AfterCommit(fn func()) { t.after = append(t.after, fn) }
 
 func (db *DB) count(n int64) {
 	if db.opts.RoundTrips != nil {

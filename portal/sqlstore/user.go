@@ -126,6 +126,7 @@ type Tx struct {
 	head  *auditHead // the audit chain's head, once this transaction locked it
 	held  *held      // appends not yet written (HoldAppends)
 	stats *stats     // rollup changes not yet written (AddStats)
+	after []func()   // run once committed (AfterCommit)
 }
 
 var _ portal.Tx = (*Tx)(nil)

@@ -86,6 +86,17 @@ type Config struct {
 	// Stats is policies/stats.yaml, with the staff roles whose steps are
 	// decisions.
 	Stats *StatsPolicy
+	// Observer counts committed steps and background jobs for the
+	// operators' metrics (nil: nothing is counted).
+	Observer Observer
+}
+
+// Observer is told what operators watch: each committed step, how late a
+// timer ran, and failed runs of background jobs.
+type Observer interface {
+	Transition(service, event string)
+	JobRan(job string, lag time.Duration)
+	JobFailed(job string)
 }
 
 // Notifier tells people of a step, inside its transaction: what it writes
@@ -761,6 +772,10 @@ func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 		e.recordStats(f, f.History, h)
 	}
 	f.History = append(f.History, *h)
+	if e.Observer != nil {
+		service, event := c.Service, f.Event
+		f.Tx.AfterCommit(func() { e.Observer.Transition(service, event) })
+	}
 	if err := e.claim(ctx, f); err != nil {
 		return err
 	}

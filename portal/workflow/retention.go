@@ -164,6 +164,7 @@ func (e *Engine) RunRetention(ctx context.Context, interval time.Duration, log *
 	for {
 		if n, err := e.Anonymise(ctx, 500); err != nil {
 			log.Error("retention", "err", err)
+			e.jobFailed("retention")
 		} else if n > 0 {
 			log.Info("retention: personal data removed", "cases", n)
 		}

@@ -209,6 +209,7 @@ func (e *Engine) RunSampling(ctx context.Context, interval time.Duration, log *s
 	for {
 		if n, err := e.DrawSamples(ctx); err != nil {
 			log.Error("sampling", "err", err)
+			e.jobFailed("sampling")
 		} else if n > 0 {
 			log.Info("sampling: days drawn for re-review", "draws", n)
 		}

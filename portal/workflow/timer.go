@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"tzportal/portal"
@@ -12,23 +13,44 @@ import (
 // Scheduler is the built-in actor that fires timeouts.
 const Scheduler = "scheduler"
 
-// RunDueTimers fires the timeouts that are due and returns how many fired.
-// A timer whose case has moved on (another version) is finished as obsolete.
-// Several nodes may run it at once: the case row lock and the version check
-// make each timeout fire at most once.
+// timerBatch is how many due timers one read takes; timerBatches bounds
+// the batches of one run, so that a node that only meets timers other
+// nodes are firing gives up until its next tick.
+const (
+	timerBatch   = 100
+	timerBatches = 100
+)
+
+// RunDueTimers fires the timeouts that are due and returns how many fired,
+// batch after batch until none is left (a thousand due at once all fire in
+// this run, not one batch per tick). A timer whose case has moved on
+// (another version) is finished as obsolete. Several nodes may run it at
+// once: ClaimJob (FOR UPDATE SKIP LOCKED on PostgreSQL), the case row lock
+// and the version check make each timeout fire exactly once.
 func (e *Engine) RunDueTimers(ctx context.Context) (int, error) {
-	jobs, err := e.Store.DueJobs(ctx, e.Now(), 100)
-	if err != nil {
-		return 0, err
-	}
 	fired := 0
-	for _, j := range jobs {
-		ok, err := e.fireTimer(ctx, j)
+	for range timerBatches {
+		jobs, err := e.Store.DueJobs(ctx, e.Now(), timerBatch)
 		if err != nil {
-			return fired, fmt.Errorf("workflow.RunDueTimers: job %d (%s %s): %w", j.ID, j.CaseNo, j.Event, err)
+			return fired, err
 		}
-		if ok {
-			fired++
+		// Nodes read the same due timers: each takes them in its own order,
+		// so that they meet (and skip) each other's as little as possible.
+		rand.Shuffle(len(jobs), func(i, k int) { jobs[i], jobs[k] = jobs[k], jobs[i] })
+		for _, j := range jobs {
+			ok, err := e.fireTimer(ctx, j)
+			if err != nil {
+				return fired, fmt.Errorf("workflow.RunDueTimers: job %d (%s %s): %w", j.ID, j.CaseNo, j.Event, err)
+			}
+			if ok {
+				fired++
+				if e.Observer != nil {
+					e.Observer.JobRan("timer", e.Now().Sub(j.DueAt))
+				}
+			}
+		}
+		if len(jobs) < timerBatch || ctx.Err() != nil {
+			break
 		}
 	}
 	return fired, nil
@@ -90,6 +112,7 @@ func (e *Engine) RunTimers(ctx context.Context, interval time.Duration, log *slo
 	for {
 		if n, err := e.RunDueTimers(ctx); err != nil {
 			log.Error("timers", "err", err)
+			e.jobFailed("timers")
 		} else if n > 0 {
 			log.Info("timers fired", "count", n)
 		}
@@ -98,5 +121,12 @@ func (e *Engine) RunTimers(ctx context.Context, interval time.Duration, log *slo
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// jobFailed counts a failed run of a background job.
+func (e *Engine) jobFailed(job string) {
+	if e.Observer != nil {
+		e.Observer.JobFailed(job)
 	}
 }

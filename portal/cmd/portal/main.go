@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"os/user"
@@ -91,7 +92,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return 2, nil
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	// One JSON line per event; PORTAL_LOG_LEVEL sets the least level (a
+	// bad value is reported by the command's configuration check).
+	level, _ := config.LogLevel(getenv)
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	switch cmd := strings.Join(args[:min(2, len(args))], " "); {
 	case args[0] == "serve":
 		return serve(ctx, args[1:], stdout, logger, getenv)
@@ -160,9 +164,24 @@ func serve(ctx context.Context, args []string, stdout io.Writer, logger *slog.Lo
 	go p.Engine.RunSampling(timers, time.Hour, logger)
 	go p.Outbox.Run(timers, 5*time.Second)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- p.Server.Listen(cfg.Addr) }()
-	logger.Info("serving", "addr", cfg.Addr, "database", p.DB.Dialect(), "redis", cfg.RedisURL != "")
+	metricsAt := "off"
+	switch {
+	case cfg.MetricsAddr != "":
+		ms := &http.Server{Addr: cfg.MetricsAddr, Handler: metricsMux(p, cfg.MetricsToken), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := ms.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+		defer ms.Close()
+		metricsAt = cfg.MetricsAddr
+	case cfg.MetricsToken != "":
+		metricsAt = cfg.Addr + "/metrics (token)"
+	}
+	logger.Info("serving", "addr", cfg.Addr, "database", p.DB.Dialect(), "redis", cfg.RedisURL != "",
+		"pgbouncer", cfg.PgBouncer, "metrics", metricsAt, "trusted_proxies", len(cfg.TrustedProxies), "pid", os.Getpid())
 	fmt.Fprintf(stdout, "tzportal is running: open http://localhost%s\n", addrPort(cfg.Addr))
 	select {
 	case err := <-errc:
@@ -174,7 +193,16 @@ func serve(ctx context.Context, args []string, stdout io.Writer, logger *slog.Lo
 	if err := p.Server.Shutdown(20 * time.Second); err != nil {
 		return 1, err
 	}
+	logger.Info("stopped")
 	return 0, nil
+}
+
+// metricsMux serves the metrics on their own address: /metrics (behind the
+// token when one is set), nothing else.
+func metricsMux(p *boot.Portal, token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", p.Metrics.Handler(token))
+	return mux
 }
 
 func addrPort(addr string) string {
