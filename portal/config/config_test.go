@@ -43,6 +43,10 @@ func TestFromEnvKeepsValues(t *testing.T) {
 		{"postgresql url", "DATABASE_URL", "postgresql://portal@db/portal", func(c *config.Config) string { return c.DatabaseURL }},
 		{"redis", "REDIS_URL", "redis://127.0.0.1:6379/0", func(c *config.Config) string { return c.RedisURL }},
 		{"rediss", "REDIS_URL", "rediss://cache:6380/1", func(c *config.Config) string { return c.RedisURL }},
+		{"sentinel", "REDIS_URL", "redis+sentinel://s1:26379/0?master_name=tz&addr=s2:26379&addr=s3:26379", func(c *config.Config) string { return c.RedisURL }},
+		{"metrics addr", "PORTAL_METRICS_ADDR", "127.0.0.1:9090", func(c *config.Config) string { return c.MetricsAddr }},
+		{"metrics token", "PORTAL_METRICS_TOKEN", "0123456789abcdef0123456789abcdef", func(c *config.Config) string { return c.MetricsToken }},
+		{"log level", "PORTAL_LOG_LEVEL", "WARN", func(c *config.Config) string { return c.LogLevel.String() }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := config.FromEnv(env(tt.key, tt.value), config.Needs{})
@@ -137,6 +141,11 @@ func TestFromEnvRefuses(t *testing.T) {
 		{"bare path", env("DATABASE_URL", "/data/portal.db"), config.Needs{}, []string{"DATABASE_URL"}},
 		{"redis over http", env("REDIS_URL", "http://x"), config.Needs{}, []string{"REDIS_URL", "redis://"}},
 		{"addr without a colon", env("PORTAL_ADDR", "8080"), config.Needs{}, []string{"PORTAL_ADDR", "8080"}},
+		{"sentinel without the primary's name", env("REDIS_URL", "redis+sentinel://s1:26379/0"), config.Needs{}, []string{"REDIS_URL", "master_name"}},
+		{"pgbouncer with sqlite", env("PORTAL_PGBOUNCER", "on"), config.Needs{}, []string{"PORTAL_PGBOUNCER", "postgres://"}},
+		{"metrics addr", env("PORTAL_METRICS_ADDR", "9090"), config.Needs{}, []string{"PORTAL_METRICS_ADDR"}},
+		{"metrics token too short", env("PORTAL_METRICS_TOKEN", "secret"), config.Needs{}, []string{"PORTAL_METRICS_TOKEN", "32"}},
+		{"log level", env("PORTAL_LOG_LEVEL", "loud"), config.Needs{}, []string{"PORTAL_LOG_LEVEL", "loud"}},
 		{"secret missing", env(), config.Needs{Secret: true}, []string{"PORTAL_SECRET", howTo}},
 		{"secret not base64", env("PORTAL_SECRET", "not base64 at all!"), config.Needs{Secret: true}, []string{"PORTAL_SECRET", "32", howTo}},
 		{"secret too short", env("PORTAL_SECRET", secretOf(16)), config.Needs{Secret: true}, []string{"PORTAL_SECRET", "32"}},

@@ -217,6 +217,10 @@ func migrate(ctx context.Context, stdout io.Writer, getenv func(string) string) 
 	if err != nil {
 		return 2, err
 	}
+	if cfg.PgBouncer {
+		return 2, errors.New("migrate against PostgreSQL itself, not through PgBouncer (a migration holds a session's lock): " +
+			"point DATABASE_URL at PostgreSQL and leave PORTAL_PGBOUNCER unset")
+	}
 	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Options{})
 	if err != nil {
 		return 1, err
@@ -353,7 +357,7 @@ func auditVerify(ctx context.Context, stdout io.Writer, logger *slog.Logger, get
 	if err != nil {
 		return 2, err
 	}
-	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Options{})
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Options{PgBouncer: cfg.PgBouncer})
 	if err != nil {
 		return 1, err
 	}
