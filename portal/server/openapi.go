@@ -233,12 +233,14 @@ func (s *Server) openAPI() map[string]any {
 		case op.Method == "POST" && op.Path == "/cases/:no/events/:event":
 			o["requestBody"] = jsonBody(s.eventBodies(), false)
 		case op.Body != nil:
+			g.request = true
 			sch := g.value(op.Body)
+			g.request = false
 			switch op.Body.(type) {
 			case newCaseBody:
 				sch = s.newCaseSchema()
 			case editBody:
-				sch = jsonSchema{"type": "object", "additionalProperties": false, "required": []string{"form", "version"},
+				sch = jsonSchema{"type": "object", "additionalProperties": false,
 					"properties": map[string]any{"form": s.anyForm(), "version": jsonSchema{"type": "integer"}}}
 			}
 			o["requestBody"] = jsonBody(sch, !op.BodyOptional)
@@ -458,6 +460,10 @@ func inputSchema(def *workflow.Definition, spec *workflow.InputSpec) jsonSchema 
 type schemaGen struct {
 	defs  map[string]any
 	names map[reflect.Type]string
+	// request: the type is a request body's, decoded strictly (unknown
+	// keys refused) but with no key required to decode: a missing value
+	// is the handler's to refuse, with its field named (422).
+	request bool
 }
 
 var (
@@ -506,7 +512,7 @@ func (g *schemaGen) of(t reflect.Type) jsonSchema {
 	case rawType:
 		return jsonSchema{}
 	}
-	if t.Kind() != reflect.Struct && (t.Implements(marshaler) || t.Implements(textMarshal)) {
+	if t.Kind() != reflect.Struct && t.Kind() != reflect.Pointer && (t.Implements(marshaler) || t.Implements(textMarshal)) {
 		return jsonSchema{}
 	}
 	switch t.Kind() {
@@ -631,6 +637,10 @@ func (g *schemaGen) structSchema(t reflect.Type) jsonSchema {
 		}
 	}
 	walk(t)
-	slices.Sort(required)
-	return jsonSchema{"type": "object", "additionalProperties": false, "properties": props, "required": required}
+	out := jsonSchema{"type": "object", "additionalProperties": false, "properties": props}
+	if !g.request {
+		slices.Sort(required)
+		out["required"] = required
+	}
+	return out
 }

@@ -188,8 +188,8 @@ func (rp *replay) check(req *http.Request, body []byte, resp *http.Response, out
 
 func oneLine(err error) string {
 	s := strings.Join(strings.Fields(err.Error()), " ")
-	if len(s) > 600 {
-		s = s[:600] + "…"
+	if len(s) > 3000 {
+		s = s[:3000] + "…"
 	}
 	return s
 }
