@@ -68,7 +68,7 @@ func (s *Server) apiOps() []apiOp {
 			OK: items(serviceDoc{})},
 		{Method: "GET", Path: "/divisions", Summary: "The division tree", Public: true, Status: 200, OK: items(portal.Division{})},
 		{Method: "POST", Path: "/accounts", Summary: "Register an applicant", Public: true, Body: account.Registration{},
-			Status: 201, OK: object(map[string]any{"user": userDoc{}}), Problems: []int{409, 429}},
+			Status: 201, OK: object(map[string]any{"user": userDoc{}}), Problems: []int{429}},
 		{Method: "POST", Path: "/session", Summary: "Log in", Public: true, Body: loginBody{}, Status: 200,
 			OK: object(map[string]any{"user": userDoc{}, "roles": []string{}, "csrf_token": ""}), Problems: []int{429}},
 		{Method: "GET", Path: "/session", Summary: "The current user and CSRF token", Status: 200,

@@ -206,6 +206,7 @@ var replayed = []struct {
 	name string
 	test func(*testing.T)
 }{
+	{"Catalogue", testCatalogue},
 	{"ResidencePermitJourney", TestResidencePermitJourney},
 	{"ReachAndPermissions", TestReachAndPermissions},
 	{"DraftsAreTheApplicantsOwn", TestDraftsAreTheApplicantsOwn},
@@ -229,6 +230,33 @@ var replayed = []struct {
 	{"StatsDashboard", TestStatsDashboard},
 	{"Indicators", TestIndicators},
 	{"DeadlineEscalation", TestDeadlineEscalation},
+}
+
+// testCatalogue reads what anyone may read, registers an applicant (and
+// the same person again: 422, the ID number named), and reads the clerks' statistics: routes
+// the journeys above do not call.
+func testCatalogue(t *testing.T) {
+	p := testkit.Start(t, testkit.Backends[0], nil)
+	p.MustStaff(t, "sup", "supervisor", "321200")
+	anon := p.NewClient(t)
+	for _, path := range []string{"/api/v1/services", "/api/v1/divisions", "/api/v1/openapi.json"} {
+		if r := anon.Do("GET", path, nil); r.Status != 200 {
+			t.Errorf("GET %s: %d %s", path, r.Status, r.Body)
+		}
+	}
+	a := testkit.Applicants[0]
+	reg := map[string]string{"name": a.Name, "id_number": a.IDNumber, "mobile": a.Mobile, "password": testkit.Password}
+	if r := anon.Do("POST", "/api/v1/accounts", reg); r.Status != 201 {
+		t.Fatalf("register: %d %s", r.Status, r.Body)
+	}
+	if r := anon.Do("POST", "/api/v1/accounts", reg); r.Status != 422 || !strings.Contains(r.Text(), `"field":"id_number"`) {
+		t.Errorf("register twice: %d %s", r.Status, r.Body)
+	}
+	sup := p.NewClient(t)
+	sup.Login("sup")
+	if r := sup.Do("GET", "/api/v1/stats/clerks", nil); r.Status != 200 {
+		t.Errorf("GET /api/v1/stats/clerks: %d %s", r.Status, r.Body)
+	}
 }
 
 // TestOpenAPIReplay runs end-to-end tests with their HTTP traffic passing
