@@ -113,6 +113,35 @@ func TestOpenAPIDocument(t *testing.T) {
 			t.Errorf("event input %q is not in the events' bodies", in)
 		}
 	}
+	// The replay can fail: a reply with a key the document does not name,
+	// a status it does not list, an accepted request with an unknown input
+	// and a case without its keys are each reported.
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &replay{router: router, seen: map[string]int{}, problems: map[string]int{}}
+	send := func(method, path, body string, status int, reply string) {
+		req, _ := http.NewRequest(method, "http://portal"+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp := &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}}}
+		rp.check(req, []byte(body), resp, []byte(reply))
+	}
+	send("GET", "/api/v1/verify/key", "", 200, `{"alg":"Ed25519","kid":"k","public_key":"x","format":"raw"}`)
+	if len(rp.problems) != 0 {
+		t.Fatalf("a good reply was refused: %v", rp.problems)
+	}
+	send("GET", "/api/v1/cases/TZRP20261130000001/certificate", "", 200,
+		`{"kind":"k","number":"n","status":"valid","issued_at":"","valid_until":"","verify_url":"","holder":"x"}`)
+	send("GET", "/api/v1/verify/key", "", 418, `{}`)
+	send("POST", "/api/v1/cases/TZRP20261130000001/events/submit", `{"colour":"red"}`, 200, `{}`)
+	if len(rp.problems) != 4 {
+		for p := range rp.problems {
+			t.Log(p)
+		}
+		t.Errorf("want 4 problems, got %d", len(rp.problems))
+	}
+
 	// A problem document with its field errors.
 	problem := doc.Paths.Find("/api/v1/cases").Post.Responses.Status(422).Value.Content.Get("application/problem+json")
 	if problem == nil || problem.Schema.Value.Properties["errors"] == nil || problem.Schema.Value.Properties["request_id"] == nil {
