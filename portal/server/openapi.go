@@ -61,7 +61,6 @@ var caseParams = map[string]string{"no": "case_no", "case": "case_no"}
 // workflow.Endpoints (serviceOps), its forms and events from its workflow
 // file (formSchema, eventSchema).
 func (s *Server) apiOps() []apiOp {
-	caseNew := newCaseBody{}
 	return []apiOp{
 		{Method: "GET", Path: "/openapi.json", Summary: "This document", Public: true, Status: 200, OK: jsonSchema{"type": "object"}},
 		{Method: "GET", Path: "/services", Summary: "The services with their guides (办事指南), forms and events", Public: true, Status: 200,
@@ -78,7 +77,7 @@ func (s *Server) apiOps() []apiOp {
 		{Method: "GET", Path: "/cases", Summary: "Own cases (applicants), the worklist (staff)", Status: 200,
 			Query: []string{"service", "state", "overdue", "due", "q", "after", "division"},
 			OK:    object(map[string]any{"items": []caseSummary{}, "next": (*string)(nil)})},
-		{Method: "POST", Path: "/cases", Summary: "Start an application (a draft)", Body: caseNew, Idempotent: true, Status: 201,
+		{Method: "POST", Path: "/cases", Summary: "Start an application (a draft)", Body: newCaseBody{}, Idempotent: true, Status: 201,
 			OK: caseDoc{}, Problems: []int{409}},
 		{Method: "GET", Path: "/cases/:no", Summary: "A case with its form, state, allowed events and timeline", Status: 200, OK: caseDoc{}},
 		{Method: "PUT", Path: "/cases/:no/form", Summary: "Edit a draft or a case returned for correction", Body: editBody{},
@@ -235,14 +234,11 @@ func (s *Server) openAPI() map[string]any {
 		case op.Body != nil:
 			g.request = true
 			sch := g.value(op.Body)
-			g.request = false
 			switch op.Body.(type) {
-			case newCaseBody:
-				sch = s.newCaseSchema()
-			case editBody:
-				sch = jsonSchema{"type": "object", "additionalProperties": false,
-					"properties": map[string]any{"form": s.anyForm(), "version": jsonSchema{"type": "integer"}}}
+			case newCaseBody, editBody: // the keys the type has, with each service's form
+				sch = s.withForms(g.structSchema(reflect.TypeOf(op.Body)))
 			}
+			g.request = false
 			o["requestBody"] = jsonBody(sch, !op.BodyOptional)
 		}
 		resp := map[string]any{}
@@ -257,9 +253,9 @@ func (s *Server) openAPI() map[string]any {
 		case op.OK != nil:
 			ok["content"] = map[string]any{fiber.MIMEApplicationJSON: map[string]any{"schema": g.value(op.OK)}}
 		}
-		resp[itoa(op.Status)] = ok
+		resp[strconv.Itoa(op.Status)] = ok
 		for _, st := range problemStatuses(op) {
-			resp[itoa(st)] = map[string]any{"description": http.StatusText(st) + " (a problem document)",
+			resp[strconv.Itoa(st)] = map[string]any{"description": http.StatusText(st) + " (a problem document)",
 				"content": map[string]any{"application/problem+json": map[string]any{"schema": problemRef}}}
 		}
 		o["responses"] = resp
@@ -296,8 +292,6 @@ func (s *Server) openAPI() map[string]any {
 func jsonBody(schema any, required bool) map[string]any {
 	return map[string]any{"required": required, "content": map[string]any{fiber.MIMEApplicationJSON: map[string]any{"schema": schema}}}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // items is {"items": [v…]}.
 func items(v any) jsonSchema {
@@ -365,22 +359,26 @@ func fieldSchema(f workflow.Field) jsonSchema {
 	return jsonSchema{"type": "string", "description": f.Kind}
 }
 
-func (s *Server) anyForm() jsonSchema {
-	var refs []any
-	for _, e := range s.Engine.Registry.Online() {
-		refs = append(refs, jsonSchema{"$ref": "#/components/schemas/Form." + e.ID})
-	}
-	return jsonSchema{"anyOf": refs}
-}
-
-// newCaseSchema is {service, form}: one branch per online service, the
-// form its own.
-func (s *Server) newCaseSchema() jsonSchema {
+// withForms is a request body that carries a form ({service, form} or
+// {form, version}): one branch per online service, its form that
+// service's (and service, when the body has it, its name).
+func (s *Server) withForms(body jsonSchema) jsonSchema {
 	var branches []any
 	for _, e := range s.Engine.Registry.Online() {
-		branches = append(branches, jsonSchema{"type": "object", "additionalProperties": false, "required": []string{"service"},
-			"properties": map[string]any{"service": jsonSchema{"const": e.ID},
-				"form": jsonSchema{"$ref": "#/components/schemas/Form." + e.ID}}})
+		props := map[string]any{}
+		for k, v := range body["properties"].(map[string]any) {
+			props[k] = v
+		}
+		props["form"] = jsonSchema{"$ref": "#/components/schemas/Form." + e.ID}
+		if _, ok := props["service"]; ok {
+			props["service"] = jsonSchema{"const": e.ID}
+		}
+		b := jsonSchema{}
+		for k, v := range body {
+			b[k] = v
+		}
+		b["properties"] = props
+		branches = append(branches, b)
 	}
 	return jsonSchema{"anyOf": branches}
 }
