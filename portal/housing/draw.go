@@ -563,39 +563,42 @@ func (s *Service) drawProof(ctx context.Context, r portal.Reader, c *portal.Case
 // drawEndpoints are the draws' API routes.
 func drawEndpoints(e *workflow.Engine) []workflow.Endpoint {
 	return []workflow.Endpoint{
-		{Method: http.MethodPost, Path: "/draws", Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
-			var q DrawRequest
-			if err := r.Decode(&q); err != nil {
-				return 0, nil, err
-			}
-			d, err := CreateDraw(ctx, e, r.Actor, q)
-			if err != nil {
-				return 0, nil, err
-			}
-			return http.StatusCreated, d, nil
-		}},
-		{Method: http.MethodPost, Path: "/draws/:id/reveal", Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
-			id, err := strconv.ParseInt(r.Param("id"), 10, 64)
-			if err != nil {
-				return 0, nil, portal.NotFound(err)
-			}
-			var q RevealRequest
-			if err := r.Decode(&q); err != nil {
-				return 0, nil, err
-			}
-			d, err := RevealDraw(ctx, e, r.Actor, id, q)
-			if err != nil {
-				return 0, nil, err
-			}
-			return http.StatusOK, d, nil
-		}},
-		{Method: http.MethodGet, Path: "/draws/:id", Public: true, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
-			d, err := publicDraw(ctx, e, r.Param("id"))
-			if err != nil {
-				return 0, nil, err
-			}
-			return http.StatusOK, d, nil
-		}},
+		{Method: http.MethodPost, Path: "/draws", Summary: "Freeze a waiting list for a draw (摇号)", Body: DrawRequest{},
+			Status: http.StatusCreated, Reply: lottery.Draw{}, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
+				var q DrawRequest
+				if err := r.Decode(&q); err != nil {
+					return 0, nil, err
+				}
+				d, err := CreateDraw(ctx, e, r.Actor, q)
+				if err != nil {
+					return 0, nil, err
+				}
+				return http.StatusCreated, d, nil
+			}},
+		{Method: http.MethodPost, Path: "/draws/:id/reveal", Summary: "Reveal a draw's seed: the offers", Body: RevealRequest{},
+			Reply: lottery.Draw{}, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
+				id, err := strconv.ParseInt(r.Param("id"), 10, 64)
+				if err != nil {
+					return 0, nil, portal.NotFound(err)
+				}
+				var q RevealRequest
+				if err := r.Decode(&q); err != nil {
+					return 0, nil, err
+				}
+				d, err := RevealDraw(ctx, e, r.Actor, id, q)
+				if err != nil {
+					return 0, nil, err
+				}
+				return http.StatusOK, d, nil
+			}},
+		{Method: http.MethodGet, Path: "/draws/:id", Public: true, Summary: "A draw, as anyone may check it",
+			Reply: lottery.Draw{}, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
+				d, err := publicDraw(ctx, e, r.Param("id"))
+				if err != nil {
+					return 0, nil, err
+				}
+				return http.StatusOK, d, nil
+			}},
 	}
 }
 

@@ -13,60 +13,67 @@ import (
 // anyone may read, and the district's cohort operations.
 func (s *Service) Endpoints(e *workflow.Engine) []workflow.Endpoint {
 	return []workflow.Endpoint{
-		{Method: http.MethodGet, Path: "/schools", Public: true, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
-			return apiSchools(ctx, e, r)
-		}},
-		{Method: http.MethodGet, Path: "/enrollment-windows", Public: true, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
-			return apiWindows(ctx, e, r)
-		}},
-		{Method: http.MethodPost, Path: "/enrollment-lists", Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
-			var q CohortRequest
-			if err := r.Decode(&q); err != nil {
-				return 0, nil, err
-			}
-			co, err := Publish(ctx, e, r.Actor, q)
-			if err != nil {
-				return 0, nil, err
-			}
-			return http.StatusCreated, map[string]any{"id": co.ID, "published": co.Done}, nil
-		}},
-		{Method: http.MethodPost, Path: "/allocations", Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
-			var q CohortRequest
-			if err := r.Decode(&q); err != nil {
-				return 0, nil, err
-			}
-			co, sum, err := Allocate(ctx, e, r.Actor, q)
-			if err != nil {
-				return 0, nil, err
-			}
-			return http.StatusCreated, map[string]any{"id": co.ID, "summary": sum}, nil
-		}},
-		{Method: http.MethodGet, Path: "/indicators/school-placement", Public: true, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
-			district, year, err := queryFilter(r)
-			if err != nil {
-				return 0, nil, err
-			}
-			if year == 0 {
-				return 0, nil, &portal.Error{Code: portal.EINVALID, Message: "error.invalid",
-					Fields: []portal.FieldError{{Field: "year", Rule: "required"}}, Labels: ServiceID + ".cohort"}
-			}
-			rows, err := Indicator(ctx, e, district, year)
-			if err != nil {
-				return 0, nil, err
-			}
-			return http.StatusOK, map[string]any{"items": rows}, nil
-		}},
-		{Method: http.MethodGet, Path: "/allocations/:id", Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
-			id, err := strconv.ParseInt(r.Param("id"), 10, 64)
-			if err != nil || id <= 0 {
-				return 0, nil, portal.NotFound(err)
-			}
-			a, err := AllocationOf(ctx, e, r.Actor, id)
-			if err != nil {
-				return 0, nil, err
-			}
-			return http.StatusOK, a, nil
-		}},
+		{Method: http.MethodGet, Path: "/schools", Public: true, Summary: "A district's schools and seats",
+			Query: []string{"district", "year"}, Reply: map[string]any{"items": []schoolJSON{}}, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
+				return apiSchools(ctx, e, r)
+			}},
+		{Method: http.MethodGet, Path: "/enrollment-windows", Public: true, Summary: "The districts' enrolment windows",
+			Query: []string{"district", "year"}, Reply: map[string]any{"items": []windowJSON{}}, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
+				return apiWindows(ctx, e, r)
+			}},
+		{Method: http.MethodPost, Path: "/enrollment-lists", Summary: "Publish a district's verified cases with their points",
+			Body: CohortRequest{}, Status: http.StatusCreated, Reply: map[string]any{"id": int64(0), "published": 0}, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
+				var q CohortRequest
+				if err := r.Decode(&q); err != nil {
+					return 0, nil, err
+				}
+				co, err := Publish(ctx, e, r.Actor, q)
+				if err != nil {
+					return 0, nil, err
+				}
+				return http.StatusCreated, map[string]any{"id": co.ID, "published": co.Done}, nil
+			}},
+		{Method: http.MethodPost, Path: "/allocations", Summary: "Allocate the seats (deferred acceptance)",
+			Body: CohortRequest{}, Status: http.StatusCreated, Reply: map[string]any{"id": int64(0), "summary": Summary{}}, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
+				var q CohortRequest
+				if err := r.Decode(&q); err != nil {
+					return 0, nil, err
+				}
+				co, sum, err := Allocate(ctx, e, r.Actor, q)
+				if err != nil {
+					return 0, nil, err
+				}
+				return http.StatusCreated, map[string]any{"id": co.ID, "summary": sum}, nil
+			}},
+		{Method: http.MethodGet, Path: "/indicators/school-placement", Public: true,
+			Summary: "The plan's school placement indicator", Query: []string{"district", "year"},
+			Reply: map[string]any{"items": []IndicatorRow{}}, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
+				district, year, err := queryFilter(r)
+				if err != nil {
+					return 0, nil, err
+				}
+				if year == 0 {
+					return 0, nil, &portal.Error{Code: portal.EINVALID, Message: "error.invalid",
+						Fields: []portal.FieldError{{Field: "year", Rule: "required"}}, Labels: ServiceID + ".cohort"}
+				}
+				rows, err := Indicator(ctx, e, district, year)
+				if err != nil {
+					return 0, nil, err
+				}
+				return http.StatusOK, map[string]any{"items": rows}, nil
+			}},
+		{Method: http.MethodGet, Path: "/allocations/:id", Summary: "An allocation, with its seed, cutoffs and assignments",
+			Reply: Allocation{}, Handle: func(ctx context.Context, r workflow.Request) (int, any, error) {
+				id, err := strconv.ParseInt(r.Param("id"), 10, 64)
+				if err != nil || id <= 0 {
+					return 0, nil, portal.NotFound(err)
+				}
+				a, err := AllocationOf(ctx, e, r.Actor, id)
+				if err != nil {
+					return 0, nil, err
+				}
+				return http.StatusOK, a, nil
+			}},
 	}
 }
 

@@ -198,12 +198,15 @@ func (s *Server) apiRegister(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": newUserDoc(u)})
 }
 
+// loginBody is POST /api/v1/session (otp: staff's one-time code).
+type loginBody struct {
+	Login    string `json:"login"`
+	Password string `json:"password"`
+	OTP      string `json:"otp"`
+}
+
 func (s *Server) apiLogin(c *fiber.Ctx) error {
-	var body struct {
-		Login    string `json:"login"`
-		Password string `json:"password"`
-		OTP      string `json:"otp"`
-	}
+	var body loginBody
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}

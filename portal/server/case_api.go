@@ -47,11 +47,14 @@ func (s *Server) apiListCases(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"items": s.summaries(loc(c), cases, u.Kind != portal.KindApplicant), "next": cursor(next)})
 }
 
+// newCaseBody is POST /api/v1/cases; the form is the service's.
+type newCaseBody struct {
+	Service string          `json:"service"`
+	Form    json.RawMessage `json:"form"`
+}
+
 func (s *Server) apiCreateCase(c *fiber.Ctx) error {
-	var body struct {
-		Service string          `json:"service"`
-		Form    json.RawMessage `json:"form"`
-	}
+	var body newCaseBody
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
@@ -70,11 +73,14 @@ func (s *Server) apiCreateCase(c *fiber.Ctx) error {
 	return nil
 }
 
+// editBody is PUT /api/v1/cases/{case_no}/form.
+type editBody struct {
+	Form    json.RawMessage `json:"form"`
+	Version int             `json:"version"`
+}
+
 func (s *Server) apiEditCase(c *fiber.Ctx) error {
-	var body struct {
-		Form    json.RawMessage `json:"form"`
-		Version int             `json:"version"`
-	}
+	var body editBody
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
@@ -127,13 +133,17 @@ func (s *Server) apiFireEvent(c *fiber.Ctx) error {
 	return c.JSON(s.caseDoc(c, v))
 }
 
+// revealBody is POST /api/v1/cases/{case_no}/reveal (no field: the
+// applicant's own number).
+type revealBody struct {
+	Field string `json:"field"`
+}
+
 // apiRevealID returns a full ID number of the case to staff allowed to see
 // it — the applicant's, or {"field": "members[0].id_number"} one the form
 // keeps sealed; every call is audited.
 func (s *Server) apiRevealID(c *fiber.Ctx) error {
-	var body struct {
-		Field string `json:"field"`
-	}
+	var body revealBody
 	if len(bytes.TrimSpace(c.Body())) > 0 {
 		if err := decodeJSON(c, &body); err != nil {
 			return err

@@ -141,10 +141,13 @@ func (s *Server) apiVerifyKey(c *fiber.Ctx) error {
 	return c.JSON(s.Signer.KeyDocument())
 }
 
+// cancelBody is POST /api/v1/cases/{case_no}/certificate/cancel.
+type cancelBody struct {
+	Reason string `json:"reason"`
+}
+
 func (s *Server) apiCancelCertificate(c *fiber.Ctx) error {
-	var body struct {
-		Reason string `json:"reason"`
-	}
+	var body cancelBody
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}

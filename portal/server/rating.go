@@ -94,13 +94,16 @@ func (s *Server) ratingDoc(l *locale.L, r *portal.Rating) *ratingDoc {
 	return d
 }
 
+// rateBody is POST /api/v1/cases/{case_no}/rating.
+type rateBody struct {
+	Score   *int   `json:"score"`
+	Comment string `json:"comment"`
+}
+
 // apiRate is POST /api/v1/cases/{case_no}/rating {"score": 1..5, "comment"}
 // → 201; 409 once rated, 422 before the case has ended.
 func (s *Server) apiRate(c *fiber.Ctx) error {
-	var body struct {
-		Score   *int   `json:"score"`
-		Comment string `json:"comment"`
-	}
+	var body rateBody
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
@@ -168,13 +171,16 @@ func (s *Server) caseRating(c *fiber.Ctx, d *caseData, kase *portal.Case, final 
 	return nil
 }
 
+// followUpBody is POST /api/v1/cases/{case_no}/rating/follow-up/{step}.
+type followUpBody struct {
+	Note string `json:"note"`
+}
+
 // apiFollowUp is POST /api/v1/cases/{case_no}/rating/follow-up/{step}
 // {"note"}: a supervisor records the return visit (visit) or what was done
 // (close).
 func (s *Server) apiFollowUp(c *fiber.Ctx) error {
-	var body struct {
-		Note string `json:"note"`
-	}
+	var body followUpBody
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -77,6 +78,8 @@ type Server struct {
 	app   *fiber.App
 	views *views
 	menu  []menuLink // services' pages in the navigation
+	// openapi is GET /api/v1/openapi.json, made once at start.
+	openapi []byte
 }
 
 // New builds the app and its routes.
@@ -133,6 +136,9 @@ func New(d Deps) (*Server, error) {
 		return fasthttp.RequestConfig{MaxRequestBodySize: 1 << 20}
 	}
 	s.routes()
+	if s.openapi, err = json.Marshal(s.openAPI()); err != nil {
+		return nil, fmt.Errorf("server: the OpenAPI document: %w", err)
+	}
 	return s, nil
 }
 
@@ -246,6 +252,7 @@ func (s *Server) routes() {
 	api.Post("/notifications/:id/read", s.requireLogin, s.apiMarkRead)
 	api.Get("/reviews", s.requireLogin, s.apiReviews)
 	api.Post("/reviews/:sample/:case", s.requireLogin, s.apiFinding)
+	api.Get("/openapi.json", s.apiOpenAPI)
 	api.Get("/verify/key", s.apiVerifyKey)
 	api.Get("/verify/:token", s.apiVerify)
 	api.Get("/indicators", s.apiIndicators)

@@ -176,6 +176,17 @@ type Endpoint struct {
 	// PerMinute, when set, limits how often one address may call it (a
 	// public form anyone may post: an objection).
 	PerMinute int
+
+	// The API's description (GET /api/v1/openapi.json): what it does, its
+	// query parameters, the body it decodes, and the status and reply of a
+	// success. Body and Reply are values whose types say their JSON; a
+	// map[string]any is an object of those keys, each such a value (nil:
+	// no body; any JSON reply). Status 0 is 200.
+	Summary string
+	Query   []string
+	Body    any
+	Status  int
+	Reply   any
 }
 
 // Request is what an endpoint is given of an HTTP request.
