@@ -37,6 +37,8 @@ type Reader interface {
 	RatingStore
 	AuditViewStore
 	StatStore
+	AccountStore
+	DivisionStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -91,6 +93,7 @@ type Tx interface {
 	AccessWriter
 	RatingTx
 	AuditViewTx
+	DivisionTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

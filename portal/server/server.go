@@ -22,6 +22,7 @@ import (
 	"tzportal/portal/account"
 	"tzportal/portal/authz"
 	"tzportal/portal/certificate"
+	"tzportal/portal/division"
 	"tzportal/portal/locale"
 	"tzportal/portal/rating"
 	"tzportal/portal/session"
@@ -35,6 +36,7 @@ type Deps struct {
 	Engine   *workflow.Engine
 	Accounts *account.Accounts
 	Ratings  *rating.Ratings // 好差评
+	Tree     *division.Tree  // the division tree's administration
 	Authz    *authz.Authz
 	Catalog  *locale.Catalog
 	Counties *portal.Counties // China's counties, for hukou origins
