@@ -252,6 +252,7 @@ func (s *Server) routes() {
 	api.Post("/cases/:no/rating/follow-up/:step", s.requireLogin, s.apiFollowUp)
 	api.Get("/ratings", s.requireLogin, s.apiRatings)
 	s.serviceEndpoints(api)
+	s.adminRoutes(app, api)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
