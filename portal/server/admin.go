@@ -28,7 +28,9 @@ func (s *Server) adminRoutes(app *fiber.App, api fiber.Router) {
 	app.Post("/admin/staff", s.requireLogin, s.adminAdd(portal.KindStaff))
 	app.Post("/admin/systems", s.requireLogin, s.adminAdd(portal.KindSystem))
 	app.Get("/admin/accounts/:login", s.requireLogin, s.adminAccountPage)
-	app.Post("/admin/accounts/:login/:action", s.requireLogin, s.adminAction)
+	for _, action := range accountActions {
+		app.Post("/admin/accounts/:login/"+action, s.requireLogin, s.adminAction(action))
+	}
 	app.Get("/admin/divisions", s.requireLogin, s.adminDivisionsPage)
 	app.Get("/admin/divisions/:code", s.requireLogin, s.adminDivisionPage)
 	app.Post("/admin/divisions", s.requireLogin, s.adminAddZone)
@@ -39,11 +41,16 @@ func (s *Server) adminRoutes(app *fiber.App, api fiber.Router) {
 	api.Post("/admin/staff", s.requireLogin, s.apiAdminAdd(portal.KindStaff))
 	api.Post("/admin/systems", s.requireLogin, s.apiAdminAdd(portal.KindSystem))
 	api.Get("/admin/accounts/:login", s.requireLogin, s.apiAdminAccount)
-	api.Post("/admin/accounts/:login/:action", s.requireLogin, s.apiAdminAction)
+	for _, action := range accountActions {
+		api.Post("/admin/accounts/:login/"+action, s.requireLogin, s.apiAdminAction(action))
+	}
 	api.Get("/admin/divisions", s.requireLogin, s.apiAdminDivisions)
 	api.Post("/admin/divisions", s.requireLogin, s.apiAdminAddZone)
 	api.Post("/admin/divisions/:code", s.requireLogin, s.apiAdminChangeDivision)
 }
+
+// accountActions are what an administrator does to an account (see act).
+var accountActions = []string{"disable", "grants", "revoke", "totp", "token"}
 
 // grantDoc is a grant as the pages and the API show it.
 type grantDoc struct {
@@ -354,35 +361,40 @@ func (s *Server) act(c *fiber.Ctx, action string, g grantBody) (*secretDoc, erro
 
 // apiAdminAction is POST /api/v1/admin/accounts/{login}/{action}: the
 // account as it is now, with the new secret or token when one was made.
-func (s *Server) apiAdminAction(c *fiber.Ctx) error {
-	if !s.Accounts.MayAdminister(currentUser(c)) {
-		return portal.NotFound(nil)
-	}
-	var g grantBody
-	if a := c.Params("action"); a == "grants" || a == "revoke" {
-		if err := decodeJSON(c, &g); err != nil {
+func (s *Server) apiAdminAction(action string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !s.Accounts.MayAdminister(currentUser(c)) {
+			return portal.NotFound(nil)
+		}
+		var g grantBody
+		if action == "grants" || action == "revoke" {
+			if err := decodeJSON(c, &g); err != nil {
+				return err
+			}
+		}
+		d, err := s.act(c, action, g)
+		if err != nil {
 			return err
 		}
+		u, err := s.adminAccount(c)
+		if err != nil {
+			return err
+		}
+		if d == nil {
+			d = &secretDoc{}
+		}
+		d.Account = s.accountDoc(c, u)
+		return c.JSON(d)
 	}
-	d, err := s.act(c, c.Params("action"), g)
-	if err != nil {
-		return err
-	}
-	u, err := s.adminAccount(c)
-	if err != nil {
-		return err
-	}
-	if d == nil {
-		d = &secretDoc{}
-	}
-	d.Account = s.accountDoc(c, u)
-	return c.JSON(d)
 }
 
 // adminAction is the account page's forms: back to the page saying what
 // was done, the secret page, or the page again with the error.
-func (s *Server) adminAction(c *fiber.Ctx) error {
-	action := c.Params("action")
+func (s *Server) adminAction(action string) fiber.Handler {
+	return func(c *fiber.Ctx) error { return s.adminActionForm(c, action) }
+}
+
+func (s *Server) adminActionForm(c *fiber.Ctx, action string) error {
 	g := grantBody{Role: c.FormValue("role"), Division: c.FormValue("division")}
 	d, err := s.act(c, action, g)
 	if err == nil && d != nil {
