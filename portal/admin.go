@@ -56,3 +56,34 @@ type DivisionTx interface {
 	UpdateDivision(ctx context.Context, d Division) error
 	InsertDivisionChange(ctx context.Context, c *DivisionChange) error
 }
+
+// CalendarChange is one line of the working-day calendar's history: who
+// set which day, when, from what kind to what (holiday, workday, normal).
+type CalendarChange struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	Actor     string    `json:"actor"`
+	ActorName string    `json:"actor_name"`
+	Day       string    `json:"day"`
+	Old       string    `json:"old"`
+	New       string    `json:"new"`
+	Note      string    `json:"note,omitempty"`
+}
+
+// CalendarStore reads the days an administrator set over
+// workflows/calendar.yaml, and their history.
+type CalendarStore interface {
+	// CalendarDays returns every day set, day → kind.
+	CalendarDays(ctx context.Context) (map[string]string, error)
+	// CalendarChanges returns the changes of days starting with prefix
+	// (a year, "2027-"), newest first, at most limit.
+	CalendarChanges(ctx context.Context, prefix string, limit int) ([]CalendarChange, error)
+	// CalendarVersion is the id of the newest change (0 when none).
+	CalendarVersion(ctx context.Context) (int64, error)
+}
+
+// CalendarTx sets a day of the calendar.
+type CalendarTx interface {
+	SetCalendarDay(ctx context.Context, day, kind string) error
+	InsertCalendarChange(ctx context.Context, c *CalendarChange) error
+}

@@ -39,6 +39,7 @@ type Reader interface {
 	StatStore
 	AccountStore
 	DivisionStore
+	CalendarStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -94,6 +95,7 @@ type Tx interface {
 	RatingTx
 	AuditViewTx
 	DivisionTx
+	CalendarTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

@@ -321,9 +321,15 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		return nil, err
 	}
 	p.Ratings = &rating.Ratings{Engine: p.Engine, Policy: ratingPolicy, Authz: p.Authz, Catalog: p.Catalog}
+	// The administration's changes of the division tree and the calendar,
+	// over what was loaded above. A tool on a database not yet migrated to
+	// keep them (migration 00027) goes on with what it has.
 	p.Tree = &division.Tree{Store: store, Audit: p.Audit, Authz: p.Authz, Now: o.Now}
-	if err := p.Tree.Reload(ctx); err != nil { // the tree's version, for Watch
-		return nil, err
+	if err := p.Tree.Reload(ctx); err != nil {
+		o.Logger.Warn("the division tree's changes are not read", "err", err)
+	}
+	if err := p.Engine.ReloadCalendar(ctx); err != nil {
+		o.Logger.Warn("the working-day calendar's changes are not read", "err", err)
 	}
 
 	p.Server, err = server.New(server.Deps{

@@ -3,12 +3,14 @@ package server
 import (
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"tzportal/portal"
 	"tzportal/portal/account"
+	"tzportal/portal/workflow"
 )
 
 // Administration (/admin/…, /api/v1/admin/…): staff and system accounts,
@@ -35,6 +37,8 @@ func (s *Server) adminRoutes(app *fiber.App, api fiber.Router) {
 	app.Get("/admin/divisions/:code", s.requireLogin, s.adminDivisionPage)
 	app.Post("/admin/divisions", s.requireLogin, s.adminAddZone)
 	app.Post("/admin/divisions/:code", s.requireLogin, s.adminChangeDivision)
+	app.Get("/admin/calendar", s.requireLogin, s.adminCalendarPage)
+	app.Post("/admin/calendar", s.requireLogin, s.adminSetDay)
 	s.menu = append(s.menu, menuLink{Label: "admin.menu", Href: "/admin/staff", For: s.Accounts.MayAdminister})
 
 	api.Get("/admin/accounts", s.requireLogin, s.apiAdminAccounts)
@@ -47,6 +51,8 @@ func (s *Server) adminRoutes(app *fiber.App, api fiber.Router) {
 	api.Get("/admin/divisions", s.requireLogin, s.apiAdminDivisions)
 	api.Post("/admin/divisions", s.requireLogin, s.apiAdminAddZone)
 	api.Post("/admin/divisions/:code", s.requireLogin, s.apiAdminChangeDivision)
+	api.Get("/admin/calendar", s.requireLogin, s.apiAdminCalendar)
+	api.Post("/admin/calendar", s.requireLogin, s.apiAdminSetDay)
 }
 
 // accountActions are what an administrator does to an account (see act).
@@ -610,4 +616,122 @@ func (s *Server) adminChangeDivision(c *fiber.Ctx) error {
 	p.Title = loc(c).T("admin.division.title", map[string]any{"Name": doc.Division.Name})
 	p.Errors, p.Summary = fieldMessages(c, err)
 	return s.write(c, status(portal.ErrorCode(err)), "admin-division", p)
+}
+
+// calendarDoc is the calendar page's data and GET /api/v1/admin/calendar.
+type calendarDoc struct {
+	*workflow.CalendarYear
+	Prev, Next int               `json:"-"`
+	Typed      map[string]string `json:"-"`
+	Kinds      []choiceDoc       `json:"-"`
+	Done       string            `json:"-"`
+	Changes    []calendarChange  `json:"-"`
+}
+
+// calendarChange is a line of the history as the page shows it.
+type calendarChange struct {
+	portal.CalendarChange
+	AtText string
+}
+
+// adminCalendar reads the year of ?year= (this year by default).
+func (s *Server) adminCalendar(c *fiber.Ctx) (*calendarDoc, error) {
+	zone := s.Engine.Calendar.Zone
+	year := s.Now().In(zone).Year()
+	if q := c.Query("year"); q != "" {
+		y, err := strconv.Atoi(q)
+		if err != nil {
+			return nil, portal.NotFound(err)
+		}
+		year = y
+	}
+	y, err := s.Engine.CalendarOf(ctx(c), actor(c), year)
+	if err != nil {
+		return nil, err
+	}
+	if y.Holidays == nil {
+		y.Holidays = []string{}
+	}
+	if y.Workdays == nil {
+		y.Workdays = []string{}
+	}
+	if y.History == nil {
+		y.History = []portal.CalendarChange{}
+	}
+	l := loc(c)
+	d := &calendarDoc{CalendarYear: y, Prev: year - 1, Next: year + 1, Typed: map[string]string{}, Done: c.Query("done")}
+	for _, k := range []string{workflow.DayHoliday, workflow.DayWorkday, workflow.DayNormal} {
+		d.Kinds = append(d.Kinds, choiceDoc{Value: k, Label: l.T("admin.calendar.kind." + k)})
+	}
+	for _, ch := range y.History {
+		d.Changes = append(d.Changes, calendarChange{CalendarChange: ch, AtText: ch.At.In(zone).Format("2006-01-02 15:04")})
+	}
+	return d, nil
+}
+
+// apiAdminCalendar is GET /api/v1/admin/calendar?year=: the year's days
+// off, its working weekend days and its changes.
+func (s *Server) apiAdminCalendar(c *fiber.Ctx) error {
+	d, err := s.adminCalendar(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(d.CalendarYear)
+}
+
+// adminCalendarPage is GET /admin/calendar?year=.
+func (s *Server) adminCalendarPage(c *fiber.Ctx) error {
+	d, err := s.adminCalendar(c)
+	if err != nil {
+		return err
+	}
+	p := s.newPage(c, "admin.calendar.title", d)
+	p.Title = loc(c).T("admin.calendar.title", map[string]any{"Year": d.Year})
+	return s.render(c, "admin-calendar", p)
+}
+
+// dayBody is POST /api/v1/admin/calendar.
+type dayBody struct {
+	Day  string `json:"day"`
+	Kind string `json:"kind"`
+	Note string `json:"note"`
+}
+
+// apiAdminSetDay is POST /api/v1/admin/calendar {day, kind, note} → 201
+// the change.
+func (s *Server) apiAdminSetDay(c *fiber.Ctx) error {
+	if !s.Engine.MayManageCalendar(currentUser(c)) {
+		return portal.NotFound(nil)
+	}
+	var b dayBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	ch, err := s.Engine.SetCalendarDay(ctx(c), actor(c), b.Day, b.Kind, b.Note)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(ch)
+}
+
+// adminSetDay is the calendar page's form: back to the day's year, or the
+// page again with the error beside the field and what was typed.
+func (s *Server) adminSetDay(c *fiber.Ctx) error {
+	b := dayBody{Day: c.FormValue("day"), Kind: c.FormValue("kind"), Note: c.FormValue("note")}
+	ch, err := s.Engine.SetCalendarDay(ctx(c), actor(c), b.Day, b.Kind, b.Note)
+	if err == nil {
+		return redirect(c, "/admin/calendar?year="+ch.Day[:4]+"&done="+ch.Day)
+	}
+	if !formError(err) {
+		return err
+	}
+	d, derr := s.adminCalendar(c)
+	if derr != nil {
+		return derr
+	}
+	d.Typed = map[string]string{"day": b.Day, "kind": b.Kind, "note": b.Note}
+	p := s.newPage(c, "admin.calendar.title", d)
+	p.Title = loc(c).T("admin.calendar.title", map[string]any{"Year": d.Year})
+	p.Errors, p.Summary = fieldMessages(c, err)
+	return s.write(c, status(portal.ErrorCode(err)), "admin-calendar", p)
 }

@@ -345,3 +345,70 @@ func TestAdminDecidesNoCase(t *testing.T) {
 		t.Errorf("only %d events checked", checked)
 	}
 }
+
+func TestAdminCalendar(t *testing.T) {
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		secret := testkit.NewSecret()
+		p := testkit.StartWith(t, testkit.Options{Backend: b, Env: map[string]string{"PORTAL_SECRET": secret}})
+		other := testkit.StartWith(t, testkit.Options{Backend: b, DatabaseURL: p.Config.DatabaseURL, Env: map[string]string{"PORTAL_SECRET": secret}})
+		p.MustStaff(t, "admin", "admin", "321200")
+		p.MustStaff(t, "citysup", "supervisor", "321200")
+		a := p.NewClient(t)
+		a.Login("admin")
+		cal := p.Engine.Calendar
+		// Saturday 2027-02-20: a weekend day, off as the file stands.
+		sat := time.Date(2027, 2, 20, 12, 0, 0, 0, cal.Zone)
+		if cal.IsWorkingDay(sat) {
+			t.Fatal("2027-02-20 is a working day before the change: the test proves nothing")
+		}
+		page := a.Get("/admin/calendar?year=2027")
+		if page.Status != 200 {
+			t.Fatalf("calendar page: %d", page.Status)
+		}
+		tok := testkit.FormToken(t, page.Text())
+		// Bad input: beside its field, kept.
+		r := a.Post("/admin/calendar?year=2027", "_csrf", tok, "day", "2027-02-30", "kind", "workday", "note", "春节调休")
+		if r.Status != 422 || !strings.Contains(r.Text(), `id="error-day"`) || !strings.Contains(r.Text(), `value="2027-02-30"`) ||
+			!strings.Contains(r.Text(), `value="春节调休"`) {
+			t.Fatalf("bad day: %d %.800s", r.Status, r.Body)
+		}
+		if r := a.Post("/admin/calendar?year=2027", "_csrf", tok, "day", "2027-02-20", "kind", "workday", "note", "春节调休"); r.Status != 303 {
+			t.Fatalf("set: %d %.500s", r.Status, r.Body)
+		}
+		if !cal.IsWorkingDay(sat) {
+			t.Error("this node's calendar does not count the day at once")
+		}
+		r = a.Get("/api/v1/admin/calendar?year=2027")
+		if r.Status != 200 || !strings.Contains(r.Text(), `"2027-02-20"`) || !strings.Contains(r.Text(), `"old":"normal","new":"workday"`) {
+			t.Errorf("the year's JSON: %d %s", r.Status, r.Body)
+		}
+		if n := adminEntries(t, p, "calendar.set", "calendar:2027-02-20"); n != 1 {
+			t.Errorf("calendar.set entries: %d", n)
+		}
+		if r := a.Do("POST", "/api/v1/admin/calendar", map[string]any{"day": "2027-02-20", "kind": "workday"}); r.Status != 422 {
+			t.Errorf("setting a day to what it is: %d", r.Status)
+		}
+		// The other node counts it once it reloads (its watch, every 30 s).
+		if other.Engine.Calendar.IsWorkingDay(sat) {
+			t.Fatal("the other node changed by itself: the test proves nothing")
+		}
+		if stale, err := other.Engine.CalendarStale(context.Background()); err != nil || !stale {
+			t.Fatalf("the other node does not see the change: %v %v", stale, err)
+		}
+		if err := other.Engine.ReloadCalendar(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !other.Engine.Calendar.IsWorkingDay(sat) {
+			t.Error("the other node's calendar after reload")
+		}
+		// A supervisor finds no calendar to change.
+		s := p.NewClient(t)
+		s.Login("citysup")
+		if r := s.Get("/admin/calendar"); r.Status != 404 {
+			t.Errorf("supervisor: %d", r.Status)
+		}
+		if r := s.Do("POST", "/api/v1/admin/calendar", map[string]any{"day": "2027-02-21", "kind": "workday"}); r.Status != 404 {
+			t.Errorf("supervisor sets a day: %d", r.Status)
+		}
+	})
+}

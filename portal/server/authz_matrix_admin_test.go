@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"tzportal/portal/testkit"
 )
@@ -59,6 +60,9 @@ func (m *matrix) adminRowBody(r matrixRow, path string) map[string]any {
 	case strings.HasSuffix(path, "/admin/divisions"):
 		m.zones++
 		return map[string]any{"parent": "321202", "code": fmt.Sprintf("321202%03d", 900+m.zones), "name": fmt.Sprintf("矩阵园区%d", m.zones)}
+	case strings.HasSuffix(path, "/admin/calendar"):
+		m.zones++
+		return map[string]any{"day": time.Date(2031, 1, m.zones, 0, 0, 0, 0, time.UTC).Format(time.DateOnly), "kind": "holiday", "note": "矩阵"}
 	case strings.Contains(path, "/admin/divisions/"):
 		return map[string]any{"name": "火车站街区", "parent": "321202"}
 	}
@@ -87,7 +91,7 @@ func TestAdminAuthzMatrix(t *testing.T) {
 			n++
 			problems = append(problems, m.runRow(def, r)...)
 		}
-		if n < 12*28 {
+		if n < 12*32 {
 			t.Errorf("only %d administration rows", n)
 		}
 		if len(problems) > 0 {

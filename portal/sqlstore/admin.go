@@ -126,3 +126,63 @@ func (t *Tx) InsertDivisionChange(ctx context.Context, c *portal.DivisionChange)
 		t.d.time(c.At), c.Actor, c.ActorName, c.Code, c.Change, c.Old, c.New).Scan(&c.ID)
 	return dbError("sqlstore.InsertDivisionChange", err)
 }
+
+// CalendarDays returns the days set over the calendar file, day → kind.
+func (q q) CalendarDays(ctx context.Context) (map[string]string, error) {
+	rows, err := q.ex.QueryContext(ctx, `SELECT day, kind FROM calendar_days`)
+	if err != nil {
+		return nil, dbError("sqlstore.CalendarDays", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var day, kind string
+		if err := rows.Scan(&day, &kind); err != nil {
+			return nil, dbError("sqlstore.CalendarDays", err)
+		}
+		out[day] = kind
+	}
+	return out, dbError("sqlstore.CalendarDays", rows.Err())
+}
+
+// CalendarChanges returns the changes of the days starting with prefix,
+// newest first.
+func (q q) CalendarChanges(ctx context.Context, prefix string, limit int) ([]portal.CalendarChange, error) {
+	rows, err := q.ex.QueryContext(ctx, `SELECT id, at, actor, actor_name, day, old_kind, new_kind, note
+		FROM calendar_changes WHERE day LIKE $1 ORDER BY id DESC LIMIT $2`, strings.ReplaceAll(prefix, "%", "")+"%", limit)
+	if err != nil {
+		return nil, dbError("sqlstore.CalendarChanges", err)
+	}
+	defer rows.Close()
+	var out []portal.CalendarChange
+	for rows.Next() {
+		var c portal.CalendarChange
+		if err := rows.Scan(&c.ID, scanTime{&c.At}, &c.Actor, &c.ActorName, &c.Day, &c.Old, &c.New, &c.Note); err != nil {
+			return nil, dbError("sqlstore.CalendarChanges", err)
+		}
+		out = append(out, c)
+	}
+	return out, dbError("sqlstore.CalendarChanges", rows.Err())
+}
+
+// CalendarVersion is the id of the calendar's newest change, 0 if none.
+func (q q) CalendarVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := q.ex.QueryRowContext(ctx, `SELECT COALESCE(max(id), 0) FROM calendar_changes`).Scan(&v)
+	return v, dbError("sqlstore.CalendarVersion", err)
+}
+
+// SetCalendarDay sets a day's kind over the calendar file.
+func (t *Tx) SetCalendarDay(ctx context.Context, day, kind string) error {
+	_, err := t.ex.ExecContext(ctx, `INSERT INTO calendar_days (day, kind) VALUES ($1, $2)
+		ON CONFLICT (day) DO UPDATE SET kind = excluded.kind`, day, kind)
+	return dbError("sqlstore.SetCalendarDay", err)
+}
+
+// InsertCalendarChange records a change of a day and sets c.ID.
+func (t *Tx) InsertCalendarChange(ctx context.Context, c *portal.CalendarChange) error {
+	err := t.ex.QueryRowContext(ctx, `INSERT INTO calendar_changes (at, actor, actor_name, day, old_kind, new_kind, note)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		t.d.time(c.At), c.Actor, c.ActorName, c.Day, c.Old, c.New, c.Note).Scan(&c.ID)
+	return dbError("sqlstore.InsertCalendarChange", err)
+}

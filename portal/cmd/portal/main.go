@@ -159,7 +159,8 @@ func serve(ctx context.Context, args []string, stdout io.Writer, logger *slog.Lo
 	go p.Engine.RunRetention(timers, time.Hour, logger)
 	go p.Engine.RunSampling(timers, time.Hour, logger)
 	go p.Outbox.Run(timers, 5*time.Second)
-	go p.Tree.Watch(timers, 30*time.Second, logger) // another node's change of the division tree
+	go p.Tree.Watch(timers, 30*time.Second, logger)           // another node's change of the division tree
+	go p.Engine.WatchCalendar(timers, 30*time.Second, logger) // and of the working-day calendar
 
 	errc := make(chan error, 1)
 	go func() { errc <- p.Server.Listen(cfg.Addr) }()
