@@ -15,7 +15,8 @@ import (
 // revokes another clerk's grant, whose next page (on their phone) is the
 // login; adds a system account and rotates its token; then, on a phone,
 // adds a statistical zone (a wrong code first) and renames a division,
-// whose history shows old → new; the pages read in English too. With
+// whose history shows old → new, and makes a Saturday of 2027 a working
+// day; the pages read in English too. With
 // JavaScript on, every page is audited with axe-core; screenshots of each
 // step at phone and desktop size.
 func TestAdminJourney(t *testing.T) { withAndWithoutJS(t, adminJourney) }
@@ -128,6 +129,19 @@ func adminJourney(t *testing.T, js bool) {
 	div.sees("main .panel-done", "变更已保存")
 	div.sees("main table", "改名：火车站街区 → 泰州站街区", "测试 admin")
 	div.look("admin-division")
+
+	// The working days of 2027: a Saturday made a working day (调休).
+	div.submit("the calendar", `main nav a[href="/admin/calendar"]`)
+	div.visit(p.URL + "/admin/calendar?year=2027")
+	div.sees("main h1", "2027年工作日")
+	div.do("type the day", setDate("#field-day", "2027-02-20"))
+	div.do("choose the kind", setSelect("#field-kind", "workday"))
+	div.typeInto("#field-note", "春节调休")
+	div.submit("set the day", `main form[action^="/admin/calendar"] button`)
+	div.sees("main .panel-done", "2027-02-20 已设置")
+	div.sees("main table", "按星期计 → 调休上班 (春节调休)")
+	div.look("admin-calendar")
+	div.visit(p.URL + "/admin/divisions/321202408")
 
 	// In English.
 	div.submit("switch to English", `.site-nav a[lang="en"]`)
