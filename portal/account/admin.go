@@ -130,8 +130,10 @@ func (a *Accounts) ListAccounts(ctx context.Context, actor portal.Actor, f porta
 	if err := a.mayAdminister(actor); err != nil {
 		return nil, err
 	}
-	if len(f.Q) > 64 {
-		f.Q = f.Q[:64]
+	if r := []rune(strings.ToValidUTF8(f.Q, "")); len(r) > 64 {
+		f.Q = string(r[:64])
+	} else {
+		f.Q = string(r)
 	}
 	return a.Store.Accounts(ctx, f)
 }
