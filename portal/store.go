@@ -37,6 +37,9 @@ type Reader interface {
 	RatingStore
 	AuditViewStore
 	StatStore
+	AccountStore
+	DivisionStore
+	CalendarStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -94,6 +97,8 @@ type Tx interface {
 	AccessWriter
 	RatingTx
 	AuditViewTx
+	DivisionTx
+	CalendarTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

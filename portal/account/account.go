@@ -6,11 +6,8 @@ package account
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/mail"
@@ -418,18 +415,21 @@ type Staff struct {
 // and returns the enrollment, to be handed over once (portal staff add
 // prints its otpauth URI).
 func (a *Accounts) AddStaff(ctx context.Context, actor portal.Actor, s Staff) (*portal.User, *Enrollment, error) {
-	if !loginRE.MatchString(s.Login) {
-		return nil, nil, fmt.Errorf("login %q: use 3–32 lower-case letters, digits, '_', '.' or '-', starting with a letter", s.Login)
-	}
-	if strings.TrimSpace(s.Name) == "" {
-		return nil, nil, errors.New("name: required")
-	}
-	if err := a.checkGrant(portal.KindStaff, s.Role, s.Division); err != nil {
+	if err := a.mayAdminister(actor); err != nil {
 		return nil, nil, err
 	}
+	s.Login, s.Name = strings.TrimSpace(s.Login), strings.TrimSpace(s.Name)
+	var bad invalid
+	bad.check(checkLogin(s.Login))
+	bad.check(checkName(s.Name))
+	bad.check(a.checkGrant(portal.KindStaff, s.Role, s.Division))
 	if len(s.Password) < a.Policy.Password.MinLength || validate.PasswordClasses(s.Password) < a.Policy.Password.MinClasses {
-		return nil, nil, fmt.Errorf("password: at least %d characters with %d of: lower case, upper case, digits, symbols",
-			a.Policy.Password.MinLength, a.Policy.Password.MinClasses)
+		bad.check(fieldError("password", "password", strconv.Itoa(a.Policy.Password.MinLength),
+			fmt.Errorf("password: at least %d characters with %d of: lower case, upper case, digits, symbols",
+				a.Policy.Password.MinLength, a.Policy.Password.MinClasses)))
+	}
+	if err := bad.err(); err != nil {
+		return nil, nil, err
 	}
 	hash, err := HashPassword(s.Password)
 	if err != nil {
@@ -458,7 +458,7 @@ func (a *Accounts) AddStaff(ctx context.Context, actor portal.Actor, s Staff) (*
 func (a *Accounts) staffByLogin(ctx context.Context, login string) (*portal.User, error) {
 	u, err := a.Store.UserByLogin(ctx, login)
 	if portal.ErrorCode(err) == portal.ENOTFOUND || (err == nil && u.Kind == portal.KindApplicant) {
-		return nil, fmt.Errorf("no staff or system account %q", login)
+		return nil, portal.NotFound(fmt.Errorf("no staff or system account %q", login))
 	}
 	return u, err
 }
@@ -467,9 +467,18 @@ func (a *Accounts) staffByLogin(ctx context.Context, login string) (*portal.User
 // at once. Every node refuses it from its next request on, because each
 // request reads the account.
 func (a *Accounts) DisableStaff(ctx context.Context, actor portal.Actor, login string) error {
+	if err := a.mayAdminister(actor); err != nil {
+		return err
+	}
 	u, err := a.staffByLogin(ctx, login)
 	if err != nil {
 		return err
+	}
+	if isSelf(actor, u) {
+		return portal.RuleError("self", "admin.error.self", nil)
+	}
+	if u.DisabledAt != nil {
+		return nil // disabled already: nothing to record
 	}
 	now := a.Now()
 	u.DisabledAt = &now
@@ -477,7 +486,7 @@ func (a *Accounts) DisableStaff(ctx context.Context, actor portal.Actor, login s
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		return a.Audit.Append(ctx, tx, audit.Entry(actor, "staff.disable", userObject(u), audit.ResultOK))
+		return a.Audit.Append(ctx, tx, asAdmin(audit.Entry(actor, "staff.disable", userObject(u), audit.ResultOK), actor, a.Authz))
 	})
 	if err != nil {
 		return err
@@ -487,6 +496,9 @@ func (a *Accounts) DisableStaff(ctx context.Context, actor portal.Actor, login s
 
 // Grant gives an account one more grant.
 func (a *Accounts) Grant(ctx context.Context, actor portal.Actor, login string, g portal.Grant) error {
+	if err := a.mayAdminister(actor); err != nil {
+		return err
+	}
 	u, err := a.staffByLogin(ctx, login)
 	if err != nil {
 		return err
@@ -503,13 +515,21 @@ func (a *Accounts) Grant(ctx context.Context, actor portal.Actor, login string, 
 // Revoke removes a grant and ends the account's sessions at once: a person
 // who lost a grant logs in again and starts with what they still have.
 func (a *Accounts) Revoke(ctx context.Context, actor portal.Actor, login string, g portal.Grant) error {
+	if err := a.mayAdminister(actor); err != nil {
+		return err
+	}
 	u, err := a.staffByLogin(ctx, login)
 	if err != nil {
 		return err
 	}
 	i := slices.Index(u.Grants, g)
 	if i < 0 {
-		return fmt.Errorf("%s has no grant %s in %s", login, g.Role, g.Division)
+		e := portal.RuleError("no_grant", "admin.error.no_grant", map[string]any{"Role": g.Role, "Division": g.Division})
+		e.Err = fmt.Errorf("%s has no grant %s in %s", login, g.Role, g.Division)
+		return e
+	}
+	if isSelf(actor, u) && g.Role == "admin" {
+		return portal.RuleError("self", "admin.error.self", nil)
 	}
 	if err := a.setGrants(ctx, actor, u, slices.Delete(slices.Clone(u.Grants), i, i+1), "staff.revoke", g); err != nil {
 		return err
@@ -522,7 +542,7 @@ func (a *Accounts) setGrants(ctx context.Context, actor portal.Actor, u *portal.
 		if err := tx.SetGrants(ctx, u.ID, grants); err != nil {
 			return err
 		}
-		return a.Audit.Append(ctx, tx, audit.WithDetail(audit.Entry(actor, action, userObject(u), audit.ResultOK), g))
+		return a.Audit.Append(ctx, tx, audit.WithDetail(asAdmin(audit.Entry(actor, action, userObject(u), audit.ResultOK), actor, a.Authz), g))
 	})
 }
 
@@ -539,17 +559,21 @@ func (a *Accounts) endSessions(ctx context.Context, u *portal.User) error {
 // AddSystem creates a system account (another system calling the API with a
 // bearer token) and returns the token, which is shown once and stored hashed.
 func (a *Accounts) AddSystem(ctx context.Context, actor portal.Actor, login, name, role, division string) (*portal.User, string, error) {
-	if !loginRE.MatchString(login) {
-		return nil, "", fmt.Errorf("login %q: use 3–32 lower-case letters, digits, '_', '.' or '-'", login)
-	}
-	if err := a.checkGrant(portal.KindSystem, role, division); err != nil {
+	if err := a.mayAdminister(actor); err != nil {
 		return nil, "", err
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	login, name = strings.TrimSpace(login), strings.TrimSpace(name)
+	var bad invalid
+	bad.check(checkLogin(login))
+	bad.check(checkName(name))
+	bad.check(a.checkGrant(portal.KindSystem, role, division))
+	if err := bad.err(); err != nil {
 		return nil, "", err
 	}
-	token := "tzs_" + base64.RawURLEncoding.EncodeToString(raw)
+	token, err := newToken()
+	if err != nil {
+		return nil, "", err
+	}
 	u := &portal.User{Kind: portal.KindSystem, Login: login, Name: name, TokenHash: TokenHash(token), CreatedAt: a.Now(),
 		Grants: []portal.Grant{{Role: role, Division: division}}}
 	return u, token, a.insertWithGrants(ctx, actor, u, "system.add")
@@ -565,14 +589,14 @@ func (a *Accounts) insertWithGrants(ctx context.Context, actor portal.Actor, u *
 	return a.Store.Tx(ctx, func(tx portal.Tx) error {
 		if err := tx.InsertUser(ctx, u); err != nil {
 			if e := portal.AsError(err); e != nil && e.Code == portal.EINVALID {
-				return fmt.Errorf("login %q is taken", u.Login)
+				return fieldError("login", "taken", "", fmt.Errorf("login %q is taken", u.Login))
 			}
 			return err
 		}
 		if err := tx.SetGrants(ctx, u.ID, u.Grants); err != nil {
 			return err
 		}
-		ent := audit.WithDetail(audit.Entry(actor, action, userObject(u), audit.ResultOK), map[string]any{"grants": u.Grants})
+		ent := audit.WithDetail(asAdmin(audit.Entry(actor, action, userObject(u), audit.ResultOK), actor, a.Authz), map[string]any{"grants": u.Grants})
 		return a.Audit.Append(ctx, tx, ent)
 	})
 }
@@ -589,12 +613,13 @@ func (a *Accounts) checkGrant(kind portal.UserKind, role, division string) error
 			}
 		}
 		slices.Sort(names)
-		return fmt.Errorf("role %q: want one of %s", role, strings.Join(names, ", "))
+		return fieldError("role", "oneof", "", fmt.Errorf("role %q: want one of %s", role, strings.Join(names, ", ")))
 	}
 	divs := a.Authz.Divisions()
 	d, ok := divs.Get(division)
 	if !ok {
-		return fmt.Errorf("division %q: not a Taizhou division code (6 or 9 digits, e.g. 321202 or 321202001)", division)
+		return fieldError("division", "division_code", "",
+			fmt.Errorf("division %q: not a Taizhou division code (6 or 9 digits, e.g. 321202 or 321202001)", division))
 	}
 	level := "leaf"
 	switch {
@@ -608,7 +633,8 @@ func (a *Accounts) checkGrant(kind portal.UserKind, role, division string) error
 			return nil
 		}
 	}
-	return fmt.Errorf("role %s is granted at the %s level, not at %s %s (a %s)", role, strings.Join(r.Levels, "/"), d.Code, d.Name, level)
+	return fieldError("division", "level_"+strings.Join(r.Levels, "_"), "",
+		fmt.Errorf("role %s is granted at the %s level, not at %s %s (a %s)", role, strings.Join(r.Levels, "/"), d.Code, d.Name, level))
 }
 
 // IDNumber returns the applicant's ID number (decrypted). A ciphertext

@@ -22,6 +22,7 @@ import (
 	"tzportal/portal/authz"
 	"tzportal/portal/certificate"
 	"tzportal/portal/config"
+	"tzportal/portal/division"
 	"tzportal/portal/endorsement"
 	"tzportal/portal/housing"
 	"tzportal/portal/hukou"
@@ -90,16 +91,19 @@ func Services(d Deps) []workflow.Service {
 
 // Portal is a fully wired portal.
 type Portal struct {
-	Config    *config.Config
-	Logger    *slog.Logger
-	DB        *sqlstore.DB
-	Redis     *redis.Client // nil with in-process sessions
-	Sessions  session.Store
-	Failures  session.Counter
-	Authz     *authz.Authz
-	Engine    *workflow.Engine
-	Accounts  *account.Accounts
-	Ratings   *rating.Ratings
+	Config   *config.Config
+	Logger   *slog.Logger
+	DB       *sqlstore.DB
+	Redis    *redis.Client // nil with in-process sessions
+	Sessions session.Store
+	Failures session.Counter
+	Authz    *authz.Authz
+	Engine   *workflow.Engine
+	Accounts *account.Accounts
+	Ratings  *rating.Ratings
+	// Tree changes the division tree (the admin pages); serve runs its
+	// Watch, which reloads the tree another node changed.
+	Tree      *division.Tree
 	Audit     *audit.Log
 	Catalog   *locale.Catalog
 	Validator *validate.Validator
@@ -331,9 +335,19 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 		return nil, err
 	}
 	p.Ratings = &rating.Ratings{Engine: p.Engine, Policy: ratingPolicy, Authz: p.Authz, Catalog: p.Catalog}
+	// The administration's changes of the division tree and the calendar,
+	// over what was loaded above. A tool on a database not yet migrated to
+	// keep them (migration 00027) goes on with what it has.
+	p.Tree = &division.Tree{Store: store, Audit: p.Audit, Authz: p.Authz, Now: o.Now}
+	if err := p.Tree.Reload(ctx); err != nil {
+		o.Logger.Warn("the division tree's changes are not read", "err", err)
+	}
+	if err := p.Engine.ReloadCalendar(ctx); err != nil {
+		o.Logger.Warn("the working-day calendar's changes are not read", "err", err)
+	}
 
 	p.Server, err = server.New(server.Deps{
-		Store: store, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Ratings: p.Ratings, Authz: p.Authz, Catalog: p.Catalog,
+		Store: store, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Ratings: p.Ratings, Tree: p.Tree, Authz: p.Authz, Catalog: p.Catalog,
 		Counties: p.Counties, Templates: templateFiles,
 		Logger: o.Logger, Now: o.Now, CSRFKey: cfg.Key(config.KeyCSRF), TicketKey: cfg.Key(config.KeyLoginTicket),
 		CookieSecure:   cfg.CookieSecure,

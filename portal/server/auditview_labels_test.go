@@ -194,6 +194,8 @@ func TestAuditActionsHaveLabels(t *testing.T) {
 			members = []string{"get", "head", "post", "put", "patch", "delete", "options"}
 		case "certificate.":
 			members = []string{portal.CertValid, portal.CertSuspended, portal.CertRevoked, portal.CertUsed}
+		case "division.":
+			members = []string{portal.DivisionAdd, portal.DivisionRename, portal.DivisionMove}
 		default:
 			t.Errorf("a family of actions the test does not know: %q + …", fam)
 		}

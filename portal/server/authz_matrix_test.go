@@ -124,6 +124,8 @@ type matrix struct {
 	school  schoolingFixture     // the school enrollment's reference data and past cohort
 
 	children int // child ID numbers made (childID)
+	accounts int // accounts made for the administration's rows (adminRowParams)
+	zones    int // zones added by them
 }
 
 // testCase is a case under test: its number, its owner, and who did what.
@@ -812,6 +814,9 @@ func (m *matrix) rowBody(def *workflow.Definition, r matrixRow, actor, path stri
 	if m.routes[rowRoute(r)] != "" {
 		return m.serviceRowBody(path)
 	}
+	if adminRow(r) {
+		return m.adminRowBody(r, path)
+	}
 	switch {
 	case path == "/api/v1/accounts":
 		id, mobile := m.ids.next()
@@ -882,7 +887,7 @@ func (m *matrix) runRow(def *workflow.Definition, r matrixRow) []string {
 	if own {
 		tc = m.serviceRowCase(r)
 	}
-	if rowParamRE.MatchString(r.Path) && !own {
+	if rowParamRE.MatchString(r.Path) && !own && !adminRow(r) {
 		st := stateFor(def, r)
 		// Moved along by people wherever people may: a system sees a case
 		// it moved last, which is for the generated event rows.
@@ -909,6 +914,9 @@ func (m *matrix) runRow(def *workflow.Definition, r matrixRow) []string {
 		no = tc.no
 	}
 	params := m.rowParams(tc, r)
+	if adminRow(r) {
+		params = m.adminRowParams(r)
+	}
 	if own {
 		params = m.serviceRowParams(r, tc)
 	}
@@ -1146,7 +1154,7 @@ func testAuthzMatrix(t *testing.T, b testkit.Backend, rows []matrixRow) {
 				if own != entry.ID {
 					continue // a service's own route: its rows are that service's
 				}
-			} else if i > 0 && !rowParamRE.MatchString(r.Path) {
+			} else if i > 0 && (!rowParamRE.MatchString(r.Path) || adminRow(r)) {
 				// A route of no case (logging in, the verify key) is the
 				// same for every service: once is enough, and logging in
 				// again for each would meet the per-address login limit.

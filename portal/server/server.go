@@ -24,6 +24,7 @@ import (
 	"tzportal/portal/account"
 	"tzportal/portal/authz"
 	"tzportal/portal/certificate"
+	"tzportal/portal/division"
 	"tzportal/portal/locale"
 	"tzportal/portal/metrics"
 	"tzportal/portal/rating"
@@ -38,6 +39,7 @@ type Deps struct {
 	Engine   *workflow.Engine
 	Accounts *account.Accounts
 	Ratings  *rating.Ratings // 好差评
+	Tree     *division.Tree  // the division tree's administration
 	Authz    *authz.Authz
 	Catalog  *locale.Catalog
 	Counties *portal.Counties // China's counties, for hukou origins
@@ -266,6 +268,7 @@ func (s *Server) routes() {
 	api.Post("/cases/:no/rating/follow-up/:step", s.requireLogin, s.apiFollowUp)
 	api.Get("/ratings", s.requireLogin, s.apiRatings)
 	s.serviceEndpoints(api)
+	s.adminRoutes(app, api)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -16,7 +20,16 @@ const CalendarFile = "calendar.yaml"
 // holidays, plus the weekend days the State Council moves work to (调休).
 // Days are civil days in the calendar's time zone (China Standard Time).
 type Calendar struct {
-	Zone     *time.Location
+	Zone *time.Location
+	// base is the file's days; days is what counts now: the file's with
+	// an administrator's changes over them (Apply), swapped whole so that
+	// the many readers of a deadline never wait.
+	base calendarDays
+	days atomic.Pointer[calendarDays]
+}
+
+// calendarDays are the days off and the working weekend days (调休).
+type calendarDays struct {
 	holidays map[string]bool
 	workdays map[string]bool
 }
@@ -45,15 +58,14 @@ func ParseCalendar(src []byte) (*Calendar, error) {
 		return nil, fmt.Errorf("workflows/%s: %w", CalendarFile, err)
 	}
 	c := &Calendar{
-		Zone:     time.FixedZone(fmt.Sprintf("UTC%+d", f.UTCOffsetHours), f.UTCOffsetHours*3600),
-		holidays: map[string]bool{},
-		workdays: map[string]bool{},
+		Zone: time.FixedZone(fmt.Sprintf("UTC%+d", f.UTCOffsetHours), f.UTCOffsetHours*3600),
+		base: calendarDays{holidays: map[string]bool{}, workdays: map[string]bool{}},
 	}
 	for _, list := range []struct {
 		days []string
 		set  map[string]bool
 		name string
-	}{{f.Holidays, c.holidays, "holidays"}, {f.Workdays, c.workdays, "workdays"}} {
+	}{{f.Holidays, c.base.holidays, "holidays"}, {f.Workdays, c.base.workdays, "workdays"}} {
 		for _, d := range list.days {
 			if _, err := time.Parse(time.DateOnly, d); err != nil {
 				return nil, fmt.Errorf("workflows/%s: %s: %q is not a YYYY-MM-DD date", CalendarFile, list.name, d)
@@ -61,22 +73,92 @@ func ParseCalendar(src []byte) (*Calendar, error) {
 			list.set[d] = true
 		}
 	}
-	for d := range c.holidays {
-		if c.workdays[d] {
+	for d := range c.base.holidays {
+		if c.base.workdays[d] {
 			return nil, fmt.Errorf("workflows/%s: %s is both a holiday and a workday", CalendarFile, d)
 		}
 	}
+	c.days.Store(&c.base)
 	return c, nil
+}
+
+// Kinds of day an administrator may set (portal.CalendarDay).
+const (
+	DayHoliday = "holiday" // a day off, whatever its weekday
+	DayWorkday = "workday" // a working day, whatever its weekday (调休)
+	DayNormal  = "normal"  // as its weekday says: takes the file's entry back
+)
+
+// Apply puts an administrator's days over the file's: each day's kind
+// (holiday, workday or normal) replaces what the file says of it.
+func (c *Calendar) Apply(days map[string]string) {
+	d := &calendarDays{holidays: maps.Clone(c.base.holidays), workdays: maps.Clone(c.base.workdays)}
+	for day, kind := range days {
+		delete(d.holidays, day)
+		delete(d.workdays, day)
+		switch kind {
+		case DayHoliday:
+			d.holidays[day] = true
+		case DayWorkday:
+			d.workdays[day] = true
+		}
+	}
+	c.days.Store(d)
+}
+
+// Kind is what the calendar says of a day (YYYY-MM-DD): holiday, workday
+// (a weekend day made a working day) or normal.
+func (c *Calendar) Kind(day string) string {
+	d := c.days.Load()
+	switch {
+	case d.holidays[day]:
+		return DayHoliday
+	case d.workdays[day]:
+		return DayWorkday
+	}
+	return DayNormal
+}
+
+// FileKind is what workflows/calendar.yaml says of a day.
+func (c *Calendar) FileKind(day string) string {
+	switch {
+	case c.base.holidays[day]:
+		return DayHoliday
+	case c.base.workdays[day]:
+		return DayWorkday
+	}
+	return DayNormal
+}
+
+// Year returns the holidays and the working weekend days of a year, in
+// date order.
+func (c *Calendar) Year(year int) (holidays, workdays []string) {
+	d := c.days.Load()
+	prefix := fmt.Sprintf("%04d-", year)
+	for day := range d.holidays {
+		if strings.HasPrefix(day, prefix) {
+			holidays = append(holidays, day)
+		}
+	}
+	for day := range d.workdays {
+		if strings.HasPrefix(day, prefix) {
+			workdays = append(workdays, day)
+		}
+	}
+	slices.Sort(holidays)
+	slices.Sort(workdays)
+	return holidays, workdays
 }
 
 // IsWorkingDay reports whether the civil day of t (in the calendar's zone) is a working day.
 func (c *Calendar) IsWorkingDay(t time.Time) bool {
 	t = t.In(c.Zone)
 	key := t.Format(time.DateOnly)
-	if c.workdays[key] {
+	d := c.days.Load()
+	if d.workdays[key] {
 		return true
 	}
-	if c.holidays[key] {
+	if d.holidays[key] {
 		return false
 	}
 	wd := t.Weekday()

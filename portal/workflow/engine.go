@@ -134,6 +134,8 @@ type Engine struct {
 	pausable map[string]map[string]bool
 	// cleaning bounds the uploads being decoded at once.
 	cleaning chan struct{}
+	// calVersion is the newest change of the calendar this node applied.
+	calVersion calendarVersion
 }
 
 // NewEngine returns the engine of the registry's services.

@@ -5,6 +5,7 @@
 //	portal staff add ...       add a staff account with one grant
 //	portal staff disable|grant|revoke ...  take access away (sessions end at once) or give it
 //	portal system add ...      add a system account; prints its API token once
+//	portal staff totp, system rotate --login L  a new one-time-code secret or API token
 //	portal audit verify        check the audit hash chain
 //	portal fsck                check every invariant of the database
 //	portal stats rebuild       rebuild the dashboards' rollups from the timelines
@@ -54,8 +55,11 @@ commands:
   staff disable    --login L: disable a staff or system account; its sessions end at once
   staff grant      --login L --role ROLE --division CODE: add a grant
   staff revoke     --login L --role ROLE --division CODE: remove a grant; sessions end at once
+  staff totp       --login L: a new one-time-code secret (a lost phone); prints it
+                   once; the old app's codes and the person's sessions end at once
   system add       add a system account for another system calling the API:
                    --login L --name N --role ROLE --division CODE
+  system rotate    --login L: a new API token, printed once; the old one stops at once
   audit verify     verify the audit hash chain; exit status 1 names the first broken entry
   fsck             check the database's invariants (versions, history edges, audit
                    entries, audit chain, the dashboards' rollups); exit status 1
@@ -107,6 +111,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return staffChange(ctx, args[1], args[2:], stdout, logger, getenv)
 	case cmd == "system add":
 		return systemAdd(ctx, args[2:], stdout, logger, getenv)
+	case cmd == "staff totp" || cmd == "system rotate":
+		return renewSecret(ctx, cmd, args[2:], stdout, logger, getenv)
 	case cmd == "audit verify":
 		return auditVerify(ctx, stdout, logger, getenv)
 	case args[0] == "fsck":
@@ -163,6 +169,8 @@ func serve(ctx context.Context, args []string, stdout io.Writer, logger *slog.Lo
 	go p.Engine.RunRetention(timers, time.Hour, logger)
 	go p.Engine.RunSampling(timers, time.Hour, logger)
 	go p.Outbox.Run(timers, 5*time.Second)
+	go p.Tree.Watch(timers, 30*time.Second, logger)           // another node's change of the division tree
+	go p.Engine.WatchCalendar(timers, 30*time.Second, logger) // and of the working-day calendar
 
 	errc := make(chan error, 2)
 	go func() { errc <- p.Server.Listen(cfg.Addr) }()
@@ -349,6 +357,38 @@ func systemAdd(ctx context.Context, args []string, stdout io.Writer, logger *slo
 		return 1, err
 	}
 	fmt.Fprintf(stdout, "added system account %s (user %d)\nAPI token (shown once; send it as \"Authorization: Bearer <token>\"):\n%s\n", u.Login, u.ID, token)
+	return 0, nil
+}
+
+// renewSecret makes a staff member's new one-time-code secret or a
+// system's new API token (as the admin pages do) and prints it once.
+func renewSecret(ctx context.Context, cmd string, args []string, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	login := fs.String("login", "", "login of the account")
+	if err := fs.Parse(args); err != nil {
+		return 2, nil
+	}
+	if *login == "" {
+		return 2, fmt.Errorf("%s needs --login", cmd)
+	}
+	p, code, err := openTool(ctx, logger, getenv, true)
+	if err != nil {
+		return code, err
+	}
+	defer p.Close()
+	if cmd == "system rotate" {
+		token, err := p.Accounts.RotateToken(ctx, cliActor(), *login)
+		if err != nil {
+			return 1, err
+		}
+		fmt.Fprintf(stdout, "new API token of %s (shown once; the old one no longer works):\n%s\n", *login, token)
+		return 0, nil
+	}
+	en, err := p.Accounts.ResetTOTP(ctx, cliActor(), *login)
+	if err != nil {
+		return 1, err
+	}
+	fmt.Fprintf(stdout, "new one-time-code secret of %s (shown once; hand it over in person, then destroy this output):\n  secret %s\n  %s\n", *login, en.Secret, en.URI)
 	return 0, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -146,5 +147,35 @@ func TestStaffAddAndAuditVerify(t *testing.T) {
 				t.Errorf("the last check: %+v %v", last, err)
 			}
 		})
+	}
+}
+
+// TestAdminCommands: a new one-time-code secret and a new API token from
+// the command line, each printed once and different from the first.
+func TestAdminCommands(t *testing.T) {
+	e := env{"DATABASE_URL": testkit.SQLite(t), "PORTAL_SECRET": testkit.NewSecret()}
+	secretRE := regexp.MustCompile(`secret ([A-Z2-7]+)`)
+	code, first, err := runCmd(t, e, "", "staff", "add", "--login", "clerk1", "--password", "Taizhou-2026", "--name", "王窗口",
+		"--role", "street_clerk", "--division", "321202001")
+	if code != 0 {
+		t.Fatalf("staff add: %d %v", code, err)
+	}
+	code, renewed, err := runCmd(t, e, "", "staff", "totp", "--login", "clerk1")
+	a, b := secretRE.FindStringSubmatch(first), secretRE.FindStringSubmatch(renewed)
+	if code != 0 || a == nil || b == nil || a[1] == b[1] || !strings.Contains(renewed, "otpauth://totp/") {
+		t.Errorf("staff totp: %d %q %v", code, renewed, err)
+	}
+	tokenRE := regexp.MustCompile(`tzs_[A-Za-z0-9_-]+`)
+	code, out, err := runCmd(t, e, "", "system", "add", "--login", "registry", "--name", "迁出地户籍系统", "--role", "origin_registry", "--division", "321200")
+	old := tokenRE.FindString(out)
+	if code != 0 || old == "" {
+		t.Fatalf("system add: %d %q %v", code, out, err)
+	}
+	code, out, err = runCmd(t, e, "", "system", "rotate", "--login", "registry")
+	if fresh := tokenRE.FindString(out); code != 0 || fresh == "" || fresh == old {
+		t.Errorf("system rotate: %d %q %v", code, out, err)
+	}
+	if code, _, err := runCmd(t, e, "", "system", "rotate", "--login", "clerk1"); code != 1 || err == nil {
+		t.Errorf("rotating a staff member's token: %d %v", code, err)
 	}
 }
