@@ -101,8 +101,8 @@ type Portal struct {
 	Engine   *workflow.Engine
 	Accounts *account.Accounts
 	Ratings  *rating.Ratings
-	// Tree changes the division tree (the admin pages); serve runs its
-	// Watch, which reloads the tree another node changed.
+	// Tree changes the division tree (the admin pages); serve reloads it
+	// when another node changed it (portal.WatchReload).
 	Tree      *division.Tree
 	Audit     *audit.Log
 	Catalog   *locale.Catalog

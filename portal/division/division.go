@@ -3,13 +3,12 @@
 // county-level unit, or adds a statistical zone. Each change is one
 // transaction with its history row (who, when, old → new) and its audit
 // entry; this node's tree is replaced at once, and every other node
-// notices the change within its Watch interval and reloads.
+// notices the change within its watch interval (portal.WatchReload) and reloads.
 package division
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
@@ -240,30 +239,4 @@ func (t *Tree) Stale(ctx context.Context) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return v != t.version, nil
-}
-
-// Watch reloads the tree whenever another node changed it, checking every
-// interval until ctx ends (one cheap query: the newest change's id).
-func (t *Tree) Watch(ctx context.Context, every time.Duration, logger *slog.Logger) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		stale, err := t.Stale(qctx)
-		if err == nil && stale {
-			err = t.Reload(qctx)
-			if err == nil {
-				logger.Info("division tree reloaded: another node changed it")
-			}
-		}
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			logger.Warn("division tree: cannot check for changes", "err", err)
-		}
-	}
 }

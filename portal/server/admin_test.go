@@ -262,7 +262,7 @@ func TestAdminDivisions(t *testing.T) {
 		if n := adminEntries(t, p, "division.rename", "division:321202408"); n != 1 {
 			t.Errorf("division.rename entries: %d", n)
 		}
-		// The other node notices and reloads (what its Watch does every 30 s).
+		// The other node notices and reloads (what portal.WatchReload does every 30 s).
 		if stale, err := other.Tree.Stale(context.Background()); err != nil || !stale {
 			t.Fatalf("the other node does not see the change: %v %v", stale, err)
 		}

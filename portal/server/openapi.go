@@ -61,7 +61,7 @@ var caseParams = map[string]string{"no": "case_no", "case": "case_no"}
 // workflow.Endpoints (serviceOps), its forms and events from its workflow
 // file (formSchema, eventSchema).
 func (s *Server) apiOps() []apiOp {
-	return []apiOp{
+	ops := []apiOp{
 		{Method: "GET", Path: "/openapi.json", Summary: "This document", Public: true, Status: 200, OK: jsonSchema{"type": "object"}},
 		{Method: "GET", Path: "/services", Summary: "The services with their guides (办事指南), forms and events", Public: true, Status: 200,
 			OK: items(serviceDoc{})},
@@ -69,7 +69,7 @@ func (s *Server) apiOps() []apiOp {
 		{Method: "POST", Path: "/accounts", Summary: "Register an applicant", Public: true, Body: account.Registration{},
 			Status: 201, OK: object(map[string]any{"user": userDoc{}}), Problems: []int{429}},
 		{Method: "POST", Path: "/session", Summary: "Log in", Public: true, Body: loginBody{}, Status: 200,
-			OK: object(map[string]any{"user": userDoc{}, "roles": []string{}, "csrf_token": ""}), Problems: []int{429}},
+			OK: object(map[string]any{"user": userDoc{}, "roles": []string{}, "csrf_token": ""}), Problems: []int{401, 429}},
 		{Method: "GET", Path: "/session", Summary: "The current user and CSRF token", Status: 200,
 			OK: object(map[string]any{"user": userDoc{}, "roles": []string{}, "csrf_token": "", "expires_at": time.Time{},
 				"id_number": ""}, "user", "roles")},
@@ -131,6 +131,42 @@ func (s *Server) apiOps() []apiOp {
 			Status: 200, OK: followUpDoc{}, Problems: []int{409}},
 		{Method: "GET", Path: "/ratings", Summary: "Ratings of the supervisor's jurisdiction", Query: statsQuery, Status: 200, OK: ratingsDoc{}},
 	}
+	return append(ops, adminOps()...)
+}
+
+// adminOps are the administration's operations (the admin role only; 404
+// for anyone else).
+func adminOps() []apiOp {
+	ops := []apiOp{
+		{Method: "GET", Path: "/admin/accounts", Summary: "Staff and system accounts, searched by login or name", Query: []string{"kind", "q"},
+			Status: 200, OK: accountsDoc{}},
+		{Method: "POST", Path: "/admin/staff", Summary: "Add a staff member with a first grant (the one-time-code secret is shown once)",
+			Body: newAccountBody{}, Status: 201, OK: secretDoc{}, Problems: []int{409}},
+		{Method: "POST", Path: "/admin/systems", Summary: "Add a system account (its token is shown once)", Body: newAccountBody{},
+			Status: 201, OK: secretDoc{}, Problems: []int{409}},
+		{Method: "GET", Path: "/admin/accounts/:login", Summary: "An account with its grants", Status: 200, OK: accountDoc{}},
+		{Method: "GET", Path: "/admin/divisions", Summary: "The division tree and its changes", Status: 200, OK: divisionsDoc{}},
+		{Method: "POST", Path: "/admin/divisions", Summary: "Add a statistical zone", Body: zoneBody{}, Status: 201, OK: portal.Division{},
+			Problems: []int{409}},
+		{Method: "POST", Path: "/admin/divisions/:code", Summary: "Rename a division or move it under another county-level unit",
+			Body: changeBody{}, Status: 200, OK: portal.Division{}, Problems: []int{409}},
+		{Method: "GET", Path: "/admin/calendar", Summary: "A year's days off and working weekend days, with their changes",
+			Query: []string{"year"}, Status: 200, OK: workflow.CalendarYear{}},
+		{Method: "POST", Path: "/admin/calendar", Summary: "Set a day a holiday, a working day or normal", Body: dayBody{}, Status: 201,
+			OK: portal.CalendarChange{}},
+	}
+	summaries := map[string]string{"disable": "Disable the account (its sessions end at once)", "grants": "Add a grant",
+		"revoke": "Revoke a grant (the person's sessions end at once)", "totp": "A new one-time-code secret, shown once",
+		"token": "A new API token, shown once (the old one stops working)"}
+	for _, action := range accountActions {
+		op := apiOp{Method: "POST", Path: "/admin/accounts/:login/" + action, Summary: summaries[action], Status: 200, OK: secretDoc{},
+			Problems: []int{409}}
+		if action == "grants" || action == "revoke" {
+			op.Body = grantBody{}
+		}
+		ops = append(ops, op)
+	}
+	return ops
 }
 
 var statsQuery = []string{"division", "service", "from", "to"}

@@ -259,6 +259,42 @@ var replayed = []struct {
 	{"StatsDashboard", TestStatsDashboard},
 	{"Indicators", TestIndicators},
 	{"DeadlineEscalation", TestDeadlineEscalation},
+	{"AdminStaffAccounts", TestAdminStaffAccounts},
+	{"AdminSystemTokens", TestAdminSystemTokens},
+	{"AdminDivisions", TestAdminDivisions},
+	{"AdminCalendar", TestAdminCalendar},
+	{"AdminAPI", testAdminAPI},
+}
+
+// testAdminAPI calls the administration's JSON twins the admin tests above
+// reach through the pages: read an account and the tree, add a staff
+// member, grant and revoke, add a system and rotate its token, add a zone.
+func testAdminAPI(t *testing.T) {
+	p := testkit.Start(t, testkit.Backends[0], nil)
+	p.MustStaff(t, "admin", "admin", "321200")
+	admin := p.NewClient(t)
+	admin.Login("admin")
+	calls := []struct {
+		method, path string
+		body         any
+		want         int
+	}{
+		{"GET", "/api/v1/admin/accounts/admin", nil, 200},
+		{"GET", "/api/v1/admin/divisions", nil, 200},
+		{"POST", "/api/v1/admin/staff", map[string]string{"login": "wangli", "name": "王莉", "password": testkit.Password,
+			"role": "street_clerk", "division": "321202001"}, 201},
+		{"POST", "/api/v1/admin/accounts/wangli/grants", map[string]string{"role": "street_clerk", "division": "321202002"}, 200},
+		{"POST", "/api/v1/admin/accounts/wangli/revoke", map[string]string{"role": "street_clerk", "division": "321202002"}, 200},
+		{"POST", "/api/v1/admin/systems", map[string]string{"login": "registry2", "name": "户籍系统", "role": "origin_registry",
+			"division": "321200"}, 201},
+		{"POST", "/api/v1/admin/accounts/registry2/token", nil, 200},
+		{"POST", "/api/v1/admin/divisions", map[string]string{"code": "321202990", "name": "测试统计区", "parent": "321202"}, 201},
+	}
+	for _, c := range calls {
+		if r := admin.Do(c.method, c.path, c.body); r.Status != c.want {
+			t.Errorf("%s %s: %d, want %d: %s", c.method, c.path, r.Status, c.want, r.Body)
+		}
+	}
 }
 
 // testCatalogue reads what anyone may read, registers an applicant (and

@@ -434,7 +434,7 @@ func TestNoSecretsInURLsOrLogs(t *testing.T) {
 		app.Do("DELETE", "/api/v1/session", nil)
 
 		out := logs.String()
-		if !strings.Contains(out, `"path":"/api/v1/session"`) || !strings.Contains(out, `"path":"/login"`) {
+		if !strings.Contains(out, `"route":"/api/v1/session"`) || !strings.Contains(out, `"route":"/login"`) {
 			t.Fatalf("the logs were not captured:\n%.2000s", out)
 		}
 		for v, what := range s.values {

@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -16,7 +15,7 @@ import (
 // what workflows/calendar.yaml says — the year's arrangement published
 // late, or changed. Each change is one transaction with its history row and
 // audit entry. This node's calendar takes it at once; every other node
-// finds the newer version within its watch interval (WatchCalendar).
+// finds the newer version within its watch interval (portal.WatchReload).
 // Deadlines already set stay as they were computed; new ones count with
 // the change.
 
@@ -153,29 +152,4 @@ func (e *Engine) CalendarStale(ctx context.Context) (bool, error) {
 	e.calVersion.mu.Lock()
 	defer e.calVersion.mu.Unlock()
 	return v != e.calVersion.v, nil
-}
-
-// WatchCalendar reloads the calendar whenever another node changed it,
-// checking every interval until ctx ends.
-func (e *Engine) WatchCalendar(ctx context.Context, every time.Duration, logger *slog.Logger) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		stale, err := e.CalendarStale(qctx)
-		if err == nil && stale {
-			if err = e.ReloadCalendar(qctx); err == nil {
-				logger.Info("working-day calendar reloaded: another node changed it")
-			}
-		}
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			logger.Warn("working-day calendar: cannot check for changes", "err", err)
-		}
-	}
 }

@@ -224,37 +224,44 @@ func writeLoad(t *testing.T, srv *child, logins []string, ack *acknowledged, kil
 		go func() {
 			defer wg.Done()
 			for i := 0; !killed.Load(); i++ {
-				st, m, _ := c.do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit",
-					"form": testkit.ResidenceForm("address", fmt.Sprintf("海陵区东进东路%d号%d室", w+1, i+1))})
-				if st == http.StatusConflict {
-					// A case of an earlier round, cut off before its
-					// answer, is still open: give it up and go on.
-					if no, _ := m["case_no"].(string); no != "" {
-						c.do("POST", "/api/v1/cases/"+no+"/events/discard", nil)
-						c.do("POST", "/api/v1/cases/"+no+"/events/withdraw", nil)
-					}
-					continue
-				}
-				if st != http.StatusCreated {
-					continue
-				}
-				no, _ := m["case_no"].(string)
-				ack.mu.Lock()
-				ack.created[no] = true
-				ack.mu.Unlock()
-				if st, _, _ := c.do("POST", "/api/v1/cases/"+no+"/events/submit", nil); st == http.StatusOK {
-					ack.mu.Lock()
-					ack.submitted[no] = true
-					ack.mu.Unlock()
-				}
-				// One open application at a time: withdraw it to apply again.
-				c.do("POST", "/api/v1/cases/"+no+"/events/withdraw", nil)
+				ack.round(c, w, i)
 			}
 		}()
 	}
 	wg.Wait()
 	<-srv.exited
 	return len(clients)
+}
+
+// round is one of applicant w's rounds of the write load: apply, hand in,
+// withdraw (one open application at a time), noting what the portal
+// acknowledged. It returns the status of the create.
+func (a *acknowledged) round(c *apiClient, w, i int) int {
+	st, m, _ := c.do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit",
+		"form": testkit.ResidenceForm("address", fmt.Sprintf("海陵区东进东路%d号%d室", w+1, i+1))})
+	if st == http.StatusConflict {
+		// A case of an earlier round, cut off before its answer, is
+		// still open: give it up and go on.
+		if no, _ := m["case_no"].(string); no != "" {
+			c.do("POST", "/api/v1/cases/"+no+"/events/discard", nil)
+			c.do("POST", "/api/v1/cases/"+no+"/events/withdraw", nil)
+		}
+		return st
+	}
+	if st != http.StatusCreated {
+		return st
+	}
+	no, _ := m["case_no"].(string)
+	a.mu.Lock()
+	a.created[no] = true
+	a.mu.Unlock()
+	if st, _, _ := c.do("POST", "/api/v1/cases/"+no+"/events/submit", nil); st == http.StatusOK {
+		a.mu.Lock()
+		a.submitted[no] = true
+		a.mu.Unlock()
+	}
+	c.do("POST", "/api/v1/cases/"+no+"/events/withdraw", nil)
+	return http.StatusCreated
 }
 
 // workers is how many applicants write at once, each with its own session.

@@ -169,8 +169,9 @@ func serve(ctx context.Context, args []string, stdout io.Writer, logger *slog.Lo
 	go p.Engine.RunRetention(timers, time.Hour, logger)
 	go p.Engine.RunSampling(timers, time.Hour, logger)
 	go p.Outbox.Run(timers, 5*time.Second)
-	go p.Tree.Watch(timers, 30*time.Second, logger)           // another node's change of the division tree
-	go p.Engine.WatchCalendar(timers, 30*time.Second, logger) // and of the working-day calendar
+	// Another node's change of the division tree, or of the calendar.
+	go portal.WatchReload(timers, 30*time.Second, logger, "division tree", p.Tree.Stale, p.Tree.Reload)
+	go portal.WatchReload(timers, 30*time.Second, logger, "working-day calendar", p.Engine.CalendarStale, p.Engine.ReloadCalendar)
 
 	errc := make(chan error, 2)
 	go func() { errc <- p.Server.Listen(cfg.Addr) }()
