@@ -114,6 +114,7 @@ http {
     scgi_temp_path %[1]s/scgi;
     upstream tzportal {
 %[2]s        keepalive 16;
+        keepalive_timeout 50s;
     }
     server {
         listen %[3]s;
@@ -385,14 +386,19 @@ func TestClusterBehindNginx(t *testing.T) {
 		var killedAt atomic.Int64 // unix nanoseconds
 		var afterOK, afterFailed atomic.Int64
 		stop := make(chan struct{})
+		// Everyone logs in first: the kill falls in the middle of the
+		// writes, never of a login.
+		clients := make([]*apiClient, len(logins))
+		for w, login := range logins {
+			clients[w] = login1(t, lbNode, login)
+		}
 		time.AfterFunc(time.Second, func() {
 			b.kill()
 			killedAt.Store(time.Now().UnixNano())
 		})
 		time.AfterFunc(4*time.Second, func() { close(stop) })
 		var wg sync.WaitGroup
-		for w, login := range logins {
-			cl := login1(t, lbNode, login)
+		for w, cl := range clients {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
