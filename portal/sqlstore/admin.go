@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
 	"tzportal/portal"
@@ -39,26 +38,7 @@ func (q q) Accounts(ctx context.Context, f portal.AccountFilter) ([]portal.User,
 		return nil, dbError(op, err)
 	}
 	defer rows.Close()
-	var out []portal.User
-	for rows.Next() {
-		var row portal.User
-		var kind string
-		var role, division sql.NullString
-		if err := rows.Scan(&row.ID, &kind, &row.Name, &row.Login, &row.Mobile, &row.IDIndex, &row.IDCipher,
-			&row.PasswordHash, &row.TokenHash, &row.Locale, scanNullTime{&row.DisabledAt}, scanTime{&row.CreatedAt},
-			&row.TOTPSecret, scanNullTime{&row.TOTPConfirmedAt}, &row.Email, &row.Unread, &role, &division); err != nil {
-			return nil, dbError(op, err)
-		}
-		if len(out) == 0 || out[len(out)-1].ID != row.ID {
-			row.Kind = portal.UserKind(kind)
-			out = append(out, row)
-		}
-		if role.Valid {
-			u := &out[len(out)-1]
-			u.Grants = append(u.Grants, portal.Grant{Role: role.String, Division: division.String})
-		}
-	}
-	return out, dbError(op, rows.Err())
+	return scanUsers(rows, op)
 }
 
 // DivisionChanges returns the division tree's history, newest first.

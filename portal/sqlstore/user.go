@@ -32,7 +32,20 @@ func (q q) userBy(ctx context.Context, op, where string, arg any) (*portal.User,
 		return nil, dbError(op, err)
 	}
 	defer rows.Close()
-	var u *portal.User
+	users, err := scanUsers(rows, op)
+	if err != nil {
+		return nil, err
+	}
+	if len(users) == 0 {
+		return nil, portal.NotFound(fmt.Errorf("%s: no user", op))
+	}
+	return &users[0], nil
+}
+
+// scanUsers reads rows of userColumns with a grant's role and division,
+// ordered by user: one user per run of rows, with the run's grants.
+func scanUsers(rows *sql.Rows, op string) ([]portal.User, error) {
+	var out []portal.User
 	for rows.Next() {
 		var row portal.User
 		var kind string
@@ -42,21 +55,16 @@ func (q q) userBy(ctx context.Context, op, where string, arg any) (*portal.User,
 			&row.TOTPSecret, scanNullTime{&row.TOTPConfirmedAt}, &row.Email, &row.Unread, &role, &division); err != nil {
 			return nil, dbError(op, err)
 		}
-		if u == nil {
+		if len(out) == 0 || out[len(out)-1].ID != row.ID {
 			row.Kind = portal.UserKind(kind)
-			u = &row
+			out = append(out, row)
 		}
 		if role.Valid {
+			u := &out[len(out)-1]
 			u.Grants = append(u.Grants, portal.Grant{Role: role.String, Division: division.String})
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, dbError(op, err)
-	}
-	if u == nil {
-		return nil, portal.NotFound(fmt.Errorf("%s: no user", op))
-	}
-	return u, nil
+	return out, dbError(op, rows.Err())
 }
 
 // UserByID returns the user with id, with its grants.
