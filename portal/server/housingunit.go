@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"net/url"
 	"strconv"
 	"strings"
@@ -170,8 +169,8 @@ type unitBody struct {
 	District string      `json:"district"`
 	Kind     string      `json:"kind"`
 	Address  string      `json:"address"`
-	Area     json.Number `json:"area"`  // m²
-	Rooms    json.Number `json:"rooms"` // a whole number
+	Area     *float64 `json:"area"` // m², at most two decimals
+	Rooms    *int     `json:"rooms"`
 }
 
 // unitStatusBody is POST /api/v1/admin/housing-units/{code}.
@@ -188,8 +187,14 @@ func (s *Server) apiAdminAddUnit(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	u, err := s.Units.Add(ctx(c), actor(c), unitstock.Input{Code: b.Code, District: b.District, Kind: b.Kind, Address: b.Address,
-		Area: b.Area.String(), Rooms: b.Rooms.String()})
+	in := unitstock.Input{Code: b.Code, District: b.District, Kind: b.Kind, Address: b.Address}
+	if b.Area != nil {
+		in.Area = strconv.FormatFloat(*b.Area, 'f', -1, 64)
+	}
+	if b.Rooms != nil {
+		in.Rooms = strconv.Itoa(*b.Rooms)
+	}
+	u, err := s.Units.Add(ctx(c), actor(c), in)
 	if err != nil {
 		return err
 	}
