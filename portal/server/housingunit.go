@@ -165,10 +165,10 @@ func (s *Server) adminUnitsPage(c *fiber.Ctx) error {
 
 // unitBody is POST /api/v1/admin/housing-units.
 type unitBody struct {
-	Code     string      `json:"code"`
-	District string      `json:"district"`
-	Kind     string      `json:"kind"`
-	Address  string      `json:"address"`
+	Code     string   `json:"code"`
+	District string   `json:"district"`
+	Kind     string   `json:"kind"`
+	Address  string   `json:"address"`
 	Area     *float64 `json:"area"` // m², at most two decimals
 	Rooms    *int     `json:"rooms"`
 }
