@@ -36,7 +36,7 @@ func TestAdminHousingUnits(t *testing.T) {
 			t.Fatalf("bad form: %d %.500s", r.Status, r.Body)
 		}
 		for _, want := range []string{`id="error-code"`, `id="error-district"`, `id="error-area"`, `value="HL A"`, `value="52.555"`,
-			`value="海陵区城东街道东进路1号"`, `<option value="public_rental" selected>`, "房源编号须为字母"} {
+			`value="海陵区城东街道东进路1号"`, `<option value="public_rental" selected>`, "房源编号须为字母", "请从列表中选择所在区"} {
 			if !strings.Contains(r.Text(), want) {
 				t.Errorf("bad form: no %q", want)
 			}

@@ -154,7 +154,7 @@ func (s *Stock) check(in Input) (portal.HousingUnit, []portal.FieldError) {
 		bad = append(bad, portal.FieldError{Field: "code", Rule: "unit_code"})
 	}
 	if !county(s.Authz.Divisions(), u.District) {
-		bad = append(bad, portal.FieldError{Field: "district", Rule: "level_county"})
+		bad = append(bad, portal.FieldError{Field: "district", Rule: "division_code"})
 	}
 	if !slices.Contains(s.Kinds, u.Kind) {
 		bad = append(bad, portal.FieldError{Field: "kind", Rule: "oneof"})
@@ -293,7 +293,7 @@ func (e *LineError) Error() string {
 var reasons = map[string]string{
 	"required":     "empty",
 	"unit_code":    "letters, digits, - and _, at most 32, starting with a letter or digit",
-	"level_county": "not a county-level unit of Taizhou (6 digits)",
+	"division_code": "not a county-level unit of Taizhou (6 digits)",
 	"oneof":        "not a kind of unit",
 	"max":          "at most 200 characters, on one line",
 	"unit_area":    "an area in m², above 0 and at most 1000, with at most two decimals",
