@@ -16,8 +16,9 @@ import (
 // login; adds a system account and rotates its token; then, on a phone,
 // adds a statistical zone (a wrong code first) and renames a division,
 // whose history shows old → new, makes a Saturday of 2027 a working
-// day, and adds a unit to the housing stock (a wrong area first) and
-// withdraws it; the pages read in English too. With
+// day, and adds a unit to the housing stock (a wrong area first),
+// withdraws and restores it, and a district officer fills a draw's units
+// from the stock; the pages read in English too. With
 // JavaScript on, every page is audited with axe-core; screenshots of each
 // step at phone and desktop size.
 func TestAdminJourney(t *testing.T) { withAndWithoutJS(t, adminJourney) }
@@ -26,6 +27,7 @@ func adminJourney(t *testing.T, js bool) {
 	p := testkit.Start(t, testkit.Backend{}, nil)
 	p.MustStaff(t, "admin", "admin", "321200")
 	p.MustStaff(t, "clerk1", "street_clerk", "321202001")
+	p.MustStaff(t, "officer1", "district_officer", "321202")
 
 	b := newBrowser(t, js)
 	t.Logf("screenshots: %s", b.shots)
@@ -165,6 +167,21 @@ func adminJourney(t *testing.T, js bool) {
 	div.sees("main .panel-done", "房源 HL-A-101 已下架")
 	div.sees("main table.unit-history", "下架: 可用 → 已下架", "测试 admin")
 	div.look("admin-housing-units")
+	div.submit("restore", `main form[action="/admin/housing-units/HL-A-101"] button`)
+	div.sees("main .panel-done", "房源 HL-A-101 已恢复可用")
+
+	// A district officer fills a draw's units from the stock, without
+	// JavaScript too (a GET form), and may still edit them.
+	off := b.person("officer", desktop)
+	off.login(p, "officer1")
+	off.visit(p.URL + "/housing/draws")
+	off.do("choose the kind", setSelect("#fill-kind", "public_rental"))
+	off.submit("fill from the stock", `main form[method="get"][action^="/housing/draws"] button`)
+	off.sees("#filled", "1 套可用房源")
+	if got := off.value("#field-units"); got != "HL-A-101" {
+		t.Errorf("the units filled from the stock: %q", got)
+	}
+	off.look("housing-draw-fill")
 	div.visit(p.URL + "/admin/divisions/321202408")
 
 	// In English.
