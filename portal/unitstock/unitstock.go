@@ -291,13 +291,13 @@ func (e *LineError) Error() string {
 
 // reasons are the terminal's words for a field's rule.
 var reasons = map[string]string{
-	"required":     "empty",
-	"unit_code":    "letters, digits, - and _, at most 32, starting with a letter or digit",
+	"required":      "empty",
+	"unit_code":     "letters, digits, - and _, at most 32, starting with a letter or digit",
 	"division_code": "not a county-level unit of Taizhou (6 digits)",
-	"oneof":        "not a kind of unit",
-	"max":          "at most 200 characters, on one line",
-	"unit_area":    "an area in m², above 0 and at most 1000, with at most two decimals",
-	"unit_rooms":   "a whole number from 0 to 20",
+	"oneof":         "not a kind of unit",
+	"max":           "at most 200 characters, on one line",
+	"unit_area":     "an area in m², above 0 and at most 1000, with at most two decimals",
+	"unit_rooms":    "a whole number from 0 to 20",
 }
 
 // Parse reads a units file (Header) and checks every row: the first bad
