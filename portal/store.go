@@ -40,6 +40,7 @@ type Reader interface {
 	AccountStore
 	DivisionStore
 	CalendarStore
+	HousingUnitStore
 
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLogin(ctx context.Context, login string) (*User, error)
@@ -99,6 +100,7 @@ type Tx interface {
 	AuditViewTx
 	DivisionTx
 	CalendarTx
+	HousingUnitTx
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

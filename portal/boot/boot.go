@@ -37,6 +37,7 @@ import (
 	"tzportal/portal/server"
 	"tzportal/portal/session"
 	"tzportal/portal/sqlstore"
+	"tzportal/portal/unitstock"
 	"tzportal/portal/validate"
 	"tzportal/portal/workflow"
 	"tzportal/workflows"
@@ -103,7 +104,9 @@ type Portal struct {
 	Ratings  *rating.Ratings
 	// Tree changes the division tree (the admin pages); serve reloads it
 	// when another node changed it (portal.WatchReload).
-	Tree      *division.Tree
+	Tree *division.Tree
+	// Units is the housing stock (the admin pages, portal housing units import).
+	Units     *unitstock.Stock
 	Audit     *audit.Log
 	Catalog   *locale.Catalog
 	Validator *validate.Validator
@@ -345,9 +348,10 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (p *Portal, err er
 	if err := p.Engine.ReloadCalendar(ctx); err != nil {
 		o.Logger.Warn("the working-day calendar's changes are not read", "err", err)
 	}
+	p.Units = &unitstock.Stock{Store: store, Audit: p.Audit, Authz: p.Authz, Now: o.Now, Kinds: housing.Kinds()}
 
 	p.Server, err = server.New(server.Deps{
-		Store: store, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Ratings: p.Ratings, Tree: p.Tree, Authz: p.Authz, Catalog: p.Catalog,
+		Store: store, Sessions: p.Sessions, Engine: p.Engine, Accounts: p.Accounts, Ratings: p.Ratings, Tree: p.Tree, Units: p.Units, Authz: p.Authz, Catalog: p.Catalog,
 		Counties: p.Counties, Templates: templateFiles,
 		Logger: o.Logger, Now: o.Now, CSRFKey: cfg.Key(config.KeyCSRF), TicketKey: cfg.Key(config.KeyLoginTicket),
 		CookieSecure:   cfg.CookieSecure,

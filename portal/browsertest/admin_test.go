@@ -15,8 +15,10 @@ import (
 // revokes another clerk's grant, whose next page (on their phone) is the
 // login; adds a system account and rotates its token; then, on a phone,
 // adds a statistical zone (a wrong code first) and renames a division,
-// whose history shows old → new, and makes a Saturday of 2027 a working
-// day; the pages read in English too. With
+// whose history shows old → new, makes a Saturday of 2027 a working
+// day, and adds a unit to the housing stock (a wrong area first),
+// withdraws and restores it, and a district officer fills a draw's units
+// from the stock; the pages read in English too. With
 // JavaScript on, every page is audited with axe-core; screenshots of each
 // step at phone and desktop size.
 func TestAdminJourney(t *testing.T) { withAndWithoutJS(t, adminJourney) }
@@ -25,6 +27,7 @@ func adminJourney(t *testing.T, js bool) {
 	p := testkit.Start(t, testkit.Backend{}, nil)
 	p.MustStaff(t, "admin", "admin", "321200")
 	p.MustStaff(t, "clerk1", "street_clerk", "321202001")
+	p.MustStaff(t, "officer1", "district_officer", "321202")
 
 	b := newBrowser(t, js)
 	t.Logf("screenshots: %s", b.shots)
@@ -141,6 +144,44 @@ func adminJourney(t *testing.T, js bool) {
 	div.sees("main .panel-done", "2027-02-20 已设置")
 	div.sees("main table", "按星期计 → 调休上班 (春节调休)")
 	div.look("admin-calendar")
+
+	// The housing stock: a unit added (a wrong area first, what was typed
+	// kept), then withdrawn; the history shows old → new.
+	div.submit("the housing stock", `main nav a[href="/admin/housing-units"]`)
+	div.sees("main h1", "保障性住房房源")
+	div.typeInto("#field-code", "HL-A-101")
+	div.do("choose the district", setSelect("#field-district", "321202"))
+	div.do("choose the kind", setSelect("#field-kind", "public_rental"))
+	div.typeInto("#field-address", "海陵区东进路1号101室")
+	div.typeInto("#field-area", "52,5")
+	div.typeInto("#field-rooms", "2")
+	div.submit("add the unit", `main form[action="/admin/housing-units"][method="post"] button`)
+	div.sees("#error-area", "面积（平方米）须为大于0")
+	if got := div.value("#field-address"); got != "海陵区东进路1号101室" {
+		t.Errorf("the address typed is not kept: %q", got)
+	}
+	div.typeInto("#field-area", "52.5")
+	div.submit("add the unit", `main form[action="/admin/housing-units"][method="post"] button`)
+	div.sees("main .panel-done", "房源 HL-A-101 已新增")
+	div.submit("withdraw", `main form[action="/admin/housing-units/HL-A-101"] button`)
+	div.sees("main .panel-done", "房源 HL-A-101 已下架")
+	div.sees("main table.unit-history", "下架: 可用 → 已下架", "测试 admin")
+	div.look("admin-housing-units")
+	div.submit("restore", `main form[action="/admin/housing-units/HL-A-101"] button`)
+	div.sees("main .panel-done", "房源 HL-A-101 已恢复可用")
+
+	// A district officer fills a draw's units from the stock, without
+	// JavaScript too (a GET form), and may still edit them.
+	off := b.person("officer", desktop)
+	off.login(p, "officer1")
+	off.visit(p.URL + "/housing/draws")
+	off.do("choose the kind", setSelect("#fill-kind", "public_rental"))
+	off.submit("fill from the stock", `main form[method="get"][action^="/housing/draws"] button`)
+	off.sees("#filled", "1 套可用房源")
+	if got := off.value("#field-units"); got != "HL-A-101" {
+		t.Errorf("the units filled from the stock: %q", got)
+	}
+	off.look("housing-draw-fill")
 	div.visit(p.URL + "/admin/divisions/321202408")
 
 	// In English.

@@ -614,3 +614,7 @@ func publicDraw(ctx context.Context, e *workflow.Engine, idText string) (*lotter
 	}
 	return &cd.Draw, nil
 }
+
+// Kinds are the kinds of unit a household applies for and a draw is made
+// for (the form's choices): the housing stock's kinds.
+func Kinds() []string { return slices.Clone(kindOptions) }

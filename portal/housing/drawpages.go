@@ -29,6 +29,9 @@ func drawScreens(e *workflow.Engine) []workflow.Screen {
 			return &workflow.Shown{Template: ServiceID + "/draw", Title: ServiceID + ".draw.title", Data: drawPageOf(d, r.Query("page"))}, nil
 		}},
 		{Method: http.MethodGet, Path: "/housing/draws", Handle: func(ctx context.Context, r workflow.Request) (*workflow.Shown, error) {
+			if r.Query("fill") == "stock" {
+				return drawsFromStock(ctx, e, r.Actor, r.Query("district"), r.Query("kind"))
+			}
 			return drawsScreen(ctx, e, r.Actor, drawForm{}, nil)
 		}, Menu: ServiceID + ".draws.menu", For: func(u *portal.User) bool { return len(drawDistricts(e, u)) > 0 }},
 		{Method: http.MethodPost, Path: "/housing/draws", Handle: func(ctx context.Context, r workflow.Request) (*workflow.Shown, error) {
@@ -129,6 +132,51 @@ func (f drawForm) request() DrawRequest {
 	return q
 }
 
+// drawsFromStock is the create form with its units filled from the
+// housing stock (GET /housing/draws?fill=stock&district=&kind=): the
+// district's available units of the kind, one per line, which the officer
+// may still edit before creating the draw. Filling changes nothing: the
+// draw is checked and made from the units as posted, as when typed.
+func drawsFromStock(ctx context.Context, e *workflow.Engine, actor portal.Actor, district, kind string) (*workflow.Shown, error) {
+	ds, err := drawDistrictsOf(e, actor)
+	if err != nil {
+		return nil, err
+	}
+	f := drawForm{District: strings.TrimSpace(district), Kind: strings.TrimSpace(kind)}
+	if f.District == "" && len(ds) == 1 {
+		f.District = ds[0].Code
+	}
+	var bad []portal.FieldError
+	if !slices.ContainsFunc(ds, func(x portal.Division) bool { return x.Code == f.District }) {
+		bad = append(bad, portal.FieldError{Field: "district", Rule: "district"})
+	}
+	if !slices.Contains(kindOptions, f.Kind) {
+		bad = append(bad, portal.FieldError{Field: "kind", Rule: "oneof", Param: strings.Join(kindOptions, " ")})
+	}
+	if len(bad) == 0 {
+		units, err := e.Store.HousingUnits(ctx, portal.HousingUnitFilter{District: f.District, Kind: f.Kind, Status: portal.UnitAvailable, Limit: maxUnits})
+		if err != nil {
+			return nil, err
+		}
+		codes := make([]string, len(units))
+		for i, u := range units {
+			codes[i] = u.Code
+		}
+		f.Units = strings.Join(codes, "\n")
+		if len(units) == 0 {
+			bad = append(bad, portal.FieldError{Field: "units", Rule: "stock_empty"})
+		}
+		if len(bad) == 0 {
+			sh, err := drawsScreen(ctx, e, actor, f, nil)
+			if err == nil {
+				sh.Data.(*drawsPage).Filled = len(units)
+			}
+			return sh, err
+		}
+	}
+	return drawsScreen(ctx, e, actor, f, &portal.Error{Code: portal.EINVALID, Message: "error.invalid", Fields: bad, Labels: ServiceID + ".draw"})
+}
+
 // noUnits words a form with no unit at all as a field to fill in, not as
 // a list over its size (the check's one rule for both).
 func noUnits(err error, q DrawRequest) error {
@@ -154,6 +202,7 @@ type drawsPage struct {
 	Typed      drawForm
 	UnitErrors []string // the fields of the units refused (units[i].code), shown under the list
 	OpenID     int64    // the open draw a new one waits for (draw_open)
+	Filled     int      // units just filled from the stock
 	MinSeedLen int
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tzportal/portal/testkit"
+	"tzportal/portal/unitstock"
 )
 
 // The administration's part of the matrix: the rows of /admin/… and
@@ -20,7 +21,8 @@ func adminRow(r matrixRow) bool {
 }
 
 // adminRowParams makes the row's account: a street clerk of 321202003, or
-// a system account for …/token. {code} is a division renamed to its name.
+// a system account for …/token. {code} is a division renamed to its name,
+// or a unit of the housing stock made for the row.
 func (m *matrix) adminRowParams(r matrixRow) map[string]string {
 	m.t.Helper()
 	out := map[string]string{}
@@ -36,7 +38,16 @@ func (m *matrix) adminRowParams(r matrixRow) map[string]string {
 		}
 		out["login"] = login
 	}
-	if strings.Contains(r.Path, "{code}") {
+	switch {
+	case strings.Contains(r.Path, "/housing-units/{code}"):
+		m.zones++
+		code := fmt.Sprintf("MX-U%d", m.zones)
+		if _, err := m.p.Units.Add(context.Background(), portalActor(), unitstock.Input{Code: code, District: "321202", Kind: "public_rental",
+			Address: "矩阵房源", Area: "50", Rooms: "2"}); err != nil {
+			m.t.Fatalf("line %d: %v", r.Line, err)
+		}
+		out["code"] = code
+	case strings.Contains(r.Path, "{code}"):
 		out["code"] = "321202408"
 	}
 	return out
@@ -63,6 +74,16 @@ func (m *matrix) adminRowBody(r matrixRow, path string) map[string]any {
 	case strings.HasSuffix(path, "/admin/calendar"):
 		m.zones++
 		return map[string]any{"day": time.Date(2031, 1, m.zones, 0, 0, 0, 0, time.UTC).Format(time.DateOnly), "kind": "holiday", "note": "矩阵"}
+	case strings.HasSuffix(path, "/admin/housing-units"):
+		m.zones++
+		b := map[string]any{"code": fmt.Sprintf("MX-N%d", m.zones), "district": "321202", "kind": "public_rental",
+			"address": "矩阵房源", "area": 50, "rooms": 2}
+		if !strings.HasPrefix(path, "/api/") {
+			b["area"], b["rooms"] = "50", "2" // a form's fields are text
+		}
+		return b
+	case strings.Contains(path, "/admin/housing-units/"):
+		return map[string]any{"status": "withdrawn"}
 	case strings.Contains(path, "/admin/divisions/"):
 		return map[string]any{"name": "火车站街区", "parent": "321202"}
 	}

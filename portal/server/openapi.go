@@ -154,6 +154,12 @@ func adminOps() []apiOp {
 			Query: []string{"year"}, Status: 200, OK: workflow.CalendarYear{}},
 		{Method: "POST", Path: "/admin/calendar", Summary: "Set a day a holiday, a working day or normal", Body: dayBody{}, Status: 201,
 			OK: portal.CalendarChange{}},
+		{Method: "GET", Path: "/admin/housing-units", Summary: "The housing-security stock (房源), filtered, with its newest changes",
+			Query: []string{"district", "kind", "status"}, Status: 200, OK: unitsDoc{}},
+		{Method: "POST", Path: "/admin/housing-units", Summary: "Add a unit to the housing stock, available (a code in use is 422 on code)",
+			Body: unitBody{}, Status: 201, OK: portal.HousingUnit{}},
+		{Method: "POST", Path: "/admin/housing-units/:code", Summary: "Withdraw a unit (withdrawn) or restore it (available)",
+			Body: unitStatusBody{}, Status: 200, OK: portal.HousingUnit{}, Problems: []int{409}},
 	}
 	summaries := map[string]string{"disable": "Disable the account (its sessions end at once)", "grants": "Add a grant",
 		"revoke": "Revoke a grant (the person's sessions end at once)", "totp": "A new one-time-code secret, shown once",

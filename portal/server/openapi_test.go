@@ -268,7 +268,8 @@ var replayed = []struct {
 
 // testAdminAPI calls the administration's JSON twins the admin tests above
 // reach through the pages: read an account and the tree, add a staff
-// member, grant and revoke, add a system and rotate its token, add a zone.
+// member, grant and revoke, add a system and rotate its token, add a zone,
+// add a housing unit (and the same code again) and withdraw it.
 func testAdminAPI(t *testing.T) {
 	p := testkit.Start(t, testkit.Backends[0], nil)
 	p.MustStaff(t, "admin", "admin", "321200")
@@ -289,6 +290,13 @@ func testAdminAPI(t *testing.T) {
 			"division": "321200"}, 201},
 		{"POST", "/api/v1/admin/accounts/registry2/token", nil, 200},
 		{"POST", "/api/v1/admin/divisions", map[string]string{"code": "321202990", "name": "测试统计区", "parent": "321202"}, 201},
+		{"POST", "/api/v1/admin/housing-units", map[string]any{"code": "HL-A-101", "district": "321202", "kind": "public_rental",
+			"address": "海陵区东进路1号101室", "area": 52.5, "rooms": 2}, 201},
+		{"POST", "/api/v1/admin/housing-units", map[string]any{"code": "HL-A-101", "district": "321202", "kind": "public_rental",
+			"address": "海陵区东进路1号101室", "area": 52.5, "rooms": 2}, 422},
+		{"POST", "/api/v1/admin/housing-units/HL-A-101", map[string]string{"status": "withdrawn"}, 200},
+		{"POST", "/api/v1/admin/housing-units/HL-A-101", map[string]string{"status": "withdrawn"}, 422},
+		{"GET", "/api/v1/admin/housing-units?district=321202&status=withdrawn", nil, 200},
 	}
 	for _, c := range calls {
 		if r := admin.Do(c.method, c.path, c.body); r.Status != c.want {

@@ -29,6 +29,7 @@ import (
 	"tzportal/portal/metrics"
 	"tzportal/portal/rating"
 	"tzportal/portal/session"
+	"tzportal/portal/unitstock"
 	"tzportal/portal/workflow"
 )
 
@@ -38,8 +39,9 @@ type Deps struct {
 	Sessions session.Store
 	Engine   *workflow.Engine
 	Accounts *account.Accounts
-	Ratings  *rating.Ratings // 好差评
-	Tree     *division.Tree  // the division tree's administration
+	Ratings  *rating.Ratings  // 好差评
+	Tree     *division.Tree   // the division tree's administration
+	Units    *unitstock.Stock // the housing stock's administration
 	Authz    *authz.Authz
 	Catalog  *locale.Catalog
 	Counties *portal.Counties // China's counties, for hukou origins
@@ -269,6 +271,7 @@ func (s *Server) routes() {
 	api.Get("/ratings", s.requireLogin, s.apiRatings)
 	s.serviceEndpoints(api)
 	s.adminRoutes(app, api)
+	s.housingUnitRoutes(app, api)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

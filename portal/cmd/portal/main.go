@@ -10,6 +10,7 @@
 //	portal fsck                check every invariant of the database
 //	portal stats rebuild       rebuild the dashboards' rollups from the timelines
 //	portal schools import FILE.csv, schooling window|allocate ...  school places
+//	portal housing units import FILE.csv  the housing-security stock (房源)
 //
 // Configuration comes from the environment: see README.md.
 package main
@@ -75,6 +76,10 @@ commands:
                    allocate the school places of a published list (once)
   retention run    remove the personal data of closed cases past their service's
                    retention now (the portal does it hourly); prints how many
+  housing units import FILE.csv
+                   add units to the housing-security stock (header code,district,
+                   kind,address,area,rooms); a bad row or a code already in the
+                   stock refuses the file, naming its line
   housing verify-draw URL|FILE
                    recompute a published housing draw; exit status 1 names the
                    first difference (needs no database)
@@ -127,6 +132,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return retentionRun(ctx, stdout, logger, getenv)
 	case cmd == "stats rebuild":
 		return statsRebuild(ctx, stdout, logger, getenv)
+	case cmd == "housing units" && len(args) > 2 && args[2] == "import":
+		return unitsImport(ctx, args[3:], stdout, logger, getenv)
 	case cmd == "housing verify-draw":
 		return verifyDraw(ctx, args[2:], stdout)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
