@@ -42,7 +42,7 @@ type DivisionChange struct {
 // DivisionStore reads the division tree's history.
 type DivisionStore interface {
 	// DivisionChanges returns the newest changes first, at most limit.
-	DivisionChanges(ctx context.Context, limit int) ([]DivisionChange, error)
+	DivisionChanges(ctx context.Context, code string, limit int) ([]DivisionChange, error)
 	// DivisionVersion is the id of the newest change (0 when none): a node
 	// whose tree is older reloads it.
 	DivisionVersion(ctx context.Context) (int64, error)

@@ -79,11 +79,11 @@ func county(divs *portal.Divisions, code string) bool {
 }
 
 // History returns the newest changes first.
-func (t *Tree) History(ctx context.Context, actor portal.Actor, limit int) ([]portal.DivisionChange, error) {
+func (t *Tree) History(ctx context.Context, actor portal.Actor, code string, limit int) ([]portal.DivisionChange, error) {
 	if err := t.may(actor); err != nil {
 		return nil, err
 	}
-	return t.Store.DivisionChanges(ctx, limit)
+	return t.Store.DivisionChanges(ctx, code, limit)
 }
 
 // Change sets a division's name and parent (either may be unchanged): one

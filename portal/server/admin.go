@@ -1,10 +1,12 @@
 package server
 
 import (
+	"cmp"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -434,17 +436,25 @@ type divisionDoc struct {
 	Children []divisionDoc `json:"children,omitempty"`
 }
 
-// changeDoc is one line of the tree's history.
-type changeDoc struct {
-	portal.DivisionChange
-	AtText string `json:"-"`
-	Label  string `json:"-"` // the code with the division's name
+// historyRow is a line of an administration page's history (the tree's,
+// the calendar's, the housing stock's), written out for the one table
+// they share (partials/admin.html, admin-history): when, what changed (a
+// division, a day, a unit), how, and who.
+type historyRow struct {
+	At      time.Time
+	Subject string
+	Change  string
+	Who     string
 }
+
+// AtText is when, in the city's time.
+func (h historyRow) AtText() string { return h.At.Format("2006-01-02 15:04") }
 
 // divisionsDoc is the divisions page's data and GET /api/v1/admin/divisions.
 type divisionsDoc struct {
-	Tree    divisionDoc `json:"tree"`
-	History []changeDoc `json:"history"`
+	Tree    divisionDoc             `json:"tree"`
+	History []portal.DivisionChange `json:"history"`
+	Rows    []historyRow            `json:"-"`
 	// The page's: the division being changed, the counties it may move
 	// under, what was typed and what was just done.
 	Division      *portal.Division  `json:"-"`
@@ -457,7 +467,7 @@ type divisionsDoc struct {
 const historyLimit = 100
 
 func (s *Server) adminDivisions(c *fiber.Ctx, code string) (*divisionsDoc, error) {
-	changes, err := s.Tree.History(ctx(c), actor(c), historyLimit)
+	changes, err := s.Tree.History(ctx(c), actor(c), code, historyLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -471,17 +481,17 @@ func (s *Server) adminDivisions(c *fiber.Ctx, code string) (*divisionsDoc, error
 		}
 		return d
 	}
-	d := &divisionsDoc{Tree: build(divs.Root), History: []changeDoc{}, Typed: map[string]string{}, Done: c.Query("done")}
+	d := &divisionsDoc{Tree: build(divs.Root), History: []portal.DivisionChange{}, Typed: map[string]string{}, Done: c.Query("done")}
 	zone := s.Engine.Calendar.Zone
+	l := loc(c)
 	for _, ch := range changes {
-		if code != "" && ch.Code != code {
-			continue
-		}
 		label := ch.Code
 		if dv, ok := divs.Get(ch.Code); ok {
 			label += " " + dv.Name
 		}
-		d.History = append(d.History, changeDoc{DivisionChange: ch, AtText: ch.At.In(zone).Format("2006-01-02 15:04"), Label: label})
+		d.History = append(d.History, ch)
+		d.Rows = append(d.Rows, historyRow{At: ch.At.In(zone), Subject: label, Who: cmp.Or(ch.ActorName, ch.Actor),
+			Change: l.T("admin.change."+ch.Change, map[string]any{"Old": ch.Old, "New": ch.New})})
 	}
 	for _, k := range divs.Children(divs.Root) {
 		if dv, ok := divs.Get(k); ok {
@@ -625,13 +635,7 @@ type calendarDoc struct {
 	Typed      map[string]string `json:"-"`
 	Kinds      []choiceDoc       `json:"-"`
 	Done       string            `json:"-"`
-	Changes    []calendarChange  `json:"-"`
-}
-
-// calendarChange is a line of the history as the page shows it.
-type calendarChange struct {
-	portal.CalendarChange
-	AtText string
+	Changes    []historyRow      `json:"-"`
 }
 
 // adminCalendar reads the year of ?year= (this year by default).
@@ -664,7 +668,11 @@ func (s *Server) adminCalendar(c *fiber.Ctx) (*calendarDoc, error) {
 		d.Kinds = append(d.Kinds, choiceDoc{Value: k, Label: l.T("admin.calendar.kind." + k)})
 	}
 	for _, ch := range y.History {
-		d.Changes = append(d.Changes, calendarChange{CalendarChange: ch, AtText: ch.At.In(zone).Format("2006-01-02 15:04")})
+		change := l.T("admin.calendar.kind."+ch.Old) + " → " + l.T("admin.calendar.kind."+ch.New)
+		if ch.Note != "" {
+			change += " (" + ch.Note + ")"
+		}
+		d.Changes = append(d.Changes, historyRow{At: ch.At.In(zone), Subject: ch.Day, Change: change, Who: cmp.Or(ch.ActorName, ch.Actor)})
 	}
 	return d, nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"net/url"
 	"strconv"
 	"strings"
@@ -36,12 +37,6 @@ type unitDoc struct {
 	Action       string // its withdraw or restore form's, the filter kept
 }
 
-// unitChangeDoc is a line of the stock's history as the page shows it.
-type unitChangeDoc struct {
-	portal.HousingUnitChange
-	AtText string
-}
-
 // unitsDoc is the units page's data and GET /api/v1/admin/housing-units.
 type unitsDoc struct {
 	Units   []portal.HousingUnit       `json:"units"`
@@ -49,7 +44,7 @@ type unitsDoc struct {
 	// The page's: the rows, the filter and the add form (as typed), their
 	// choices, and what was just done.
 	Rows      []unitDoc         `json:"-"`
-	Changes   []unitChangeDoc   `json:"-"`
+	Changes   []historyRow      `json:"-"`
 	Filter    map[string]string `json:"-"`
 	Query     string            `json:"-"` // the filter as a query string
 	JSONHref  string            `json:"-"`
@@ -130,7 +125,12 @@ func (s *Server) unitsPageOf(c *fiber.Ctx, d *unitsDoc) *page {
 		d.Rows = append(d.Rows, ud)
 	}
 	for _, ch := range d.History {
-		d.Changes = append(d.Changes, unitChangeDoc{HousingUnitChange: ch, AtText: ch.At.In(zone).Format("2006-01-02 15:04")})
+		change := l.T("admin.units.change."+ch.Change) + ": "
+		if ch.Old != "" {
+			change += l.T("admin.unit.status."+ch.Old) + " → "
+		}
+		change += l.T("admin.unit.status." + ch.New)
+		d.Changes = append(d.Changes, historyRow{At: ch.At.In(zone), Subject: ch.Code, Change: change, Who: cmp.Or(ch.ActorName, ch.Actor)})
 	}
 	return s.newPage(c, "admin.units.title", d)
 }

@@ -41,10 +41,11 @@ func (q q) Accounts(ctx context.Context, f portal.AccountFilter) ([]portal.User,
 	return scanUsers(rows, op)
 }
 
-// DivisionChanges returns the division tree's history, newest first.
-func (q q) DivisionChanges(ctx context.Context, limit int) ([]portal.DivisionChange, error) {
+// DivisionChanges returns the division tree's history, newest first: one
+// division's (code), or every division's ("").
+func (q q) DivisionChanges(ctx context.Context, code string, limit int) ([]portal.DivisionChange, error) {
 	rows, err := q.ex.QueryContext(ctx, `SELECT id, at, actor, actor_name, code, change, old_value, new_value
-		FROM division_changes ORDER BY id DESC LIMIT $1`, limit)
+		FROM division_changes WHERE $1 = '' OR code = $1 ORDER BY id DESC LIMIT $2`, code, limit)
 	if err != nil {
 		return nil, dbError("sqlstore.DivisionChanges", err)
 	}

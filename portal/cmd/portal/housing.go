@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"tzportal/portal/boot"
 	"tzportal/portal/lottery"
 )
 
@@ -82,26 +83,11 @@ func readDraw(ctx context.Context, where string) ([]byte, error) {
 // units to the stock, available: a bad row, or a code already in the
 // stock, refuses the whole file, naming its line.
 func unitsImport(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
-	if len(args) != 1 {
-		return 2, errors.New("housing units import needs one FILE.csv")
-	}
-	f, err := os.Open(args[0])
-	if err != nil {
-		return 1, err
-	}
-	defer f.Close()
-	p, code, err := openTool(ctx, logger, getenv, true)
-	if err != nil {
-		return code, err
-	}
-	defer p.Close()
-	rows, err := p.Units.Parse(f)
-	if err == nil {
-		err = p.Units.Import(ctx, cliActor(), rows)
-	}
-	if err != nil {
-		return 1, fmt.Errorf("%s: %w (nothing imported)", args[0], err)
-	}
-	fmt.Fprintf(stdout, "imported %d housing units from %s\n", len(rows), args[0])
-	return 0, nil
+	return importCSV(ctx, "housing units import", args, stdout, logger, getenv, func(p *boot.Portal, f io.Reader) (string, error) {
+		rows, err := p.Units.Parse(f)
+		if err == nil {
+			err = p.Units.Import(ctx, cliActor(), rows)
+		}
+		return fmt.Sprintf("%d housing units", len(rows)), err
+	})
 }

@@ -17,8 +17,22 @@ import (
 // schoolsImport reads a schools file (schooling.SchoolsHeader) and stores
 // it; a bad row refuses the whole file, naming its line.
 func schoolsImport(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger, getenv func(string) string) (int, error) {
+	return importCSV(ctx, "schools import", args, stdout, logger, getenv, func(p *boot.Portal, f io.Reader) (string, error) {
+		rows, err := schooling.ParseSchools(f, p.Authz.Divisions())
+		if err == nil {
+			err = schooling.ImportSchools(ctx, p.Engine, cliActor(), rows)
+		}
+		return fmt.Sprintf("%d school rows", len(rows)), err
+	})
+}
+
+// importCSV is the frame of a command that imports one CSV file: it opens
+// the file and the portal, runs load (which parses and stores the rows, all
+// or none, and says what it imported), and reports.
+func importCSV(ctx context.Context, cmd string, args []string, stdout io.Writer, logger *slog.Logger, getenv func(string) string,
+	load func(p *boot.Portal, f io.Reader) (string, error)) (int, error) {
 	if len(args) != 1 {
-		return 2, errors.New("schools import needs one FILE.csv")
+		return 2, fmt.Errorf("%s needs one FILE.csv", cmd)
 	}
 	f, err := os.Open(args[0])
 	if err != nil {
@@ -30,14 +44,11 @@ func schoolsImport(ctx context.Context, args []string, stdout io.Writer, logger 
 		return code, err
 	}
 	defer p.Close()
-	rows, err := schooling.ParseSchools(f, p.Authz.Divisions())
+	what, err := load(p, f)
 	if err != nil {
 		return 1, fmt.Errorf("%s: %w (nothing imported)", args[0], err)
 	}
-	if err := schooling.ImportSchools(ctx, p.Engine, cliActor(), rows); err != nil {
-		return 1, err
-	}
-	fmt.Fprintf(stdout, "imported %d school rows from %s\n", len(rows), args[0])
+	fmt.Fprintf(stdout, "imported %s from %s\n", what, args[0])
 	return 0, nil
 }
 
