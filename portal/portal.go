@@ -237,6 +237,11 @@ type Case struct {
 	InQueue   bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// HolderID is the staff member working the case now (claimed or
+	// assigned), nil when nobody holds it; HolderName is filled by lists
+	// and by CaseWithHistory.
+	HolderID   *int64
+	HolderName string
 
 	// ApplicantName is filled by lists, for staff worklists.
 	ApplicantName string
@@ -325,12 +330,23 @@ func (in *Inputs) UnmarshalJSON(b []byte) error {
 // Pseudo-events recorded in history that are not workflow events: the case's
 // creation, an applicant's edit of an editable case, and an amendment of a
 // decided case's result by another case (a residence permit cancelled when
-// its holder settles).
+// its holder settles) — and the clerk's desk: a staff member claims a case
+// (认领), gives it back, or is assigned it (指派); those three are shown to
+// staff only.
 const (
-	EventCreate = "create"
-	EventEdit   = "edit"
-	EventAmend  = "amend"
+	EventCreate  = "create"
+	EventEdit    = "edit"
+	EventAmend   = "amend"
+	EventClaim   = "claim"
+	EventRelease = "release"
+	EventAssign  = "assign"
 )
+
+// DeskEvent reports whether event is one of the desk's pseudo-events
+// (claim, release, assign): who works the case, not what happens to it.
+func DeskEvent(event string) bool {
+	return event == EventClaim || event == EventRelease || event == EventAssign
+}
 
 // Result keys the engine reads in any service's result: a granted case whose
 // result has valid_until is valid through that day (YYYY-MM-DD, China time)

@@ -181,9 +181,13 @@ type CaseFilter struct {
 	OverdueAt   *time.Time // only cases whose DueAt is before this instant
 	DueAfter    *time.Time // only cases whose DueAt is after this instant
 	DueUntil    *time.Time // only cases whose DueAt is at or before this instant
-	After       int64      // keyset: cases with id beyond this (direction by Desc)
-	Desc        bool
-	Limit       int
+	// HolderID: only the cases this staff member holds (read along the
+	// holder index, within the scope); Unheld: only the cases nobody holds.
+	HolderID int64
+	Unheld   bool
+	After    int64 // keyset: cases with id beyond this (direction by Desc)
+	Desc     bool
+	Limit    int
 	// NoForm leaves Form and Result empty ("{}"): lists do not show them.
 	NoForm bool
 }

@@ -31,6 +31,8 @@ func (s *Server) listFilter(c *fiber.Ctx) workflow.ListFilter {
 		f.Queue = true
 	}
 	f.Overdue = c.Query("overdue") == "1" || c.Query("overdue") == "true"
+	f.Mine = c.Query("mine") == "1" || c.Query("mine") == "true"
+	f.Unclaimed = c.Query("unclaimed") == "1" || c.Query("unclaimed") == "true"
 	f.Due = c.Query("due")
 	f.After, _ = strconv.ParseInt(c.Query("after"), 10, 64)
 	f.Limit, _ = strconv.Atoi(c.Query("limit"))
@@ -44,6 +46,10 @@ type casesData struct {
 	Next     *string
 	State    string // the filter as chosen: "", "all" or "<service>:<state>"
 	Overdue  bool
+	// Mine, Unclaimed: the desk's filters as chosen; Done: the queue a
+	// clerk worked through "… and open the next one" is empty.
+	Mine, Unclaimed bool
+	Done            string
 	Filters  []stateGroup // the state filter: each service's states
 	Staff    bool
 	Services []string // services an applicant may apply for
@@ -69,8 +75,11 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 	}
 	l := loc(c)
 	staff := currentUser(c).Kind != portal.KindApplicant
-	d := &casesData{Labels: newColumnLabels(l), Items: s.summaries(l, cases, staff), Next: cursor(next),
-		State: c.Query("state"), Overdue: f.Overdue, Staff: staff}
+	d := &casesData{Labels: newColumnLabels(l), Items: s.summaries(l, cases, staff, currentUser(c)), Next: cursor(next),
+		State: c.Query("state"), Overdue: f.Overdue, Mine: f.Mine, Unclaimed: f.Unclaimed, Staff: staff}
+	if c.Query("done") == "queue_empty" {
+		d.Done = "queue_empty"
+	}
 	d.Rows = caseRows(d.Items, d.Labels, staff)
 	if next != 0 {
 		q := c.Request().URI().QueryArgs()
@@ -97,7 +106,10 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 // columnLabels are the data-label attributes of a list's cells, escaped
 // once per page instead of once per row.
 type columnLabels struct {
-	No, Service, Applicant, Division, State, Due, Created template.HTMLAttr
+	No, Service, Applicant, Division, State, Holder, Due, Created template.HTMLAttr
+	// Mine and Nobody are the holder column's words for "(me)" and
+	// "nobody", escaped.
+	Mine, Nobody string
 }
 
 func newColumnLabels(l *locale.L) columnLabels {
@@ -105,7 +117,8 @@ func newColumnLabels(l *locale.L) columnLabels {
 		return template.HTMLAttr(`data-label="` + html.EscapeString(l.T(id)) + `"`)
 	}
 	return columnLabels{No: a("cases.col_no"), Service: a("cases.col_service"), Applicant: a("cases.col_applicant"),
-		Division: a("cases.col_division"), State: a("cases.col_state"), Due: a("cases.col_due"), Created: a("cases.col_created")}
+		Division: a("cases.col_division"), State: a("cases.col_state"), Holder: a("cases.col_holder"), Due: a("cases.col_due"),
+		Created: a("cases.col_created"), Mine: html.EscapeString(l.T("cases.holder_me")), Nobody: html.EscapeString(l.T("cases.holder_none"))}
 }
 
 // onlineService returns the service of an HTML form, 404 if it cannot be
@@ -319,6 +332,13 @@ type caseData struct {
 	Rating    *ratingDoc
 	CanRate   bool
 	RatingMax int
+	// Desk: who holds the case and what the viewer may do about it
+	// (staff, open cases); Next: the decisions may open the next case.
+	Desk *deskDoc
+	Next bool
+	// Prev is the case decided just before this one ("… and open the
+	// next one"), whose confirmation this page shows.
+	Prev string
 }
 
 // eventForm is one action button (and its inputs) on the case page.
@@ -354,11 +374,16 @@ func (s *Server) loadCase(c *fiber.Ctx, no string) (*workflow.View, *caseDoc, er
 // (the ID and mobile numbers masked).
 func (s *Server) caseDoc(c *fiber.Ctx, v *workflow.View) *caseDoc {
 	var app *applicantDoc
-	if u := currentUser(c); u.Kind != portal.KindApplicant && v.Case.Applicant != nil {
+	u := currentUser(c)
+	if u.Kind != portal.KindApplicant && v.Case.Applicant != nil {
 		owner := v.Case.Applicant
 		app = &applicantDoc{Name: owner.Name, IDNumber: s.Accounts.MaskedIDNumber(owner), Mobile: pii.MaskMobile(owner.Mobile)}
 	}
-	return s.present(loc(c), v, app, s.choiceLabels(c, v))
+	var staff *portal.User
+	if u.Kind == portal.KindStaff {
+		staff = u
+	}
+	return s.present(loc(c), v, app, s.choiceLabels(c, v), staff)
 }
 
 // eventForms are the actions the viewer may take, each with its inputs.
@@ -408,6 +433,17 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 	_, d.CanAudit = s.Authz.Can(u, v.Case.Division, "audit", "read")
 	_, d.CanReveal = s.Authz.Can(u, v.Case.Division, "idnumber", "reveal")
 	d.Events = eventForms(doc.L, v.Def, v.Allowed)
+	desk, derr := s.deskPanel(c, v)
+	if derr != nil {
+		return derr
+	}
+	d.Desk, d.Next = desk, u.Kind == portal.KindStaff && len(d.Events) > 0
+	if d.Desk != nil && d.Failed == "assign" {
+		d.Desk.Login = d.Input["login"]
+	}
+	if prev := c.Query("prev"); portal.ValidCaseNo(prev) {
+		d.Prev = prev
+	}
 	if !doc.Draft || v.Owner {
 		mv, err := s.Engine.MaterialsOf(ctx(c), actor(c), v)
 		if err != nil {
@@ -531,13 +567,17 @@ func (s *Server) fireEvent(c *fiber.Ctx) error {
 		return portal.NotFound(nil) // no online service numbers its cases so
 	}
 	in, typed, ticked := eventInput(c, ent.Def, event)
-	_, err := s.Engine.Fire(ctx(c), actor(c), no, event, in)
+	v, err := s.Engine.Fire(ctx(c), actor(c), no, event, in)
 	if formError(err) {
 		d := &caseData{Failed: event, Input: typed, Ticked: ticked}
 		return s.casePageWith(c, no, status(portal.ErrorCode(err)), d, err)
 	}
 	if err != nil {
 		return err
+	}
+	if c.FormValue("_next") == "1" && len(v.History) > 0 {
+		// "… and open the next one": the next case waiting where this one was.
+		return redirect(c, s.nextHref(c, v, v.History[len(v.History)-1].From))
 	}
 	return redirect(c, "/cases/"+no+"?done="+event)
 }

@@ -44,7 +44,7 @@ func (s *Server) apiListCases(c *fiber.Ctx) error {
 		return err
 	}
 	u := currentUser(c)
-	return c.JSON(fiber.Map{"items": s.summaries(loc(c), cases, u.Kind != portal.KindApplicant), "next": cursor(next)})
+	return c.JSON(fiber.Map{"items": s.summaries(loc(c), cases, u.Kind != portal.KindApplicant, u), "next": cursor(next)})
 }
 
 // newCaseBody is POST /api/v1/cases; the form is the service's.

@@ -125,7 +125,7 @@ func (s *Server) deadlinesPage(c *fiber.Ctx) error {
 	}
 	l := loc(c)
 	d.Labels = newColumnLabels(l)
-	d.Items = s.summaries(l, cases, true)
+	d.Items = s.summaries(l, cases, true, currentUser(c))
 	d.Rows = caseRows(d.Items, d.Labels, true)
 	if more && len(cases) > 0 {
 		args := c.Request().URI().QueryArgs()

@@ -73,7 +73,11 @@ type problem struct {
 	Errors []problemField `json:"errors,omitempty"`
 	// CaseNo names the applicant's own case that stands in the way (a
 	// second open application is refused in favour of the first).
-	CaseNo    string `json:"case_no,omitempty"`
+	CaseNo string `json:"case_no,omitempty"`
+	// Holder and Office name who holds a case someone else tried to
+	// decide on or claim (409, rule held).
+	Holder    string `json:"holder,omitempty"`
+	Office    string `json:"office,omitempty"`
 	RequestID string `json:"request_id"`
 }
 
@@ -126,6 +130,10 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		p := problem{Type: "about:blank", Title: l.T("status." + e.Code), Status: st, Detail: l.Error(e),
 			Code: e.Code, Rule: e.Rule, RequestID: rid}
 		p.CaseNo, _ = e.Data["CaseNo"].(string)
+		if e.Rule == "held" {
+			p.Holder, _ = e.Data["Holder"].(string)
+			p.Office, _ = e.Data["Office"].(string)
+		}
 		for _, f := range e.Fields {
 			p.Errors = append(p.Errors, problemField{Field: f.Field, Rule: f.Rule, Message: l.Field(f, e.Labels)})
 		}

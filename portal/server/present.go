@@ -32,8 +32,11 @@ type caseDoc struct {
 	Due           *dueDoc         `json:"due,omitempty"`
 	Correction    *correctionDoc  `json:"correction,omitempty"`
 	Applicant     *applicantDoc   `json:"applicant,omitempty"`
-	CreatedAt     time.Time       `json:"created_at"`
-	UpdatedAt     time.Time       `json:"updated_at"`
+	// Holder is the staff member working the case (staff only; absent when
+	// nobody holds it).
+	Holder    *holderDoc `json:"holder,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
 
 	// For the page only.
 	Steps    []timelineDoc `json:"-"` // the timeline, a run of edits by one person shown once
@@ -92,6 +95,13 @@ type correctionDoc struct {
 	ItemLabels []string `json:"-"`
 }
 
+// holderDoc is who holds a case (认领/指派): their name, and whether it
+// is the viewer.
+type holderDoc struct {
+	Name string `json:"name"`
+	Mine bool   `json:"mine"`
+}
+
 type applicantDoc struct {
 	Name     string `json:"name"`
 	IDNumber string `json:"id_number"` // masked for staff unless revealed
@@ -135,7 +145,7 @@ func stateLabel(l *locale.L, service, state string) string { return l.T(service 
 // portal's pseudo-events (create, edit, amend).
 func eventLabel(l *locale.L, service, event string) string {
 	switch event {
-	case portal.EventCreate, portal.EventEdit, portal.EventAmend:
+	case portal.EventCreate, portal.EventEdit, portal.EventAmend, portal.EventClaim, portal.EventRelease, portal.EventAssign:
 		return l.T("event." + event)
 	}
 	return l.T(service + ".event." + event)
@@ -175,8 +185,10 @@ func itemLabels(l *locale.L, def *workflow.Definition, items []string) []string 
 	return out
 }
 
-// present builds the document of a case for its viewer.
-func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc, choices map[string]string) *caseDoc {
+// present builds the document of a case for its viewer; staff also see
+// who holds it, and the desk's steps (claims, releases, assignments) in
+// the timeline.
+func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc, choices map[string]string, staff *portal.User) *caseDoc {
 	c, def := v.Case, v.Def
 	divs := s.Authz.Divisions()
 	d := &caseDoc{
@@ -194,7 +206,13 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc,
 	}
 	json.Unmarshal(c.Result, &d.Results) // a result that does not decode shows no panel
 	zone := s.Engine.Calendar.Zone
+	if staff != nil && c.HolderID != nil {
+		d.Holder = &holderDoc{Name: c.HolderName, Mine: *c.HolderID == staff.ID}
+	}
 	for i, h := range v.History {
+		if staff == nil && portal.DeskEvent(h.Event) {
+			continue // who works the case is the office's business
+		}
 		t := timelineDoc{Event: h.Event, EventLabel: eventLabel(l, c.Service, h.Event), From: h.From, To: h.To,
 			ToLabel: stateLabel(l, c.Service, h.To), ActorRole: h.ActorRole, RoleLabel: roleLabel(l, h.ActorRole),
 			At: h.At, Reason: h.Inputs.Text("reason"), Items: h.Inputs.List("items"), Inputs: h.Inputs,
@@ -373,6 +391,8 @@ type caseSummary struct {
 	Division     string    `json:"division"`
 	DivisionName string    `json:"division_name"`
 	Applicant    string    `json:"applicant,omitempty"`
+	Holder       string    `json:"holder,omitempty"` // staff: who holds the case
+	HeldByMe     bool      `json:"held_by_me,omitempty"`
 	Due          *dueDoc   `json:"due,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
@@ -394,7 +414,7 @@ func dueText(l *locale.L, d *dueDoc) string {
 	return l.T("due.days", map[string]any{"N": d.Remaining, "Day": d.LastDay})
 }
 
-func (s *Server) summaries(l *locale.L, cases []portal.Case, staff bool) []caseSummary {
+func (s *Server) summaries(l *locale.L, cases []portal.Case, staff bool, viewer *portal.User) []caseSummary {
 	divs := s.Authz.Divisions()
 	zone := s.Engine.Calendar.Zone
 	out := make([]caseSummary, 0, len(cases))
@@ -412,7 +432,8 @@ func (s *Server) summaries(l *locale.L, cases []portal.Case, staff bool) []caseS
 			cs.DivisionName = districtAndName(divs, dv)
 		}
 		if staff {
-			cs.Applicant = c.ApplicantName
+			cs.Applicant, cs.Holder = c.ApplicantName, c.HolderName
+			cs.HeldByMe = c.HolderID != nil && viewer != nil && *c.HolderID == viewer.ID
 		}
 		cs.DueText = dueText(l, cs.Due)
 		out = append(out, cs)

@@ -47,7 +47,29 @@ func caseRows(items []caseSummary, a columnLabels, staff bool) template.HTML {
 		b.WriteString(e(it.Tone))
 		b.WriteString(`">`)
 		b.WriteString(e(it.StateLabel))
-		b.WriteString("</strong></td>\n<td ")
+		b.WriteString("</strong></td>\n")
+		if staff {
+			// Who holds the case (认领/指派): "me" stands out.
+			b.WriteString("<td ")
+			b.WriteString(string(a.Holder))
+			b.WriteString(">")
+			switch {
+			case it.HeldByMe:
+				b.WriteString(`<strong class="holder-me">`)
+				b.WriteString(e(it.Holder))
+				b.WriteString(" ")
+				b.WriteString(a.Mine)
+				b.WriteString("</strong>")
+			case it.Holder != "":
+				b.WriteString(e(it.Holder))
+			default:
+				b.WriteString(`<span class="muted">`)
+				b.WriteString(a.Nobody)
+				b.WriteString("</span>")
+			}
+			b.WriteString("</td>\n")
+		}
+		b.WriteString("<td ")
 		b.WriteString(string(a.Due))
 		b.WriteString(">")
 		if it.DueText != "" {

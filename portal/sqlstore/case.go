@@ -15,7 +15,7 @@ import (
 )
 
 const caseColumns = `id, case_no, service, item_code, state, version, applicant_id, division, district,
-	form, result, state_since, due_at, created_at, updated_at, in_queue`
+	form, result, state_since, due_at, created_at, updated_at, in_queue, holder_id`
 
 // listColumns are caseColumns of c with the form and result left empty:
 // lists do not show them.
@@ -26,10 +26,14 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanCase(r rowScanner, extra ...any) (*portal.Case, error) {
 	c := &portal.Case{}
 	var form, result []byte
+	var holder sql.NullInt64
 	dest := append([]any{&c.ID, &c.No, &c.Service, &c.ItemCode, &c.State, &c.Version, &c.ApplicantID, &c.Division, &c.District,
-		&form, &result, scanTime{&c.StateSince}, scanNullTime{&c.DueAt}, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}, &c.InQueue}, extra...)
+		&form, &result, scanTime{&c.StateSince}, scanNullTime{&c.DueAt}, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}, &c.InQueue, &holder}, extra...)
 	err := r.Scan(dest...)
 	c.Form, c.Result = json.RawMessage(form), json.RawMessage(result)
+	if holder.Valid {
+		c.HolderID = &holder.Int64
+	}
 	return c, err
 }
 
@@ -71,9 +75,9 @@ func (t *Tx) CaseWithHistoryForUpdate(ctx context.Context, no string) (*portal.C
 
 func (q q) caseWithHistory(ctx context.Context, op, no, lock string) (*portal.Case, []portal.History, error) {
 	rows, err := q.ex.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+`,
-		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''), u.locale, u.email,
+		u.name, COALESCE(u.mobile, ''), u.id_cipher, COALESCE(u.id_index, ''), u.locale, u.email, `+holderName+`,
 		h.seq, h.event, h.from_state, h.to_state, h.actor_id, h.actor_role, h.inputs, h.at, h.due_at
-		FROM cases c JOIN users u ON u.id = c.applicant_id
+		FROM cases c JOIN users u ON u.id = c.applicant_id`+holderJoin+`
 		LEFT JOIN case_history h ON h.case_id = c.id
 		WHERE c.case_no = $1 ORDER BY h.seq`+lock, no)
 	if err != nil {
@@ -91,14 +95,15 @@ func (q q) caseWithHistory(ctx context.Context, op, no, lock string) (*portal.Ca
 		var at sql.Null[any]
 		var due *time.Time
 		var event, from, to, role sql.NullString
-		row, err := scanCase(rows, &app.Name, &app.Mobile, &app.IDCipher, &app.IDIndex, &app.Locale, &app.Email,
+		var holder string
+		row, err := scanCase(rows, &app.Name, &app.Mobile, &app.IDCipher, &app.IDIndex, &app.Locale, &app.Email, &holder,
 			&seq, &event, &from, &to, &actor, &role, &inputs, &at, scanNullTime{&due})
 		if err != nil {
 			return nil, nil, dbError(op, err)
 		}
 		if c == nil {
 			app.ID = row.ApplicantID
-			row.Applicant, row.ApplicantName = app, app.Name
+			row.Applicant, row.ApplicantName, row.HolderName = app, app.Name, holder
 			c = row
 		}
 		if !seq.Valid {
@@ -210,7 +215,15 @@ func (q q) ListCases(ctx context.Context, f portal.CaseFilter) ([]portal.Case, e
 	return q.casesNamed(ctx, "sqlstore.ListCases", query, args)
 }
 
-// casesNamed runs a query of cases with their applicants' names.
+// holderJoin and holderName add the name of the staff member holding a
+// case (c) to a query of cases: "" when nobody does.
+const (
+	holderJoin = ` LEFT JOIN users hu ON hu.id = c.holder_id`
+	holderName = `COALESCE(hu.name, '')`
+)
+
+// casesNamed runs a query of cases with their applicants' and holders'
+// names.
 func (q q) casesNamed(ctx context.Context, op, query string, args []any) ([]portal.Case, error) {
 	rows, err := q.ex.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -219,12 +232,12 @@ func (q q) casesNamed(ctx context.Context, op, query string, args []any) ([]port
 	defer rows.Close()
 	var out []portal.Case
 	for rows.Next() {
-		var name string
-		c, err := scanCase(rows, &name)
+		var name, holder string
+		c, err := scanCase(rows, &name, &holder)
 		if err != nil {
 			return nil, dbError(op, err)
 		}
-		c.ApplicantName = name
+		c.ApplicantName, c.HolderName = name, holder
 		out = append(out, *c)
 	}
 	return out, dbError(op, rows.Err())
@@ -268,6 +281,17 @@ func (q q) listQuery(f portal.CaseFilter) (string, []any) {
 	}
 	terms = compact(terms)
 	var where []string // ANDed into every branch
+	if f.HolderID != 0 {
+		// A holder's cases are few: one branch along the holder index, the
+		// jurisdiction checked on each row.
+		if len(terms) > 1 || terms[0] != "" {
+			where = append(where, "("+strings.Join(terms, " OR ")+")")
+		}
+		terms = []string{"holder_id = " + arg(f.HolderID)}
+	}
+	if f.Unheld {
+		where = append(where, "holder_id IS NULL")
+	}
 	if f.Service != "" {
 		where = append(where, "service = "+arg(f.Service))
 	}
@@ -326,8 +350,8 @@ func (q q) listQuery(f portal.CaseFilter) (string, []any) {
 	if f.NoForm {
 		cols = listColumns
 	}
-	query := `SELECT ` + cols + `, u.name FROM (` + keys + `) AS k
-		JOIN cases c ON c.id = k.id JOIN users u ON u.id = c.applicant_id ORDER BY c.` + order
+	query := `SELECT ` + cols + `, u.name, ` + holderName + ` FROM (` + keys + `) AS k
+		JOIN cases c ON c.id = k.id JOIN users u ON u.id = c.applicant_id` + holderJoin + ` ORDER BY c.` + order
 	return query, args
 }
 
@@ -360,11 +384,15 @@ func (t *Tx) UpdateCase(ctx context.Context, c *portal.Case, prevVersion int) er
 		t.held.updates = append(t.held.updates, heldUpdate{c: *c, prev: prevVersion})
 		return nil
 	}
+	var holder any
+	if c.HolderID != nil {
+		holder = *c.HolderID
+	}
 	res, err := t.ex.ExecContext(ctx, `UPDATE cases SET state = $1, version = $2, division = $3, district = $4,
-		form = $5, result = $6, state_since = $7, due_at = $8, updated_at = $9, in_queue = $10
+		form = $5, result = $6, state_since = $7, due_at = $8, updated_at = $9, in_queue = $10, holder_id = $13
 		WHERE id = $11 AND version = $12`,
 		c.State, c.Version, c.Division, c.District, string(c.Form), jsonOr(c.Result, "{}"),
-		t.d.time(c.StateSince), nullTime(t.d, c.DueAt), t.d.time(c.UpdatedAt), c.InQueue, c.ID, prevVersion)
+		t.d.time(c.StateSince), nullTime(t.d, c.DueAt), t.d.time(c.UpdatedAt), c.InQueue, c.ID, prevVersion, holder)
 	if err != nil {
 		return dbError("sqlstore.UpdateCase", err)
 	}

@@ -106,8 +106,8 @@ func (q q) deadlineQuery(f portal.DeadlineFilter) (string, []any) {
 		branches[i] = fmt.Sprintf("SELECT id, due_at FROM (SELECT id, due_at FROM cases WHERE %s%s ORDER BY due_at, id LIMIT %s) AS b%d", b, after, n, i)
 	}
 	keys := strings.Join(branches, " UNION ALL ") + " ORDER BY due_at, id LIMIT " + n
-	return `SELECT ` + listColumns + `, u.name FROM (` + keys + `) AS k
-		JOIN cases c ON c.id = k.id JOIN users u ON u.id = c.applicant_id ORDER BY c.due_at, c.id`, args
+	return `SELECT ` + listColumns + `, u.name, ` + holderName + ` FROM (` + keys + `) AS k
+		JOIN cases c ON c.id = k.id JOIN users u ON u.id = c.applicant_id` + holderJoin + ` ORDER BY c.due_at, c.id`, args
 }
 
 // DeadlineCases lists the open cases of f by due date.

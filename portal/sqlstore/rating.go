@@ -211,7 +211,7 @@ func (q q) RatingsByClerk(ctx context.Context, rq portal.RatingQuery) ([]portal.
 }
 
 // StaffIn returns the active staff with a grant on one of divisions, each
-// with those grants.
+// with those grants and their login.
 func (q q) StaffIn(ctx context.Context, divisions []string) ([]portal.User, error) {
 	if len(divisions) == 0 {
 		return nil, nil
@@ -221,7 +221,7 @@ func (q q) StaffIn(ctx context.Context, divisions []string) ([]portal.User, erro
 	for i, d := range divisions {
 		args[i], marks[i] = d, "$"+strconv.Itoa(i+1)
 	}
-	rows, err := q.ex.QueryContext(ctx, `SELECT u.id, u.name, u.locale, g.role, g.division FROM users u JOIN grants g ON g.user_id = u.id
+	rows, err := q.ex.QueryContext(ctx, `SELECT u.id, u.name, COALESCE(u.login, ''), u.locale, g.role, g.division FROM users u JOIN grants g ON g.user_id = u.id
 		WHERE u.kind = 'staff' AND u.disabled_at IS NULL AND g.division IN (`+strings.Join(marks, ", ")+`)
 		ORDER BY u.id, g.role, g.division`, args...)
 	if err != nil {
@@ -232,7 +232,7 @@ func (q q) StaffIn(ctx context.Context, divisions []string) ([]portal.User, erro
 	for rows.Next() {
 		var u portal.User
 		var g portal.Grant
-		if err := rows.Scan(&u.ID, &u.Name, &u.Locale, &g.Role, &g.Division); err != nil {
+		if err := rows.Scan(&u.ID, &u.Name, &u.Login, &u.Locale, &g.Role, &g.Division); err != nil {
 			return nil, dbError("sqlstore.StaffIn", err)
 		}
 		if n := len(out); n > 0 && out[n-1].ID == u.ID {

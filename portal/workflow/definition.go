@@ -893,8 +893,8 @@ func (v *validator) event(name string, hooks Hooks) {
 	d := v.d
 	e := d.Events[name]
 	ln := v.line("events", name)
-	if !nameRE.MatchString(name) || name == portal.EventCreate || name == portal.EventEdit || name == portal.EventAmend {
-		v.fail(ln, "event name %q: want lower_snake_case, not create, edit or amend", name)
+	if !nameRE.MatchString(name) || name == portal.EventCreate || name == portal.EventEdit || name == portal.EventAmend || portal.DeskEvent(name) {
+		v.fail(ln, "event name %q: want lower_snake_case, not create, edit, amend, claim, release or assign (the portal's own steps)", name)
 	}
 	// With by: {role: [states]}, from may be left out: it is every state
 	// some role may fire the event from.

@@ -58,6 +58,9 @@ type Authorizer interface {
 	Can(u *portal.User, division, obj, act string) (role string, ok bool)
 	Scope(u *portal.User, obj, act string) portal.CaseFilter
 	Divisions() *portal.Divisions
+	// RoleMay answers Can for someone other than the person asking, from
+	// one of their grants (who may hold a case).
+	RoleMay(role, grantDivision, division, obj, act string) bool
 }
 
 // Config is what an engine needs; NewEngine refuses a missing part.
@@ -413,6 +416,16 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 			deniedAction = "case." + event
 			return forbiddenEvent(no, event+" from "+c.State)
 		}
+		if actor.User.Kind == portal.KindStaff {
+			// Someone else holds the case (holder.go): theirs to decide.
+			holder, err := e.heldByOther(ctx, tx, actor.User, c, def)
+			if err != nil {
+				return err
+			}
+			if holder != nil {
+				return e.heldError(holder, c)
+			}
+		}
 		f := e.firing(tx, def, c, event, actor, role, e.Now())
 		f.History, f.Input = hist, in
 		if err := e.check(f, ev); err != nil {
@@ -740,6 +753,9 @@ func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 		if err := e.clock(ctx, f, to, prevDue); err != nil {
 			return err
 		}
+		if err := e.keepHolder(ctx, f); err != nil {
+			return err
+		}
 	}
 	var err error
 	if created {
@@ -1059,10 +1075,13 @@ type View struct {
 	Def      *Definition
 	Service  Service
 	History  []portal.History
-	Allowed  []string        // events the viewer may fire now
-	Editable bool            // the viewer may edit the form now
-	Owner    bool            // the viewer is the applicant
-	Form     json.RawMessage // the form as the viewer may see it (Service.Show)
+	Allowed  []string // events the viewer may fire now
+	Editable bool     // the viewer may edit the form now
+	Owner    bool     // the viewer is the applicant
+	// HeldByOther: another staff member holds the case (Case.HolderName),
+	// so the viewer's decisions wait (Allowed is empty).
+	HeldByOther bool
+	Form        json.RawMessage // the form as the viewer may see it (Service.Show)
 }
 
 // Get returns the case if the actor may see it; otherwise ENOTFOUND,
@@ -1109,7 +1128,13 @@ type Annotator interface {
 func (e *Engine) view(actor portal.Actor, c *portal.Case, ent *Entry, hist []portal.History) *View {
 	def := ent.Def
 	v := &View{Case: c, Def: def, Service: ent.Service, History: hist, Owner: actor.User != nil && actor.User.ID == c.ApplicantID}
+	if u := actor.User; u != nil && u.Kind == portal.KindStaff && c.HolderID != nil && *c.HolderID != u.ID {
+		v.HeldByOther = true
+	}
 	for _, ev := range def.EventsFrom(c.State) {
+		if v.HeldByOther && !v.Owner {
+			break // someone else works it: their decisions (Fire says so, naming them)
+		}
 		if def.Events[ev].Cohort {
 			continue // fired by a cohort operation, never on one case
 		}
@@ -1150,9 +1175,12 @@ type ListFilter struct {
 	Overdue bool
 	// Due: DueOverdue or DueSoon, the cases of the deadline views (states
 	// whose deadline is staff's) overdue or due soon.
-	Due   string
-	After int64
-	Limit int
+	Due string
+	// Mine: the cases the staff member holds; Unclaimed: the cases nobody
+	// holds (the clerk's desk).
+	Mine, Unclaimed bool
+	After           int64
+	Limit           int
 }
 
 // List returns one page of the cases the actor may see: an applicant's own
@@ -1209,6 +1237,12 @@ func (e *Engine) List(ctx context.Context, actor portal.Actor, lf ListFilter) (c
 	if lf.Overdue {
 		now := e.Now()
 		f.OverdueAt = &now
+	}
+	if u.Kind == portal.KindStaff {
+		if lf.Mine {
+			f.HolderID = u.ID
+		}
+		f.Unheld = lf.Unclaimed
 	}
 	limit := lf.Limit
 	if limit <= 0 || limit > 100 {

@@ -1,0 +1,154 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"tzportal/portal"
+	"tzportal/portal/workflow"
+)
+
+// The clerk's desk (README "The clerk's desk"): claiming, releasing and
+// assigning a case, from its page and through the API, and the case
+// after this one for "… and open the next one".
+
+// deskDoc is the case page's desk panel (staff only).
+type deskDoc struct {
+	Holder     string // "" nobody
+	Mine       bool
+	CanClaim   bool
+	CanRelease bool
+	CanAssign  bool
+	Assignees  []choiceDoc // login → name (office)
+	Login      string      // the login chosen in an assignment that failed
+}
+
+// deskPanel is what the viewer may do about who holds the case.
+func (s *Server) deskPanel(c *fiber.Ctx, v *workflow.View) (*deskDoc, error) {
+	u := currentUser(c)
+	if u.Kind != portal.KindStaff || !v.Case.InQueue {
+		return nil, nil
+	}
+	d := &deskDoc{Holder: v.Case.HolderName, Mine: v.Case.HolderID != nil && *v.Case.HolderID == u.ID}
+	d.CanRelease = d.Mine
+	d.CanClaim = v.Case.HolderID == nil && len(v.Allowed) > 0
+	assignees, err := s.Engine.Assignees(ctx(c), actor(c), v)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := s.Authz.Can(u, v.Case.Division, "case", "assign"); ok {
+		d.CanAssign = true
+		for _, a := range assignees {
+			if v.Case.HolderID != nil && a.ID == *v.Case.HolderID {
+				continue
+			}
+			d.Assignees = append(d.Assignees, choiceDoc{Value: a.Login, Label: a.Name})
+		}
+	}
+	if d.Holder == "" && !d.CanClaim && !d.CanAssign {
+		return nil, nil // nothing to show or do: a supervisor's view
+	}
+	return d, nil
+}
+
+// claimPage, releasePage and assignPage are the case page's forms.
+func (s *Server) claimPage(c *fiber.Ctx) error {
+	no := c.Params("no")
+	if _, err := s.Engine.Claim(ctx(c), actor(c), no); err != nil {
+		if portal.ErrorCode(err) == portal.ECONFLICT {
+			return s.casePageWith(c, no, status(portal.ECONFLICT), &caseData{}, err)
+		}
+		return err
+	}
+	return redirect(c, "/cases/"+no+"#desk")
+}
+
+func (s *Server) releasePage(c *fiber.Ctx) error {
+	no := c.Params("no")
+	if _, err := s.Engine.Release(ctx(c), actor(c), no); err != nil {
+		if portal.ErrorCode(err) == portal.ECONFLICT {
+			return s.casePageWith(c, no, status(portal.ECONFLICT), &caseData{}, err)
+		}
+		return err
+	}
+	return redirect(c, "/cases/"+no+"#desk")
+}
+
+func (s *Server) assignPage(c *fiber.Ctx) error {
+	no, login := c.Params("no"), c.FormValue("login")
+	if _, err := s.Engine.Assign(ctx(c), actor(c), no, login); err != nil {
+		if formError(err) {
+			return s.casePageWith(c, no, status(portal.ErrorCode(err)), &caseData{Failed: "assign", Input: map[string]string{"login": login}}, err)
+		}
+		return err
+	}
+	return redirect(c, "/cases/"+no+"#desk")
+}
+
+// apiClaim is POST /api/v1/cases/{case_no}/claim: the case, now held by
+// the caller.
+func (s *Server) apiClaim(c *fiber.Ctx) error {
+	v, err := s.Engine.Claim(ctx(c), actor(c), c.Params("no"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.caseDoc(c, v))
+}
+
+// apiRelease is DELETE /api/v1/cases/{case_no}/claim.
+func (s *Server) apiRelease(c *fiber.Ctx) error {
+	if _, err := s.Engine.Release(ctx(c), actor(c), c.Params("no")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// assignBody is POST /api/v1/cases/{case_no}/assign.
+type assignBody struct {
+	Login string `json:"login"`
+}
+
+func (s *Server) apiAssign(c *fiber.Ctx) error {
+	var body assignBody
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	v, err := s.Engine.Assign(ctx(c), actor(c), c.Params("no"), body.Login)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.caseDoc(c, v))
+}
+
+// nextCase returns the case to open after the viewer decided on one (…
+// and open the next one): the next open case of the worklist after it in
+// the same service and state it was in, that nobody else holds — from the
+// start of the list when none follows it; "" when there is none.
+func (s *Server) nextCase(c *fiber.Ctx, service, state string, after int64, skip string) (string, error) {
+	u := currentUser(c)
+	for _, from := range []int64{after, 0} {
+		cases, _, err := s.Engine.List(ctx(c), actor(c), workflow.ListFilter{Service: service, States: []string{state},
+			After: from, Limit: 20})
+		if err != nil {
+			return "", err
+		}
+		for _, cs := range cases {
+			if cs.No != skip && (cs.HolderID == nil || *cs.HolderID == u.ID) {
+				return cs.No, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// nextHref is where "… and open the next one" goes: the next case, else
+// the worklist saying the queue is done.
+func (s *Server) nextHref(c *fiber.Ctx, v *workflow.View, from string) string {
+	no, err := s.nextCase(c, v.Case.Service, from, v.Case.ID, v.Case.No)
+	if err != nil || no == "" {
+		if err != nil {
+			s.Logger.Warn("next case not found", "rid", requestID(c), "err", err)
+		}
+		return "/cases?done=queue_empty"
+	}
+	return "/cases/" + no + "?prev=" + v.Case.No
+}

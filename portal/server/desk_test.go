@@ -1,0 +1,234 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"tzportal/portal"
+	"tzportal/portal/testkit"
+)
+
+// submittedCase is a residence permit application of c, handed in.
+func (j *journey) submittedCase(t *testing.T, c *testkit.Client) string {
+	t.Helper()
+	no := j.create(t, c, testkit.ResidenceForm())
+	fire(t, c, no, "submit", nil, http.StatusOK)
+	return no
+}
+
+// holderOf is the case's holder as staff client c reads it ("" nobody).
+func holderOf(t *testing.T, c *testkit.Client, no string) string {
+	t.Helper()
+	r := c.Get("/api/v1/cases/" + no)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", no, r.Status, r.Body)
+	}
+	h, _ := r.JSON(t)["holder"].(map[string]any)
+	name, _ := h["name"].(string)
+	return name
+}
+
+// listed returns the case numbers and holders of a worklist query.
+func listed(t *testing.T, c *testkit.Client, query string) map[string]string {
+	t.Helper()
+	r := c.Get("/api/v1/cases?" + query)
+	if r.Status != http.StatusOK {
+		t.Fatalf("list %s: %d %s", query, r.Status, r.Body)
+	}
+	out := map[string]string{}
+	for _, it := range r.JSON(t)["items"].([]any) {
+		m := it.(map[string]any)
+		h, _ := m["holder"].(string)
+		out[m["case_no"].(string)] = h
+	}
+	return out
+}
+
+func TestClaimRace(t *testing.T) {
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		j := newJourney(t, b)
+		no := j.submittedCase(t, j.alice)
+		// Two clerks of the street claim the same case at the same moment.
+		var wg sync.WaitGroup
+		got := make([]*testkit.Response, 2)
+		for i, c := range []*testkit.Client{j.clerk, j.clerk2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i] = c.Do("POST", "/api/v1/cases/"+no+"/claim", nil)
+			}()
+		}
+		wg.Wait()
+		ok, conflict := 0, 0
+		var loser *testkit.Client
+		var winner string
+		for i, r := range got {
+			switch r.Status {
+			case http.StatusOK:
+				ok++
+				winner = []string{"测试 clerk1", "测试 clerk2"}[i]
+			case http.StatusConflict:
+				conflict++
+				loser = []*testkit.Client{j.clerk, j.clerk2}[i]
+				p := r.JSON(t)
+				if p["rule"] != "held" || p["holder"] == "" || !strings.Contains(p["office"].(string), "城东") ||
+					!strings.Contains(p["detail"].(string), p["holder"].(string)) {
+					t.Errorf("the refusal names the holder and their office: %s", r.Body)
+				}
+			default:
+				t.Fatalf("claim: %d %s", r.Status, r.Body)
+			}
+		}
+		if ok != 1 || conflict != 1 {
+			t.Fatalf("two claims at once: %d × 200, %d × 409; want exactly one of each", ok, conflict)
+		}
+		if n := j.p.Count(t, `SELECT count(*) FROM case_history h JOIN cases c ON c.id = h.case_id WHERE c.case_no = $1 AND h.event = 'claim'`, no); n != 1 {
+			t.Errorf("claim steps in the timeline: %d, want 1", n)
+		}
+		if n := j.p.Count(t, `SELECT count(*) FROM audit_log WHERE object = $1 AND action = 'case.hold'`, "case:"+no); n != 1 {
+			t.Errorf("claim audit entries: %d, want 1", n)
+		}
+		// The other clerk's decision is refused while the case is held.
+		r := loser.Do("POST", "/api/v1/cases/"+no+"/events/accept", nil)
+		if r.Status != http.StatusConflict || r.JSON(t)["holder"] != winner {
+			t.Fatalf("a decision on a case another holds: %d %s; want 409 naming %s", r.Status, r.Body, winner)
+		}
+		if holderOf(t, j.clerk, no) != winner {
+			t.Errorf("the case's holder is not %s", winner)
+		}
+	})
+}
+
+func TestClaimReleaseAssign(t *testing.T) {
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		j := newJourney(t, b)
+		ctx := context.Background()
+		no := j.submittedCase(t, j.alice)
+		other := j.submittedCase(t, j.bob)
+
+		// The worklist shows who holds each case and filters by it.
+		if r := j.clerk.Do("POST", "/api/v1/cases/"+no+"/claim", nil); r.Status != http.StatusOK {
+			t.Fatalf("claim: %d %s", r.Status, r.Body)
+		}
+		if r := j.clerk.Do("POST", "/api/v1/cases/"+no+"/claim", nil); r.Status != http.StatusOK {
+			t.Fatalf("claiming one's own case again: %d %s", r.Status, r.Body)
+		}
+		if all := listed(t, j.clerk2, ""); all[no] != "测试 clerk1" || all[other] != "" {
+			t.Errorf("worklist holders: %v", all)
+		}
+		if mine := listed(t, j.clerk, "mine=1"); len(mine) != 1 || mine[no] == "" {
+			t.Errorf("mine=1: %v, want only %s", mine, no)
+		}
+		if free := listed(t, j.clerk, "unclaimed=1"); len(free) != 1 || !strings.Contains(strings.Join(keys(free), ","), other) {
+			t.Errorf("unclaimed=1: %v, want only %s", free, other)
+		}
+		if mine := listed(t, j.clerk2, "mine=1"); len(mine) != 0 {
+			t.Errorf("clerk2 holds nothing: %v", mine)
+		}
+
+		// Release: only the holder; nobody's case is released as a no-op.
+		if r := j.clerk2.Do("DELETE", "/api/v1/cases/"+no+"/claim", nil); r.Status != http.StatusConflict {
+			t.Errorf("releasing another's claim: %d %s", r.Status, r.Body)
+		}
+		if r := j.clerk.Do("DELETE", "/api/v1/cases/"+no+"/claim", nil); r.Status != http.StatusNoContent {
+			t.Fatalf("release: %d %s", r.Status, r.Body)
+		}
+		if r := j.clerk.Do("DELETE", "/api/v1/cases/"+no+"/claim", nil); r.Status != http.StatusNoContent {
+			t.Errorf("releasing a case nobody holds: %d %s", r.Status, r.Body)
+		}
+		if h := holderOf(t, j.clerk, no); h != "" {
+			t.Errorf("released, still held by %q", h)
+		}
+
+		// Assign: the district officer, to someone who can act on it.
+		assign := func(c *testkit.Client, login string, want int) map[string]any {
+			t.Helper()
+			r := c.Do("POST", "/api/v1/cases/"+no+"/assign", map[string]any{"login": login})
+			if r.Status != want {
+				t.Fatalf("assign to %s: %d %s, want %d", login, r.Status, r.Body, want)
+			}
+			return r.JSON(t)
+		}
+		assign(j.officer, "clerk2", http.StatusOK)
+		if h := holderOf(t, j.clerk, no); h != "测试 clerk2" {
+			t.Errorf("assigned to clerk2, held by %q", h)
+		}
+		p := assign(j.officer, "westclerk", http.StatusUnprocessableEntity) // another street's clerk cannot act on it
+		if errs, _ := p["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["field"] != "login" {
+			t.Errorf("assigning to someone who cannot act: %v", p)
+		}
+		assign(j.officer, "nobody-here", http.StatusUnprocessableEntity)
+		assign(j.officer, "sup", http.StatusUnprocessableEntity) // a supervisor decides nothing
+		assign(j.clerk, "clerk1", http.StatusForbidden)          // a clerk who is not the street's lead
+		// Across districts the case does not exist.
+		j.p.MustStaff(t, "gjofficer", "district_officer", "321203")
+		gj := j.p.NewClient(t)
+		gj.Login("gjofficer")
+		assign(gj, "clerk1", http.StatusNotFound)
+
+		// A street's lead (street_lead, besides their clerk grant) reassigns.
+		lead := j.p.MustStaff(t, "lead", "street_clerk", "321202001")
+		if err := j.p.DB.Tx(ctx, func(tx portal.Tx) error {
+			return tx.SetGrants(ctx, lead.ID, []portal.Grant{{Role: "street_clerk", Division: "321202001"}, {Role: "street_lead", Division: "321202001"}})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		lc := j.p.NewClient(t)
+		lc.Login("lead")
+		assign(lc, "clerk1", http.StatusOK)
+
+		// The staff timeline has every desk step; the applicant's has none.
+		var steps []string
+		for _, s := range fire(t, j.clerk, no, "accept", nil, http.StatusOK)["timeline"].([]any) {
+			steps = append(steps, s.(map[string]any)["event"].(string))
+		}
+		if got := strings.Join(steps, ","); got != "create,submit,claim,release,assign,assign,accept" {
+			t.Errorf("staff timeline: %s", got)
+		}
+		r := j.alice.Get("/api/v1/cases/" + no)
+		if body := r.Text(); strings.Contains(body, `"claim"`) || strings.Contains(body, `"assign"`) || strings.Contains(body, "测试") {
+			t.Errorf("the applicant sees the desk's steps: %s", body)
+		}
+		for action, want := range map[string]int{"case.hold": 1, "case.release": 1, "case.assign": 2} {
+			if n := j.p.Count(t, `SELECT count(*) FROM audit_log WHERE object = $1 AND action = $2 AND result = 'ok'`, "case:"+no, action); n != want {
+				t.Errorf("%s audit entries: %d, want %d", action, n, want)
+			}
+		}
+		// Accepted, the case stays with clerk1 (they review it); approved,
+		// it is nobody's.
+		if h := holderOf(t, j.clerk, no); h != "测试 clerk1" {
+			t.Errorf("after accept held by %q", h)
+		}
+		if r := j.clerk2.Do("POST", "/api/v1/cases/"+no+"/events/approve", nil); r.Status != http.StatusConflict {
+			t.Errorf("clerk2 approves clerk1's case: %d", r.Status)
+		}
+		fire(t, j.clerk, no, "approve", nil, http.StatusOK)
+		if h := holderOf(t, j.clerk, no); h != "" {
+			t.Errorf("an ended case is still held by %q", h)
+		}
+		if r := j.clerk.Do("POST", "/api/v1/cases/"+no+"/claim", nil); r.Status != http.StatusConflict {
+			t.Errorf("claiming an ended case: %d", r.Status)
+		}
+		// Neither a supervisor nor the applicant claims.
+		if r := j.sup.Do("POST", "/api/v1/cases/"+other+"/claim", nil); r.Status != http.StatusForbidden {
+			t.Errorf("a supervisor claims: %d", r.Status)
+		}
+		if r := j.bob.Do("POST", "/api/v1/cases/"+other+"/claim", nil); r.Status != http.StatusForbidden {
+			t.Errorf("the applicant claims: %d", r.Status)
+		}
+		if r := j.otherClerk.Do("POST", "/api/v1/cases/"+other+"/claim", nil); r.Status != http.StatusNotFound {
+			t.Errorf("another street's clerk claims: %d", r.Status)
+		}
+	})
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
