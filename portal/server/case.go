@@ -40,20 +40,20 @@ func (s *Server) listFilter(c *fiber.Ctx) workflow.ListFilter {
 }
 
 type casesData struct {
-	Labels   columnLabels
-	Rows     template.HTML // caseRows of Items
-	Items    []caseSummary
-	Next     *string
-	State    string // the filter as chosen: "", "all" or "<service>:<state>"
-	Overdue  bool
+	Labels  columnLabels
+	Rows    template.HTML // caseRows of Items
+	Items   []caseSummary
+	Next    *string
+	State   string // the filter as chosen: "", "all" or "<service>:<state>"
+	Overdue bool
 	// Mine, Unclaimed: the desk's filters as chosen; Done: the queue a
 	// clerk worked through "… and open the next one" is empty.
 	Mine, Unclaimed bool
 	Done            string
-	Filters  []stateGroup // the state filter: each service's states
-	Staff    bool
-	Services []string // services an applicant may apply for
-	More     string   // query of the next page
+	Filters         []stateGroup // the state filter: each service's states
+	Staff           bool
+	Services        []string // services an applicant may apply for
+	More            string   // query of the next page
 }
 
 // stateGroup is the states of one service, for the state filter.
