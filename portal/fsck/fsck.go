@@ -4,7 +4,8 @@
 //   - every case's version equals its number of history rows, numbered 1…n;
 //   - every history row is an edge its workflow allows, each row starts where
 //     the previous one ended, and the case is in the state the last row reached;
-//   - every history row has its audit entry (case.<event> on the case, same version);
+//   - every history row has its audit entry (case.<event> on the case, same
+//     version; the desk's claim is case.hold);
 //   - a case is in staff's queue exactly while it is handed in and not ended;
 //   - an open case of a service with one open application per applicant
 //     holds that claim, and a case that ended holds none;
@@ -192,7 +193,7 @@ func checkCase(c *portal.Case, def *workflow.Definition, hist []portal.History, 
 		if !def.Allows(h.Event, h.From, h.To) {
 			bad("history row %d: %s from %q to %q is not allowed by workflows/%s.yaml", h.Seq, h.Event, h.From, h.To, c.Service)
 		}
-		if action, ok := audited[h.Seq]; !ok || action != "case."+h.Event {
+		if action, ok := audited[h.Seq]; !ok || action != workflow.AuditAction(h.Event) {
 			bad("history row %d (%s) has no audit entry", h.Seq, h.Event)
 		}
 		prev = h.To

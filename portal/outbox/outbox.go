@@ -63,6 +63,7 @@ func (o *Outbox) Notify(ctx context.Context, f *workflow.Firing) error {
 		"Due":     "",
 		"Reason":  "",
 		"Items":   "",
+		"Office":  f.DivisionName(), // the office the case is at (a transfer's: where it went)
 	}
 	if c.DueAt != nil {
 		data["Due"] = f.Cal.LastDay(*c.DueAt).In(f.Cal.Zone).Format(time.DateOnly)

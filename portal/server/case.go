@@ -358,7 +358,8 @@ type inputForm struct {
 	Hint     string
 	Required bool
 	Max      int
-	Choices  []choiceDoc // a list's entries to tick (the service's materials)
+	Choices  []choiceDoc     // a list's entries to tick (the service's materials)
+	Groups   []divisionGroup // a division's streets and towns, by district
 }
 
 // loadCase reads a case for its viewer and presents it.
@@ -387,7 +388,7 @@ func (s *Server) caseDoc(c *fiber.Ctx, v *workflow.View) *caseDoc {
 }
 
 // eventForms are the actions the viewer may take, each with its inputs.
-func eventForms(l *locale.L, def *workflow.Definition, allowed []string) []eventForm {
+func eventForms(l *locale.L, def *workflow.Definition, allowed []string, divs *portal.Divisions) []eventForm {
 	var out []eventForm
 	primary := false
 	for _, name := range allowed {
@@ -403,6 +404,9 @@ func eventForms(l *locale.L, def *workflow.Definition, allowed []string) []event
 			inf := inputForm{Name: in.Name, Type: spec.Type, Label: label, Required: in.Required, Max: def.Limit(spec.Max)}
 			if hint := def.Service + ".hint.input." + in.Name; l.Has(hint) {
 				inf.Hint = l.T(hint)
+			}
+			if spec.Type == workflow.InputDivision { // a street or town of the city, by district
+				inf.Groups = divisionGroups(divs)
 			}
 			for _, o := range spec.Options { // a choice
 				inf.Choices = append(inf.Choices, choiceDoc{Value: o, Label: l.T(def.Service + ".option.input." + in.Name + "." + o)})
@@ -432,7 +436,7 @@ func (s *Server) casePageWith(c *fiber.Ctx, no string, status int, d *caseData, 
 	u := currentUser(c)
 	_, d.CanAudit = s.Authz.Can(u, v.Case.Division, "audit", "read")
 	_, d.CanReveal = s.Authz.Can(u, v.Case.Division, "idnumber", "reveal")
-	d.Events = eventForms(doc.L, v.Def, v.Allowed)
+	d.Events = eventForms(doc.L, v.Def, v.Allowed, s.Authz.Divisions())
 	desk, derr := s.deskPanel(c, v)
 	if derr != nil {
 		return derr

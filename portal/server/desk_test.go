@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"tzportal/portal"
 	"tzportal/portal/testkit"
@@ -231,4 +232,87 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// noticeOf returns the applicant's newest notice of kind about the case.
+func noticeOf(t *testing.T, c *testkit.Client, no, kind string) map[string]any {
+	t.Helper()
+	for _, it := range c.Get("/api/v1/notifications").JSON(t)["items"].([]any) {
+		n := it.(map[string]any)
+		if n["case_no"] == no && n["kind"] == kind {
+			return n
+		}
+	}
+	t.Fatalf("no notice %s about %s", kind, no)
+	return nil
+}
+
+func TestTransferToTheRightOffice(t *testing.T) {
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		j := newJourney(t, b)
+		no := j.submittedCase(t, j.alice)
+		before := fire(t, j.clerk, no, "transfer", map[string]any{"division": "321202001", "reason": "x"}, http.StatusUnprocessableEntity)
+		if errs := before["errors"].([]any); errs[0].(map[string]any)["rule"] != "same_division" {
+			t.Errorf("a transfer to its own office: %v", before)
+		}
+		// Out of the city: refused, with a clear message on the field.
+		p := fire(t, j.clerk, no, "transfer", map[string]any{"division": "320102001", "reason": "住在南京"}, http.StatusUnprocessableEntity)
+		if e := p["errors"].([]any)[0].(map[string]any); e["field"] != "division" || e["rule"] != "out_of_city" || !strings.Contains(e["message"].(string), "泰州") {
+			t.Errorf("an out-of-city transfer: %v", p)
+		}
+		if j.clerk.Get("/api/v1/cases/"+no).JSON(t)["division"] != "321202001" {
+			t.Fatal("a refused transfer moved the case")
+		}
+		j.clerk.Do("POST", "/api/v1/cases/"+no+"/claim", nil)
+		// A working day later (sessions end meanwhile: everyone logs in again).
+		j.p.Clock.Advance(24 * time.Hour)
+		j.clerk.Login("clerk1")
+		j.otherClerk.Login("westclerk")
+		j.alice.Login(testkit.Applicants[0].Mobile)
+
+		doc := fire(t, j.clerk, no, "transfer", map[string]any{"division": "321202002", "reason": "申请人居住在城西街道辖区"}, http.StatusOK)
+		if doc["state"] != "submitted" || doc["division"] != "321202002" {
+			t.Fatalf("transferred: %v", doc)
+		}
+		// It left this street's queue and is in the other's, nobody's yet.
+		if _, ok := listed(t, j.clerk, "")[no]; ok {
+			t.Error("the transferred case is still in the first street's worklist")
+		}
+		if r := j.clerk.Get("/api/v1/cases/" + no); r.Status != http.StatusNotFound {
+			t.Errorf("the first street still opens it: %d", r.Status)
+		}
+		if h, ok := listed(t, j.otherClerk, "")[no]; !ok || h != "" {
+			t.Errorf("the receiving street's worklist: in=%v holder=%q", ok, h)
+		}
+		got := j.otherClerk.Get("/api/v1/cases/" + no).JSON(t)
+		if form := got["form"].(map[string]any); form["division"] != "321202002" {
+			t.Errorf("the form still names the first street: %v", form)
+		}
+		// Handed in on Monday 30 November (2 working days: Wednesday), received
+		// on Tuesday: Thursday.
+		if due := got["due"].(map[string]any); due["last_day"] != "2026-12-03" {
+			t.Errorf("the time limit runs from the receiving office's receipt: %v", due)
+		}
+		// The applicant is told why and where.
+		n := noticeOf(t, j.alice, no, "residence-permit.transfer")
+		if body := n["body"].(string); !strings.Contains(body, "城西街道") || !strings.Contains(body, "申请人居住在城西街道辖区") {
+			t.Errorf("the notice: %s", body)
+		}
+		if n := j.p.Count(t, `SELECT count(*) FROM audit_log WHERE object = $1 AND action = 'case.transfer' AND result = 'ok'`, "case:"+no); n != 1 {
+			t.Errorf("transfer audit entries: %d", n)
+		}
+
+		// The receiving street sends it back; the first street cannot.
+		fire(t, j.otherClerk, no, "send_back", map[string]any{"reason": "该地址属城东街道"}, http.StatusOK)
+		if d := j.clerk.Get("/api/v1/cases/" + no).JSON(t)["division"]; d != "321202001" {
+			t.Errorf("sent back to %v", d)
+		}
+		noticeOf(t, j.alice, no, "residence-permit.send_back")
+		fire(t, j.clerk, no, "send_back", map[string]any{"reason": "x"}, http.StatusConflict)
+
+		// Only before acceptance.
+		fire(t, j.clerk, no, "accept", nil, http.StatusOK)
+		fire(t, j.clerk, no, "transfer", map[string]any{"division": "321202002", "reason": "x"}, http.StatusConflict)
+		checkFsck(t, j.p)
+	})
 }

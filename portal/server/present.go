@@ -219,7 +219,11 @@ func (s *Server) present(l *locale.L, v *workflow.View, applicant *applicantDoc,
 			ItemLabels: itemLabels(l, def, h.Inputs.List("items")), AtText: h.At.In(zone).Format("2006-01-02 15:04")}
 		for _, name := range sortedInputs(def, h.Inputs) {
 			if name != "reason" && name != "items" {
-				t.Shown = append(t.Shown, inputDoc{Label: inputLabel(l, c.Service, name), Value: h.Inputs.Text(name)})
+				value := h.Inputs.Text(name)
+				if dv, ok := divs.Get(value); ok && (name == "division" || name == "from_division") {
+					value = districtAndName(divs, dv) // a transfer's offices, by name
+				}
+				t.Shown = append(t.Shown, inputDoc{Label: inputLabel(l, c.Service, name), Value: value})
 			}
 		}
 		d.Timeline = append(d.Timeline, t)

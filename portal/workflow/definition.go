@@ -236,7 +236,20 @@ type Event struct {
 	// Cohort events move many cases at once through a cohort operation (a
 	// published list, an allocation); they are never fired on one case.
 	Cohort bool `yaml:"cohort"`
+	// Transfer moves the case to another office of the city, in its state
+	// (移送, transfer.go): TransferOffice to the street or town its
+	// division input names, TransferBack to the office that transferred
+	// it here. RestartClock: the state's time limit runs again from the
+	// receiving office's receipt (else the case keeps its due date).
+	Transfer     string `yaml:"transfer"`
+	RestartClock bool   `yaml:"restart_clock"`
 }
+
+// Kinds of transfer (Event.Transfer).
+const (
+	TransferOffice = "office"
+	TransferBack   = "back"
+)
 
 // Target is where an event leads: one state, or branches tried in order,
 // each but the last with a condition the service registered.
@@ -367,6 +380,9 @@ const (
 	InputList = "list"
 	// InputChoice is one of Options (radio buttons on a page).
 	InputChoice = "choice"
+	// InputDivision is a street or town of the city (a 9-digit code of
+	// the division tree).
+	InputDivision = "division"
 )
 
 // Limit is a number, or the name of a setting that holds one (limits are
@@ -558,6 +574,9 @@ func (d *Definition) Allows(event, from, to string) bool {
 	case portal.EventAmend:
 		s, ok := d.States[from]
 		return ok && from == to && s.Final && s.Outcome == OutcomeGranted
+	case portal.EventClaim, portal.EventRelease, portal.EventAssign:
+		s, ok := d.States[from]
+		return ok && from == to && s.Queued() // who works an open case
 	}
 	e, ok := d.Events[event]
 	return ok && slices.Contains(e.To.States(), to) && slices.Contains(e.From, from)
@@ -920,8 +939,8 @@ func (v *validator) event(name string, hooks Hooks) {
 		} else if d.States[s].Final {
 			v.fail(from, "event %s: cannot leave final state %s", name, s)
 		}
-		if slices.Contains(e.To.States(), s) {
-			v.fail(from, "event %s: from and to are both %s (a transition must change the state)", name, s)
+		if slices.Contains(e.To.States(), s) && e.Transfer == "" {
+			v.fail(from, "event %s: from and to are both %s (a transition must change the state; only a transfer keeps it)", name, s)
 		}
 	}
 	toLine := v.line("events", name, "to")
@@ -999,6 +1018,42 @@ func (v *validator) event(name string, hooks Hooks) {
 	if e.Idempotent && len(e.Inputs) == 0 {
 		v.fail(v.line("events", name, "idempotent"), "event %s: idempotent needs inputs to recognise a repeat by", name)
 	}
+	v.transfer(name, e)
+}
+
+// transfer checks a transfer event: it keeps the case in its state (only
+// the office changes), never from a private or final state, and a
+// transfer to an office takes the office as a required division input.
+func (v *validator) transfer(name string, e *Event) {
+	d := v.d
+	ln := v.line("events", name, "transfer")
+	if e.Transfer == "" {
+		if e.RestartClock {
+			v.fail(v.line("events", name, "restart_clock"), "event %s: restart_clock is for transfers", name)
+		}
+		return
+	}
+	if e.Transfer != TransferOffice && e.Transfer != TransferBack {
+		v.fail(ln, "event %s: transfer %q (known: office, back)", name, e.Transfer)
+		return
+	}
+	for _, st := range e.From {
+		if s := d.States[st]; s != nil && (s.Private || s.Final) || len(e.To.Branches) != 1 || e.To.Branches[0].To != st {
+			v.fail(ln, "event %s: a transfer keeps an open case in its state (from %s to %s)", name, st, strings.Join(e.To.States(), ", "))
+		}
+	}
+	office := false
+	for _, in := range e.Inputs {
+		if in.Name == "division" {
+			office = in.Required && d.Inputs[in.Name].Type == InputDivision
+		}
+	}
+	if (e.Transfer == TransferOffice) != office {
+		v.fail(ln, "event %s: a transfer to an office needs the required input division (type division); a transfer back takes none", name)
+	}
+	if e.Cohort {
+		v.fail(ln, "event %s: a transfer moves one case", name)
+	}
 }
 
 // inputs checks the declared inputs: a known type, and limits that are
@@ -1023,7 +1078,7 @@ func (v *validator) inputs() {
 		switch in.Type {
 		case InputLine, InputText:
 			limit(name, "max", in.Max)
-		case InputDate:
+		case InputDate, InputDivision:
 		case InputList:
 			limit(name, "max", in.Max)
 			limit(name, "item_max", in.ItemMax)
@@ -1032,7 +1087,7 @@ func (v *validator) inputs() {
 				v.fail(v.line("inputs", name, "options"), "input %s: a choice needs options (lower_snake_case values)", name)
 			}
 		default:
-			v.fail(v.line("inputs", name, "type"), "input %s: type %q (known: line, text, date, list, choice)", name, in.Type)
+			v.fail(v.line("inputs", name, "type"), "input %s: type %q (known: line, text, date, list, choice, division)", name, in.Type)
 		}
 		if len(in.Options) > 0 && in.Type != InputChoice {
 			v.fail(v.line("inputs", name, "options"), "input %s: options are for a choice", name)

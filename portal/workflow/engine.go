@@ -639,6 +639,21 @@ func (e *Engine) inputs(def *Definition, ev *Event, values portal.Inputs) (porta
 			if len(bad) == 0 && len(kept) > 0 {
 				out[in.Name] = kept
 			}
+		case InputDivision:
+			s, ok := raw.(string)
+			if present && raw != nil && !ok {
+				fields = append(fields, portal.FieldError{Field: in.Name, Rule: "type"})
+				continue
+			}
+			switch s = strings.TrimSpace(s); {
+			case s == "" && in.Required:
+				fields = append(fields, portal.FieldError{Field: in.Name, Rule: "required"})
+			case s == "":
+			case e.divisionRule(s) != "":
+				fields = append(fields, portal.FieldError{Field: in.Name, Rule: e.divisionRule(s)})
+			default:
+				out[in.Name] = s
+			}
 		default:
 			s, ok := raw.(string)
 			if present && raw != nil && !ok {
@@ -705,10 +720,15 @@ func (e *Engine) transition(ctx context.Context, f *Firing, ent *Entry, ev *Even
 	})
 	if err := machine.Event(ctx, f.Event); err != nil {
 		var canceled fsm.CanceledError
-		if errors.As(err, &canceled) && canceled.Err != nil {
+		var same fsm.NoTransitionError
+		switch {
+		case errors.As(err, &canceled) && canceled.Err != nil:
 			return canceled.Err
+		case errors.As(err, &same) && ev.Transfer != "":
+			// A transfer keeps the case in its state (the guards ran).
+		default:
+			return fmt.Errorf("workflow.Fire(%s, %s): %w", c.No, f.Event, err)
 		}
-		return fmt.Errorf("workflow.Fire(%s, %s): %w", c.No, f.Event, err)
 	}
 	actions := slices.Clone(ev.Actions)
 	if f.To != f.From {
@@ -716,6 +736,11 @@ func (e *Engine) transition(ctx context.Context, f *Firing, ent *Entry, ev *Even
 	}
 	for _, name := range actions {
 		if err := ent.Hooks.Actions[name](ctx, f); err != nil {
+			return err
+		}
+	}
+	if ev.Transfer != "" {
+		if err := e.transfer(ctx, f, ev); err != nil {
 			return err
 		}
 	}

@@ -33,6 +33,21 @@ const (
 	actionAssign  = "case.assign"
 )
 
+// AuditAction is the audit action of a history row's event: case.<event>,
+// but case.hold for a claim (case.claim is the refusal of a second open
+// application).
+func AuditAction(event string) string {
+	switch event {
+	case portal.EventClaim:
+		return actionHold
+	case portal.EventRelease:
+		return actionRelease
+	case portal.EventAssign:
+		return actionAssign
+	}
+	return "case." + event
+}
+
 // mayWork reports whether u — anyone, not only the person asking, so from
 // their grants — may fire some event of c in its current state: who may
 // hold it.

@@ -91,7 +91,11 @@ func (e *Engine) fireTimer(ctx context.Context, j portal.Job) (bool, error) {
 		ent := e.entry(c.Service)
 		def := ent.Def
 		st := def.States[c.State]
-		if c.Version != j.Version || st.OnTimeout != j.Event {
+		same, err := sameStep(ctx, tx, c, j)
+		if err != nil {
+			return err
+		}
+		if !same || st.OnTimeout != j.Event {
 			return tx.FinishJob(ctx, j.ID, now, "obsolete")
 		}
 		actor := portal.Actor{System: Scheduler}
@@ -129,4 +133,27 @@ func (e *Engine) jobFailed(job string) {
 	if e.Observer != nil {
 		e.Observer.JobFailed(job)
 	}
+}
+
+// sameStep reports whether the case is still at the step timer j was set
+// at: its version, or a later one reached by the desk's steps alone (a
+// claim, release or assignment changes who works the case, not its time
+// limits).
+func sameStep(ctx context.Context, tx portal.Tx, c *portal.Case, j portal.Job) (bool, error) {
+	if c.Version == j.Version {
+		return true, nil
+	}
+	if c.Version < j.Version {
+		return false, nil
+	}
+	hist, err := tx.History(ctx, c.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, h := range hist {
+		if h.Seq > j.Version && !portal.DeskEvent(h.Event) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
