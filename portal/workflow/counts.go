@@ -41,7 +41,7 @@ func (e *Engine) QueueCounts(ctx context.Context, actor portal.Actor) ([]StateCo
 	for _, r := range rows[0] {
 		n[[2]string{r.Service, r.State}] += r.N
 	}
-	var out []StateCount
+	out := []StateCount{}
 	for _, id := range e.Services() {
 		for _, st := range e.queued[id] {
 			out = append(out, StateCount{Service: id, State: st, Cases: n[[2]string{id, st}]})
