@@ -190,7 +190,27 @@ type CaseFilter struct {
 	Limit    int
 	// NoForm leaves Form and Result empty ("{}"): lists do not show them.
 	NoForm bool
+	// Search narrows the list to the cases a search finds (zero: none).
+	Search CaseSearch
 }
+
+// CaseSearch is a search of cases by one key: a case number, or the
+// applicant's mobile number, its last four digits, or name (Kind, one of
+// the Search* kinds; Value normalized). Each kind is read along an index
+// (cases.no, users.mobile, users.mobile_tail, users.name), so a search
+// reads the few cases it finds, not the reader's whole jurisdiction.
+type CaseSearch struct {
+	Kind  string
+	Value string
+}
+
+// The kinds of CaseSearch; the audit entry of a search names them.
+const (
+	SearchCaseNo     = "case_no"
+	SearchMobile     = "mobile"
+	SearchMobileTail = "mobile_tail"
+	SearchName       = "name"
+)
 
 // ScopeTerm is one grant's reach in SQL terms: a leaf division or a district.
 type ScopeTerm struct {

@@ -16,9 +16,10 @@ import (
 )
 
 // listFilter reads a list's filters from the query string. For staff with
-// no state filter the list shows the open cases: the queue.
+// no state filter the list shows the open cases: the queue — unless they
+// search (q), which looks for any case, open or ended.
 func (s *Server) listFilter(c *fiber.Ctx) workflow.ListFilter {
-	f := workflow.ListFilter{Service: c.Query("service")}
+	f := workflow.ListFilter{Service: c.Query("service"), Q: c.Query("q")}
 	st := c.Query("state")
 	if svc, state, ok := strings.Cut(st, ":"); ok && f.Service == "" {
 		// The worklist's filter names a state of one service: several
@@ -27,7 +28,7 @@ func (s *Server) listFilter(c *fiber.Ctx) workflow.ListFilter {
 	}
 	if st != "" && st != "all" {
 		f.States = strings.Split(st, ",")
-	} else if st == "" && currentUser(c).Kind == portal.KindStaff {
+	} else if st == "" && f.Q == "" && currentUser(c).Kind == portal.KindStaff {
 		f.Queue = true
 	}
 	f.Overdue = c.Query("overdue") == "1" || c.Query("overdue") == "true"
@@ -45,21 +46,31 @@ type casesData struct {
 	Items   []caseSummary
 	Next    *string
 	State   string // the filter as chosen: "", "all" or "<service>:<state>"
+	Q       string // the search as typed
 	Overdue bool
 	// Mine, Unclaimed: the desk's filters as chosen; Done: the queue a
 	// clerk worked through "… and open the next one" is empty.
 	Mine, Unclaimed bool
 	Done            string
 	Filters         []stateGroup // the state filter: each service's states
+	Counts          []stateCount // the open states with cases, as links
 	Staff           bool
 	Services        []string // services an applicant may apply for
 	More            string   // query of the next page
 }
 
-// stateGroup is the states of one service, for the state filter.
+// stateGroup is the states of one service, for the state filter; an
+// open state's label carries its count.
 type stateGroup struct {
 	Name   string
 	States []choiceDoc
+}
+
+// stateCount is one link of the worklist's counts: the open cases of the
+// reader's jurisdiction in a state (Value as the state filter's).
+type stateCount struct {
+	Value, Label string
+	Cases        int64
 }
 
 // choiceDoc is one option of a select or a set of checkboxes.
@@ -69,14 +80,15 @@ type choiceDoc struct {
 
 func (s *Server) casesPage(c *fiber.Ctx) error {
 	f := s.listFilter(c)
-	cases, next, err := s.Engine.List(ctx(c), actor(c), f)
-	if err != nil {
-		return err
+	cases, next, listErr := s.Engine.List(ctx(c), actor(c), f)
+	if listErr != nil && portal.ErrorCode(listErr) != portal.EINVALID {
+		return listErr
 	}
 	l := loc(c)
-	staff := currentUser(c).Kind != portal.KindApplicant
-	d := &casesData{Labels: newColumnLabels(l), Items: s.summaries(l, cases, staff, currentUser(c)), Next: cursor(next),
-		State: c.Query("state"), Overdue: f.Overdue, Mine: f.Mine, Unclaimed: f.Unclaimed, Staff: staff}
+	u := currentUser(c)
+	staff := u.Kind != portal.KindApplicant
+	d := &casesData{Labels: newColumnLabels(l), Items: s.summaries(l, cases, staff, u), Next: cursor(next),
+		State: c.Query("state"), Q: f.Q, Overdue: f.Overdue, Mine: f.Mine, Unclaimed: f.Unclaimed, Staff: staff}
 	if c.Query("done") == "queue_empty" {
 		d.Done = "queue_empty"
 	}
@@ -86,12 +98,30 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 		q.Set("after", strconv.FormatInt(next, 10))
 		d.More = "/cases?" + string(q.QueryString())
 	}
+	counts := map[string]int64{}
+	if u.Kind == portal.KindStaff {
+		qc, err := s.Engine.QueueCounts(ctx(c), actor(c))
+		if err != nil && portal.ErrorCode(err) != portal.ENOTFOUND { // no jurisdiction: no counts
+			return err
+		}
+		for _, sc := range qc {
+			v := sc.Service + ":" + sc.State
+			counts[v] = sc.Cases
+			if sc.Cases > 0 {
+				d.Counts = append(d.Counts, stateCount{Value: v, Label: stateLabel(l, sc.Service, sc.State), Cases: sc.Cases})
+			}
+		}
+	}
 	for _, id := range s.Engine.Services() {
 		d.Services = append(d.Services, id)
 		if staff {
 			g := stateGroup{Name: serviceName(l, id)}
 			for _, st := range s.Engine.StaffStates(id) {
-				g.States = append(g.States, choiceDoc{Value: id + ":" + st, Label: stateLabel(l, id, st)})
+				v, label := id+":"+st, stateLabel(l, id, st)
+				if n, open := counts[v]; open {
+					label = l.T("cases.state_count", map[string]any{"State": label, "N": n})
+				}
+				g.States = append(g.States, choiceDoc{Value: v, Label: label})
 			}
 			d.Filters = append(d.Filters, g)
 		}
@@ -100,7 +130,14 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 	if staff {
 		title = "cases.title_worklist"
 	}
-	return s.render(c, "cases", s.newPage(c, title, d))
+	p := s.newPage(c, title, d)
+	if listErr != nil {
+		// A search the worklist cannot read: the message beside the field,
+		// what was typed kept in it.
+		p.Errors, p.Summary = fieldMessages(c, listErr)
+		return s.write(c, fiber.StatusUnprocessableEntity, "cases", p)
+	}
+	return s.render(c, "cases", p)
 }
 
 // columnLabels are the data-label attributes of a list's cells, escaped

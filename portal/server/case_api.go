@@ -47,6 +47,16 @@ func (s *Server) apiListCases(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"items": s.summaries(loc(c), cases, u.Kind != portal.KindApplicant, u), "next": cursor(next)})
 }
 
+// apiCaseCounts answers the worklist's counts: the open cases of the
+// reader's jurisdiction per state (404 for who has no worklist).
+func (s *Server) apiCaseCounts(c *fiber.Ctx) error {
+	counts, err := s.Engine.QueueCounts(ctx(c), actor(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": counts})
+}
+
 // newCaseBody is POST /api/v1/cases; the form is the service's.
 type newCaseBody struct {
 	Service string          `json:"service"`

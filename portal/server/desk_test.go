@@ -260,7 +260,7 @@ func TestTransferToTheRightOffice(t *testing.T) {
 		if e := p["errors"].([]any)[0].(map[string]any); e["field"] != "division" || e["rule"] != "out_of_city" || !strings.Contains(e["message"].(string), "泰州") {
 			t.Errorf("an out-of-city transfer: %v", p)
 		}
-		if j.clerk.Get("/api/v1/cases/"+no).JSON(t)["division"] != "321202001" {
+		if j.clerk.Get("/api/v1/cases/" + no).JSON(t)["division"] != "321202001" {
 			t.Fatal("a refused transfer moved the case")
 		}
 		j.clerk.Do("POST", "/api/v1/cases/"+no+"/claim", nil)

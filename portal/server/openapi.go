@@ -36,6 +36,8 @@ type apiOp struct {
 	Summary string
 	Public  bool
 	Query   []string // optional query parameters, all strings
+	// QueryDoc describes some of them, by name.
+	QueryDoc map[string]string
 	// Body is the JSON request body (nil: none); Upload a multipart file.
 	Body         any
 	BodyOptional bool
@@ -76,7 +78,13 @@ func (s *Server) apiOps() []apiOp {
 		{Method: "DELETE", Path: "/session", Summary: "Log out", Status: 204},
 		{Method: "GET", Path: "/cases", Summary: "Own cases (applicants), the worklist (staff)", Status: 200,
 			Query: []string{"service", "state", "overdue", "due", "q", "after", "division"},
-			OK:    object(map[string]any{"items": []caseSummary{}, "next": (*string)(nil)})},
+			QueryDoc: map[string]string{"q": "Find cases within the reader's jurisdiction (staff: in any state but a draft, " +
+				"unless state narrows it; an applicant: their own): a case number, the applicant's mobile number (11 digits) or " +
+				"its last 4 digits, or the applicant's name, exact. Same items and pages as the list; every search is audited " +
+				"(case.search). Anything else, or more than 40 characters, is 422 with errors[].field \"q\"."},
+			OK: object(map[string]any{"items": []caseSummary{}, "next": (*string)(nil)})},
+		{Method: "GET", Path: "/cases/counts", Summary: "Open cases of the worklist's jurisdiction per state, from the dashboards' rollups (staff)",
+			Status: 200, OK: object(map[string]any{"items": []workflow.StateCount{}})},
 		{Method: "POST", Path: "/cases", Summary: "Start an application (a draft)", Body: newCaseBody{}, Idempotent: true, Status: 201,
 			OK: caseDoc{}, Problems: []int{409}},
 		{Method: "GET", Path: "/cases/:no", Summary: "A case with its form, state, allowed events and timeline", Status: 200, OK: caseDoc{}},
@@ -252,7 +260,11 @@ func (s *Server) openAPI() map[string]any {
 			ps = append(ps, map[string]any{"name": p, "in": "path", "required": true, "schema": sch})
 		}
 		for _, q := range op.Query {
-			ps = append(ps, map[string]any{"name": q, "in": "query", "schema": jsonSchema{"type": "string"}})
+			p := map[string]any{"name": q, "in": "query", "schema": jsonSchema{"type": "string"}}
+			if d := op.QueryDoc[q]; d != "" {
+				p["description"] = d
+			}
+			ps = append(ps, p)
 		}
 		if op.Idempotent {
 			ps = append(ps, map[string]any{"name": "Idempotency-Key", "in": "header",

@@ -84,6 +84,10 @@ func planQueries(db *sqlstore.DB, applicant int64) map[string]planQuery {
 		q, args := sqlstore.ListQuery(db, lc.f)
 		out[name] = planQuery{q, args, lc.bound}
 	}
+	for name, lc := range searchFilters(applicant) {
+		q, args := sqlstore.ListQuery(db, lc.f)
+		out[name] = planQuery{q, args, lc.bound}
+	}
 	now := time.Date(2026, 11, 30, 10, 0, 0, 0, shanghai)
 	steps := map[string][]string{"residence-permit": {"reviewing", "submitted"}, "hukou-transfer": {"district_review", "submitted"}}
 	street := []portal.ScopeTerm{{Division: "321202001"}}

@@ -158,16 +158,27 @@ func (t *Tx) InsertUser(ctx context.Context, u *portal.User) error {
 	}
 	err := t.ex.QueryRowContext(ctx, `INSERT INTO users
 		(kind, name, login, mobile, id_index, id_cipher, password_hash, token_hash, locale, disabled_at, created_at,
-		 totp_secret, totp_confirmed_at, email)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+		 totp_secret, totp_confirmed_at, email, mobile_tail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 		string(u.Kind), u.Name, nullString(u.Login), nullString(u.Mobile), nullString(u.IDIndex), cipher,
 		u.PasswordHash, nullString(u.TokenHash), u.Locale, nullTime(t.d, u.DisabledAt), t.d.time(u.CreatedAt),
-		nullBytes(u.TOTPSecret), nullTime(t.d, u.TOTPConfirmedAt), u.Email,
+		nullBytes(u.TOTPSecret), nullTime(t.d, u.TOTPConfirmedAt), u.Email, nullString(mobileTail(u.Mobile)),
 	).Scan(&u.ID)
 	if t.d.isUnique(err) {
 		return whichTaken(err)
 	}
 	return dbError("sqlstore.InsertUser", err)
+}
+
+// mobileTail is the last four digits of a mobile number (users.mobile_tail,
+// which a clerk's search by the digits a caller reads out finds along an
+// index); "" without a number. The mobile number never changes after
+// registration (UpdateUser leaves it), so neither does its tail.
+func mobileTail(mobile string) string {
+	if len(mobile) < 4 {
+		return ""
+	}
+	return mobile[len(mobile)-4:]
 }
 
 // whichTaken names the field whose unique column refused the insert, so the

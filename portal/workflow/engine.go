@@ -1206,6 +1206,10 @@ type ListFilter struct {
 	Mine, Unclaimed bool
 	After           int64
 	Limit           int
+	// Q finds cases by case number, or by the applicant's mobile number,
+	// its last four digits or name (ParseSearch), within the same reach
+	// and filters; each search is audited (SearchAction).
+	Q string
 }
 
 // List returns one page of the cases the actor may see: an applicant's own
@@ -1217,8 +1221,26 @@ func (e *Engine) List(ctx context.Context, actor portal.Actor, lf ListFilter) (c
 	if u == nil {
 		return nil, 0, portal.Errorf(portal.EUNAUTHORIZED, "error.login_required", nil)
 	}
+	search, err := ParseSearch(lf.Q)
+	if err != nil {
+		return nil, 0, err
+	}
 	f := e.Authz.Scope(u, "case", "read")
 	f.Desc = u.Kind == portal.KindApplicant
+	f.Search = search
+	if search.Kind != "" {
+		// Every search leaves its entry, also one that finds nothing
+		// (out of reach, or no such person): the trail shows who looked
+		// whom up, not only who found them.
+		defer func() {
+			if err == nil {
+				err = e.auditSearch(ctx, actor, search, cases)
+			}
+			if err != nil {
+				cases, next = nil, 0
+			}
+		}()
+	}
 	if lf.Due != "" {
 		if lf, err = e.dueFilter(lf, &f); err != nil || len(lf.States) == 0 {
 			return nil, 0, err

@@ -174,17 +174,7 @@ func (e *Engine) statsScope(actor portal.Actor, q StatsQuery) (*statsScope, erro
 	}
 	switch {
 	case q.Division == "" || q.Division == divs.Root:
-		if scope.AllScope {
-			st.areas, st.all = []string{divs.Root}, true
-			break
-		}
-		for _, t := range scope.Scope {
-			// A term within another term's area counts once, in that one.
-			if !slices.ContainsFunc(scope.Scope, func(o portal.ScopeTerm) bool { return code(o) != code(t) && divs.Covers(code(o), code(t)) }) &&
-				!slices.Contains(st.areas, code(t)) {
-				st.areas = append(st.areas, code(t))
-			}
-		}
+		st.areas, st.all = e.scopeAreas(scope), scope.AllScope
 	case scope.AllScope || slices.ContainsFunc(scope.Scope, func(t portal.ScopeTerm) bool { return divs.Covers(code(t), dv.Code) }):
 		st.areas = []string{dv.Code}
 	default:
