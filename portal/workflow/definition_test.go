@@ -307,7 +307,7 @@ func TestShippedWorkflowsLoad(t *testing.T) {
 	if !ok {
 		t.Fatal("no residence-permit")
 	}
-	if d == nil || d.Initial != "draft" || len(d.StateNames()) != 10 || len(d.EventNames()) != 10 || !d.States["draft"].Private {
+	if d == nil || d.Initial != "draft" || len(d.StateNames()) != 10 || len(d.EventNames()) != 12 || !d.States["draft"].Private {
 		t.Fatalf("residence-permit: %+v", d)
 	}
 }
