@@ -315,7 +315,8 @@ func TestShippedWorkflowsLoad(t *testing.T) {
 	}
 	if d == nil || d.Initial != "draft" || len(d.StateNames()) != 10 || len(d.EventNames()) != 10 || !d.States["draft"].Private {
 		t.Fatalf("residence-permit: %+v", d)
-	} // What the worklist may do to many cases at once: the acceptances only.
+	}
+	// What the worklist may do to many cases at once: the acceptances only.
 	for _, def := range reg.Definitions() {
 		for _, name := range def.EventNames() {
 			want := name == "accept" || name == "verify" && def.Service == "school-enrollment"
