@@ -48,6 +48,10 @@ type casesData struct {
 	Staff    bool
 	Services []string // services an applicant may apply for
 	More     string   // query of the next page
+	// Bulk are the buttons acting on the ticked cases (each row has a
+	// checkbox when there is one); IdemKey makes a double click one request.
+	Bulk    []bulkButton
+	IdemKey string
 }
 
 // stateGroup is the states of one service, for the state filter.
@@ -61,7 +65,11 @@ type choiceDoc struct {
 	Value, Label string
 }
 
-func (s *Server) casesPage(c *fiber.Ctx) error {
+func (s *Server) casesPage(c *fiber.Ctx) error { return s.casesPageWith(c, fiber.StatusOK, nil) }
+
+// casesPageWith renders the list of cases with an error summary, if any
+// (a bulk action with nothing ticked).
+func (s *Server) casesPageWith(c *fiber.Ctx, status int, summary []summaryItem) error {
 	f := s.listFilter(c)
 	cases, next, err := s.Engine.List(ctx(c), actor(c), f)
 	if err != nil {
@@ -71,6 +79,11 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 	staff := currentUser(c).Kind != portal.KindApplicant
 	d := &casesData{Labels: newColumnLabels(l), Items: s.summaries(l, cases, staff), Next: cursor(next),
 		State: c.Query("state"), Overdue: f.Overdue, Staff: staff}
+	if staff {
+		if d.Bulk = s.bulkButtons(c, l, cases); len(d.Bulk) > 0 {
+			d.Labels.Pick, d.IdemKey = pickLabel(l), newIdempotencyKey()
+		}
+	}
 	d.Rows = caseRows(d.Items, d.Labels, staff)
 	if next != 0 {
 		q := c.Request().URI().QueryArgs()
@@ -91,13 +104,18 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 	if staff {
 		title = "cases.title_worklist"
 	}
-	return s.render(c, "cases", s.newPage(c, title, d))
+	p := s.newPage(c, title, d)
+	p.Summary = summary
+	return s.write(c, status, "cases", p)
 }
 
 // columnLabels are the data-label attributes of a list's cells, escaped
 // once per page instead of once per row.
 type columnLabels struct {
 	No, Service, Applicant, Division, State, Due, Created template.HTMLAttr
+	// Pick, when set, is the escaped label of each row's checkbox before
+	// the case number ("选择办件"): the list is a bulk action's form.
+	Pick string
 }
 
 func newColumnLabels(l *locale.L) columnLabels {
