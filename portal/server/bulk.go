@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"html"
+	"html/template"
 	"net/url"
 
 	"github.com/gofiber/fiber/v2"
@@ -120,9 +121,13 @@ func eventAction(l *locale.L, cases []portal.Case, event string) string {
 	return event
 }
 
-// pickLabel is the caseRows checkbox label's words before the case number
-// ("选择办件"), escaped once per page.
-func pickLabel(l *locale.L) string { return html.EscapeString(l.T("bulk.pick")) }
+// pick makes caseRows start each row with a checkbox (a bulk action's
+// form): its label's words before the case number ("选择办件") and its
+// cell's data-label, escaped once per page.
+func (a *columnLabels) pick(l *locale.L) {
+	a.Pick = html.EscapeString(l.T("bulk.pick"))
+	a.PickCol = template.HTMLAttr(`data-label="` + html.EscapeString(l.T("bulk.col_pick")) + `"`)
+}
 
 // bulkData is the results page of a bulk event.
 type bulkData struct {

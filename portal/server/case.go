@@ -81,7 +81,8 @@ func (s *Server) casesPageWith(c *fiber.Ctx, status int, summary []summaryItem) 
 		State: c.Query("state"), Overdue: f.Overdue, Staff: staff}
 	if staff {
 		if d.Bulk = s.bulkButtons(c, l, cases); len(d.Bulk) > 0 {
-			d.Labels.Pick, d.IdemKey = pickLabel(l), newIdempotencyKey()
+			d.Labels.pick(l)
+			d.IdemKey = newIdempotencyKey()
 		}
 	}
 	d.Rows = caseRows(d.Items, d.Labels, staff)
@@ -114,8 +115,10 @@ func (s *Server) casesPageWith(c *fiber.Ctx, status int, summary []summaryItem) 
 type columnLabels struct {
 	No, Service, Applicant, Division, State, Due, Created template.HTMLAttr
 	// Pick, when set, is the escaped label of each row's checkbox before
-	// the case number ("选择办件"): the list is a bulk action's form.
-	Pick string
+	// the case number ("选择办件"): the list is a bulk action's form;
+	// PickCol the data-label of its cell ("选择", shown on a phone).
+	Pick    string
+	PickCol template.HTMLAttr
 }
 
 func newColumnLabels(l *locale.L) columnLabels {

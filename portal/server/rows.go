@@ -23,7 +23,9 @@ func caseRows(items []caseSummary, a columnLabels, staff bool) template.HTML {
 		b.WriteString("<tr>\n")
 		if a.Pick != "" {
 			// A case number is letters and digits: as it is, it makes a valid id.
-			b.WriteString(`<td class="pick"><input type="checkbox" name="case_no" value="`)
+			b.WriteString(`<td class="pick" `)
+			b.WriteString(string(a.PickCol))
+			b.WriteString(`><input type="checkbox" name="case_no" value="`)
 			b.WriteString(no)
 			b.WriteString(`" id="pick-`)
 			b.WriteString(no)

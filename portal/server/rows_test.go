@@ -46,10 +46,10 @@ func TestCaseRowsPick(t *testing.T) {
 	if s := string(caseRows(items, a, true)); strings.Contains(s, "checkbox") {
 		t.Errorf("a checkbox without a bulk action:\n%s", s)
 	}
-	a.Pick = pickLabel(cat.L("zh-CN"))
+	a.pick(cat.L("zh-CN"))
 	s := string(caseRows(items, a, true))
 	for _, want := range []string{
-		`<td class="pick"><input type="checkbox" name="case_no" value="TZRP20261130000001" id="pick-TZRP20261130000001">`,
+		`<td class="pick" data-label="选择"><input type="checkbox" name="case_no" value="TZRP20261130000001" id="pick-TZRP20261130000001">`,
 		`<label for="pick-TZRP20261130000001" class="visually-hidden">选择办件 TZRP20261130000001</label>`,
 	} {
 		if !strings.Contains(s, want) {
