@@ -17,13 +17,6 @@ import (
 // through Engine.Fire on its own (workflow.FireBulk); the answer says what
 // happened to each, in the order sent.
 
-// bulkBody is POST /api/v1/cases/events/{event}: the cases, and the
-// event's inputs as top-level keys (as for one case), which the handler
-// reads from the raw object.
-type bulkBody struct {
-	CaseNos []string `json:"case_nos"`
-}
-
 // bulkResult is what the event did to one case: its new state (status
 // 200), or the problem that refused it, with the status the single-case
 // endpoint would have answered.
