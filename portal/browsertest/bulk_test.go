@@ -38,9 +38,9 @@ func bulkJourney(t *testing.T, js bool) {
 	clerk := b.person("clerk", desktop)
 	clerk.login(p, "clerk1")
 	clerk.sees("main h1", "待办工作台")
-	clerk.sees("main form", "受理所选办件", nos[0], nos[1])
+	clerk.sees("#bulk-cases", "受理所选办件", nos[0], nos[1])
 	clerk.look("bulk-worklist")
-	accept := `main form button[formaction^="/cases/events/accept"]`
+	accept := `#bulk-cases button[formaction^="/cases/events/accept"]`
 	clerk.submit("accept with nothing ticked", accept)
 	clerk.sees(".error-summary", "请先勾选至少一个办件")
 	clerk.look("bulk-nothing-ticked")
