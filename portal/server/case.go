@@ -57,6 +57,10 @@ type casesData struct {
 	Staff           bool
 	Services        []string // services an applicant may apply for
 	More            string   // query of the next page
+	// Bulk are the buttons acting on the ticked cases (each row has a
+	// checkbox when there is one); IdemKey makes a double click one request.
+	Bulk    []bulkButton
+	IdemKey string
 }
 
 // stateGroup is the states of one service, for the state filter; an
@@ -78,7 +82,11 @@ type choiceDoc struct {
 	Value, Label string
 }
 
-func (s *Server) casesPage(c *fiber.Ctx) error {
+func (s *Server) casesPage(c *fiber.Ctx) error { return s.casesPageWith(c, fiber.StatusOK, nil) }
+
+// casesPageWith renders the list of cases with an error summary, if any
+// (a bulk action with nothing ticked).
+func (s *Server) casesPageWith(c *fiber.Ctx, status int, summary []summaryItem) error {
 	f := s.listFilter(c)
 	cases, next, listErr := s.Engine.List(ctx(c), actor(c), f)
 	if listErr != nil && portal.ErrorCode(listErr) != portal.EINVALID {
@@ -91,6 +99,12 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 		State: c.Query("state"), Q: f.Q, Overdue: f.Overdue, Mine: f.Mine, Unclaimed: f.Unclaimed, Staff: staff}
 	if c.Query("done") == "queue_empty" {
 		d.Done = "queue_empty"
+	}
+	if staff {
+		if d.Bulk = s.bulkButtons(c, l, cases); len(d.Bulk) > 0 {
+			d.Labels.pick(l)
+			d.IdemKey = newIdempotencyKey()
+		}
 	}
 	d.Rows = caseRows(d.Items, d.Labels, staff)
 	if next != 0 {
@@ -137,7 +151,8 @@ func (s *Server) casesPage(c *fiber.Ctx) error {
 		p.Errors, p.Summary = fieldMessages(c, listErr)
 		return s.write(c, fiber.StatusUnprocessableEntity, "cases", p)
 	}
-	return s.render(c, "cases", p)
+	p.Summary = summary
+	return s.write(c, status, "cases", p)
 }
 
 // columnLabels are the data-label attributes of a list's cells, escaped
@@ -147,6 +162,11 @@ type columnLabels struct {
 	// Mine and Nobody are the holder column's words for "(me)" and
 	// "nobody", escaped.
 	Mine, Nobody string
+	// Pick, when set, is the escaped label of each row's checkbox before
+	// the case number ("选择办件"): the list is a bulk action's form;
+	// PickCol the data-label of its cell ("选择", shown on a phone).
+	Pick    string
+	PickCol template.HTMLAttr
 }
 
 func newColumnLabels(l *locale.L) columnLabels {

@@ -113,25 +113,13 @@ func (s *Server) apiFireEvent(c *fiber.Ctx) error {
 			return err
 		}
 		var bad []portal.FieldError
-		for k, raw := range body {
-			if k == "version" {
-				if json.Unmarshal(raw, &in.Version) != nil {
-					bad = append(bad, portal.FieldError{Field: k, Rule: "type"})
-				}
-				continue
+		if raw, ok := body["version"]; ok {
+			if json.Unmarshal(raw, &in.Version) != nil {
+				bad = append(bad, portal.FieldError{Field: "version", Rule: "type"})
 			}
-			var text string
-			var list []string
-			switch {
-			case string(raw) == "null":
-			case json.Unmarshal(raw, &text) == nil:
-				in.Values[k] = text
-			case json.Unmarshal(raw, &list) == nil:
-				in.Values[k] = list
-			default:
-				in.Values[k] = json.RawMessage(raw) // the engine names its type as wrong
-			}
+			delete(body, "version")
 		}
+		eventValues(body, in.Values)
 		if len(bad) > 0 {
 			return portal.Invalid(bad...)
 		}
@@ -141,6 +129,25 @@ func (s *Server) apiFireEvent(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(s.caseDoc(c, v))
+}
+
+// eventValues reads an event's inputs from the top-level keys of a body:
+// a text, a list of texts, or anything else, which the engine names as
+// the wrong type (an unknown key is the engine's to refuse, by name).
+func eventValues(body map[string]json.RawMessage, into portal.Inputs) {
+	for k, raw := range body {
+		var text string
+		var list []string
+		switch {
+		case string(raw) == "null":
+		case json.Unmarshal(raw, &text) == nil:
+			into[k] = text
+		case json.Unmarshal(raw, &list) == nil:
+			into[k] = list
+		default:
+			into[k] = json.RawMessage(raw)
+		}
+	}
 }
 
 // revealBody is POST /api/v1/cases/{case_no}/reveal (no field: the

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"tzportal/portal"
+	"tzportal/portal/locale"
 )
 
 // status maps an error code to its HTTP status: the one table.
@@ -127,20 +128,44 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	}
 	l := loc(c)
 	if isAPI(c) {
-		p := problem{Type: "about:blank", Title: l.T("status." + e.Code), Status: st, Detail: l.Error(e),
-			Code: e.Code, Rule: e.Rule, RequestID: rid}
-		p.CaseNo, _ = e.Data["CaseNo"].(string)
-		if e.Rule == "held" {
-			p.Holder, _ = e.Data["Holder"].(string)
-			p.Office, _ = e.Data["Office"].(string)
-		}
-		for _, f := range e.Fields {
-			p.Errors = append(p.Errors, problemField{Field: f.Field, Rule: f.Rule, Message: l.Field(f, e.Labels)})
-		}
 		c.Status(st)
-		return c.JSON(p, "application/problem+json")
+		return c.JSON(newProblem(l, e, st, rid), "application/problem+json")
 	}
 	return s.renderStatus(c, st, "error", &errorPage{Code: e.Code, Title: l.T("status." + e.Code), Detail: l.Error(e), RequestID: rid})
+}
+
+// newProblem is the problem document of e (classified, its cause hidden if
+// internal) in the reader's language.
+func newProblem(l *locale.L, e *portal.Error, st int, rid string) problem {
+	p := problem{Type: "about:blank", Title: l.T("status." + e.Code), Status: st, Detail: l.Error(e),
+		Code: e.Code, Rule: e.Rule, RequestID: rid}
+	p.CaseNo, _ = e.Data["CaseNo"].(string)
+	if e.Rule == "held" {
+		p.Holder, _ = e.Data["Holder"].(string)
+		p.Office, _ = e.Data["Office"].(string)
+	}
+	for _, f := range e.Fields {
+		p.Errors = append(p.Errors, problemField{Field: f.Field, Rule: f.Rule, Message: l.Field(f, e.Labels)})
+	}
+	return p
+}
+
+// refusal is an error as one entry of an answer that carries several (a
+// bulk event's results): classified and mapped to its status like any
+// other, logged like handleError logs, its cause hidden if internal.
+func (s *Server) refusal(c *fiber.Ctx, err error) (*portal.Error, int) {
+	e := classify(err)
+	st := status(e.Code)
+	switch {
+	case st >= 500:
+		s.Logger.Error("part of a request failed", "rid", requestID(c), "code", e.Code, "err", err)
+	case e.Err != nil:
+		s.Logger.Info("part of a request refused", "rid", requestID(c), "code", e.Code, "err", err)
+	}
+	if e.Code == portal.EINTERNAL {
+		e = &portal.Error{Code: portal.EINTERNAL, Message: "error.internal"}
+	}
+	return e, st
 }
 
 type errorPage struct {

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -92,6 +93,9 @@ func (s *Server) apiOps() []apiOp {
 			Status: 200, OK: caseDoc{}, Problems: []int{409}},
 		{Method: "POST", Path: "/cases/:no/events/:event", Summary: "Fire an event with its inputs", BodyOptional: true,
 			Idempotent: true, Status: 200, OK: caseDoc{}, Problems: []int{409}},
+		{Method: "POST", Path: "/cases/events/:event", Summary: "Fire an event marked bulk in its workflow on many cases, each in its own " +
+			"transaction: one result per case, in the order sent (a refused case has the status and problem the single-case " +
+			"endpoint would answer)", Idempotent: true, Status: 200, OK: bulkReply{}},
 		{Method: "POST", Path: "/cases/:no/reveal", Summary: "A full ID number (audited)", Body: revealBody{}, BodyOptional: true,
 			Status: 200, OK: object(map[string]any{"case_no": "", "id_number": "", "field": ""}, "case_no", "id_number")},
 		{Method: "GET", Path: "/cases/:no/access-log", Summary: "Who read the case, by office", Status: 200,
@@ -285,6 +289,8 @@ func (s *Server) openAPI() map[string]any {
 				}}}}}
 		case op.Method == "POST" && op.Path == "/cases/:no/events/:event":
 			o["requestBody"] = jsonBody(s.eventBodies(), false)
+		case op.Method == "POST" && op.Path == "/cases/events/:event":
+			o["requestBody"] = jsonBody(s.bulkBodies(), true)
 		case op.Body != nil:
 			g.request = true
 			sch := g.value(op.Body)
@@ -469,6 +475,37 @@ func (s *Server) eventBodies() jsonSchema {
 				}
 			}
 			b := jsonSchema{"type": "object", "additionalProperties": false, "properties": props, "required": required}
+			key, _ := json.Marshal(b)
+			if seen[string(key)] {
+				continue
+			}
+			seen[string(key)] = true
+			b["title"] = e.ID + " " + name
+			branches = append(branches, b)
+		}
+	}
+	return jsonSchema{"anyOf": branches}
+}
+
+// bulkBodies are the bodies of bulk events: case_nos, and the inputs of
+// the events marked bulk as top-level keys (no version: each case has its
+// own). One branch per distinct set of inputs.
+func (s *Server) bulkBodies() jsonSchema {
+	var branches []any
+	seen := map[string]bool{}
+	for _, e := range s.Engine.Registry.Online() {
+		def := e.Def
+		for _, name := range def.EventNames() {
+			ev := def.Events[name]
+			if !ev.Bulk {
+				continue
+			}
+			props := map[string]any{"case_nos": jsonSchema{"type": "array", "minItems": 1, "items": jsonSchema{"type": "string"},
+				"description": fmt.Sprintf("the cases, at most %d once a number named twice counts once", workflow.MaxBulk)}}
+			for _, in := range ev.Inputs {
+				props[in.Name] = inputSchema(def, def.Inputs[in.Name])
+			}
+			b := jsonSchema{"type": "object", "additionalProperties": false, "properties": props, "required": []string{"case_nos"}}
 			key, _ := json.Marshal(b)
 			if seen[string(key)] {
 				continue

@@ -263,6 +263,8 @@ var replayed = []struct {
 	{"AdminSystemTokens", TestAdminSystemTokens},
 	{"AdminDivisions", TestAdminDivisions},
 	{"AdminCalendar", TestAdminCalendar},
+	{"BulkAccept", TestBulkAccept},
+	{"BulkRefusals", TestBulkRefusals},
 	{"AdminAPI", testAdminAPI},
 }
 

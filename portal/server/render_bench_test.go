@@ -30,6 +30,10 @@ func BenchmarkRenderWorklist(b *testing.B) {
 			StateLabel: "已提交", DivisionName: "海陵区 城东街道", Applicant: "张三", CreatedText: "2026-11-30",
 			Due: &dueDoc{At: time.Now(), LastDay: "2026-12-02", Remaining: 3, Working: true}, DueText: "剩余 3 个工作日（截至 2026-12-02）"})
 	}
+	// A clerk's worklist is a bulk action's form: a checkbox per row.
+	d.Labels.pick(l)
+	d.IdemKey = "key"
+	d.Bulk = []bulkButton{{Event: "accept", Label: "受理所选办件", Action: "/cases/events/accept"}}
 	d.Rows = caseRows(d.Items, d.Labels, true)
 	p := &page{L: l, Lang: l.Lang, Langs: locale.Supported, Staff: true, CSRF: "token", Path: "/cases", Title: "待办工作台", D: d}
 	t := v.pages["cases"]

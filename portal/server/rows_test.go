@@ -32,3 +32,31 @@ func TestCaseRowsEscape(t *testing.T) {
 		t.Errorf("labels:\n%s", s)
 	}
 }
+
+// With a bulk action, each row starts with a checkbox whose value and
+// label name the case, escaped like the rest; without one (the deadlines
+// page), no checkbox.
+func TestCaseRowsPick(t *testing.T) {
+	cat, err := locale.Load(i18n.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newColumnLabels(cat.L("zh-CN"))
+	items := []caseSummary{{CaseNo: "TZRP20261130000001"}, {CaseNo: `TZ"><script>`}}
+	if s := string(caseRows(items, a, true)); strings.Contains(s, "checkbox") {
+		t.Errorf("a checkbox without a bulk action:\n%s", s)
+	}
+	a.pick(cat.L("zh-CN"))
+	s := string(caseRows(items, a, true))
+	for _, want := range []string{
+		`<td class="pick" data-label="选择"><input type="checkbox" name="case_no" value="TZRP20261130000001" id="pick-TZRP20261130000001">`,
+		`<label for="pick-TZRP20261130000001" class="visually-hidden">选择办件 TZRP20261130000001</label>`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("missing %s in:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "<script") || strings.Count(s, "&lt;script&gt;") != 6 {
+		t.Errorf("the hostile number is not escaped everywhere (value, id, for, label, link, text):\n%s", s)
+	}
+}

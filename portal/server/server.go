@@ -192,6 +192,7 @@ func (s *Server) routes() {
 	app.Get("/cases", s.requireLogin, s.casesPage)
 	app.Get("/cases/new", s.requireLogin, s.newCasePage)
 	app.Post("/cases", s.requireLogin, s.createCase)
+	app.Post("/cases/events/:event", s.requireLogin, s.fireBulk) // before /cases/:no/…
 	app.Get("/cases/:no", s.requireLogin, s.casePage)
 	app.Get("/cases/:no/edit", s.requireLogin, s.editCasePage)
 	app.Post("/cases/:no/edit", s.requireLogin, s.editCase)
@@ -244,6 +245,7 @@ func (s *Server) routes() {
 	api.Get("/cases", s.requireLogin, s.apiListCases)
 	api.Post("/cases", s.requireLogin, s.apiCreateCase)
 	api.Get("/cases/counts", s.requireLogin, s.apiCaseCounts) // before /cases/:no
+	api.Post("/cases/events/:event", s.requireLogin, s.apiFireBulk) // before /cases/:no/…
 	api.Get("/cases/:no", s.requireLogin, s.apiGetCase)
 	api.Put("/cases/:no/form", s.requireLogin, s.apiEditCase)
 	api.Post("/cases/:no/events/:event", s.requireLogin, s.apiFireEvent)

@@ -243,6 +243,11 @@ type Event struct {
 	// receiving office's receipt (else the case keeps its due date).
 	Transfer     string `yaml:"transfer"`
 	RestartClock bool   `yaml:"restart_clock"`
+	// Bulk: staff may fire the event on many cases in one request (the
+	// worklist's "accept the selected cases"), each case still in its own
+	// transaction through Fire. Only a plain step forward qualifies (see
+	// validator.bulk).
+	Bulk bool `yaml:"bulk"`
 }
 
 // Kinds of transfer (Event.Transfer).
@@ -905,7 +910,37 @@ func (v *validator) check() {
 	if len(v.errs) > 0 {
 		return // the graph checks below would only repeat the errors above
 	}
+	for _, name := range d.eventOrder {
+		v.bulk(name)
+	}
 	v.graph()
+}
+
+// bulk refuses bulk: true where firing the event on many cases at once
+// would be a decision nobody took case by case. A refusal or any ending
+// the applicant did not want (Negative) owes each applicant their own
+// reason; a required input (a reason, the items of a correction, a
+// reference) is about one case, and one value sent to a hundred cases
+// would be wrong for most of them; a cohort event already moves many cases
+// through its own operation; and an applicant's event is about their own
+// case only. Checked once the states are known (Negative reads them).
+func (v *validator) bulk(name string) {
+	d := v.d
+	e := d.Events[name]
+	if !e.Bulk {
+		return
+	}
+	ln := v.line("events", name, "bulk")
+	switch {
+	case d.Negative(name):
+		v.fail(ln, "event %s: bulk: a refusal or a withdrawal is decided case by case, with its own reason", name)
+	case e.Cohort:
+		v.fail(ln, "event %s: bulk: a cohort event moves its cases through its own operation", name)
+	case slices.ContainsFunc(e.Inputs, func(in EventInput) bool { return in.Required }):
+		v.fail(ln, "event %s: bulk: it requires inputs, which are about one case and cannot be sent to many at once", name)
+	case slices.Contains(e.By.All(), portal.RoleApplicant):
+		v.fail(ln, "event %s: bulk: an applicant acts on their own case, one at a time", name)
+	}
 }
 
 func (v *validator) event(name string, hooks Hooks) {

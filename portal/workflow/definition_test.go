@@ -218,6 +218,12 @@ func TestParseRefusesBadDefinitions(t *testing.T) {
 		{"unregistered entry action", r("    outcome: granted\n", "    outcome: granted\n    on_enter: [celebrate]\n"), 0, `action "celebrate" is not registered`},
 		{"unregistered claim", r("initial: draft\n", "initial: draft\nunique:\n  open: [applicant, households]\n"), 0, `claim "households"`},
 		{"idempotent without inputs", r("    actions: [issue]\n", "    actions: [issue]\n    idempotent: true\n"), 0, "idempotent needs inputs"},
+		{"bulk refusal", func(s string) string {
+			return s + "  refuse:\n    from: [submitted]\n    to: withdrawn\n    by: [street_clerk]\n    bulk: true\n"
+		}, 0, "bulk: a refusal or a withdrawal is decided case by case"},
+		{"bulk with required inputs", r("    inputs: {reason: required, items: required}\n", "    inputs: {reason: required, items: required}\n    bulk: true\n"), 0,
+			"bulk: it requires inputs"},
+		{"bulk by the applicant", r("    guards: [complete]\n", "    guards: [complete]\n    bulk: true\n"), 0, "bulk: an applicant acts on their own case"},
 		{"self loop", r("from: [submitted]\n    to: correction", "from: [correction]\n    to: correction"), 0, "from and to are both correction"},
 		{"bad code", r("code: DS", "code: ds1"), 2, `code "ds1"`},
 		{"wrong file name", r("service: demo-service", "service: other-service"), 1, `must be defined in other-service.yaml`},
@@ -309,5 +315,14 @@ func TestShippedWorkflowsLoad(t *testing.T) {
 	}
 	if d == nil || d.Initial != "draft" || len(d.StateNames()) != 10 || len(d.EventNames()) != 12 || !d.States["draft"].Private {
 		t.Fatalf("residence-permit: %+v", d)
+	}
+	// What the worklist may do to many cases at once: the acceptances only.
+	for _, def := range reg.Definitions() {
+		for _, name := range def.EventNames() {
+			want := name == "accept" || name == "verify" && def.Service == "school-enrollment"
+			if def.Events[name].Bulk != want {
+				t.Errorf("%s %s: bulk %v, want %v", def.Service, name, def.Events[name].Bulk, want)
+			}
+		}
 	}
 }
