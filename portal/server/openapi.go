@@ -96,6 +96,13 @@ func (s *Server) apiOps() []apiOp {
 		{Method: "POST", Path: "/cases/events/:event", Summary: "Fire an event marked bulk in its workflow on many cases, each in its own " +
 			"transaction: one result per case, in the order sent (a refused case has the status and problem the single-case " +
 			"endpoint would answer)", Idempotent: true, Status: 200, OK: bulkReply{}},
+		{Method: "POST", Path: "/cases/:no/claim", Summary: "Claim an open case one may act on (认领): nobody else's decision on it " +
+			"goes through while one holds it. Held by someone else: 409, rule held, naming them (holder) and their office",
+			Status: 200, OK: caseDoc{}, Problems: []int{409}},
+		{Method: "DELETE", Path: "/cases/:no/claim", Summary: "Give back a case one holds (nobody's: nothing changes; another's: 409)",
+			Status: 204, Problems: []int{409}},
+		{Method: "POST", Path: "/cases/:no/assign", Summary: "Assign an open case to a colleague who may act on it (指派: district " +
+			"officers, a street's lead); one who cannot is 422 on login", Body: assignBody{}, Status: 200, OK: caseDoc{}, Problems: []int{409}},
 		{Method: "POST", Path: "/cases/:no/reveal", Summary: "A full ID number (audited)", Body: revealBody{}, BodyOptional: true,
 			Status: 200, OK: object(map[string]any{"case_no": "", "id_number": "", "field": ""}, "case_no", "id_number")},
 		{Method: "GET", Path: "/cases/:no/access-log", Summary: "Who read the case, by office", Status: 200,

@@ -265,6 +265,9 @@ var replayed = []struct {
 	{"AdminCalendar", TestAdminCalendar},
 	{"BulkAccept", TestBulkAccept},
 	{"BulkRefusals", TestBulkRefusals},
+	{"ClaimRace", TestClaimRace},
+	{"ClaimReleaseAssign", TestClaimReleaseAssign},
+	{"TransferToTheRightOffice", TestTransferToTheRightOffice},
 	{"AdminAPI", testAdminAPI},
 }
 
