@@ -244,7 +244,7 @@ func (s *Server) routes() {
 	api.Delete("/session", s.requireLogin, s.apiLogout)
 	api.Get("/cases", s.requireLogin, s.apiListCases)
 	api.Post("/cases", s.requireLogin, s.apiCreateCase)
-	api.Get("/cases/counts", s.requireLogin, s.apiCaseCounts) // before /cases/:no
+	api.Get("/cases/counts", s.requireLogin, s.apiCaseCounts)       // before /cases/:no
 	api.Post("/cases/events/:event", s.requireLogin, s.apiFireBulk) // before /cases/:no/…
 	api.Get("/cases/:no", s.requireLogin, s.apiGetCase)
 	api.Put("/cases/:no/form", s.requireLogin, s.apiEditCase)
