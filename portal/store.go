@@ -31,6 +31,7 @@ type Reader interface {
 	ObjectionStore
 	RetentionStore
 	ListReader
+	DeskStore
 	ReviewStore
 	DeadlineStore
 	AccessStore
@@ -93,6 +94,7 @@ type Tx interface {
 	ObjectionTx
 	RetentionTx
 	ListTx
+	DeskTx
 	ReviewTx
 	DeadlineTx
 	AccessWriter

@@ -967,6 +967,8 @@ func (m *matrix) runRow(def *workflow.Definition, r matrixRow) []string {
 			body = map[string]any{"case_no": tc.no} // the worklist's tick
 		case strings.HasSuffix(r.Path, "/assign"):
 			body = map[string]any{"login": deskAssignee(def, tc)}
+		case strings.HasSuffix(r.Path, "/cases/filters"):
+			body = map[string]any{"filter_name": "待受理", "state": "all"}
 		}
 		return m.request(c, r.Method, path, r.Actor, body, strings.HasPrefix(path, "/api/"))
 	}

@@ -147,7 +147,7 @@ func (s *Server) fireBulk(c *fiber.Ctx) error {
 		nos = append(nos, string(v))
 	}
 	if len(nos) == 0 {
-		return s.casesPageWith(c, fiber.StatusUnprocessableEntity, []summaryItem{{Message: l.T("bulk.none_selected"), Href: "#bulk-cases"}})
+		return s.casesPageWith(c, fiber.StatusUnprocessableEntity, []summaryItem{{Message: l.T("bulk.none_selected"), Href: "#bulk-cases"}}, nil)
 	}
 	event := c.Params("event")
 	results, err := s.Engine.FireBulk(ctx(c), actor(c), nos, event,

@@ -52,6 +52,11 @@ type casesData struct {
 	// clerk worked through "… and open the next one" is empty.
 	Mine, Unclaimed bool
 	Done            string
+	// Saved are the person's saved filters; Current the query a new one
+	// would save (the filter as chosen); FilterName what they typed.
+	Saved      []savedFilterDoc
+	Current    string
+	FilterName string
 	Filters         []stateGroup // the state filter: each service's states
 	Counts          []stateCount // the open states with cases, as links
 	Staff           bool
@@ -82,11 +87,13 @@ type choiceDoc struct {
 	Value, Label string
 }
 
-func (s *Server) casesPage(c *fiber.Ctx) error { return s.casesPageWith(c, fiber.StatusOK, nil) }
+func (s *Server) casesPage(c *fiber.Ctx) error { return s.casesPageWith(c, fiber.StatusOK, nil, nil) }
 
 // casesPageWith renders the list of cases with an error summary, if any
 // (a bulk action with nothing ticked).
-func (s *Server) casesPageWith(c *fiber.Ctx, status int, summary []summaryItem) error {
+// A form of the page that failed (formErr: saving a filter) shows its
+// errors beside its fields.
+func (s *Server) casesPageWith(c *fiber.Ctx, status int, summary []summaryItem, formErr error) error {
 	f := s.listFilter(c)
 	cases, next, listErr := s.Engine.List(ctx(c), actor(c), f)
 	if listErr != nil && portal.ErrorCode(listErr) != portal.EINVALID {
@@ -99,6 +106,11 @@ func (s *Server) casesPageWith(c *fiber.Ctx, status int, summary []summaryItem) 
 		State: c.Query("state"), Q: f.Q, Overdue: f.Overdue, Mine: f.Mine, Unclaimed: f.Unclaimed, Staff: staff}
 	if c.Query("done") == "queue_empty" {
 		d.Done = "queue_empty"
+	}
+	if u.Kind == portal.KindStaff {
+		if err := s.savedFilters(c, d); err != nil {
+			return err
+		}
 	}
 	if staff {
 		if d.Bulk = s.bulkButtons(c, l, cases); len(d.Bulk) > 0 {
@@ -152,6 +164,9 @@ func (s *Server) casesPageWith(c *fiber.Ctx, status int, summary []summaryItem) 
 		return s.write(c, fiber.StatusUnprocessableEntity, "cases", p)
 	}
 	p.Summary = summary
+	if formErr != nil {
+		p.Errors, p.Summary = fieldMessages(c, formErr)
+	}
 	return s.write(c, status, "cases", p)
 }
 

@@ -1,9 +1,16 @@
 package server
 
 import (
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
 	"github.com/gofiber/fiber/v2"
 
 	"tzportal/portal"
+	"tzportal/portal/validate"
 	"tzportal/portal/workflow"
 )
 
@@ -151,4 +158,111 @@ func (s *Server) nextHref(c *fiber.Ctx, v *workflow.View, from string) string {
 		return "/cases?done=queue_empty"
 	}
 	return "/cases/" + no + "?prev=" + v.Case.No
+}
+
+// Saved filters: a staff member names the worklist's filter as chosen
+// (state, service, overdue, mine, unclaimed — never a search, which is
+// audited each time it runs) and finds it again as a link.
+const (
+	// maxSavedFilters bounds one person's list: a bar of links, not a
+	// database; filterNameMax the characters of a name.
+	maxSavedFilters = 20
+	filterNameMax   = 40
+)
+
+// savedFilterKeys are the worklist's parameters a saved filter keeps.
+var savedFilterKeys = []string{"service", "state", "overdue", "mine", "unclaimed"}
+
+type savedFilterDoc struct {
+	ID      int64
+	Name    string
+	Href    string
+	Current bool
+}
+
+// filterQuery is the query string of the filter in args, its keys in
+// order and only those a saved filter keeps.
+func filterQuery(get func(string) string) string {
+	v := url.Values{}
+	for _, k := range savedFilterKeys {
+		if x := strings.TrimSpace(get(k)); x != "" {
+			v.Set(k, x)
+		}
+	}
+	return v.Encode()
+}
+
+// savedFilters fills the worklist's saved filters.
+func (s *Server) savedFilters(c *fiber.Ctx, d *casesData) error {
+	list, err := s.Store.SavedFilters(ctx(c), currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	d.Current = filterQuery(func(k string) string { return c.Query(k) })
+	d.FilterName, _ = c.Locals(localFilterName).(string)
+	for _, sf := range list {
+		d.Saved = append(d.Saved, savedFilterDoc{ID: sf.ID, Name: sf.Name, Href: "/cases?" + sf.Query, Current: sf.Query == d.Current})
+	}
+	return nil
+}
+
+// saveFilter is POST /cases/filters: the filter as chosen (the form's
+// hidden fields), under the name typed.
+func (s *Server) saveFilter(c *fiber.Ctx) error {
+	u := currentUser(c)
+	if u.Kind != portal.KindStaff {
+		return portal.Errorf(portal.EFORBIDDEN, "error.forbidden", nil)
+	}
+	name := strings.TrimSpace(c.FormValue("filter_name"))
+	query := filterQuery(func(k string) string { return c.FormValue(k) })
+	err := s.Store.Tx(ctx(c), func(tx portal.Tx) error {
+		switch {
+		case name == "":
+			return desk422("filter_name", "required", "")
+		case utf8.RuneCountInString(name) > filterNameMax:
+			return desk422("filter_name", "max", strconv.Itoa(filterNameMax))
+		case !validate.CleanLine(name) || !validate.CleanText(name):
+			return desk422("filter_name", "line", "")
+		}
+		have, err := tx.SavedFilters(ctx(c), u.ID)
+		if err != nil {
+			return err
+		}
+		if len(have) >= maxSavedFilters && !slices.ContainsFunc(have, func(f portal.SavedFilter) bool { return f.Name == name }) {
+			return desk422("filter_name", "max_filters", strconv.Itoa(maxSavedFilters))
+		}
+		return tx.SaveFilter(ctx(c), u.ID, portal.SavedFilter{Name: name, Query: query, CreatedAt: s.Now()})
+	})
+	if portal.ErrorCode(err) == portal.EINVALID {
+		// The worklist again, as it was, the name kept beside its error.
+		c.Request().URI().SetQueryString(query)
+		c.Locals(localFilterName, name)
+		return s.casesPageWith(c, fiber.StatusUnprocessableEntity, nil, err)
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(c, "/cases?"+query)
+}
+
+// deleteFilter is POST /cases/filters/delete (id): one of the person's
+// own saved filters goes.
+func (s *Server) deleteFilter(c *fiber.Ctx) error {
+	u := currentUser(c)
+	if u.Kind != portal.KindStaff {
+		return portal.Errorf(portal.EFORBIDDEN, "error.forbidden", nil)
+	}
+	id, _ := strconv.ParseInt(c.FormValue("id"), 10, 64)
+	if err := s.Store.Tx(ctx(c), func(tx portal.Tx) error { return tx.DeleteFilter(ctx(c), u.ID, id) }); err != nil {
+		return err
+	}
+	return redirect(c, "/cases")
+}
+
+// localFilterName carries a refused filter's name to the page shown again.
+const localFilterName = "desk.filter_name"
+
+func desk422(field, rule, param string) error {
+	return &portal.Error{Code: portal.EINVALID, Message: "error.invalid", Labels: "desk.field",
+		Fields: []portal.FieldError{{Field: field, Rule: rule, Param: param}}}
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -314,5 +315,109 @@ func TestTransferToTheRightOffice(t *testing.T) {
 		fire(t, j.clerk, no, "accept", nil, http.StatusOK)
 		fire(t, j.clerk, no, "transfer", map[string]any{"division": "321202002", "reason": "x"}, http.StatusConflict)
 		checkFsck(t, j.p)
+	})
+}
+
+// TestDeskPages works the desk through its pages, as a browser without
+// JavaScript does: claiming, the holder shown, another clerk's page
+// without decisions, "accept and open the next one", an assignment, a
+// transfer with a wrong office, saved filters.
+func TestDeskPages(t *testing.T) {
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		j := newJourney(t, b)
+		first := j.submittedCase(t, j.alice)
+		second := j.submittedCase(t, j.bob)
+		page := func(c *testkit.Client, path string) string {
+			t.Helper()
+			r := c.Get(path)
+			if r.Status != http.StatusOK {
+				t.Fatalf("GET %s: %d", path, r.Status)
+			}
+			return r.Text()
+		}
+		post := func(c *testkit.Client, from, action string, want int, kv ...string) *testkit.Response {
+			t.Helper()
+			r := c.Submit(from, action, kv...)
+			if r.Status != want {
+				t.Fatalf("POST %s: %d, want %d: %.600s", action, r.Status, want, r.Body)
+			}
+			return r
+		}
+
+		// Claimed from its page: the holder shown, to them and to others.
+		if p := page(j.clerk, "/cases/"+first); !strings.Contains(p, `action="/cases/`+first+`/claim"`) || !strings.Contains(p, "跳到办理操作") {
+			t.Fatalf("the case page offers no claim or skip link")
+		}
+		post(j.clerk, "/cases/"+first, "/cases/"+first+"/claim", http.StatusSeeOther)
+		if p := page(j.clerk, "/cases/"+first); !strings.Contains(p, "测试 clerk1</strong> （我）") || !strings.Contains(p, `/release"`) {
+			t.Errorf("the holder's own page does not say it is theirs")
+		}
+		other := page(j.clerk2, "/cases/"+first)
+		if !strings.Contains(other, "此办件由测试 clerk1办理") || strings.Contains(other, "/events/accept") {
+			t.Errorf("another clerk's page: the holder not named, or decisions offered")
+		}
+		if w := page(j.clerk2, "/cases"); !strings.Contains(w, "经办人") || !strings.Contains(w, "测试 clerk1") || !strings.Contains(w, "未认领") {
+			t.Errorf("the worklist does not show who holds each case")
+		}
+
+		// Accept and open the next one; the last one leads back to the list.
+		r := post(j.clerk, "/cases/"+first, "/cases/"+first+"/events/accept", http.StatusSeeOther,
+			"version", testkit.FormField(page(j.clerk, "/cases/"+first), "version"), "_next", "1")
+		if loc := r.Header.Get("Location"); loc != "/cases/"+second+"?prev="+first {
+			t.Fatalf("accept and open the next one went to %q", loc)
+		}
+		if p := page(j.clerk, "/cases/"+second+"?prev="+first); !strings.Contains(p, "办件 "+first+" 已办理") {
+			t.Errorf("the next case does not confirm the one just done")
+		}
+		// A transfer to an office out of the city: the error by the field, the reason kept.
+		r = post(j.clerk, "/cases/"+second, "/cases/"+second+"/events/transfer", http.StatusUnprocessableEntity,
+			"version", testkit.FormField(page(j.clerk, "/cases/"+second), "version"), "division", "320102001", "reason", "申请人住在南京")
+		if p := r.Text(); !strings.Contains(p, `id="transfer-division-error"`) || !strings.Contains(p, "申请人住在南京") {
+			t.Errorf("a refused transfer's page: %.400s", p)
+		}
+		r = post(j.clerk, "/cases/"+second, "/cases/"+second+"/events/accept", http.StatusSeeOther,
+			"version", testkit.FormField(page(j.clerk, "/cases/"+second), "version"), "_next", "1")
+		if loc := r.Header.Get("Location"); loc != "/cases?done=queue_empty" {
+			t.Errorf("after the last case: %q", loc)
+		}
+
+		// The district officer assigns from the page, to clerk2.
+		p := page(j.officer, "/cases/"+second)
+		if !strings.Contains(p, `<option value="clerk2">`) || strings.Contains(p, `<option value="westclerk">`) {
+			t.Errorf("the assignment offers the wrong people")
+		}
+		post(j.officer, "/cases/"+second, "/cases/"+second+"/assign", http.StatusSeeOther, "login", "clerk2")
+		if h := holderOf(t, j.clerk, second); h != "测试 clerk2" {
+			t.Errorf("assigned from the page: held by %q", h)
+		}
+		r = post(j.officer, "/cases/"+second, "/cases/"+second+"/assign", http.StatusUnprocessableEntity, "login", "westclerk")
+		if !strings.Contains(r.Text(), `id="assign-login-error"`) {
+			t.Errorf("a refused assignment has no error by its field")
+		}
+
+		// Saved filters: named, listed, refused without a name, deleted.
+		r = post(j.clerk2, "/cases?mine=1", "/cases/filters", http.StatusSeeOther, "mine", "1", "filter_name", "我的在办")
+		if loc := r.Header.Get("Location"); loc != "/cases?mine=1" {
+			t.Errorf("saved, back to %q", loc)
+		}
+		w := page(j.clerk2, "/cases?mine=1")
+		if !strings.Contains(w, `<a href="/cases?mine=1" aria-current="page">我的在办</a>`) {
+			t.Errorf("the saved filter is not listed as the current one")
+		}
+		if !strings.Contains(w, second) || strings.Contains(w, first+`"`) {
+			t.Errorf("mine=1 lists the wrong cases")
+		}
+		r = post(j.clerk2, "/cases?mine=1", "/cases/filters", http.StatusUnprocessableEntity, "mine", "1", "filter_name", " ")
+		if !strings.Contains(r.Text(), `id="error-filter_name"`) {
+			t.Errorf("a filter without a name: no error by the field")
+		}
+		if page(j.clerk, "/cases"); strings.Contains(page(j.clerk, "/cases"), "我的在办") {
+			t.Errorf("one clerk sees another's saved filter")
+		}
+		id := j.p.Count(t, `SELECT id FROM saved_filters WHERE name = '我的在办'`)
+		post(j.clerk2, "/cases", "/cases/filters/delete", http.StatusSeeOther, "id", strconv.Itoa(id))
+		if strings.Contains(page(j.clerk2, "/cases"), "我的在办") {
+			t.Errorf("a deleted filter is still listed")
+		}
 	})
 }

@@ -191,6 +191,8 @@ func (s *Server) routes() {
 	app.Post("/account/email", s.requireLogin, s.setEmail)
 	app.Get("/cases", s.requireLogin, s.casesPage)
 	app.Get("/cases/new", s.requireLogin, s.newCasePage)
+	app.Post("/cases/filters", s.requireLogin, s.saveFilter)
+	app.Post("/cases/filters/delete", s.requireLogin, s.deleteFilter)
 	app.Post("/cases", s.requireLogin, s.createCase)
 	app.Post("/cases/events/:event", s.requireLogin, s.fireBulk) // before /cases/:no/…
 	app.Get("/cases/:no", s.requireLogin, s.casePage)
