@@ -415,6 +415,8 @@ func (m *matrix) eventBody(def *workflow.Definition, event string) map[string]an
 		switch def.Inputs[in.Name].Type {
 		case workflow.InputDate:
 			b[in.Name] = m.p.Clock.Now().In(m.p.Engine.Calendar.Zone).Format("2006-01-02")
+		case workflow.InputDivision:
+			b[in.Name] = "321202002" // a transfer: the next street of the district
 		case workflow.InputList:
 			b[in.Name] = []string{def.Material[0]}
 			if gapEvent(def, event) {
@@ -605,6 +607,9 @@ func expect(def *workflow.Definition, tc *testCase, actor, event string, api boo
 	}
 	if separated(def, tc, actor, event) {
 		return http.StatusForbidden // separation of duties
+	}
+	if ev.Transfer == workflow.TransferBack {
+		return http.StatusConflict // the rows' cases were never transferred: nothing to send back
 	}
 	return ok
 }
