@@ -51,17 +51,17 @@ type casesData struct {
 	// Mine, Unclaimed: the desk's filters as chosen; Done: the queue a
 	// clerk worked through "… and open the next one" is empty.
 	Mine, Unclaimed bool
-	Done            string
+	Done, DoneCase  string
 	// Saved are the person's saved filters; Current the query a new one
 	// would save (the filter as chosen); FilterName what they typed.
 	Saved      []savedFilterDoc
 	Current    string
 	FilterName string
-	Filters         []stateGroup // the state filter: each service's states
-	Counts          []stateCount // the open states with cases, as links
-	Staff           bool
-	Services        []string // services an applicant may apply for
-	More            string   // query of the next page
+	Filters    []stateGroup // the state filter: each service's states
+	Counts     []stateCount // the open states with cases, as links
+	Staff      bool
+	Services   []string // services an applicant may apply for
+	More       string   // query of the next page
 	// Bulk are the buttons acting on the ticked cases (each row has a
 	// checkbox when there is one); IdemKey makes a double click one request.
 	Bulk    []bulkButton
@@ -104,8 +104,11 @@ func (s *Server) casesPageWith(c *fiber.Ctx, status int, summary []summaryItem, 
 	staff := u.Kind != portal.KindApplicant
 	d := &casesData{Labels: newColumnLabels(l), Items: s.summaries(l, cases, staff, u), Next: cursor(next),
 		State: c.Query("state"), Q: f.Q, Overdue: f.Overdue, Mine: f.Mine, Unclaimed: f.Unclaimed, Staff: staff}
-	if c.Query("done") == "queue_empty" {
-		d.Done = "queue_empty"
+	switch done, no := c.Query("done"), c.Query("case"); {
+	case done == "queue_empty":
+		d.Done = done
+	case done == "transfer" && portal.ValidCaseNo(no):
+		d.Done, d.DoneCase = done, no
 	}
 	if u.Kind == portal.KindStaff {
 		if err := s.savedFilters(c, d); err != nil {
@@ -420,6 +423,9 @@ type eventForm struct {
 	Primary  bool
 	Negative bool // ends the case refused or withdrawn: asks to confirm
 	HandsIn  bool // the applicant hands the case in: they declare the answers true
+	// Moves: a transfer, after which the case is no longer the viewer's
+	// (no "… and open the next one": the worklist follows anyway).
+	Moves bool
 }
 
 // inputForm is one input of an action's form.
@@ -465,7 +471,7 @@ func eventForms(l *locale.L, def *workflow.Definition, allowed []string, divs *p
 	primary := false
 	for _, name := range allowed {
 		ev := def.Events[name]
-		f := eventForm{Name: name, Negative: def.Negative(name), HandsIn: def.HandsIn(name)}
+		f := eventForm{Name: name, Negative: def.Negative(name), HandsIn: def.HandsIn(name), Moves: ev.Transfer != ""}
 		required := false
 		for _, in := range ev.Inputs {
 			spec := def.Inputs[in.Name]
@@ -650,6 +656,10 @@ func (s *Server) fireEvent(c *fiber.Ctx) error {
 	}
 	if err != nil {
 		return err
+	}
+	if ev := ent.Def.Events[event]; ev != nil && ev.Transfer != "" {
+		// The case has left this office: back to the worklist, which says so.
+		return redirect(c, "/cases?done=transfer&case="+no)
 	}
 	if c.FormValue("_next") == "1" && len(v.History) > 0 {
 		// "… and open the next one": the next case waiting where this one was.
