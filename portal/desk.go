@@ -2,30 +2,22 @@ package portal
 
 import (
 	"context"
-	"time"
+	"encoding/json"
 )
 
-// SavedFilter is a staff member's named worklist filter (the clerk's
-// desk): the worklist's query string (state, service, overdue, mine,
-// unclaimed).
+// SavedFilter is one of a staff member's named worklist filters (the
+// clerk's desk): the worklist's query string (state, service, overdue,
+// mine, unclaimed). A user's are kept with the user (User.SavedFilters).
 type SavedFilter struct {
-	ID        int64
-	Name      string
-	Query     string
-	CreatedAt time.Time
+	Name  string `json:"name"`
+	Query string `json:"query"`
 }
 
-// DeskStore reads a person's saved filters.
-type DeskStore interface {
-	// SavedFilters returns the user's filters by name.
-	SavedFilters(ctx context.Context, userID int64) ([]SavedFilter, error)
-}
-
-// DeskTx keeps them.
+// DeskTx keeps a user's saved filters.
 type DeskTx interface {
-	// SaveFilter adds the filter, or replaces the query of the user's
-	// filter of the same name.
-	SaveFilter(ctx context.Context, userID int64, f SavedFilter) error
-	// DeleteFilter removes the user's filter id (another's: nothing).
-	DeleteFilter(ctx context.Context, userID, id int64) error
+	// SavedFiltersForUpdate returns the user's saved filters (JSON) and
+	// locks them until the transaction ends.
+	SavedFiltersForUpdate(ctx context.Context, userID int64) (json.RawMessage, error)
+	// SetSavedFilters replaces them.
+	SetSavedFilters(ctx context.Context, userID int64, filters json.RawMessage) error
 }

@@ -50,6 +50,10 @@ type User struct {
 	// kept in the database only (UseTOTPStep compares and sets it).
 	TOTPSecret      []byte
 	TOTPConfirmedAt *time.Time
+
+	// SavedFilters are a staff member's saved worklist filters, a JSON
+	// list of SavedFilter (decoded where shown: the worklist).
+	SavedFilters json.RawMessage
 }
 
 // Grant gives a user a role in a division and everything beneath it.

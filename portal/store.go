@@ -31,7 +31,6 @@ type Reader interface {
 	ObjectionStore
 	RetentionStore
 	ListReader
-	DeskStore
 	ReviewStore
 	DeadlineStore
 	AccessStore

@@ -111,9 +111,7 @@ func (s *Server) casesPageWith(c *fiber.Ctx, status int, summary []summaryItem, 
 		d.Done, d.DoneCase = done, no
 	}
 	if u.Kind == portal.KindStaff {
-		if err := s.savedFilters(c, d); err != nil {
-			return err
-		}
+		s.savedFilters(c, d)
 	}
 	if staff {
 		if d.Bulk = s.bulkButtons(c, l, cases); len(d.Bulk) > 0 {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strconv"
@@ -174,7 +175,6 @@ const (
 var savedFilterKeys = []string{"service", "state", "overdue", "mine", "unclaimed"}
 
 type savedFilterDoc struct {
-	ID      int64
 	Name    string
 	Href    string
 	Current bool
@@ -192,46 +192,71 @@ func filterQuery(get func(string) string) string {
 	return v.Encode()
 }
 
-// savedFilters fills the worklist's saved filters.
-func (s *Server) savedFilters(c *fiber.Ctx, d *casesData) error {
-	list, err := s.Store.SavedFilters(ctx(c), currentUser(c).ID)
-	if err != nil {
-		return err
+// decodeFilters reads a user's saved filters (none if they do not decode:
+// a list that cannot be read is shown empty, and replaced by the next save).
+func decodeFilters(raw []byte) []portal.SavedFilter {
+	var out []portal.SavedFilter
+	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
+		return nil
 	}
-	d.Current = filterQuery(func(k string) string { return c.Query(k) })
-	d.FilterName, _ = c.Locals(localFilterName).(string)
-	for _, sf := range list {
-		d.Saved = append(d.Saved, savedFilterDoc{ID: sf.ID, Name: sf.Name, Href: "/cases?" + sf.Query, Current: sf.Query == d.Current})
-	}
-	return nil
+	return out
 }
 
-// saveFilter is POST /cases/filters: the filter as chosen (the form's
-// hidden fields), under the name typed.
-func (s *Server) saveFilter(c *fiber.Ctx) error {
+// savedFilters fills the worklist's saved filters: the user's, read with
+// the user (no round trip of their own).
+func (s *Server) savedFilters(c *fiber.Ctx, d *casesData) {
+	d.Current = filterQuery(func(k string) string { return c.Query(k) })
+	d.FilterName, _ = c.Locals(localFilterName).(string)
+	for _, sf := range decodeFilters(currentUser(c).SavedFilters) {
+		d.Saved = append(d.Saved, savedFilterDoc{Name: sf.Name, Href: "/cases?" + sf.Query, Current: sf.Query == d.Current})
+	}
+}
+
+// changeFilters changes the user's saved filters in a transaction of its
+// own, their row locked (two tabs saving at once both count).
+func (s *Server) changeFilters(c *fiber.Ctx, change func([]portal.SavedFilter) ([]portal.SavedFilter, error)) error {
 	u := currentUser(c)
 	if u.Kind != portal.KindStaff {
 		return portal.Errorf(portal.EFORBIDDEN, "error.forbidden", nil)
 	}
-	name := strings.TrimSpace(c.FormValue("filter_name"))
-	query := filterQuery(func(k string) string { return c.FormValue(k) })
-	err := s.Store.Tx(ctx(c), func(tx portal.Tx) error {
-		switch {
-		case name == "":
-			return desk422("filter_name", "required", "")
-		case utf8.RuneCountInString(name) > filterNameMax:
-			return desk422("filter_name", "max", strconv.Itoa(filterNameMax))
-		case !validate.CleanLine(name) || !validate.CleanText(name):
-			return desk422("filter_name", "line", "")
-		}
-		have, err := tx.SavedFilters(ctx(c), u.ID)
+	return s.Store.Tx(ctx(c), func(tx portal.Tx) error {
+		raw, err := tx.SavedFiltersForUpdate(ctx(c), u.ID)
 		if err != nil {
 			return err
 		}
-		if len(have) >= maxSavedFilters && !slices.ContainsFunc(have, func(f portal.SavedFilter) bool { return f.Name == name }) {
-			return desk422("filter_name", "max_filters", strconv.Itoa(maxSavedFilters))
+		list, err := change(decodeFilters(raw))
+		if err != nil {
+			return err
 		}
-		return tx.SaveFilter(ctx(c), u.ID, portal.SavedFilter{Name: name, Query: query, CreatedAt: s.Now()})
+		b, err := json.Marshal(list)
+		if err != nil {
+			return err
+		}
+		return tx.SetSavedFilters(ctx(c), u.ID, b)
+	})
+}
+
+// saveFilter is POST /cases/filters: the filter as chosen (the form's
+// hidden fields), under the name typed; a name saved before is replaced.
+func (s *Server) saveFilter(c *fiber.Ctx) error {
+	name := strings.TrimSpace(c.FormValue("filter_name"))
+	query := filterQuery(func(k string) string { return c.FormValue(k) })
+	err := s.changeFilters(c, func(list []portal.SavedFilter) ([]portal.SavedFilter, error) {
+		switch {
+		case name == "":
+			return nil, desk422("filter_name", "required", "")
+		case utf8.RuneCountInString(name) > filterNameMax:
+			return nil, desk422("filter_name", "max", strconv.Itoa(filterNameMax))
+		case !validate.CleanLine(name) || !validate.CleanText(name):
+			return nil, desk422("filter_name", "line", "")
+		}
+		list = slices.DeleteFunc(list, func(f portal.SavedFilter) bool { return f.Name == name })
+		if len(list) >= maxSavedFilters {
+			return nil, desk422("filter_name", "max_filters", strconv.Itoa(maxSavedFilters))
+		}
+		list = append(list, portal.SavedFilter{Name: name, Query: query})
+		slices.SortFunc(list, func(a, b portal.SavedFilter) int { return strings.Compare(a.Name, b.Name) })
+		return list, nil
 	})
 	if portal.ErrorCode(err) == portal.EINVALID {
 		// The worklist again, as it was, the name kept beside its error.
@@ -245,15 +270,14 @@ func (s *Server) saveFilter(c *fiber.Ctx) error {
 	return redirect(c, "/cases?"+query)
 }
 
-// deleteFilter is POST /cases/filters/delete (id): one of the person's
+// deleteFilter is POST /cases/filters/delete (name): one of the person's
 // own saved filters goes.
 func (s *Server) deleteFilter(c *fiber.Ctx) error {
-	u := currentUser(c)
-	if u.Kind != portal.KindStaff {
-		return portal.Errorf(portal.EFORBIDDEN, "error.forbidden", nil)
-	}
-	id, _ := strconv.ParseInt(c.FormValue("id"), 10, 64)
-	if err := s.Store.Tx(ctx(c), func(tx portal.Tx) error { return tx.DeleteFilter(ctx(c), u.ID, id) }); err != nil {
+	name := c.FormValue("name")
+	err := s.changeFilters(c, func(list []portal.SavedFilter) ([]portal.SavedFilter, error) {
+		return slices.DeleteFunc(list, func(f portal.SavedFilter) bool { return f.Name == name }), nil
+	})
+	if err != nil {
 		return err
 	}
 	return redirect(c, "/cases")

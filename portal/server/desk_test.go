@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -414,10 +413,31 @@ func TestDeskPages(t *testing.T) {
 		if page(j.clerk, "/cases"); strings.Contains(page(j.clerk, "/cases"), "我的在办") {
 			t.Errorf("one clerk sees another's saved filter")
 		}
-		id := j.p.Count(t, `SELECT id FROM saved_filters WHERE name = '我的在办'`)
-		post(j.clerk2, "/cases", "/cases/filters/delete", http.StatusSeeOther, "id", strconv.Itoa(id))
+		post(j.clerk2, "/cases", "/cases/filters/delete", http.StatusSeeOther, "name", "我的在办")
 		if strings.Contains(page(j.clerk2, "/cases"), "我的在办") {
 			t.Errorf("a deleted filter is still listed")
 		}
+	})
+}
+
+// TestCorrectionToAnotherStreet: an applicant who, asked to correct the
+// application, names another street moves the case there as a transfer
+// does: the dashboards' counts with it (fsck), and its holder stays behind.
+func TestCorrectionToAnotherStreet(t *testing.T) {
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		j := newJourney(t, b)
+		no := j.submittedCase(t, j.alice)
+		j.clerk.Do("POST", "/api/v1/cases/"+no+"/claim", nil)
+		fire(t, j.clerk, no, "request_correction", map[string]any{"reason": "地址属城西街道", "items": []string{"address_proof"}}, http.StatusOK)
+		v := j.alice.Get("/api/v1/cases/" + no).JSON(t)["version"]
+		r := j.alice.Do("PUT", "/api/v1/cases/"+no+"/form", map[string]any{"form": testkit.ResidenceForm("division", "321202002"), "version": v})
+		if r.Status != http.StatusOK {
+			t.Fatalf("edit: %d %s", r.Status, r.Body)
+		}
+		fire(t, j.alice, no, "submit", nil, http.StatusOK)
+		if h, ok := listed(t, j.otherClerk, "")[no]; !ok || h != "" {
+			t.Errorf("the other street's worklist: in=%v holder=%q", ok, h)
+		}
+		checkFsck(t, j.p)
 	})
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,7 +22,7 @@ type q struct {
 
 const userColumns = `id, kind, name, COALESCE(login, ''), COALESCE(mobile, ''), COALESCE(id_index, ''), id_cipher,
 	password_hash, COALESCE(token_hash, ''), locale, disabled_at, created_at, totp_secret, totp_confirmed_at, email,
-	(SELECT count(*) FROM notifications n WHERE n.user_id = users.id AND n.read_at IS NULL)`
+	(SELECT count(*) FROM notifications n WHERE n.user_id = users.id AND n.read_at IS NULL), saved_filters`
 
 // userBy loads a user and its grants in one round trip: every request
 // reads its user, so this is on every page's path.
@@ -50,13 +51,14 @@ func scanUsers(rows *sql.Rows, op string) ([]portal.User, error) {
 		var row portal.User
 		var kind string
 		var role, division sql.NullString
+		var filters []byte
 		if err := rows.Scan(&row.ID, &kind, &row.Name, &row.Login, &row.Mobile, &row.IDIndex, &row.IDCipher,
 			&row.PasswordHash, &row.TokenHash, &row.Locale, scanNullTime{&row.DisabledAt}, scanTime{&row.CreatedAt},
-			&row.TOTPSecret, scanNullTime{&row.TOTPConfirmedAt}, &row.Email, &row.Unread, &role, &division); err != nil {
+			&row.TOTPSecret, scanNullTime{&row.TOTPConfirmedAt}, &row.Email, &row.Unread, &filters, &role, &division); err != nil {
 			return nil, dbError(op, err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != row.ID {
-			row.Kind = portal.UserKind(kind)
+			row.Kind, row.SavedFilters = portal.UserKind(kind), filters
 			out = append(out, row)
 		}
 		if role.Valid {
@@ -251,4 +253,21 @@ func (t *Tx) NextSeq(ctx context.Context, name, period string) (int64, error) {
 	err := t.ex.QueryRowContext(ctx, `INSERT INTO counters (name, period, value) VALUES ($1, $2, 1)
 		ON CONFLICT (name, period) DO UPDATE SET value = counters.value + 1 RETURNING value`, name, period).Scan(&v)
 	return v, dbError("sqlstore.NextSeq", err)
+}
+
+// SavedFiltersForUpdate returns the user's saved worklist filters and
+// locks their row until the transaction ends.
+func (t *Tx) SavedFiltersForUpdate(ctx context.Context, userID int64) (json.RawMessage, error) {
+	var b []byte
+	err := t.ex.QueryRowContext(ctx, `SELECT saved_filters FROM users WHERE id = $1`+t.d.forUpdate(), userID).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, portal.NotFound(fmt.Errorf("sqlstore.SavedFiltersForUpdate: no user %d", userID))
+	}
+	return b, dbError("sqlstore.SavedFiltersForUpdate", err)
+}
+
+// SetSavedFilters replaces the user's saved worklist filters.
+func (t *Tx) SetSavedFilters(ctx context.Context, userID int64, filters json.RawMessage) error {
+	_, err := t.ex.ExecContext(ctx, `UPDATE users SET saved_filters = $1 WHERE id = $2`, string(filters), userID)
+	return dbError("sqlstore.SetSavedFilters", err)
 }

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"tzportal/portal"
 )
@@ -33,6 +37,11 @@ func (e *Engine) QueueCounts(ctx context.Context, actor portal.Actor) ([]StateCo
 	if u.Kind != portal.KindStaff || len(areas) == 0 {
 		return nil, portal.NotFound(fmt.Errorf("workflow: %s has no worklist", u.Login))
 	}
+	key := strings.Join(areas, ",")
+	if out, ok := e.counts.get(key, e.Now()); ok {
+		return out, nil
+	}
+	gen := e.counts.generation()
 	rows, err := e.Store.StatCases(ctx, portal.StatQuery{Areas: areas, AllYears: true})
 	if err != nil {
 		return nil, err
@@ -47,7 +56,61 @@ func (e *Engine) QueueCounts(ctx context.Context, actor portal.Actor) ([]StateCo
 			out = append(out, StateCount{Service: id, State: st, Cases: n[[2]string{id, st}]})
 		}
 	}
+	e.counts.put(key, gen, e.Now(), out)
 	return out, nil
+}
+
+// countsCache keeps the worklist's counts of each jurisdiction for a few
+// seconds (policies/stats.yaml, worklist_counts_seconds): every clerk of a
+// street reads the same few rows on every view of the worklist, which is
+// the page they load most. A step committed on this node starts a new
+// generation, so that here they are never behind this node's own steps;
+// another node's steps show within the seconds.
+type countsCache struct {
+	ttl  time.Duration
+	gen  atomic.Int64
+	mu   sync.Mutex
+	byKV map[string]countsEntry
+}
+
+type countsEntry struct {
+	gen    int64
+	at     time.Time
+	counts []StateCount
+}
+
+// maxCountsEntries bounds the cache: a jurisdiction's entry is a few
+// dozen counts, and a city has a few hundred streets and towns.
+const maxCountsEntries = 10000
+
+func (cc *countsCache) generation() int64 { return cc.gen.Load() }
+
+// changed starts a new generation (a step committed).
+func (cc *countsCache) changed() { cc.gen.Add(1) }
+
+func (cc *countsCache) get(key string, now time.Time) ([]StateCount, bool) {
+	if cc.ttl <= 0 {
+		return nil, false
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	en, ok := cc.byKV[key]
+	if !ok || en.gen != cc.gen.Load() || now.Sub(en.at) >= cc.ttl || now.Before(en.at) {
+		return nil, false
+	}
+	return en.counts, true
+}
+
+func (cc *countsCache) put(key string, gen int64, now time.Time, counts []StateCount) {
+	if cc.ttl <= 0 {
+		return
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.byKV == nil || len(cc.byKV) >= maxCountsEntries {
+		cc.byKV = map[string]countsEntry{}
+	}
+	cc.byKV[key] = countsEntry{gen: gen, at: now, counts: counts}
 }
 
 // scopeAreas are the rollups' areas of a scope: the city's root for a

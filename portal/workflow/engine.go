@@ -139,6 +139,9 @@ type Engine struct {
 	cleaning chan struct{}
 	// calVersion is the newest change of the calendar this node applied.
 	calVersion calendarVersion
+	// counts keeps the worklist's counts per state a few seconds
+	// (counts.go): the one cache of the engine, safe for concurrent use.
+	counts *countsCache
 }
 
 // NewEngine returns the engine of the registry's services.
@@ -166,7 +169,8 @@ func NewEngine(c Config) (*Engine, error) {
 	}
 	e := &Engine{Config: c, privates: map[string]map[string]bool{"": {}}, staff: map[string][]string{},
 		queued: map[string][]string{}, granted: map[string][]string{}, firesFrom: map[string]map[string][]string{},
-		cleaning: make(chan struct{}, runtime.GOMAXPROCS(0))}
+		cleaning: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		counts:   &countsCache{ttl: time.Duration(c.Stats.WorklistCountsSeconds) * time.Second}}
 	add := func(m map[string][]string, service, st string) {
 		m[service] = append(m[service], st)
 		if !slices.Contains(m[""], st) {
@@ -819,6 +823,7 @@ func (e *Engine) write(ctx context.Context, f *Firing, to string) error {
 		service, event := c.Service, f.Event
 		f.Tx.AfterCommit(func() { e.Observer.Transition(service, event) })
 	}
+	f.Tx.AfterCommit(e.counts.changed) // the worklist's counts are read again
 	if err := e.claim(ctx, f); err != nil {
 		return err
 	}
@@ -1082,8 +1087,19 @@ func (e *Engine) Edit(ctx context.Context, actor portal.Actor, no string, raw js
 		if _, ok := e.Authz.Can(actor.User, division, c.Service, EditAction(c.State)); !ok {
 			return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden_event"}
 		}
+		old := *c
 		c.Form, c.Division, c.District = form, division, e.Authz.Divisions().District(division)
 		f := e.firing(tx, def, c, portal.EventEdit, actor, role, now)
+		if division != old.Division && !e.private(c.Service, c.State) {
+			// A case returned for correction whose applicant names another
+			// street moves there, as a transfer does (transfer.go): its counts
+			// with it, and nobody at the new office holds it yet.
+			if f.History, err = tx.History(ctx, c.ID); err != nil {
+				return err
+			}
+			e.moveStats(f, &old, c)
+			c.HolderID, c.HolderName = nil, ""
+		}
 		if err := e.write(ctx, f, c.State); err != nil {
 			return err
 		}

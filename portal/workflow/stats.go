@@ -51,6 +51,10 @@ type StatsPolicy struct {
 	Outliers OutlierPolicy `yaml:"outliers"`
 	// RevealsLimit bounds the report of reveals on cases not acted on.
 	RevealsLimit int `yaml:"reveals_limit"`
+	// WorklistCountsSeconds: how long a node keeps the worklist's counts
+	// per state of a jurisdiction before reading them again (0: never
+	// kept); a step committed on the node reads them again at once.
+	WorklistCountsSeconds int `yaml:"worklist_counts_seconds"`
 	// StaffRoles are the roles of kind staff (policies/roles.yaml), whose
 	// steps are decisions; set by whoever loads the policy.
 	StaffRoles map[string]bool `yaml:"-"`
@@ -92,6 +96,9 @@ func LoadStatsPolicy(fsys fs.FS, staffRoles map[string]bool) (*StatsPolicy, erro
 	}
 	if p.RevealsLimit < 1 || p.RevealsLimit > 10000 {
 		errs = append(errs, "reveals_limit must be from 1 to 10000")
+	}
+	if p.WorklistCountsSeconds < 0 || p.WorklistCountsSeconds > 300 {
+		errs = append(errs, "worklist_counts_seconds must be from 0 to 300")
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("policies/%s: %s", StatsFile, strings.Join(errs, "; "))
