@@ -54,14 +54,15 @@ type casesData struct {
 	Done, DoneCase  string
 	// Saved are the person's saved filters; Current the query a new one
 	// would save (the filter as chosen); FilterName what they typed.
-	Saved      []savedFilterDoc
-	Current    string
-	FilterName string
-	Filters    []stateGroup // the state filter: each service's states
-	Counts     []stateCount // the open states with cases, as links
-	Staff      bool
-	Services   []string // services an applicant may apply for
-	More       string   // query of the next page
+	Saved        []savedFilterDoc
+	Current      string
+	FilterName   string
+	Filters      []stateGroup  // the state filter: each service's states
+	StateOptions template.HTML // Filters' options (stateOptions)
+	Counts       []stateCount  // the open states with cases, as links
+	Staff        bool
+	Services     []string // services an applicant may apply for
+	More         string   // query of the next page
 	// Bulk are the buttons acting on the ticked cases (each row has a
 	// checkbox when there is one); IdemKey makes a double click one request.
 	Bulk    []bulkButton
@@ -139,6 +140,9 @@ func (s *Server) casesPageWith(c *fiber.Ctx, status int, summary []summaryItem, 
 			}
 		}
 	}
+	// "已提交（12）": the words made once, the numbers put in per state (a
+	// message with data runs a template: fifty on every worklist view).
+	countFmt := l.T("cases.state_count", map[string]any{"State": "\x00S", "N": "\x00N"})
 	for _, id := range s.Engine.Services() {
 		d.Services = append(d.Services, id)
 		if staff {
@@ -146,13 +150,14 @@ func (s *Server) casesPageWith(c *fiber.Ctx, status int, summary []summaryItem, 
 			for _, st := range s.Engine.StaffStates(id) {
 				v, label := id+":"+st, stateLabel(l, id, st)
 				if n, open := counts[v]; open {
-					label = l.T("cases.state_count", map[string]any{"State": label, "N": n})
+					label = strings.NewReplacer("\x00S", label, "\x00N", strconv.FormatInt(n, 10)).Replace(countFmt)
 				}
 				g.States = append(g.States, choiceDoc{Value: v, Label: label})
 			}
 			d.Filters = append(d.Filters, g)
 		}
 	}
+	d.StateOptions = stateOptions(d.Filters, d.State)
 	title := "cases.title_mine"
 	if staff {
 		title = "cases.title_worklist"

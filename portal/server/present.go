@@ -422,6 +422,7 @@ func (s *Server) summaries(l *locale.L, cases []portal.Case, staff bool, viewer 
 	divs := s.Authz.Divisions()
 	zone := s.Engine.Calendar.Zone
 	out := make([]caseSummary, 0, len(cases))
+	texts := map[dueKey]string{}
 	for i := range cases {
 		c := &cases[i]
 		def, ok := s.Engine.Definition(c.Service)
@@ -439,10 +440,27 @@ func (s *Server) summaries(l *locale.L, cases []portal.Case, staff bool, viewer 
 			cs.Applicant, cs.Holder = c.ApplicantName, c.HolderName
 			cs.HeldByMe = c.HolderID != nil && viewer != nil && *c.HolderID == viewer.ID
 		}
-		cs.DueText = dueText(l, cs.Due)
+		if cs.Due != nil {
+			// A page's cases share a few due dates: each countdown's words
+			// are made once (a message with data runs a template).
+			key := dueKey{cs.Due.LastDay, cs.Due.Remaining, cs.Due.Working, cs.Due.Overdue}
+			text, ok := texts[key]
+			if !ok {
+				text = dueText(l, cs.Due)
+				texts[key] = text
+			}
+			cs.DueText = text
+		}
 		out = append(out, cs)
 	}
 	return out
+}
+
+// dueKey is what a countdown's words depend on.
+type dueKey struct {
+	day              string
+	remaining        int
+	working, overdue bool
 }
 
 func cursor(next int64) *string {

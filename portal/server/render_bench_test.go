@@ -35,6 +35,7 @@ func BenchmarkRenderWorklist(b *testing.B) {
 	d.IdemKey = "key"
 	d.Bulk = []bulkButton{{Event: "accept", Label: "受理所选办件", Action: "/cases/events/accept"}}
 	d.Rows = caseRows(d.Items, d.Labels, true)
+	d.StateOptions = stateOptions(d.Filters, "")
 	p := &page{L: l, Lang: l.Lang, Langs: locale.Supported, Staff: true, CSRF: "token", Path: "/cases", Title: "待办工作台", D: d}
 	t := v.pages["cases"]
 	for b.Loop() {

@@ -107,3 +107,30 @@ func caseRows(items []caseSummary, a columnLabels, staff bool) template.HTML {
 	}
 	return template.HTML(b.String())
 }
+
+// stateOptions renders the worklist's state filter: an optgroup per
+// service, an option per state, the chosen one selected. Like caseRows,
+// written in Go: fifty options through html/template's reflective
+// escapers cost more than the rest of the filter bar.
+func stateOptions(groups []stateGroup, chosen string) template.HTML {
+	var b strings.Builder
+	e := html.EscapeString
+	for _, g := range groups {
+		b.WriteString(`<optgroup label="`)
+		b.WriteString(e(g.Name))
+		b.WriteString(`">`)
+		for _, o := range g.States {
+			b.WriteString(`<option value="`)
+			b.WriteString(e(o.Value))
+			b.WriteString(`"`)
+			if o.Value == chosen {
+				b.WriteString(" selected")
+			}
+			b.WriteString(">")
+			b.WriteString(e(o.Label))
+			b.WriteString("</option>")
+		}
+		b.WriteString("</optgroup>")
+	}
+	return template.HTML(b.String())
+}
