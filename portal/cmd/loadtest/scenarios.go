@@ -413,6 +413,13 @@ func setup(ctx context.Context, e *env, in *instance, cases int, withPools bool,
 	if _, err := in.Engine.ListUnlisted(ctx); err != nil {
 		return nil, err
 	}
+	// The clerk's desk: one open case in four is held by a clerk of its
+	// street, so that the worklist reads and shows holders (the seed has
+	// no steps of the desk: who holds a case is its column alone).
+	if _, err := in.DB.SQL().ExecContext(ctx, `UPDATE cases SET holder_id = (SELECT min(g.user_id) FROM grants g
+		WHERE g.role = 'street_clerk' AND g.division = cases.division) WHERE in_queue AND id % 4 = 0`); err != nil {
+		return nil, fmt.Errorf("seed holders: %w", err)
+	}
 	if in.DB.Dialect() == "postgres" {
 		if _, err := in.DB.SQL().ExecContext(ctx, "ANALYZE case_lists"); err != nil {
 			return nil, err
