@@ -78,11 +78,12 @@ func (s *Server) apiOps() []apiOp {
 				"id_number": ""}, "user", "roles")},
 		{Method: "DELETE", Path: "/session", Summary: "Log out", Status: 204},
 		{Method: "GET", Path: "/cases", Summary: "Own cases (applicants), the worklist (staff)", Status: 200,
-			Query: []string{"service", "state", "overdue", "due", "q", "after", "division"},
-			QueryDoc: map[string]string{"q": "Find cases within the reader's jurisdiction (staff: in any state but a draft, " +
-				"unless state narrows it; an applicant: their own): a case number, the applicant's mobile number (11 digits) or " +
-				"its last 4 digits, or the applicant's name, exact. Same items and pages as the list; every search is audited " +
-				"(case.search). Anything else, or more than 40 characters, is 422 with errors[].field \"q\"."},
+			Query: []string{"service", "state", "overdue", "due", "q", "mine", "unclaimed", "after", "division"},
+			QueryDoc: map[string]string{"mine": "1: staff, the cases the caller holds (claimed or assigned)",
+				"unclaimed": "1: staff, the cases nobody holds", "q": "Find cases within the reader's jurisdiction (staff: in any state but a draft, " +
+					"unless state narrows it; an applicant: their own): a case number, the applicant's mobile number (11 digits) or " +
+					"its last 4 digits, or the applicant's name, exact. Same items and pages as the list; every search is audited " +
+					"(case.search). Anything else, or more than 40 characters, is 422 with errors[].field \"q\"."},
 			OK: object(map[string]any{"items": []caseSummary{}, "next": (*string)(nil)})},
 		{Method: "GET", Path: "/cases/counts", Summary: "Open cases of the worklist's jurisdiction per state, from the dashboards' rollups (staff)",
 			Status: 200, OK: object(map[string]any{"items": []workflow.StateCount{}})},
