@@ -1,8 +1,6 @@
 package browsertest
 
 import (
-	"fmt"
-	"net/http"
 	"testing"
 
 	"tzportal/portal/testkit"
@@ -17,21 +15,7 @@ func TestBulkAcceptJourney(t *testing.T) { withAndWithoutJS(t, bulkJourney) }
 func bulkJourney(t *testing.T, js bool) {
 	p := testkit.Start(t, testkit.Backend{}, nil)
 	p.MustStaff(t, "clerk1", "street_clerk", "321202001")
-	var nos []string
-	for i := range 2 {
-		_, app := p.NewApplicant(t, "申请人")
-		form := testkit.ResidenceForm("address", fmt.Sprintf("海陵区东进东路%d号", i+1))
-		r := app.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": form})
-		if r.Status != http.StatusCreated {
-			t.Fatalf("create: %d %s", r.Status, r.Body)
-		}
-		no := r.JSON(t)["case_no"].(string)
-		app.AttachAll(no)
-		if r := app.Do("POST", "/api/v1/cases/"+no+"/events/submit", map[string]any{}); r.Status != http.StatusOK {
-			t.Fatalf("submit %s: %d %s", no, r.Status, r.Body)
-		}
-		nos = append(nos, no)
-	}
+	nos, _ := submittedPermits(t, p, 2)
 
 	b := newBrowser(t, js)
 	t.Logf("screenshots: %s", b.shots)

@@ -25,21 +25,7 @@ func deskJourney(t *testing.T, js bool) {
 	p := testkit.Start(t, testkit.Backend{}, nil)
 	p.MustStaff(t, "clerk1", "street_clerk", "321202001")
 	p.MustStaff(t, "clerk2", "street_clerk", "321202001")
-	var nos, mobiles []string
-	for i := range 2 {
-		u, app := p.NewApplicant(t, "申请人")
-		form := testkit.ResidenceForm("address", fmt.Sprintf("海陵区东进东路%d号", i+1))
-		r := app.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": form})
-		if r.Status != http.StatusCreated {
-			t.Fatalf("create: %d %s", r.Status, r.Body)
-		}
-		no := r.JSON(t)["case_no"].(string)
-		app.AttachAll(no)
-		if r := app.Do("POST", "/api/v1/cases/"+no+"/events/submit", map[string]any{}); r.Status != http.StatusOK {
-			t.Fatalf("submit %s: %d %s", no, r.Status, r.Body)
-		}
-		nos, mobiles = append(nos, no), append(mobiles, u.Mobile)
-	}
+	nos, mobiles := submittedPermits(t, p, 2)
 
 	b := newBrowser(t, js)
 	t.Logf("screenshots: %s", b.shots)
@@ -105,4 +91,26 @@ func deskJourney(t *testing.T, js bool) {
 		t.Errorf("after a transfer: at %s", other.location())
 	}
 	other.look("desk-transferred-phone")
+}
+
+// submittedPermits hands in n residence-permit applications of new
+// applicants at 321202001 and returns their case numbers and the
+// applicants' mobile numbers.
+func submittedPermits(t *testing.T, p *testkit.Portal, n int) (nos, mobiles []string) {
+	t.Helper()
+	for i := range n {
+		u, app := p.NewApplicant(t, "申请人")
+		form := testkit.ResidenceForm("address", fmt.Sprintf("海陵区东进东路%d号", i+1))
+		r := app.Do("POST", "/api/v1/cases", map[string]any{"service": "residence-permit", "form": form})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
+		}
+		no := r.JSON(t)["case_no"].(string)
+		app.AttachAll(no)
+		if r := app.Do("POST", "/api/v1/cases/"+no+"/events/submit", map[string]any{}); r.Status != http.StatusOK {
+			t.Fatalf("submit %s: %d %s", no, r.Status, r.Body)
+		}
+		nos, mobiles = append(nos, no), append(mobiles, u.Mobile)
+	}
+	return nos, mobiles
 }

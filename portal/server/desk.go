@@ -58,38 +58,38 @@ func (s *Server) deskPanel(c *fiber.Ctx, v *workflow.View) (*deskDoc, error) {
 	return d, nil
 }
 
-// claimPage, releasePage and assignPage are the case page's forms.
+// claimPage, releasePage and assignPage are the case page's forms: back
+// to the case's desk panel, or the case page again with the refusal (a
+// conflict: who holds it) or the field's error.
 func (s *Server) claimPage(c *fiber.Ctx) error {
-	no := c.Params("no")
-	if _, err := s.Engine.Claim(ctx(c), actor(c), no); err != nil {
-		if portal.ErrorCode(err) == portal.ECONFLICT {
-			return s.casePageWith(c, no, status(portal.ECONFLICT), &caseData{}, err)
-		}
-		return err
-	}
-	return redirect(c, "/cases/"+no+"#desk")
+	return s.deskPage(c, "", func(no string) error { _, err := s.Engine.Claim(ctx(c), actor(c), no); return err })
 }
 
 func (s *Server) releasePage(c *fiber.Ctx) error {
-	no := c.Params("no")
-	if _, err := s.Engine.Release(ctx(c), actor(c), no); err != nil {
-		if portal.ErrorCode(err) == portal.ECONFLICT {
-			return s.casePageWith(c, no, status(portal.ECONFLICT), &caseData{}, err)
-		}
-		return err
-	}
-	return redirect(c, "/cases/"+no+"#desk")
+	return s.deskPage(c, "", func(no string) error { _, err := s.Engine.Release(ctx(c), actor(c), no); return err })
 }
 
 func (s *Server) assignPage(c *fiber.Ctx) error {
-	no, login := c.Params("no"), c.FormValue("login")
-	if _, err := s.Engine.Assign(ctx(c), actor(c), no, login); err != nil {
-		if formError(err) {
-			return s.casePageWith(c, no, status(portal.ErrorCode(err)), &caseData{Failed: "assign", Input: map[string]string{"login": login}}, err)
-		}
+	return s.deskPage(c, "assign", func(no string) error {
+		_, err := s.Engine.Assign(ctx(c), actor(c), no, c.FormValue("login"))
 		return err
+	})
+}
+
+func (s *Server) deskPage(c *fiber.Ctx, form string, step func(no string) error) error {
+	no := c.Params("no")
+	err := step(no)
+	switch {
+	case err == nil:
+		return redirect(c, "/cases/"+no+"#desk")
+	case formError(err):
+		d := &caseData{Failed: form}
+		if form != "" {
+			d.Input = map[string]string{"login": c.FormValue("login")}
+		}
+		return s.casePageWith(c, no, status(portal.ErrorCode(err)), d, err)
 	}
-	return redirect(c, "/cases/"+no+"#desk")
+	return err
 }
 
 // apiClaim is POST /api/v1/cases/{case_no}/claim: the case, now held by

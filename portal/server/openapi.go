@@ -296,9 +296,9 @@ func (s *Server) openAPI() map[string]any {
 					"file": jsonSchema{"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"},
 				}}}}}
 		case op.Method == "POST" && op.Path == "/cases/:no/events/:event":
-			o["requestBody"] = jsonBody(s.eventBodies(), false)
+			o["requestBody"] = jsonBody(s.eventBodies(false), false)
 		case op.Method == "POST" && op.Path == "/cases/events/:event":
-			o["requestBody"] = jsonBody(s.bulkBodies(), true)
+			o["requestBody"] = jsonBody(s.eventBodies(true), true)
 		case op.Body != nil:
 			g.request = true
 			sch := g.value(op.Body)
@@ -466,54 +466,33 @@ func (s *Server) eventNames() jsonSchema {
 }
 
 // eventBodies are the bodies events take: their declared inputs as
-// top-level keys, and version. One branch per distinct set of inputs.
-func (s *Server) eventBodies() jsonSchema {
+// top-level keys, and version; with bulk, the bodies of the events marked
+// bulk: case_nos and their inputs (no version: each case has its own).
+// One branch per distinct set of inputs.
+func (s *Server) eventBodies(bulk bool) jsonSchema {
 	var branches []any
 	seen := map[string]bool{}
 	for _, e := range s.Engine.Registry.Online() {
 		def := e.Def
 		for _, name := range def.EventNames() {
 			ev := def.Events[name]
+			if bulk && !ev.Bulk {
+				continue
+			}
 			props := map[string]any{"version": jsonSchema{"type": "integer", "description": "the version the client saw"}}
 			required := []string{}
+			if bulk {
+				props = map[string]any{"case_nos": jsonSchema{"type": "array", "minItems": 1, "items": jsonSchema{"type": "string"},
+					"description": fmt.Sprintf("the cases, at most %d once a number named twice counts once", workflow.MaxBulk)}}
+				required = []string{"case_nos"}
+			}
 			for _, in := range ev.Inputs {
 				props[in.Name] = inputSchema(def, def.Inputs[in.Name])
-				if in.Required {
+				if in.Required && !bulk {
 					required = append(required, in.Name)
 				}
 			}
 			b := jsonSchema{"type": "object", "additionalProperties": false, "properties": props, "required": required}
-			key, _ := json.Marshal(b)
-			if seen[string(key)] {
-				continue
-			}
-			seen[string(key)] = true
-			b["title"] = e.ID + " " + name
-			branches = append(branches, b)
-		}
-	}
-	return jsonSchema{"anyOf": branches}
-}
-
-// bulkBodies are the bodies of bulk events: case_nos, and the inputs of
-// the events marked bulk as top-level keys (no version: each case has its
-// own). One branch per distinct set of inputs.
-func (s *Server) bulkBodies() jsonSchema {
-	var branches []any
-	seen := map[string]bool{}
-	for _, e := range s.Engine.Registry.Online() {
-		def := e.Def
-		for _, name := range def.EventNames() {
-			ev := def.Events[name]
-			if !ev.Bulk {
-				continue
-			}
-			props := map[string]any{"case_nos": jsonSchema{"type": "array", "minItems": 1, "items": jsonSchema{"type": "string"},
-				"description": fmt.Sprintf("the cases, at most %d once a number named twice counts once", workflow.MaxBulk)}}
-			for _, in := range ev.Inputs {
-				props[in.Name] = inputSchema(def, def.Inputs[in.Name])
-			}
-			b := jsonSchema{"type": "object", "additionalProperties": false, "properties": props, "required": []string{"case_nos"}}
 			key, _ := json.Marshal(b)
 			if seen[string(key)] {
 				continue
