@@ -126,6 +126,9 @@ type Tx interface {
 	// returns ECONFLICT.
 	UpdateCase(ctx context.Context, c *Case, prevVersion int) error
 	InsertHistory(ctx context.Context, h *History) error
+	// ReleaseHolder clears the case's holder as the step moving it writes
+	// (with HoldAppends, whose multi-row updates leave the holder alone).
+	ReleaseHolder(ctx context.Context, caseID int64) error
 	// SetClaims replaces the claims of a case (what must be unique among
 	// open cases). A claim held by another case is returned as a conflict,
 	// and nothing of the transaction may be committed.

@@ -168,7 +168,8 @@ func (r *Ratings) Rate(ctx context.Context, actor portal.Actor, no string, in In
 func lastStaff(c *portal.Case, hist []portal.History) *int64 {
 	for i := len(hist) - 1; i >= 0; i-- {
 		h := hist[i]
-		if h.ActorID != nil && *h.ActorID != c.ApplicantID && h.ActorRole != portal.RoleApplicant {
+		// Who held or assigned the case (the desk's steps) decided nothing.
+		if h.ActorID != nil && *h.ActorID != c.ApplicantID && h.ActorRole != portal.RoleApplicant && !portal.DeskEvent(h.Event) {
 			id := *h.ActorID
 			return &id
 		}

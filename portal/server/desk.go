@@ -23,6 +23,7 @@ import (
 type deskDoc struct {
 	Holder     string // "" nobody
 	Mine       bool
+	Other      bool // someone else holds it, and may act on it
 	CanClaim   bool
 	CanRelease bool
 	CanAssign  bool
@@ -36,9 +37,11 @@ func (s *Server) deskPanel(c *fiber.Ctx, v *workflow.View) (*deskDoc, error) {
 	if u.Kind != portal.KindStaff || !v.Case.InQueue {
 		return nil, nil
 	}
-	d := &deskDoc{Holder: v.Case.HolderName, Mine: v.Case.HolderID != nil && *v.Case.HolderID == u.ID}
+	d := &deskDoc{Holder: v.Case.HolderName, Mine: v.Case.HolderID != nil && *v.Case.HolderID == u.ID, Other: v.HeldByOther}
 	d.CanRelease = d.Mine
-	d.CanClaim = v.Case.HolderID == nil && len(v.Allowed) > 0
+	// Someone who holds it but may no longer act on it (their grant
+	// revoked, their account disabled) holds nothing: it may be claimed.
+	d.CanClaim = !d.Mine && !d.Other && len(v.Allowed) > 0
 	assignees, err := s.Engine.Assignees(ctx(c), actor(c), v)
 	if err != nil {
 		return nil, err

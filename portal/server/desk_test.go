@@ -422,7 +422,8 @@ func TestDeskPages(t *testing.T) {
 
 // TestCorrectionToAnotherStreet: an applicant who, asked to correct the
 // application, names another street moves the case there as a transfer
-// does: the dashboards' counts with it (fsck), and its holder stays behind.
+// does: the dashboards' counts with it (fsck). The clerk's release while
+// it waits on the applicant does not make the applicant's page stale.
 func TestCorrectionToAnotherStreet(t *testing.T) {
 	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
 		j := newJourney(t, b)
@@ -430,6 +431,11 @@ func TestCorrectionToAnotherStreet(t *testing.T) {
 		j.clerk.Do("POST", "/api/v1/cases/"+no+"/claim", nil)
 		fire(t, j.clerk, no, "request_correction", map[string]any{"reason": "地址属城西街道", "items": []string{"address_proof"}}, http.StatusOK)
 		v := j.alice.Get("/api/v1/cases/" + no).JSON(t)["version"]
+		// The clerk gives the case back meanwhile: a step the applicant does
+		// not see, which leaves the page they opened current.
+		if r := j.clerk.Do("DELETE", "/api/v1/cases/"+no+"/claim", nil); r.Status != http.StatusNoContent {
+			t.Fatalf("release in correction: %d %s", r.Status, r.Body)
+		}
 		r := j.alice.Do("PUT", "/api/v1/cases/"+no+"/form", map[string]any{"form": testkit.ResidenceForm("division", "321202002"), "version": v})
 		if r.Status != http.StatusOK {
 			t.Fatalf("edit: %d %s", r.Status, r.Body)
@@ -439,5 +445,34 @@ func TestCorrectionToAnotherStreet(t *testing.T) {
 			t.Errorf("the other street's worklist: in=%v holder=%q", ok, h)
 		}
 		checkFsck(t, j.p)
+	})
+}
+
+// TestHoldAndSeparationOfDuties: whoever accepted at the street may not
+// decide at the district, even holding both grants — so they do not keep
+// the case they held, nobody may assign it to them, and the district's
+// officers decide it.
+func TestHoldAndSeparationOfDuties(t *testing.T) {
+	testkit.EachBackend(t, func(t *testing.T, b testkit.Backend) {
+		r := newHukouRig(t, testkit.Options{Backend: b})
+		_, alice := r.p.NewApplicant(t, "沈一")
+		no := r.apply(t, alice, r.hukouForm(t, "members", []any{member("child", "沈小一", testkit.IDNumber("32032120160303003"))}))
+		if res := r.both.Do("POST", "/api/v1/cases/"+no+"/claim", nil); res.Status != http.StatusOK {
+			t.Fatalf("claim: %d %s", res.Status, res.Body)
+		}
+		fire(t, r.both, no, "accept", nil, http.StatusOK)
+		if h := holderOf(t, r.officer, no); h != "" {
+			t.Errorf("after accepting, the case is still held by %q, who may not decide it", h)
+		}
+		res := r.officer.Do("POST", "/api/v1/cases/"+no+"/assign", map[string]any{"login": "both"})
+		if res.Status != http.StatusUnprocessableEntity {
+			t.Errorf("assigned to the one who accepted it: %d %s", res.Status, res.Body)
+		}
+		if res := r.officer2.Do("POST", "/api/v1/cases/"+no+"/claim", nil); res.Status != http.StatusOK {
+			t.Errorf("a district officer claims it: %d %s", res.Status, res.Body)
+		}
+		if res := r.officer.Do("POST", "/api/v1/cases/"+no+"/events/approve", nil); res.Status != http.StatusConflict {
+			t.Errorf("another officer decides a case officer2 holds: %d", res.Status)
+		}
 	})
 }

@@ -19,6 +19,9 @@ type held struct {
 	jobs    []portal.Job
 	audit   []portal.AuditEntry
 	drops   []int64
+	// freed are cases whose holder a held update lets go (the multi-row
+	// updates leave holder_id alone: ReleaseHolder).
+	freed []int64
 }
 
 // HoldAppends makes the transaction keep what it appends — history rows,
@@ -49,6 +52,17 @@ func (t *Tx) FlushAppends(ctx context.Context) error {
 		return err
 	}
 	h.updates = h.updates[:0]
+	for len(h.freed) > 0 {
+		part := h.freed[:min(holdRows, len(h.freed))]
+		h.freed = h.freed[len(part):]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		if _, err := t.ex.ExecContext(ctx, `UPDATE cases SET holder_id = NULL WHERE id IN (`+placeholders(len(args))+`)`, args...); err != nil {
+			return dbError("sqlstore.ReleaseHolder", err)
+		}
+	}
 	if err := t.flushNotices(ctx, h.notices); err != nil {
 		return err
 	}
@@ -434,3 +448,13 @@ func (t *Tx) CasesWithHistoryForUpdate(ctx context.Context, nos []string) ([]por
 
 // params is placeholders in the dialect's marks for many rows.
 func (q q) params(n int) string { return marks(n, q.d.param) }
+
+// ReleaseHolder lets go of the case's holder when the transaction holds
+// its appends (a cohort's multi-row updates leave holder_id alone, so that
+// they check no foreign key); otherwise UpdateCase writes the holder.
+func (t *Tx) ReleaseHolder(ctx context.Context, caseID int64) error {
+	if t.held != nil {
+		t.held.freed = append(t.held.freed, caseID)
+	}
+	return nil
+}

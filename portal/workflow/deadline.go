@@ -177,7 +177,7 @@ func (e *Engine) fireEscalation(ctx context.Context, tx portal.Tx, j portal.Job,
 	if err != nil {
 		return false, err
 	}
-	if enteredAt(hist) != j.Version {
+	if enteredAt(def, hist) != j.Version {
 		return false, nil
 	}
 	var divisions []string
@@ -207,13 +207,22 @@ func (e *Engine) fireEscalation(ctx context.Context, tx portal.Tx, j portal.Job,
 
 // enteredAt is the step (history seq) at which a case entered its current
 // state: its last step that moved it (edits and amendments do not).
-func enteredAt(hist []portal.History) int {
+func enteredAt(def *Definition, hist []portal.History) int {
 	for i := len(hist) - 1; i >= 0; i-- {
-		if h := hist[i]; h.From != h.To || h.Event == portal.EventCreate {
+		if h := hist[i]; h.From != h.To || h.Event == portal.EventCreate || restartsClock(def, &h) {
 			return h.Seq
 		}
 	}
 	return 0
+}
+
+// restartsClock reports whether step h transferred the case with its time
+// limit counted again from the receiving office's receipt: for deadlines,
+// escalations and the dashboards' on-time figures, the case entered its
+// state again there.
+func restartsClock(def *Definition, h *portal.History) bool {
+	ev := def.Events[h.Event]
+	return ev != nil && ev.Transfer != "" && ev.RestartClock
 }
 
 // DeadlineQuery is what a person asks of the deadline views.

@@ -422,7 +422,7 @@ func (e *Engine) Fire(ctx context.Context, actor portal.Actor, no, event string,
 		}
 		if actor.User.Kind == portal.KindStaff {
 			// Someone else holds the case (holder.go): theirs to decide.
-			holder, err := e.heldByOther(ctx, tx, actor.User, c, def)
+			holder, err := e.heldByOther(ctx, tx, actor.User, c, def, hist)
 			if err != nil {
 				return err
 			}
@@ -558,7 +558,7 @@ func errKeyReused() error {
 // duties and inputs.
 func (e *Engine) check(f *Firing, ev *Event) error {
 	c := f.Case
-	if f.Input.Version != 0 && f.Input.Version != c.Version {
+	if f.Input.Version != 0 && f.Input.Version != c.Version && !onlySince(f.History, f.Input.Version, portal.DeskEvent) {
 		return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict",
 			Err: fmt.Errorf("workflow.Fire(%s): version %d, caller saw %d", c.No, c.Version, f.Input.Version)}
 	}
@@ -1077,7 +1077,15 @@ func (e *Engine) Edit(ctx context.Context, actor portal.Actor, no string, raw js
 			return &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden_event"}
 		}
 		if version != 0 && version != c.Version {
-			return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict"}
+			// Who works the case (the desk's steps) changes nothing the
+			// applicant saw.
+			hist, err := tx.History(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			if !onlySince(hist, version, portal.DeskEvent) {
+				return &portal.Error{Code: portal.ECONFLICT, Message: "error.case_conflict"}
+			}
 		}
 		now := e.Now()
 		form, division, err := e.form(ctx, ent, FormInput{Raw: raw, Mode: Draft, Applicant: actor.User, Now: now, Store: e.Store})
@@ -1154,7 +1162,15 @@ func (e *Engine) Get(ctx context.Context, actor portal.Actor, no string) (*View,
 			}
 		}
 	}
-	return e.view(actor, c, ent, hist), nil
+	held := false
+	if u := actor.User; u != nil && u.Kind == portal.KindStaff && c.HolderID != nil && *c.HolderID != u.ID {
+		holder, err := e.heldByOther(ctx, e.Store, u, c, ent.Def, hist)
+		if err != nil {
+			return nil, err
+		}
+		held = holder != nil
+	}
+	return e.viewHeld(actor, c, ent, hist, held), nil
 }
 
 // Annotator is a service that adds to a case's result, as it is read, what
@@ -1167,11 +1183,16 @@ type Annotator interface {
 // view is the case as actor sees it: the events they may fire now, whether
 // they may edit it, and the form with what they may see of it.
 func (e *Engine) view(actor portal.Actor, c *portal.Case, ent *Entry, hist []portal.History) *View {
+	u := actor.User
+	return e.viewHeld(actor, c, ent, hist, u != nil && u.Kind == portal.KindStaff && c.HolderID != nil && *c.HolderID != u.ID)
+}
+
+// viewHeld is view, told whether someone else holds the case (Get asks
+// whether the holder may still act on it: one who may not holds nothing).
+func (e *Engine) viewHeld(actor portal.Actor, c *portal.Case, ent *Entry, hist []portal.History, heldByOther bool) *View {
 	def := ent.Def
-	v := &View{Case: c, Def: def, Service: ent.Service, History: hist, Owner: actor.User != nil && actor.User.ID == c.ApplicantID}
-	if u := actor.User; u != nil && u.Kind == portal.KindStaff && c.HolderID != nil && *c.HolderID != u.ID {
-		v.HeldByOther = true
-	}
+	v := &View{Case: c, Def: def, Service: ent.Service, History: hist, Owner: actor.User != nil && actor.User.ID == c.ApplicantID,
+		HeldByOther: heldByOther}
 	for _, ev := range def.EventsFrom(c.State) {
 		if v.HeldByOther && !v.Owner {
 			break // someone else works it: their decisions (Fire says so, naming them)

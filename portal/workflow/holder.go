@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"tzportal/portal"
@@ -49,14 +50,18 @@ func AuditAction(event string) string {
 }
 
 // mayWork reports whether u — anyone, not only the person asking, so from
-// their grants — may fire some event of c in its current state: who may
-// hold it.
-func (e *Engine) mayWork(u *portal.User, c *portal.Case, def *Definition) bool {
+// their grants — may fire some event of c in its current state, given its
+// timeline hist (separation of duties: whoever accepted may not decide):
+// who may hold it.
+func (e *Engine) mayWork(u *portal.User, c *portal.Case, def *Definition, hist []portal.History) bool {
 	if u == nil || u.Kind != portal.KindStaff || u.DisabledAt != nil {
 		return false
 	}
 	for _, ev := range def.EventsFrom(c.State) {
 		if def.Events[ev].Cohort {
+			continue
+		}
+		if _, sep := e.separated(portal.Actor{User: u}, def.Events[ev], hist); sep {
 			continue
 		}
 		act := EventAction(ev, c.State)
@@ -98,7 +103,7 @@ func (e *Engine) heldError(holder *portal.User, c *portal.Case) error {
 // heldByOther returns the holder of c if it is someone other than u who
 // may still act on it (a holder who no longer may — their grant was
 // revoked — holds nothing), else nil.
-func (e *Engine) heldByOther(ctx context.Context, r portal.Reader, u *portal.User, c *portal.Case, def *Definition) (*portal.User, error) {
+func (e *Engine) heldByOther(ctx context.Context, r portal.Reader, u *portal.User, c *portal.Case, def *Definition, hist []portal.History) (*portal.User, error) {
 	if c.HolderID == nil || u == nil || *c.HolderID == u.ID {
 		return nil, nil
 	}
@@ -106,7 +111,7 @@ func (e *Engine) heldByOther(ctx context.Context, r portal.Reader, u *portal.Use
 	if err != nil {
 		return nil, err
 	}
-	if !e.mayWork(holder, c, def) {
+	if !e.mayWork(holder, c, def, hist) {
 		return nil, nil
 	}
 	return holder, nil
@@ -119,6 +124,15 @@ func (e *Engine) keepHolder(ctx context.Context, f *Firing) error {
 	if c.HolderID == nil {
 		return nil
 	}
+	if err := e.decideHolder(ctx, f); err != nil || c.HolderID != nil {
+		return err
+	}
+	return f.Tx.ReleaseHolder(ctx, c.ID)
+}
+
+// decideHolder clears f's case's holder unless they keep it.
+func (e *Engine) decideHolder(ctx context.Context, f *Firing) error {
+	c := f.Case
 	st := f.Def.States[c.State]
 	switch {
 	case st.Final || !c.InQueue:
@@ -134,7 +148,13 @@ func (e *Engine) keepHolder(ctx context.Context, f *Firing) error {
 			return err
 		}
 	}
-	if !e.mayWork(holder, c, f.Def) {
+	// The step being written counts: whoever accepted may not decide.
+	hist := f.History
+	if u := f.Actor.User; u != nil {
+		id := u.ID
+		hist = append(slices.Clip(hist), portal.History{Event: f.Event, From: f.From, To: c.State, ActorID: &id})
+	}
+	if !e.mayWork(holder, c, f.Def, hist) {
 		c.HolderID, c.HolderName = nil, ""
 	}
 	return nil
@@ -240,14 +260,14 @@ func (e *Engine) Claim(ctx context.Context, actor portal.Actor, no string) (*Vie
 	return e.desk(ctx, actor, no, deskStep{event: portal.EventClaim, action: actionHold,
 		change: func(ctx context.Context, f *Firing) (bool, error) {
 			u, c := f.Actor.User, f.Case
-			if !e.mayWork(u, c, f.Def) {
+			if !e.mayWork(u, c, f.Def, f.History) {
 				return false, &portal.Error{Code: portal.EFORBIDDEN, Message: "error.forbidden_claim",
 					Err: fmt.Errorf("workflow.Claim(%s): nothing to do in %s", c.No, c.State)}
 			}
 			if c.HolderID != nil && *c.HolderID == u.ID {
 				return false, nil
 			}
-			other, err := e.heldByOther(ctx, f.Tx, u, c, f.Def)
+			other, err := e.heldByOther(ctx, f.Tx, u, c, f.Def, f.History)
 			if err != nil {
 				return false, err
 			}
@@ -309,7 +329,7 @@ func (e *Engine) Assign(ctx context.Context, actor portal.Actor, no, login strin
 			case err != nil:
 				return false, err
 			}
-			if !e.mayWork(to, c, f.Def) {
+			if !e.mayWork(to, c, f.Def, f.History) {
 				return false, &portal.Error{Code: portal.EINVALID, Message: "error.invalid", Labels: "desk.field",
 					Fields: []portal.FieldError{{Field: "login", Rule: "cannot_act"}}}
 			}
@@ -342,7 +362,7 @@ func (e *Engine) Assignees(ctx context.Context, actor portal.Actor, v *View) ([]
 	}
 	var out []portal.User
 	for i := range staff {
-		if e.mayWork(&staff[i], c, def) {
+		if e.mayWork(&staff[i], c, def, v.History) {
 			out = append(out, staff[i])
 		}
 	}

@@ -180,7 +180,7 @@ func (e *Engine) statDelta(def *Definition, c *portal.Case, hist []portal.Histor
 	// The row that entered the state left: since when, and its due date.
 	var entered *portal.History
 	for i := len(hist) - 1; i >= 0; i-- {
-		if moves(&hist[i]) {
+		if moves(&hist[i]) || restartsClock(def, &hist[i]) {
 			entered = &hist[i]
 			break
 		}

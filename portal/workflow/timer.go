@@ -136,9 +136,10 @@ func (e *Engine) jobFailed(job string) {
 }
 
 // sameStep reports whether the case is still at the step timer j was set
-// at: its version, or a later one reached by the desk's steps alone (a
-// claim, release or assignment changes who works the case, not its time
-// limits).
+// at: its version, or a later one reached by the desk's steps (a claim,
+// release or assignment changes who works the case, not its time limits)
+// and the applicant's edits (saving a correction is not handing it in
+// again: its time limit still runs) alone.
 func sameStep(ctx context.Context, tx portal.Tx, c *portal.Case, j portal.Job) (bool, error) {
 	if c.Version == j.Version {
 		return true, nil
@@ -150,10 +151,20 @@ func sameStep(ctx context.Context, tx portal.Tx, c *portal.Case, j portal.Job) (
 	if err != nil {
 		return false, err
 	}
+	return onlySince(hist, j.Version, func(event string) bool { return portal.DeskEvent(event) || event == portal.EventEdit }), nil
+}
+
+// onlySince reports whether every step of hist after version is one of
+// those neutral says change nothing that matters here (a view of version
+// is still current, a timer set at it still due).
+func onlySince(hist []portal.History, version int, neutral func(event string) bool) bool {
+	if version < 1 || version > len(hist) {
+		return false
+	}
 	for _, h := range hist {
-		if h.Seq > j.Version && !portal.DeskEvent(h.Event) {
-			return false, nil
+		if h.Seq > version && !neutral(h.Event) {
+			return false
 		}
 	}
-	return true, nil
+	return true
 }

@@ -95,8 +95,9 @@ func (e *Engine) transfer(ctx context.Context, f *Firing, ev *Event) error {
 		due := e.Calendar.Due(f.Now, st.Deadline)
 		c.DueAt = &due
 		if st.Escalates() {
-			// The entry into the state is still the one the timer names.
-			if err := f.Tx.InsertJob(ctx, &portal.Job{CaseID: c.ID, Event: escalateTimer, Version: enteredAt(f.History), DueAt: due}); err != nil {
+			// The receiving office's step (enteredAt counts this one): the
+			// first office's timer finds a later step and does nothing.
+			if err := f.Tx.InsertJob(ctx, &portal.Job{CaseID: c.ID, Event: escalateTimer, Version: version, DueAt: due}); err != nil {
 				return err
 			}
 		}
