@@ -58,7 +58,10 @@ func scanUsers(rows *sql.Rows, op string) ([]portal.User, error) {
 			return nil, dbError(op, err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != row.ID {
-			row.Kind, row.SavedFilters = portal.UserKind(kind), filters
+			row.Kind = portal.UserKind(kind)
+			if string(filters) != "[]" { // most users keep none
+				row.SavedFilters = filters
+			}
 			out = append(out, row)
 		}
 		if role.Valid {
