@@ -422,16 +422,26 @@ func (s *Server) summaries(l *locale.L, cases []portal.Case, staff bool, viewer 
 	divs := s.Authz.Divisions()
 	zone := s.Engine.Calendar.Zone
 	out := make([]caseSummary, 0, len(cases))
-	texts := map[dueKey]string{}
+	texts, words, dues := map[dueKey]string{}, newDueWords(l), map[dueAt]*dueDoc{}
 	for i := range cases {
 		c := &cases[i]
 		def, ok := s.Engine.Definition(c.Service)
 		if !ok {
 			continue
 		}
+		var due *dueDoc
+		if c.DueAt != nil {
+			// Cases handed in the same day share their due date: its
+			// countdown (working days counted on the calendar) is made once.
+			k := dueAt{c.DueAt.UnixMicro(), def.States[c.State].Deadline.Working}
+			if due = dues[k]; due == nil {
+				due = s.due(c, def)
+				dues[k] = due
+			}
+		}
 		cs := caseSummary{CaseNo: c.No, Service: c.Service, ServiceName: serviceName(l, c.Service), State: c.State,
 			StateLabel: stateLabel(l, c.Service, c.State), Outcome: def.Outcome(c.State), Version: c.Version, Division: c.Division,
-			Due: s.due(c, def), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, CreatedText: c.CreatedAt.In(zone).Format("2006-01-02"),
+			Due: due, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, CreatedText: c.CreatedAt.In(zone).Format("2006-01-02"),
 			Tone: def.Tone(c.State)}
 		if dv, ok := divs.Get(c.Division); ok {
 			cs.DivisionName = districtAndName(divs, dv)
@@ -446,7 +456,7 @@ func (s *Server) summaries(l *locale.L, cases []portal.Case, staff bool, viewer 
 			key := dueKey{cs.Due.LastDay, cs.Due.Remaining, cs.Due.Working, cs.Due.Overdue}
 			text, ok := texts[key]
 			if !ok {
-				text = dueText(l, cs.Due)
+				text = words.text(cs.Due)
 				texts[key] = text
 			}
 			cs.DueText = text
@@ -454,6 +464,36 @@ func (s *Server) summaries(l *locale.L, cases []portal.Case, staff bool, viewer 
 		out = append(out, cs)
 	}
 	return out
+}
+
+// dueWords are dueText's three sentences for a list, made once with
+// placeholders for the day and the number (a message with data runs a
+// template; a page has fifty rows).
+type dueWords struct{ overdue, working, days string }
+
+func newDueWords(l *locale.L) dueWords {
+	data := map[string]any{"N": "\x00N", "Day": "\x00D"}
+	return dueWords{overdue: l.T("due.overdue", data), working: l.T("due.working", data), days: l.T("due.days", data)}
+}
+
+// text is dueText(l, d), from the sentences made once.
+func (w dueWords) text(d *dueDoc) string {
+	f := w.days
+	switch {
+	case d == nil:
+		return ""
+	case d.Overdue:
+		f = w.overdue
+	case d.Working:
+		f = w.working
+	}
+	return strings.NewReplacer("\x00N", strconv.Itoa(d.Remaining), "\x00D", d.LastDay).Replace(f)
+}
+
+// dueAt is what a countdown depends on (now being the same for a page).
+type dueAt struct {
+	micros  int64
+	working bool
 }
 
 // dueKey is what a countdown's words depend on.

@@ -60,3 +60,27 @@ func TestCaseRowsPick(t *testing.T) {
 		t.Errorf("the hostile number is not escaped everywhere (value, id, for, label, link, text):\n%s", s)
 	}
 }
+
+// The worklist's countdowns and state labels are made from sentences
+// built once per page: they must read exactly as the messages do, in
+// both languages; and the state filter's options escape their values.
+func TestListWordsAsTheMessages(t *testing.T) {
+	cat, err := locale.Load(i18n.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"zh-CN", "en"} {
+		l := cat.L(lang)
+		w := newDueWords(l)
+		for _, d := range []*dueDoc{nil, {LastDay: "2026-12-02", Remaining: 3, Working: true}, {LastDay: "2026-12-31", Remaining: 1},
+			{LastDay: "2026-11-01", Overdue: true, Working: true}} {
+			if got, want := w.text(d), dueText(l, d); got != want {
+				t.Errorf("%s: %q, want %q", lang, got, want)
+			}
+		}
+	}
+	opts := string(stateOptions([]stateGroup{{Name: `<a>`, States: []choiceDoc{{`x" onclick="y`, `<b>`}}}}, `x" onclick="y`))
+	if strings.Contains(opts, "<a>") || strings.Contains(opts, "<b>") || strings.Contains(opts, `" onclick`) || !strings.Contains(opts, " selected") {
+		t.Errorf("state options: %s", opts)
+	}
+}
