@@ -2,8 +2,6 @@ package schooling
 
 import (
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -14,6 +12,7 @@ import (
 
 	"tzportal/portal"
 	"tzportal/portal/audit"
+	"tzportal/portal/csvfile"
 	"tzportal/portal/workflow"
 )
 
@@ -27,15 +26,7 @@ var (
 )
 
 // LineError is a bad row of an import: the whole file is refused.
-type LineError struct {
-	Line   int
-	Column string
-	Reason string
-}
-
-func (e *LineError) Error() string {
-	return fmt.Sprintf("line %d, column %s: %s", e.Line, e.Column, e.Reason)
-}
+type LineError = csvfile.LineError
 
 // ParseSchools reads a schools file and checks every row: a district of
 // Taizhou, catchment divisions that are streets or towns of that district,
@@ -43,55 +34,29 @@ func (e *LineError) Error() string {
 // same name, district, catchment and public for a school's rows of a year.
 // The first bad row refuses the file.
 func ParseSchools(r io.Reader, divs *portal.Divisions) ([]portal.School, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = len(SchoolsHeader)
-	head, err := cr.Read()
-	if err != nil {
-		return nil, &LineError{Line: 1, Column: "header", Reason: "missing or unreadable: " + errText(err)}
-	}
-	if len(head) > 0 {
-		head[0] = strings.TrimPrefix(head[0], "\ufeff") // a spreadsheet's byte-order mark
-	}
-	if !slices.Equal(head, SchoolsHeader) {
-		return nil, &LineError{Line: 1, Column: "header", Reason: "want " + strings.Join(SchoolsHeader, ",")}
-	}
 	var out []portal.School
 	seen := map[string]int{}
 	first := map[string]portal.School{}
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		line, _ := cr.FieldPos(0)
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.Line
-			}
-			return nil, &LineError{Line: line, Column: "row", Reason: errText(err)}
-		}
+	err := csvfile.Rows(r, SchoolsHeader, "schools", func(line int, rec []string) error {
 		s, lerr := parseSchool(rec, line, divs)
 		if lerr != nil {
-			return nil, lerr
+			return lerr
 		}
 		key := s.Code + "/" + strconv.Itoa(s.Year) + "/" + s.Grade
 		if prev, dup := seen[key]; dup {
-			return nil, &LineError{Line: line, Column: "code", Reason: fmt.Sprintf("school %s, year %d, grade %s is on line %d already", s.Code, s.Year, s.Grade, prev)}
+			return &LineError{Line: line, Column: "code", Reason: fmt.Sprintf("school %s, year %d, grade %s is on line %d already", s.Code, s.Year, s.Grade, prev)}
 		}
 		seen[key] = line
 		yk := s.Code + "/" + strconv.Itoa(s.Year)
 		if f, ok := first[yk]; ok && (f.Name != s.Name || f.District != s.District || f.Public != s.Public || !slices.Equal(f.Catchment, s.Catchment)) {
-			return nil, &LineError{Line: line, Column: "code", Reason: fmt.Sprintf("school %s's rows for %d differ in name, district, catchment or public", s.Code, s.Year)}
+			return &LineError{Line: line, Column: "code", Reason: fmt.Sprintf("school %s's rows for %d differ in name, district, catchment or public", s.Code, s.Year)}
 		} else if !ok {
 			first[yk] = s
 		}
 		out = append(out, s)
-	}
-	if len(out) == 0 {
-		return nil, &LineError{Line: 2, Column: "row", Reason: "no schools in the file"}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 func parseSchool(rec []string, line int, divs *portal.Divisions) (portal.School, *LineError) {
@@ -147,14 +112,6 @@ func parseSchool(rec []string, line int, divs *portal.Divisions) (portal.School,
 		return s, bad("public", "yes or no")
 	}
 	return s, nil
-}
-
-func errText(err error) string {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
 }
 
 // ImportSchools stores the parsed rows (inserted or replaced by code, year

@@ -17,7 +17,7 @@ func TestServerImportsNoService(t *testing.T) {
 		t.Fatalf("go list -deps: %v", err)
 	}
 	allowed := []string{"tzportal/portal", "tzportal/portal/account", "tzportal/portal/audit", "tzportal/portal/authz",
-		"tzportal/portal/certificate", "tzportal/portal/division", "tzportal/portal/locale", "tzportal/portal/metrics", "tzportal/portal/materials", "tzportal/portal/pii", "tzportal/portal/rating", "tzportal/portal/session", "tzportal/portal/unitstock", "tzportal/portal/validate",
+		"tzportal/portal/certificate", "tzportal/portal/csvfile", "tzportal/portal/division", "tzportal/portal/locale", "tzportal/portal/metrics", "tzportal/portal/materials", "tzportal/portal/pii", "tzportal/portal/rating", "tzportal/portal/session", "tzportal/portal/unitstock", "tzportal/portal/validate",
 		"tzportal/portal/workflow", "tzportal/portal/server", "tzportal/web"}
 	for _, dep := range strings.Fields(string(out)) {
 		if strings.HasPrefix(dep, "tzportal/") && !slices.Contains(allowed, dep) {

@@ -11,8 +11,6 @@ package unitstock
 
 import (
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -25,6 +23,7 @@ import (
 
 	"tzportal/portal"
 	"tzportal/portal/audit"
+	"tzportal/portal/csvfile"
 )
 
 // Authorizer is the part of authz the stock needs.
@@ -279,15 +278,7 @@ type Row struct {
 }
 
 // LineError is a bad row of an import: the whole file is refused.
-type LineError struct {
-	Line   int
-	Column string
-	Reason string
-}
-
-func (e *LineError) Error() string {
-	return fmt.Sprintf("line %d, column %s: %s", e.Line, e.Column, e.Reason)
-}
+type LineError = csvfile.LineError
 
 // reasons are the terminal's words for a field's rule.
 var reasons = map[string]string{
@@ -303,47 +294,21 @@ var reasons = map[string]string{
 // Parse reads a units file (Header) and checks every row: the first bad
 // row, or a code twice, refuses the file.
 func (s *Stock) Parse(r io.Reader) ([]Row, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = len(Header)
-	head, err := cr.Read()
-	if err != nil {
-		return nil, &LineError{Line: 1, Column: "header", Reason: "missing or unreadable"}
-	}
-	if len(head) > 0 {
-		head[0] = strings.TrimPrefix(head[0], "\ufeff") // a spreadsheet's byte-order mark
-	}
-	if !slices.Equal(head, Header) {
-		return nil, &LineError{Line: 1, Column: "header", Reason: "want " + strings.Join(Header, ",")}
-	}
 	var out []Row
 	seen := map[string]int{}
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		line, _ := cr.FieldPos(0)
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.Line
-			}
-			return nil, &LineError{Line: line, Column: "row", Reason: err.Error()}
-		}
+	err := csvfile.Rows(r, Header, "units", func(line int, rec []string) error {
 		u, bad := s.check(Input{Code: rec[0], District: rec[1], Kind: rec[2], Address: rec[3], Area: rec[4], Rooms: rec[5]})
 		if len(bad) > 0 {
-			return nil, &LineError{Line: line, Column: bad[0].Field, Reason: reasons[bad[0].Rule]}
+			return &LineError{Line: line, Column: bad[0].Field, Reason: reasons[bad[0].Rule]}
 		}
 		if prev, dup := seen[u.Code]; dup {
-			return nil, &LineError{Line: line, Column: "code", Reason: fmt.Sprintf("unit %s is on line %d already", u.Code, prev)}
+			return &LineError{Line: line, Column: "code", Reason: fmt.Sprintf("unit %s is on line %d already", u.Code, prev)}
 		}
 		seen[u.Code] = line
 		out = append(out, Row{Line: line, Unit: u})
-	}
-	if len(out) == 0 {
-		return nil, &LineError{Line: 2, Column: "row", Reason: "no units in the file"}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // Import adds the rows in one transaction, each with its history row, and
